@@ -1,0 +1,61 @@
+"""The bot's own exceptions.
+
+    BotError
+    ├── ConfigurationError       settings missing or malformed; the bot cannot start
+    └── ModelError               the chat-completions call did not give a usable answer
+        ├── ModelTimeout         no answer within the timeout
+        ├── ModelUnreachable     the connection could not be made or was dropped
+        ├── ModelStreamBroken    the stream ended before the model said it was done
+        └── ModelHTTPError       the service answered with an error status
+            └── ContextTooLong   the request was over the model's context window
+
+Only the model client sees httpx's exceptions; it re-raises them as these.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base of every error the bot raises on purpose."""
+
+
+class ConfigurationError(BotError):
+    """Every problem found in the settings, each with how to fix it."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(f"- {problem}" for problem in problems))
+
+
+class ModelError(BotError):
+    """The model service did not produce an answer."""
+
+
+class ModelTimeout(ModelError):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"timed out after {seconds:g} s")
+
+
+class ModelUnreachable(ModelError):
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"could not reach the model service ({detail})")
+
+
+class ModelStreamBroken(ModelError):
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"the answer stream broke off ({detail})")
+
+
+class ModelHTTPError(ModelError):
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+        super().__init__(f"HTTP {status}: {message}")
+
+
+class ContextTooLong(ModelHTTPError):
+    """A 4xx whose message says the input did not fit the model's context window."""

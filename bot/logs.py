@@ -1,0 +1,53 @@
+"""Structured log lines (logfmt), with every known secret masked whatever the code tried to log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is printed as a field.
+STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+REDACTED = "[redacted]"
+
+
+class LogfmtFormatter(logging.Formatter):
+    def __init__(self, secrets: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets if len(secret) >= 4]
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, object] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in STANDARD_ATTRIBUTES and not key.startswith("_"):
+                fields[key] = value
+        if record.exc_info:
+            fields["exception"] = self.formatException(record.exc_info)
+        line = " ".join(f"{key}={_quote(value)}" for key, value in fields.items() if value is not None)
+        for secret in self.secrets:
+            line = line.replace(secret, REDACTED)
+        return line
+
+
+def _quote(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    if text and all(character.isalnum() or character in "._-:/@+" for character in text):
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def configure_logging(level: str, secrets: Sequence[str]) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(LogfmtFormatter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # These log request headers (tokens) at DEBUG; keep them at INFO or above whatever LOG_LEVEL says.
+    for name in ("slack_sdk", "slack_bolt", "httpx", "httpcore", "aiohttp.access"):
+        logging.getLogger(name).setLevel(max(logging.getLevelName(level), logging.WARNING))

@@ -1,0 +1,281 @@
+"""The chat-completions client: streams an answer, retries what is worth retrying, names every failure.
+
+Speaks the OpenAI-compatible API that Heroku Managed Inference serves:
+`POST {base}/v1/chat/completions` with `stream: true`, answered with server-sent events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import httpx
+
+from bot.errors import (
+    ContextTooLong,
+    ModelError,
+    ModelHTTPError,
+    ModelStreamBroken,
+    ModelTimeout,
+    ModelUnreachable,
+)
+
+logger = logging.getLogger(__name__)
+
+Role = Literal["system", "user", "assistant"]
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+ERROR_MESSAGE_LIMIT = 200
+CONTEXT_TOO_LONG = re.compile(
+    r"context (length|window)|too many (input )?tokens|prompt is too long|input is too long|maximum context",
+    re.IGNORECASE,
+)
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """What one answer asks of the model; the client adds the model id and streaming."""
+
+    messages: Sequence[ChatMessage]
+    temperature: float
+    max_tokens: int
+
+
+@dataclass
+class Answer:
+    """An answer as it grows; `finish_reason` is set once the model says it is done."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 20.0
+
+
+class ModelClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        api_key: str,
+        model_id: str,
+        timeout_seconds: float,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.http = http
+        base = base_url.rstrip("/")
+        self.url = f"{base}/chat/completions" if base.endswith("/v1") else f"{base}/v1/chat/completions"
+        self.api_key = api_key
+        self.model_id = model_id
+        self.timeout_seconds = timeout_seconds
+        self.retry = retry or RetryPolicy()
+
+    async def stream(self, request: ModelRequest, answer: Answer) -> AsyncIterator[str]:
+        """Yields text as it arrives and fills `answer`; raises a ModelError on any failure.
+
+        Attempts are retried only while nothing has been yielded, so no text is ever shown twice.
+        """
+        deadline = time.monotonic() + self.timeout_seconds
+        while True:
+            answer.attempts += 1
+            yielded = False
+            try:
+                async with asyncio.timeout_at(_loop_time_at(deadline)):
+                    async for text in self._attempt(request, answer):
+                        yielded = True
+                        yield text
+                return
+            except TimeoutError as exc:
+                raise ModelTimeout(self.timeout_seconds) from exc
+            except ModelError as error:
+                delay = self._retry_delay(error, answer.attempts, yielded, deadline)
+                if delay is None:
+                    raise
+                logger.warning(
+                    "model call failed, retrying",
+                    extra={"error": str(error), "attempt": answer.attempts, "retry_in_s": round(delay, 2)},
+                )
+                await asyncio.sleep(delay)
+
+    async def complete(self, request: ModelRequest) -> Answer:
+        answer = Answer()
+        async for _ in self.stream(request, answer):
+            pass
+        return answer
+
+    async def _attempt(self, request: ModelRequest, answer: Answer) -> AsyncIterator[str]:
+        body = {
+            "model": self.model_id,
+            "messages": [message.as_json() for message in request.messages],
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "stream": True,
+        }
+        headers = {"Authorization": f"Bearer {self.api_key}", "Accept": "text/event-stream"}
+        try:
+            async with self.http.stream("POST", self.url, json=body, headers=headers) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _http_error(response)
+                finished = False
+                async for line in response.aiter_lines():
+                    text, done = _parse_event_line(line, answer)
+                    if text:
+                        answer.text += text
+                        yield text
+                    if done:
+                        finished = True
+                        break
+                if not finished and answer.finish_reason is None:
+                    raise ModelStreamBroken("the stream ended without a finish reason")
+        except httpx.TimeoutException as exc:
+            raise ModelTimeout(self.timeout_seconds) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise ModelStreamBroken(type(exc).__name__) from exc
+        except httpx.TransportError as exc:
+            raise ModelUnreachable(type(exc).__name__) from exc
+
+    def _retry_delay(self, error: ModelError, attempts: int, yielded: bool, deadline: float) -> float | None:
+        if yielded or attempts >= self.retry.max_attempts:
+            return None
+        if isinstance(error, ModelHTTPError):
+            if error.status not in RETRYABLE_STATUSES:
+                return None
+            delay = error.retry_after
+        elif isinstance(error, (ModelUnreachable, ModelStreamBroken)):
+            delay = None
+        else:
+            return None
+        if delay is None:
+            backoff = min(self.retry.max_backoff_seconds, self.retry.backoff_seconds * 2 ** (attempts - 1))
+            delay = backoff * (0.5 + random.random() / 2)
+        if time.monotonic() + delay >= deadline:
+            return None
+        return delay
+
+
+def _loop_time_at(monotonic_deadline: float) -> float:
+    loop = asyncio.get_running_loop()
+    return loop.time() + (monotonic_deadline - time.monotonic())
+
+
+def _parse_event_line(line: str, answer: Answer) -> tuple[str, bool]:
+    """One server-sent-event line → (text to show, whether the stream is done)."""
+    if not line.startswith("data:"):
+        return "", False
+    data = line[5:].strip()
+    if data == "[DONE]":
+        return "", True
+    try:
+        chunk = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ModelStreamBroken("a malformed chunk") from exc
+    if not isinstance(chunk, dict):
+        raise ModelStreamBroken("a malformed chunk")
+    if "error" in chunk:
+        raise ModelStreamBroken(_error_message(chunk))
+    if isinstance(chunk.get("usage"), dict):
+        answer.usage = chunk["usage"]
+    choices = chunk.get("choices") or []
+    if not choices or not isinstance(choices[0], dict):
+        return "", False
+    choice = choices[0]
+    if choice.get("finish_reason"):
+        answer.finish_reason = str(choice["finish_reason"])
+    delta = choice.get("delta") or choice.get("message") or {}
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return (content if isinstance(content, str) else ""), False
+
+
+def _http_error(response: httpx.Response) -> ModelHTTPError:
+    message = _error_message_from_body(response)
+    error_type = ContextTooLong if response.status_code in (400, 413) and CONTEXT_TOO_LONG.search(message) else None
+    return (error_type or ModelHTTPError)(response.status_code, message, _retry_after(response.headers))
+
+
+def _error_message_from_body(response: httpx.Response) -> str:
+    text = response.text.strip()
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
+        body = None
+    if body is not None:
+        message = _error_message(body)
+    elif "<" in text and ">" in text:
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        message = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
+    else:
+        message = text
+    message = " ".join(message.split()) or response.reason_phrase or "no details given"
+    return _shorten(message, ERROR_MESSAGE_LIMIT)
+
+
+def _error_message(body: Any) -> str:
+    """The human part of an error body, whatever shape the service chose."""
+    if isinstance(body, str):
+        return body
+    if isinstance(body, dict):
+        for key in ("error", "message", "detail", "error_message"):
+            if key in body:
+                return _error_message(body[key])
+    return json.dumps(body)[:ERROR_MESSAGE_LIMIT]
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from `Retry-After` or Heroku's `x-ratelimit-reset-*` durations, if given."""
+    value = headers.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError):
+                pass
+    resets = [
+        _duration_seconds(headers[name])
+        for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
+        if name in headers
+    ]
+    known = [seconds for seconds in resets if seconds is not None]
+    return max(known) if known else None
+
+
+def _duration_seconds(value: str) -> float | None:
+    """'51s', '1m30s', '250ms' → seconds."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    parts = DURATION_PART.findall(value.strip())
+    if not parts:
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

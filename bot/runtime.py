@@ -1,0 +1,90 @@
+"""Builds the running bot from its settings: clients, store, answerer, Slack app and web routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+import httpx
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import __version__
+from bot.answerer import Answerer
+from bot.model_client import ModelClient
+from bot.settings import Settings
+from bot.slack_app import build_slack_app
+from bot.slack_thread import NameDirectory
+from bot.store import MemoryStore, Store
+from bot.tasks import TaskTracker
+
+EVENTS_PATH = "/slack/events"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    slack_session: aiohttp.ClientSession
+    model_http: httpx.AsyncClient
+    store: Store
+    tasks: TaskTracker
+    slack_app: AsyncApp
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Runtime:
+        """Opens the shared connections; call from inside the running event loop."""
+        slack_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+        slack = AsyncWebClient(
+            token=settings.slack_bot_token,
+            base_url=settings.slack_api_url,
+            session=slack_session,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(max_retry_count=2),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+                AsyncServerErrorRetryHandler(max_retry_count=2),
+            ],
+        )
+        model_http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.model_timeout_seconds, connect=10.0),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
+        )
+        model = ModelClient(
+            model_http,
+            base_url=settings.inference_url,
+            api_key=settings.inference_key,
+            model_id=settings.inference_model_id,
+            timeout_seconds=settings.model_timeout_seconds,
+        )
+        store = MemoryStore()
+        tasks = TaskTracker()
+        answerer = Answerer(slack=slack, model=model, store=store, names=NameDirectory(slack), settings=settings)
+        slack_app = build_slack_app(settings, slack, answerer, tasks)
+        return cls(settings, slack_session, model_http, store, tasks, slack_app)
+
+    def web_app(self) -> web.Application:
+        app = web.Application()
+        app.add_routes([web.post(EVENTS_PATH, self._slack_events), web.get("/health", self._health)])
+        return app
+
+    async def close(self, grace_seconds: float = 0.0) -> None:
+        """Lets answers in flight finish for up to `grace_seconds`, then closes every connection."""
+        for task in await self.tasks.wait(within_seconds=grace_seconds):
+            task.cancel()
+        await self.tasks.wait()
+        await self.store.close()
+        await self.model_http.aclose()
+        await self.slack_session.close()
+
+    async def _slack_events(self, request: web.Request) -> web.Response:
+        bolt_response = await self.slack_app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "version": __version__})

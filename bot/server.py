@@ -1,0 +1,63 @@
+"""Runs the bot until SIGTERM or SIGINT: HTTP on $PORT, or Socket Mode when an app token is set."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot import __version__
+from bot.runtime import EVENTS_PATH, Runtime
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Heroku sends SIGKILL 30 s after SIGTERM; answers in flight get most of that, closing gets the rest.
+SHUTDOWN_GRACE_SECONDS = 20.0
+
+
+async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
+    runtime = await Runtime.start(settings)
+    try:
+        if settings.socket_mode:
+            await _serve_socket_mode(runtime, stop)
+        else:
+            await _serve_http(runtime, stop)
+    finally:
+        await runtime.close(grace_seconds=SHUTDOWN_GRACE_SECONDS)
+        logger.info("stopped")
+
+
+async def _serve_http(runtime: Runtime, stop: asyncio.Event) -> None:
+    runner = web.AppRunner(runtime.web_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host="0.0.0.0", port=runtime.settings.port)
+    await site.start()
+    logger.info(
+        "listening", extra={"port": runtime.settings.port, "path": EVENTS_PATH, "version": __version__, "mode": "http"}
+    )
+    try:
+        await stop.wait()
+        logger.info("stopping: no new events are taken")
+    finally:
+        await runner.cleanup()
+
+
+async def _serve_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
+    handler = AsyncSocketModeHandler(
+        runtime.slack_app, app_token=runtime.settings.slack_app_token, web_client=runtime.slack_app.client
+    )
+    await handler.connect_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
+    logger.info("connected", extra={"mode": "socket", "version": __version__})
+    try:
+        await stop.wait()
+        logger.info("stopping: no new events are taken")
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt

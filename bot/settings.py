@@ -1,0 +1,172 @@
+"""Settings, read once at start from the environment (and `.env`), every problem reported at once."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from bot.errors import ConfigurationError
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant in a Slack workspace. People talk to you in Slack threads; "
+    "several people may take part in one thread, and each of their messages starts with their name. "
+    "Answer the latest message, concisely and accurately, using standard Markdown."
+)
+
+HEROKU_HINT = "On Heroku: `heroku config:set -a $APP_NAME {name}=...`; locally: put it in .env."
+INFERENCE_HINT = (
+    "On Heroku, attach a model with `heroku ai:models:create -a $APP_NAME claude-4-5-haiku --as INFERENCE`; "
+    "locally, copy it into .env from `heroku config:get -a $APP_NAME {name}`."
+)
+
+Number = TypeVar("Number", int, float)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str = dataclasses.field(repr=False)
+    slack_signing_secret: str = dataclasses.field(repr=False)
+    slack_app_token: str | None = dataclasses.field(repr=False)
+    slack_api_url: str
+    inference_url: str
+    inference_key: str = dataclasses.field(repr=False)
+    inference_model_id: str
+    port: int = 3000
+    redis_url: str | None = dataclasses.field(default=None, repr=False)
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    temperature: float = 0.5
+    max_tokens: int = 2048
+    model_timeout_seconds: float = 120.0
+    log_level: str = "INFO"
+    log_message_content: bool = False
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log line or a message."""
+        candidates = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.inference_key]
+        if self.redis_url:
+            password = urlsplit(self.redis_url).password
+            candidates.append(password)
+        return [value for value in candidates if value]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        reader = _Reader(environ)
+        app_token = reader.optional("SLACK_APP_TOKEN")
+        if app_token is not None and not app_token.startswith("xapp-"):
+            reader.problem(
+                "SLACK_APP_TOKEN must be an app-level token starting with `xapp-` (Basic Information → "
+                "App-Level Tokens, scope connections:write). Leave it unset to run in HTTP mode."
+            )
+        bot_token = reader.required(
+            "SLACK_BOT_TOKEN",
+            "Copy the Bot User OAuth Token (xoxb-...) from your Slack app's OAuth & Permissions page. "
+            + HEROKU_HINT.format(name="SLACK_BOT_TOKEN"),
+        )
+        if bot_token and not bot_token.startswith("xoxb-"):
+            reader.problem("SLACK_BOT_TOKEN must be a bot token starting with `xoxb-` (OAuth & Permissions page).")
+        signing_secret = ""
+        if app_token is None:
+            signing_secret = reader.required(
+                "SLACK_SIGNING_SECRET",
+                "Copy the Signing Secret from your Slack app's Basic Information page. "
+                + HEROKU_HINT.format(name="SLACK_SIGNING_SECRET"),
+            )
+        settings = cls(
+            slack_bot_token=bot_token,
+            slack_signing_secret=signing_secret,
+            slack_app_token=app_token,
+            slack_api_url=reader.url("SLACK_API_URL", "https://slack.com/api/", trailing_slash=True),
+            inference_url=reader.url("INFERENCE_URL", None, trailing_slash=False),
+            inference_key=reader.required("INFERENCE_KEY", INFERENCE_HINT.format(name="INFERENCE_KEY")),
+            inference_model_id=reader.required("INFERENCE_MODEL_ID", INFERENCE_HINT.format(name="INFERENCE_MODEL_ID")),
+            port=reader.number("PORT", int, 3000, minimum=1, maximum=65535),
+            redis_url=reader.optional("REDIS_URL"),
+            system_prompt=reader.optional("SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
+            temperature=reader.number("MODEL_TEMPERATURE", float, 0.5, minimum=0, maximum=2),
+            max_tokens=reader.number("MODEL_MAX_TOKENS", int, 2048, minimum=1, maximum=200_000),
+            model_timeout_seconds=reader.number("MODEL_TIMEOUT_SECONDS", float, 120.0, minimum=1, maximum=3600),
+            log_level=reader.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+            log_message_content=reader.flag("LOG_MESSAGE_CONTENT", False),
+        )
+        if reader.problems:
+            raise ConfigurationError(reader.problems)
+        return settings
+
+
+class _Reader:
+    """Reads and checks values, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def problem(self, text: str) -> None:
+        self.problems.append(text)
+
+    def optional(self, name: str) -> str | None:
+        value = self.environ.get(name, "").strip()
+        return value or None
+
+    def required(self, name: str, hint: str) -> str:
+        value = self.optional(name)
+        if value is None:
+            self.problem(f"{name} is not set. {hint}")
+            return ""
+        return value
+
+    def url(self, name: str, default: str | None, *, trailing_slash: bool) -> str:
+        value = self.optional(name) or default
+        if value is None:
+            self.problem(f"{name} is not set. {INFERENCE_HINT.format(name=name)}")
+            return ""
+        if "://" not in value:
+            value = "https://" + value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.problem(f"{name} must be an http(s) URL such as https://us.inference.heroku.com, not {value!r}.")
+            return ""
+        value = value.rstrip("/")
+        return value + "/" if trailing_slash else value
+
+    def number(
+        self, name: str, kind: Callable[[str], Number], default: Number, *, minimum: Number, maximum: Number
+    ) -> Number:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            self.problem(f"{name} must be a number between {minimum} and {maximum}, not {raw!r}.")
+            return default
+        if not minimum <= value <= maximum:
+            self.problem(f"{name} must be between {minimum} and {maximum}, not {raw}.")
+            return default
+        return value
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        if raw.upper() not in allowed:
+            self.problem(f"{name} must be one of {', '.join(allowed)}, not {raw!r}.")
+            return default
+        return raw.upper()
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        self.problem(f"{name} must be true or false, not {raw!r}.")
+        return default

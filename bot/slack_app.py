@@ -1,0 +1,71 @@
+"""The Slack edge: Bolt listeners that pick out questions and hand them to the answerer, acking at once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.answerer import Answerer, Question
+from bot.conversation import BotIdentity, mentions_bot
+from bot.settings import Settings
+from bot.tasks import TaskTracker
+
+logger = logging.getLogger(__name__)
+
+# Message subtypes a person can ask a question with; edits, deletions, joins and the rest are not questions.
+QUESTION_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+
+
+def is_question(event_type: str, event: Mapping[str, Any], identity: BotIdentity) -> bool:
+    """Whether this event is a person's message the bot should answer.
+
+    In DMs every message is a question; elsewhere only those that mention the bot. A mention arrives
+    twice when the app subscribes to channel messages too (`app_mention` and `message`); both count,
+    and the answerer's claim makes sure only one is answered.
+    """
+    if event.get("subtype") not in QUESTION_SUBTYPES or event.get("hidden"):
+        return False
+    user = event.get("user")
+    if not user or event.get("bot_id") or user == identity.user_id:
+        return False
+    if event_type == "app_mention":
+        return True
+    if event.get("channel_type") == "im":
+        return True
+    return mentions_bot(str(event.get("text") or ""), identity.user_id)
+
+
+def build_slack_app(settings: Settings, client: AsyncWebClient, answerer: Answerer, tasks: TaskTracker) -> AsyncApp:
+    app = AsyncApp(
+        client=client,
+        signing_secret=settings.slack_signing_secret or None,
+        request_verification_enabled=not settings.socket_mode,
+        logger=logging.getLogger("slack_bolt"),
+    )
+
+    async def on_message_event(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        identity = BotIdentity(user_id=context.bot_user_id or "", bot_id=context.bot_id or "")
+        event_type = str(event.get("type"))
+        if not is_question(event_type, event, identity):
+            logger.debug(
+                "event ignored",
+                extra={"event_id": body.get("event_id"), "event_type": event_type, "subtype": event.get("subtype")},
+            )
+            return
+        question = Question(
+            event_id=str(body.get("event_id") or ""),
+            event_type=event_type,
+            channel=str(event["channel"]),
+            channel_type=str(event.get("channel_type") or "channel"),
+            message=event,
+        )
+        tasks.start(answerer.answer(question, identity), name=f"answer {question.channel}/{question.ts}")
+
+    app.event("app_mention")(on_message_event)
+    app.event("message")(on_message_event)
+    return app

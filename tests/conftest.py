@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.runtime import EVENTS_PATH, Runtime
+from bot.settings import Settings
+from tests.fakes.events import SIGNING_SECRET, EventSender
+from tests.fakes.model_api import MODEL_ID, MODEL_KEY, FakeModel
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    slack = FakeSlack()
+    await slack.start()
+    slack.add_user("UALICE", "Alice")
+    slack.add_user("UBOB", "Bob")
+    yield slack
+    await slack.stop()
+
+
+@pytest.fixture
+async def fake_model() -> AsyncIterator[FakeModel]:
+    model = FakeModel()
+    await model.start()
+    yield model
+    await model.stop()
+
+
+@pytest.fixture
+def environ(fake_slack: FakeSlack, fake_model: FakeModel) -> dict[str, str]:
+    """The settings a deployer would set, pointing at the fakes."""
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.url,
+        "INFERENCE_URL": fake_model.url,
+        "INFERENCE_KEY": MODEL_KEY,
+        "INFERENCE_MODEL_ID": MODEL_ID,
+        "MODEL_TIMEOUT_SECONDS": "5",
+    }
+
+
+class RunningBot:
+    def __init__(self, runtime: Runtime, runner: web.AppRunner, url: str) -> None:
+        self.runtime = runtime
+        self.runner = runner
+        self.url = url
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+        await self.runtime.close(grace_seconds=5)
+
+
+async def start_bot(environ: dict[str, str]) -> RunningBot:
+    """The app exactly as `python -m bot` builds it, served on a free loopback port."""
+    runtime = await Runtime.start(Settings.from_env(environ))
+    runner = web.AppRunner(runtime.web_app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    return RunningBot(runtime, runner, f"http://127.0.0.1:{port}")
+
+
+BotFactory = Callable[..., Awaitable[RunningBot]]
+
+
+@pytest.fixture
+async def bot_factory(environ: dict[str, str]) -> AsyncIterator[BotFactory]:
+    bots: list[RunningBot] = []
+
+    async def make(**overrides: str) -> RunningBot:
+        bot = await start_bot({**environ, **overrides})
+        bots.append(bot)
+        return bot
+
+    yield make
+    for bot in bots:
+        await bot.close()
+
+
+@pytest.fixture
+async def bot(bot_factory: BotFactory) -> RunningBot:
+    return await bot_factory()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def events(bot: RunningBot, http: aiohttp.ClientSession) -> EventSender:
+    return EventSender(bot.url + EVENTS_PATH, http)

@@ -1,0 +1,126 @@
+"""A fake chat-completions server on loopback: streams scripted answers, records requests, injects faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+MODEL_KEY = "inf-test-key-9876543210"
+MODEL_ID = "claude-4-5-haiku"
+
+
+@dataclass
+class Reply:
+    """A streamed answer: `chunks` sent `delay` seconds apart, then the ending."""
+
+    chunks: list[str]
+    delay: float = 0.0
+    finish_reason: str | None = "stop"
+    send_done: bool = True
+    usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 10, "completion_tokens": 5})
+
+
+@dataclass
+class ErrorReply:
+    status: int
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+
+@dataclass
+class Hang:
+    """Accepts the request and never answers."""
+
+
+@dataclass
+class RawStream:
+    """Exact bytes of an event stream, for malformed or cut-off streams."""
+
+    lines: list[str]
+    drop_connection: bool = False
+
+
+Script = Reply | ErrorReply | Hang | RawStream
+
+
+def echo(request: dict[str, Any]) -> Script:
+    last = request["messages"][-1]["content"]
+    return Reply([f"You said: {last}"])
+
+
+class FakeModel:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.script: list[Script] = []
+        self.default: Callable[[dict[str, Any]], Script] = echo
+        self.in_flight = 0
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._hung = asyncio.Event()
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        self._hung.set()
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        script = self.script.pop(0) if self.script else self.default(body)
+        self.in_flight += 1
+        try:
+            return await self._play(request, script)
+        finally:
+            self.in_flight -= 1
+
+    async def _play(self, request: web.Request, script: Script) -> web.StreamResponse:
+        if isinstance(script, ErrorReply):
+            return web.Response(
+                status=script.status, text=script.body, headers=script.headers, content_type=script.content_type
+            )
+        if isinstance(script, Hang):
+            await self._hung.wait()
+            return web.Response(status=504)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        if isinstance(script, RawStream):
+            for line in script.lines:
+                await response.write(line.encode())
+            if script.drop_connection and request.transport is not None:
+                request.transport.abort()
+                return response
+            await response.write_eof()
+            return response
+        for index, text in enumerate(script.chunks):
+            if index and script.delay:
+                await asyncio.sleep(script.delay)
+            await response.write(_event({"choices": [{"index": 0, "delta": {"content": text}}]}))
+        if script.finish_reason:
+            ending = {"choices": [{"index": 0, "delta": {}, "finish_reason": script.finish_reason}]}
+            await response.write(_event({**ending, "usage": script.usage}))
+        if script.send_done:
+            await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+def _event(payload: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()

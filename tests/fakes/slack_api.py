@@ -1,0 +1,178 @@
+"""A fake Slack Web API on loopback: keeps channels and threads, records every call, injects faults."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_TOKEN = "xoxb-test-token-0123456789"
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+TEAM_ID = "T0001"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Fault:
+    """One scripted failure for a method: an HTTP status, a Slack error, and optional headers."""
+
+    status: int = 200
+    error: str = "internal_error"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.users: dict[str, str] = {}
+        self.calls: list[Call] = []
+        self.faults: dict[str, list[Fault]] = {}
+        self.refused_methods: set[str] = set()
+        self._ts = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}/api/"
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    def next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    def add_user(self, user_id: str, display_name: str) -> None:
+        self.users[user_id] = display_name
+
+    def post_as_person(
+        self, channel: str, user: str, text: str, thread_ts: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """A person's message, stored as Slack would; returns it as the event's `event` payload."""
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": self.next_ts(),
+            "team": TEAM_ID,
+            "client_msg_id": f"msg-{len(self.calls)}-{text[:8]}",
+        }
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        message.update(extra)
+        self.messages.setdefault(channel, []).append(message)
+        return {**message, "channel": channel}
+
+    def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        return [
+            message
+            for message in self.messages.get(channel, [])
+            if message["ts"] == thread_ts or message.get("thread_ts") == thread_ts
+        ]
+
+    def bot_replies(self, channel: str, thread_ts: str) -> list[str]:
+        """What people see from the bot in the thread, oldest first."""
+        return [
+            message.get("markdown_text") or message.get("text") or ""
+            for message in self.thread(channel, thread_ts)
+            if message.get("user") == BOT_USER_ID
+        ]
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Waits until `condition()` holds after some API call; fails the test after `timeout`."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(condition)
+
+    async def wait_for_replies(self, channel: str, thread_ts: str, count: int = 1, timeout: float = 10.0) -> list[str]:
+        await self.wait_for(lambda: len(self.bot_replies(channel, thread_ts)) >= count, timeout)
+        return self.bot_replies(channel, thread_ts)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                params.update(await request.json())
+            else:
+                params.update(await request.post())
+        try:
+            if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            self.calls.append(Call(method, params))
+            faults = self.faults.get(method)
+            if faults:
+                fault = faults.pop(0)
+                return web.json_response({"ok": False, "error": fault.error}, status=fault.status, headers=fault.headers)
+            if method in self.refused_methods:
+                return web.json_response({"ok": False, "error": "not_allowed"})
+            handler = getattr(self, "_" + method.replace(".", "_"), None)
+            if handler is None:
+                return web.json_response({"ok": False, "error": "unknown_method"})
+            return web.json_response({"ok": True, **handler(params)})
+        finally:
+            async with self._changed:
+                self._changed.notify_all()
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"user_id": BOT_USER_ID, "bot_id": BOT_ID, "team_id": TEAM_ID, "user": "assistant", "team": "Test"}
+
+    def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params["channel"])
+        message = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "ts": self.next_ts(),
+            "text": params.get("text") or "",
+        }
+        if params.get("markdown_text"):
+            # Slack keeps Markdown posts as a `markdown` block, with the source as the text fallback.
+            message["markdown_text"] = params["markdown_text"]
+            message["text"] = params["markdown_text"]
+            message["blocks"] = [{"type": "markdown", "text": params["markdown_text"]}]
+        if params.get("thread_ts"):
+            message["thread_ts"] = str(params["thread_ts"])
+        self.messages.setdefault(channel, []).append(message)
+        return {"channel": channel, "ts": message["ts"], "message": message}
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        thread = self.thread(str(params["channel"]), str(params["ts"]))
+        latest = params.get("latest")
+        if latest:
+            thread = [message for message in thread if float(message["ts"]) <= float(latest)]
+        offset = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 1000)
+        page = thread[offset : offset + limit]
+        has_more = offset + limit < len(thread)
+        return {
+            "messages": json.loads(json.dumps(page)),
+            "has_more": has_more,
+            "response_metadata": {"next_cursor": str(offset + limit) if has_more else ""},
+        }
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user_id = str(params["user"])
+        name = self.users.get(user_id, user_id.lower())
+        return {"user": {"id": user_id, "name": name.lower(), "profile": {"display_name": name, "real_name": name}}}

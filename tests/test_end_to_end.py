@@ -1,0 +1,221 @@
+"""The real app against the fake Slack and model, fed signed deliveries: what people see in the thread."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.conftest import BotFactory, RunningBot
+from tests.fakes.events import EventSender
+from tests.fakes.model_api import MODEL_ID, MODEL_KEY, ErrorReply, FakeModel, Hang, Reply
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+
+
+async def test_channel_mention_is_answered_in_its_thread(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """A mention in a channel gets the model's answer as a reply in that message's thread."""
+    fake_model.script.append(Reply(["X is ", "a letter."]))
+    message = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> what is X?")
+    response = await events.mention(message)
+    assert response.status == 200
+
+    replies = await fake_slack.wait_for_replies("C1", message["ts"])
+    assert replies == ["X is a letter."]
+    post = fake_slack.calls_to("chat.postMessage")[0].params
+    assert post["thread_ts"] == message["ts"]
+    request = fake_model.requests[0]
+    assert request["model"] == MODEL_ID
+    assert request["stream"] is True
+    assert fake_model.headers[0]["Authorization"] == f"Bearer {MODEL_KEY}"
+    assert request["messages"][0]["role"] == "system"
+    assert request["messages"][-1] == {"role": "user", "content": "Alice: what is X?"}
+
+
+async def test_other_mentions_become_display_names(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """The bot's own mention is dropped; other people's mentions reach the model as their names."""
+    message = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> what does <@UBOB> think &amp; why?")
+    await events.mention(message)
+    await fake_slack.wait_for_replies("C1", message["ts"])
+    assert fake_model.requests[0]["messages"][-1]["content"] == "Alice: what does @Bob think & why?"
+
+
+async def test_follow_up_carries_the_thread_history(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """A later mention in the thread sends the history as alternating turns, the bot's replies as assistant."""
+    first = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> name a colour")
+    fake_model.script.append(Reply(["Blue."]))
+    await events.mention(first)
+    await fake_slack.wait_for_replies("C1", first["ts"])
+
+    follow_up = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> another one?", thread_ts=first["ts"])
+    fake_model.script.append(Reply(["Green."]))
+    await events.mention(follow_up)
+    replies = await fake_slack.wait_for_replies("C1", first["ts"], count=2)
+
+    assert replies == ["Blue.", "Green."]
+    assert [(m["role"], m["content"]) for m in fake_model.requests[1]["messages"][1:]] == [
+        ("user", "Alice: name a colour"),
+        ("assistant", "Blue."),
+        ("user", "Alice: another one?"),
+    ]
+
+
+async def test_direct_message_is_answered_without_a_mention(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Every message in a DM is a question; the answer goes in that message's thread."""
+    message = fake_slack.post_as_person("D1", "UALICE", "hello there")
+    await events.message(message, channel_type="im")
+    replies = await fake_slack.wait_for_replies("D1", message["ts"])
+    assert replies == ["You said: Alice: hello there"]
+
+
+async def test_dm_thread_keeps_its_history(fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender) -> None:
+    """A reply in a DM thread is answered with that thread's earlier messages."""
+    first = fake_slack.post_as_person("D1", "UALICE", "remember 42")
+    await events.message(first, channel_type="im")
+    await fake_slack.wait_for_replies("D1", first["ts"])
+    second = fake_slack.post_as_person("D1", "UALICE", "what number?", thread_ts=first["ts"])
+    await events.message(second, channel_type="im")
+    await fake_slack.wait_for_replies("D1", first["ts"], count=2)
+    contents = [m["content"] for m in fake_model.requests[1]["messages"]]
+    assert contents[1:] == ["Alice: remember 42", "You said: Alice: remember 42", "Alice: what number?"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (
+            ErrorReply(400, json.dumps({"error": {"message": "temperature must be at most 1", "type": "x"}})),
+            "HTTP 400: temperature must be at most 1",
+        ),
+        (ErrorReply(401, json.dumps({"error": "invalid api key"})), "HTTP 401: invalid api key"),
+        (
+            ErrorReply(403, "<html><head><title>Request blocked</title></head><body>x</body></html>", {}, "text/html"),
+            "HTTP 403: Request blocked",
+        ),
+        (Hang(), "timed out after 1 s"),
+    ],
+)
+async def test_model_failure_is_named_in_the_thread(
+    fake_slack: FakeSlack,
+    fake_model: FakeModel,
+    bot_factory: BotFactory,
+    http: object,
+    fault: ErrorReply | Hang,
+    expected: str,
+) -> None:
+    """When the model call fails, a short notice in the thread says what failed; no secret is in it."""
+    bot = await bot_factory(MODEL_TIMEOUT_SECONDS="1")
+    events = EventSender(bot.url + "/slack/events", http)  # type: ignore[arg-type]
+    fake_model.script.append(fault)
+    message = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> hi")
+    await events.mention(message)
+    [notice] = await fake_slack.wait_for_replies("C1", message["ts"])
+    assert expected in notice
+    assert notice.startswith(":warning: Sorry")
+    assert MODEL_KEY not in notice
+
+
+async def test_unreachable_model_is_named(
+    fake_slack: FakeSlack, bot_factory: BotFactory, http: object
+) -> None:
+    """A model service that refuses connections gives the 'could not reach' notice."""
+    bot = await bot_factory(INFERENCE_URL="http://127.0.0.1:9")
+    events = EventSender(bot.url + "/slack/events", http)  # type: ignore[arg-type]
+    message = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> hi")
+    await events.mention(message)
+    [notice] = await fake_slack.wait_for_replies("C1", message["ts"])
+    assert "could not reach the model service" in notice
+
+
+async def test_retries_and_double_delivery_are_answered_once(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """Slack's retries of one event and the app_mention + message pair for one message give one answer."""
+    fake_model.script.append(Reply(["Once."], delay=0.2))
+    message = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> once please")
+    responses = [
+        await events.mention(message, event_id="EvA"),
+        await events.message(message, event_id="EvB"),
+        await events.deliver({**message, "type": "app_mention"}, event_id="EvA", retry_num=1),
+        await events.deliver({**message, "type": "app_mention"}, event_id="EvA", retry_num=2),
+    ]
+    assert [response.status for response in responses] == [200, 200, 200, 200]
+    await fake_slack.wait_for_replies("C1", message["ts"])
+    await bot.runtime.tasks.wait()
+    assert fake_slack.bot_replies("C1", message["ts"]) == ["Once."]
+    assert len(fake_model.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"subtype": "message_changed", "hidden": True, "message": {"text": "<@UBOT> edited"}},
+        {"subtype": "message_deleted", "hidden": True},
+        {"subtype": "channel_join", "user": "UALICE", "text": "<@UALICE> has joined"},
+        {"bot_id": "BOTHER", "user": "UOTHERBOT", "text": "<@UBOT> ping from another bot"},
+        {"subtype": "bot_message", "bot_id": "BOTHER", "text": "<@UBOT> classic bot"},
+        {"user": BOT_USER_ID, "bot_id": "BBOT", "text": "my own message"},
+        {"user": "UALICE", "text": "a plain channel message without a mention"},
+    ],
+)
+async def test_quiet_where_it_should_be(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot, event: dict[str, object]
+) -> None:
+    """Own messages, other bots, edits, deletions, joins and unmentioned channel chatter get no answer, and a 200."""
+    payload = {"type": "message", "channel": "C1", "channel_type": "channel", "ts": fake_slack.next_ts(), **event}
+    response = await events.deliver(payload)
+    assert response.status == 200
+    await bot.runtime.tasks.wait()
+    assert fake_slack.calls_to("chat.postMessage") == []
+    assert fake_model.requests == []
+
+
+async def test_subscribed_non_question_events_get_200(events: EventSender, bot: RunningBot) -> None:
+    """Every event type the manifest subscribes to is acknowledged, so Slack does not retry it."""
+    for channel_type in ("channel", "group", "im", "mpim"):
+        event = {"type": "message", "subtype": "channel_join", "channel": "C1", "channel_type": channel_type}
+        response = await events.deliver({**event, "ts": "1.0", "user": "UALICE"})
+        assert response.status == 200
+
+
+async def test_forged_and_stale_requests_are_refused(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """A bad signature or a request older than five minutes gets 401 and changes nothing."""
+    message = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> hi")
+    body = json.dumps(events.envelope({**message, "type": "app_mention"}))
+    forged = await events.post(body, signature="v0=" + "0" * 64)
+    stale_stamp = int(time.time()) - 6 * 60
+    stale = await events.post(body, timestamp=stale_stamp)
+    assert (forged.status, stale.status) == (401, 401)
+    await bot.runtime.tasks.wait()
+    assert fake_slack.calls_to("chat.postMessage") == []
+    assert fake_model.requests == []
+
+
+async def test_empty_mention_gets_a_friendly_prompt(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """A mention with no question asks for one instead of calling the model."""
+    message = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}>  ")
+    await events.mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", message["ts"])
+    assert "Ask me anything" in reply
+    assert fake_model.requests == []
+
+
+async def test_health_reports_the_version(bot: RunningBot, http: object) -> None:
+    """GET /health answers 200 with the version, for uptime checks."""
+    from bot import __version__
+
+    async with http.get(bot.url + "/health") as response:  # type: ignore[attr-defined]
+        assert response.status == 200
+        assert await response.json() == {"status": "ok", "version": __version__}
