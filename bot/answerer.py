@@ -79,7 +79,7 @@ class Answerer:
             "event_type": question.event_type,
             "channel": question.channel,
             "thread_ts": question.thread_ts,
-            "message": question.ts,
+            "message_ts": question.ts,
             "user": question.user_id,
         }
         if not await self._claim(question):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import aiohttp
 import pytest
@@ -97,3 +98,23 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 def events(bot: RunningBot, http: aiohttp.ClientSession) -> EventSender:
     return EventSender(bot.url + EVENTS_PATH, http)
+
+
+class _Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_crashed_tasks() -> Iterator[None]:
+    """Any answer task that dies with an exception fails the test that caused it."""
+    recorder = _Recorder()
+    logger = logging.getLogger("bot.tasks")
+    logger.addHandler(recorder)
+    yield
+    logger.removeHandler(recorder)
+    assert [record.getMessage() for record in recorder.records] == []

@@ -123,9 +123,7 @@ async def test_model_failure_is_named_in_the_thread(
     assert MODEL_KEY not in notice
 
 
-async def test_unreachable_model_is_named(
-    fake_slack: FakeSlack, bot_factory: BotFactory, http: object
-) -> None:
+async def test_unreachable_model_is_named(fake_slack: FakeSlack, bot_factory: BotFactory, http: object) -> None:
     """A model service that refuses connections gives the 'could not reach' notice."""
     bot = await bot_factory(INFERENCE_URL="http://127.0.0.1:9")
     events = EventSender(bot.url + "/slack/events", http)  # type: ignore[arg-type]

@@ -124,7 +124,9 @@ class FakeSlack:
             faults = self.faults.get(method)
             if faults:
                 fault = faults.pop(0)
-                return web.json_response({"ok": False, "error": fault.error}, status=fault.status, headers=fault.headers)
+                return web.json_response(
+                    {"ok": False, "error": fault.error}, status=fault.status, headers=fault.headers
+                )
             if method in self.refused_methods:
                 return web.json_response({"ok": False, "error": "not_allowed"})
             handler = getattr(self, "_" + method.replace(".", "_"), None)

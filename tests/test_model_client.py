@@ -1,0 +1,130 @@
+"""The model client against the fake chat-completions server: streaming, retries, failures named."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from bot.errors import ContextTooLong, ModelHTTPError, ModelStreamBroken, ModelTimeout
+from bot.model_client import ChatMessage, ModelClient, ModelRequest, RetryPolicy
+from tests.fakes.model_api import MODEL_KEY, ErrorReply, FakeModel, Hang, RawStream, Reply
+
+REQUEST = ModelRequest([ChatMessage("system", "s"), ChatMessage("user", "hi")], temperature=0.5, max_tokens=100)
+
+
+@pytest.fixture
+async def client(fake_model: FakeModel) -> AsyncIterator[ModelClient]:
+    async with httpx.AsyncClient() as http:
+        yield ModelClient(
+            http,
+            base_url=fake_model.url,
+            api_key=MODEL_KEY,
+            model_id="m",
+            timeout_seconds=3,
+            retry=RetryPolicy(max_attempts=3, backoff_seconds=0.05),
+        )
+
+
+async def test_stream_yields_text_as_it_arrives(client: ModelClient, fake_model: FakeModel) -> None:
+    fake_model.script.append(Reply(["Hel", "lo", "!"]))
+    answer = await client.complete(REQUEST)
+    assert (answer.text, answer.finish_reason, answer.usage["completion_tokens"]) == ("Hello!", "stop", 5)
+    assert fake_model.requests[0]["messages"] == [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}]
+
+
+async def test_reasoning_deltas_are_not_shown(client: ModelClient, fake_model: FakeModel) -> None:
+    fake_model.script.append(
+        RawStream(
+            [
+                'data: {"choices":[{"delta":{"reasoning":"thinking..."}}]}\n\n',
+                'data: {"choices":[{"delta":{"content":"Answer"}}]}\n\n',
+                'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\n',
+                "data: [DONE]\n\n",
+            ]
+        )
+    )
+    assert (await client.complete(REQUEST)).text == "Answer"
+
+
+async def test_url_ending_in_v1_is_not_doubled(fake_model: FakeModel) -> None:
+    async with httpx.AsyncClient() as http:
+        client = ModelClient(http, base_url=fake_model.url + "/v1", api_key="k", model_id="m", timeout_seconds=3)
+        assert (await client.complete(REQUEST)).text == "You said: hi"
+
+
+async def test_503_then_success_is_retried(client: ModelClient, fake_model: FakeModel) -> None:
+    fake_model.script += [ErrorReply(503, '{"error": {"message": "overloaded"}}'), Reply(["ok"])]
+    answer = await client.complete(REQUEST)
+    assert (answer.text, answer.attempts) == ("ok", 2)
+
+
+async def test_429_waits_for_retry_after(client: ModelClient, fake_model: FakeModel) -> None:
+    fake_model.script += [ErrorReply(429, '{"error": "slow down"}', {"Retry-After": "1"}), Reply(["ok"])]
+    started = time.monotonic()
+    answer = await client.complete(REQUEST)
+    assert answer.text == "ok"
+    assert time.monotonic() - started >= 1.0
+
+
+async def test_heroku_reset_duration_is_honoured(client: ModelClient, fake_model: FakeModel) -> None:
+    fake_model.script += [ErrorReply(429, "{}", {"x-ratelimit-reset-requests": "800ms"}), Reply(["ok"])]
+    started = time.monotonic()
+    await client.complete(REQUEST)
+    assert time.monotonic() - started >= 0.8
+
+
+async def test_400_is_not_retried(client: ModelClient, fake_model: FakeModel) -> None:
+    fake_model.script.append(ErrorReply(400, json.dumps({"error": {"message": "bad temperature"}})))
+    with pytest.raises(ModelHTTPError) as caught:
+        await client.complete(REQUEST)
+    assert (caught.value.status, caught.value.message) == (400, "bad temperature")
+    assert len(fake_model.requests) == 1
+
+
+async def test_context_too_long_is_recognised(client: ModelClient, fake_model: FakeModel) -> None:
+    fake_model.script.append(ErrorReply(400, '{"error": {"message": "prompt is too long: 250000 tokens"}}'))
+    with pytest.raises(ContextTooLong):
+        await client.complete(REQUEST)
+
+
+async def test_long_error_messages_are_cut(client: ModelClient, fake_model: FakeModel) -> None:
+    fake_model.script.append(ErrorReply(422, json.dumps({"message": "x" * 5000})))
+    with pytest.raises(ModelHTTPError) as caught:
+        await client.complete(REQUEST)
+    assert len(caught.value.message) <= 200
+
+
+async def test_a_hang_times_out(fake_model: FakeModel) -> None:
+    fake_model.default = lambda request: Hang()
+    async with httpx.AsyncClient() as http:
+        client = ModelClient(http, base_url=fake_model.url, api_key="k", model_id="m", timeout_seconds=0.5)
+        with pytest.raises(ModelTimeout):
+            await client.complete(REQUEST)
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        RawStream(['data: {"choices":[{"delta":{"content":"half"}}]}\n\n']),
+        RawStream(['data: {"choices":[{"delta":{"content":"half"}}]}\n\n'], drop_connection=True),
+        RawStream(['data: {"choices":[{"delta":{"content":"half"}}]}\n\n', "data: {not json\n\n"]),
+    ],
+    ids=["ends-without-finish", "connection-dropped", "malformed-chunk"],
+)
+async def test_broken_streams_after_text_are_errors(
+    client: ModelClient, fake_model: FakeModel, stream: RawStream
+) -> None:
+    """Text already shown is never repeated by a retry: a broken stream after text is an error."""
+    fake_model.script.append(stream)
+    with pytest.raises(ModelStreamBroken):
+        await client.complete(REQUEST)
+    assert len(fake_model.requests) == 1
+
+
+async def test_a_stream_broken_before_any_text_is_retried(client: ModelClient, fake_model: FakeModel) -> None:
+    fake_model.script += [RawStream([": keep-alive\n\n"]), Reply(["whole"])]
+    assert (await client.complete(REQUEST)).text == "whole"

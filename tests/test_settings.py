@@ -1,0 +1,56 @@
+"""Settings: every problem named with its fix; sensible defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import ConfigurationError
+from bot.settings import Settings
+
+REQUIRED = {
+    "SLACK_BOT_TOKEN": "xoxb-1",
+    "SLACK_SIGNING_SECRET": "secret",
+    "INFERENCE_URL": "https://us.inference.heroku.com",
+    "INFERENCE_KEY": "inf-key",
+    "INFERENCE_MODEL_ID": "claude-4-5-haiku",
+}
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env(REQUIRED)
+    assert settings.port == 3000
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert not settings.socket_mode
+    assert settings.log_message_content is False
+
+
+def test_inference_url_without_scheme_means_https() -> None:
+    settings = Settings.from_env({**REQUIRED, "INFERENCE_URL": "us.inference.heroku.com/"})
+    assert settings.inference_url == "https://us.inference.heroku.com"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({"SLACK_BOT_TOKEN": "xoxp-user", "MODEL_TEMPERATURE": "hot", "MODEL_MAX_TOKENS": "0"})
+    text = str(caught.value)
+    for needle in (
+        "xoxb-",
+        "SLACK_SIGNING_SECRET",
+        "INFERENCE_URL",
+        "INFERENCE_KEY",
+        "MODEL_TEMPERATURE",
+        "MODEL_MAX_TOKENS",
+    ):
+        assert needle in text
+
+
+def test_socket_mode_needs_no_signing_secret() -> None:
+    environ = {key: value for key, value in REQUIRED.items() if key != "SLACK_SIGNING_SECRET"}
+    settings = Settings.from_env({**environ, "SLACK_APP_TOKEN": "xapp-1"})
+    assert settings.socket_mode
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    settings = Settings.from_env({**REQUIRED, "REDIS_URL": "rediss://:hunter22@host:6379"})
+    assert "inf-key" not in repr(settings) and "hunter22" not in repr(settings)
+    assert {"inf-key", "secret", "xoxb-1", "hunter22"} <= set(settings.secrets)
