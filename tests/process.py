@@ -38,10 +38,10 @@ class BotProcess:
         )
         return cls(process)
 
-    async def wait_for_line(self, needle: str, timeout: float = 20.0) -> str:
+    async def wait_for_line(self, needle: str, within_seconds: float = 20.0) -> str:
         """Reads output until a line contains `needle`."""
         assert self.process.stdout is not None
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within_seconds):
             while True:
                 raw = await self.process.stdout.readline()
                 if not raw:
@@ -51,10 +51,10 @@ class BotProcess:
                 if needle in line:
                     return line
 
-    async def finish(self, timeout: float = 30.0) -> int:
+    async def finish(self, within_seconds: float = 30.0) -> int:
         """Waits for exit, collecting the rest of the output."""
         assert self.process.stdout is not None
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within_seconds):
             rest = await self.process.stdout.read()
             self.output.extend(rest.decode(errors="replace").splitlines())
             return await self.process.wait()

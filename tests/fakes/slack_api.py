@@ -100,13 +100,15 @@ class FakeSlack:
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
 
-    async def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Waits until `condition()` holds after some API call; fails the test after `timeout`."""
-        async with asyncio.timeout(timeout), self._changed:
+    async def wait_for(self, condition: Callable[[], bool], within_seconds: float = 10.0) -> None:
+        """Waits until `condition()` holds after some API call; fails the test after `within_seconds`."""
+        async with asyncio.timeout(within_seconds), self._changed:
             await self._changed.wait_for(condition)
 
-    async def wait_for_replies(self, channel: str, thread_ts: str, count: int = 1, timeout: float = 10.0) -> list[str]:
-        await self.wait_for(lambda: len(self.bot_replies(channel, thread_ts)) >= count, timeout)
+    async def wait_for_replies(
+        self, channel: str, thread_ts: str, count: int = 1, within_seconds: float = 10.0
+    ) -> list[str]:
+        await self.wait_for(lambda: len(self.bot_replies(channel, thread_ts)) >= count, within_seconds)
         return self.bot_replies(channel, thread_ts)
 
     async def _handle(self, request: web.Request) -> web.Response:
