@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -12,13 +13,23 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
-from bot.conversation import BotIdentity, ThreadMessage, build_conversation, plain_text, user_ids_in
-from bot.errors import ModelError
-from bot.model_client import Answer, ModelClient, ModelRequest
+from bot.conversation import (
+    BotIdentity,
+    ThreadMessage,
+    alternate,
+    build_conversation,
+    history_for,
+    plain_text,
+    user_ids_in,
+)
+from bot.errors import ContextTooLong, ModelError
+from bot.model_client import Answer, ChatMessage, ModelClient, ModelRequest
 from bot.rendering import split_markdown
 from bot.settings import Settings
-from bot.slack_thread import NameDirectory, fetch_thread
+from bot.slack_thread import NameDirectory, ThreadReader, compact, thread_key
 from bot.store import Store
+from bot.thread_locks import ThreadLocks
+from bot.trimming import fit_to_budget
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +73,17 @@ class Answerer:
         slack: AsyncWebClient,
         model: ModelClient,
         store: Store,
+        threads: ThreadReader,
         names: NameDirectory,
         settings: Settings,
     ) -> None:
         self.slack = slack
         self.model = model
         self.store = store
+        self.threads = threads
         self.names = names
         self.settings = settings
+        self.locks = ThreadLocks()
 
     async def answer(self, question: Question, identity: BotIdentity) -> None:
         """Answers once per message, however many times and ways Slack delivers it; logs one line."""
@@ -82,13 +96,16 @@ class Answerer:
             "message_ts": question.ts,
             "user": question.user_id,
         }
-        if not await self._claim(question):
-            log["outcome"] = "duplicate"
-        else:
-            try:
-                log.update(await self._answer(question, identity))
-            except SlackFailure as error:
-                log.update(outcome="slack_error", error=_slack_error_name(error))
+        key = thread_key(question.channel, question.thread_ts)
+        async with self.locks.hold(key):
+            if not await self._claim(question):
+                log["outcome"] = "duplicate"
+            else:
+                async with self.store.thread_lock(key):
+                    try:
+                        log.update(await self._answer(question, identity))
+                    except SlackFailure as error:
+                        log.update(outcome="slack_error", error=_slack_error_name(error))
         log["latency_ms"] = round((time.monotonic() - started) * 1000)
         logger.info("event handled", extra=log)
 
@@ -98,17 +115,15 @@ class Answerer:
         return event_is_new and message_is_new
 
     async def _answer(self, question: Question, identity: BotIdentity) -> dict[str, Any]:
-        raw_thread = await fetch_thread(self.slack, question.channel, question.thread_ts, question.ts)
-        if not any(str(message.get("ts")) == question.ts for message in raw_thread):
-            raw_thread.append(question.message)
-        thread = [
-            message
-            for message in (ThreadMessage.from_slack(raw, identity) for raw in raw_thread)
-            if message is not None
-        ]
-        if not plain_text(question.message.get("text") or "", identity.user_id, {}):
+        asked = ThreadMessage.from_slack(compact(question.message), identity)
+        if asked is None or (not plain_text(asked.text, identity.user_id, {}) and not asked.file_names):
             await self._post(question, notices.EMPTY_MENTION)
             return {"outcome": "empty_question"}
+        raw_thread = await self.threads.read(question.channel, question.thread_ts)
+        thread = [
+            message for message in map(partial(ThreadMessage.from_slack, identity=identity), raw_thread) if message
+        ]
+        thread = history_for(thread, asked)
         names = await self.names.names(user_ids_in(thread))
         messages = build_conversation(
             thread, bot_user_id=identity.user_id, names=names, system_prompt=self.settings.system_prompt
@@ -116,9 +131,8 @@ class Answerer:
         if self.settings.log_message_content:
             content = [message.as_json() for message in messages]
             logger.info("model request", extra={"thread_ts": question.thread_ts, "messages": content})
-        request = ModelRequest(messages, self.settings.temperature, self.settings.max_tokens)
         try:
-            answer = await self.model.complete(request)
+            answer = await self._ask(messages)
         except ModelError as error:
             logger.warning("model call failed", extra={"thread_ts": question.thread_ts, "error": str(error)})
             await self._post(question, notices.model_failed(error))
@@ -131,6 +145,19 @@ class Answerer:
             "answer_chars": len(answer.text),
             **{f"usage_{key}": value for key, value in answer.usage.items() if isinstance(value, int)},
         }
+
+    async def _ask(self, messages: list[ChatMessage]) -> Answer:
+        """Asks within the input budget; if the model still finds it too long, once more with half of it."""
+        budget = self.settings.input_budget_tokens
+        try:
+            return await self.model.complete(self._request(messages, budget))
+        except ContextTooLong as error:
+            logger.warning("context too long, retrying with a smaller budget", extra={"error": str(error)})
+            return await self.model.complete(self._request(messages, budget // 2))
+
+    def _request(self, messages: list[ChatMessage], budget_tokens: int) -> ModelRequest:
+        fitted = alternate(fit_to_budget(messages, budget_tokens))
+        return ModelRequest(fitted, self.settings.temperature, self.settings.max_tokens)
 
     async def _post_answer(self, question: Question, answer: Answer) -> None:
         pieces = split_markdown(answer.text) or [notices.EMPTY_ANSWER]

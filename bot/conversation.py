@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.model_client import ChatMessage, Role
+from bot.model_client import ChatMessage
 
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
@@ -52,19 +52,11 @@ class ThreadMessage:
         return cls(
             ts=str(raw.get("ts", "")),
             author_id=str(user if by_a_person else bot_name),
-            text=str(raw.get("text") or _markdown_blocks_text(raw)),
+            text=str(raw.get("text") or ""),
             by_this_bot=by_this_bot,
             by_a_person=by_a_person,
             file_names=tuple(str(item.get("name") or "file") for item in files if isinstance(item, dict)),
         )
-
-
-def _markdown_blocks_text(raw: Mapping[str, Any]) -> str:
-    """A message posted as Markdown blocks may come back without `text`."""
-    blocks = raw.get("blocks") or []
-    return "\n\n".join(
-        str(block.get("text")) for block in blocks if isinstance(block, dict) and block.get("type") == "markdown"
-    )
 
 
 def mentions_bot(text: str, bot_user_id: str) -> bool:
@@ -103,6 +95,17 @@ def plain_text(text: str, bot_user_id: str, names: Mapping[str, str]) -> str:
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
+def history_for(thread: Sequence[ThreadMessage], question: ThreadMessage) -> list[ThreadMessage]:
+    """What the model sees to answer `question`: the thread up to it, with the question last.
+
+    The bot's own replies posted after the question answered earlier turns (turns are answered in
+    order), so they come before it; anything people wrote after the question is left out.
+    """
+    before = [message for message in thread if float(message.ts) < float(question.ts)]
+    answers_since = [message for message in thread if float(message.ts) > float(question.ts) and message.by_this_bot]
+    return [*before, *answers_since, question]
+
+
 def build_conversation(
     thread: Sequence[ThreadMessage],
     *,
@@ -110,25 +113,32 @@ def build_conversation(
     names: Mapping[str, str],
     system_prompt: str,
 ) -> list[ChatMessage]:
-    """The thread, oldest first, as alternating turns after the system prompt.
+    """The system prompt, then one message per thread message, oldest first.
 
-    People's messages are prefixed with the speaker's name, since several people may share a thread;
-    consecutive messages of one role are joined, since chat models expect turns to alternate.
+    People's messages are prefixed with the speaker's name, since several people may share a thread.
+    Kept one per thread message so trimming can drop the oldest; `alternate` then joins them into turns.
     """
-    turns: list[tuple[Role, str]] = []
+    messages = [ChatMessage("system", system_prompt)]
     for message in thread:
-        role: Role = "assistant" if message.by_this_bot else "user"
         content = plain_text(message.text, bot_user_id, names)
         if message.file_names:
             content = f"{content}\n[attached, not read: {', '.join(message.file_names)}]".strip()
         if not content:
             continue
-        if role == "user":
-            content = f"{names.get(message.author_id, message.author_id)}: {content}"
-        if turns and turns[-1][0] == role:
-            turns[-1] = (role, f"{turns[-1][1]}\n\n{content}")
+        if message.by_this_bot:
+            messages.append(ChatMessage("assistant", content))
         else:
-            turns.append((role, content))
-    while turns and turns[0][0] == "assistant":
-        turns.pop(0)
-    return [ChatMessage("system", system_prompt)] + [ChatMessage(role, content) for role, content in turns]
+            messages.append(ChatMessage("user", f"{names.get(message.author_id, message.author_id)}: {content}"))
+    return messages
+
+
+def alternate(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """Joins consecutive messages of one role, and starts with a user turn, as chat models expect."""
+    system, *rest = messages
+    turns: list[ChatMessage] = []
+    for message in rest:
+        if turns and turns[-1].role == message.role:
+            turns[-1] = ChatMessage(message.role, f"{turns[-1].content}\n\n{message.content}")
+        elif turns or message.role == "user":
+            turns.append(message)
+    return [system, *turns]

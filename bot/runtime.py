@@ -21,8 +21,8 @@ from bot.answerer import Answerer
 from bot.model_client import ModelClient
 from bot.settings import Settings
 from bot.slack_app import build_slack_app
-from bot.slack_thread import NameDirectory
-from bot.store import MemoryStore, Store
+from bot.slack_thread import NameDirectory, ThreadReader
+from bot.store import MemoryStore, RedisStore, Store
 from bot.tasks import TaskTracker
 
 EVENTS_PATH = "/slack/events"
@@ -62,10 +62,17 @@ class Runtime:
             model_id=settings.inference_model_id,
             timeout_seconds=settings.model_timeout_seconds,
         )
-        store = MemoryStore()
+        store: Store
+        if settings.redis_url:
+            store = RedisStore.from_url(settings.redis_url, lock_seconds=settings.model_timeout_seconds + 60)
+        else:
+            store = MemoryStore(settings.thread_cache_max_entries, settings.thread_cache_max_bytes)
         tasks = TaskTracker()
-        answerer = Answerer(slack=slack, model=model, store=store, names=NameDirectory(slack), settings=settings)
-        slack_app = build_slack_app(settings, slack, answerer, tasks)
+        threads = ThreadReader(slack, store)
+        answerer = Answerer(
+            slack=slack, model=model, store=store, threads=threads, names=NameDirectory(slack), settings=settings
+        )
+        slack_app = build_slack_app(settings, slack, answerer, threads, tasks)
         return cls(settings, slack_session, model_http, store, tasks, slack_app)
 
     def web_app(self) -> web.Application:

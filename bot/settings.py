@@ -39,6 +39,9 @@ class Settings:
     temperature: float = 0.5
     max_tokens: int = 2048
     model_timeout_seconds: float = 120.0
+    input_budget_tokens: int = 50_000
+    thread_cache_max_entries: int = 1000
+    thread_cache_max_bytes: int = 32 * 1024 * 1024
     log_level: str = "INFO"
     log_message_content: bool = False
 
@@ -92,6 +95,11 @@ class Settings:
             temperature=reader.number("MODEL_TEMPERATURE", float, 0.5, minimum=0, maximum=2),
             max_tokens=reader.number("MODEL_MAX_TOKENS", int, 2048, minimum=1, maximum=200_000),
             model_timeout_seconds=reader.number("MODEL_TIMEOUT_SECONDS", float, 120.0, minimum=1, maximum=3600),
+            input_budget_tokens=reader.number(
+                "MODEL_INPUT_BUDGET_TOKENS", int, 50_000, minimum=1000, maximum=2_000_000
+            ),
+            thread_cache_max_entries=reader.number("THREAD_CACHE_MAX_ENTRIES", int, 1000, minimum=0, maximum=1_000_000),
+            thread_cache_max_bytes=reader.number("THREAD_CACHE_MAX_MB", int, 32, minimum=0, maximum=4096) * 1024 * 1024,
             log_level=reader.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
             log_message_content=reader.flag("LOG_MESSAGE_CONTENT", False),
         )

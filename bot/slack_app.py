@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answerer import Answerer, Question
 from bot.conversation import BotIdentity, mentions_bot
 from bot.settings import Settings
+from bot.slack_thread import ThreadReader
 from bot.tasks import TaskTracker
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,18 @@ def is_question(event_type: str, event: Mapping[str, Any], identity: BotIdentity
     return mentions_bot(str(event.get("text") or ""), identity.user_id)
 
 
-def build_slack_app(settings: Settings, client: AsyncWebClient, answerer: Answerer, tasks: TaskTracker) -> AsyncApp:
+def edited_thread(event: Mapping[str, Any]) -> str | None:
+    """The thread whose cached copy an edit or deletion makes stale, if any."""
+    if event.get("subtype") not in ("message_changed", "message_deleted"):
+        return None
+    changed = event.get("message") or event.get("previous_message") or {}
+    thread_ts = changed.get("thread_ts") or changed.get("ts")
+    return str(thread_ts) if thread_ts else None
+
+
+def build_slack_app(
+    settings: Settings, client: AsyncWebClient, answerer: Answerer, threads: ThreadReader, tasks: TaskTracker
+) -> AsyncApp:
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret or None,
@@ -51,6 +63,9 @@ def build_slack_app(settings: Settings, client: AsyncWebClient, answerer: Answer
     async def on_message_event(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
         identity = BotIdentity(user_id=context.bot_user_id or "", bot_id=context.bot_id or "")
         event_type = str(event.get("type"))
+        stale_thread = edited_thread(event)
+        if stale_thread is not None:
+            tasks.start(threads.forget(str(event["channel"]), stale_thread), name=f"forget {stale_thread}")
         if not is_question(event_type, event, identity):
             logger.debug(
                 "event ignored",

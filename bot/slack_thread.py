@@ -1,41 +1,96 @@
-"""Reads a thread from Slack, the source of truth, and the names of the people in it."""
+"""Reads a thread from Slack, the source of truth, through a cache that only ever saves work.
+
+A cached thread records how far it is complete (`covered_until`). A later turn asks Slack only for
+what came after that, so restarts, evictions and turns answered by another process cost a longer read,
+never a wrong history. Edits and deletions in a thread drop its cached copy.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.store import Store
+
 logger = logging.getLogger(__name__)
 
 REPLIES_PAGE_SIZE = 200
+# The fields the conversation is built from; everything else Slack sends is left out of the cache.
+KEPT_FIELDS = ("ts", "user", "bot_id", "text", "subtype", "hidden", "username")
 
 
-async def fetch_thread(client: AsyncWebClient, channel: str, thread_ts: str, up_to_ts: str) -> list[dict[str, Any]]:
-    """Every message of the thread up to and including `up_to_ts`, oldest first (all pages)."""
-    messages: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        response = await client.conversations_replies(
-            channel=channel,
-            ts=thread_ts,
-            latest=up_to_ts,
-            inclusive=True,
-            limit=REPLIES_PAGE_SIZE,
-            cursor=cursor,
-        )
-        messages.extend(response.get("messages") or [])
-        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-        if not response.get("has_more") or not cursor:
-            break
-    unique = {str(message.get("ts")): message for message in messages if float(message.get("ts", 0)) <= float(up_to_ts)}
-    return sorted(unique.values(), key=lambda message: float(message["ts"]))
+def thread_key(channel: str, thread_ts: str) -> str:
+    return f"{channel}:{thread_ts}"
+
+
+def compact(raw: Mapping[str, Any]) -> dict[str, Any]:
+    message = {field: raw[field] for field in KEPT_FIELDS if raw.get(field) is not None}
+    if not message.get("text"):
+        markdown = [block.get("text") for block in raw.get("blocks") or [] if block.get("type") == "markdown"]
+        message["text"] = "\n\n".join(str(text) for text in markdown if text)
+    if raw.get("files"):
+        message["files"] = [{"name": item.get("name") or "file"} for item in raw["files"] if isinstance(item, dict)]
+    if (raw.get("bot_profile") or {}).get("name"):
+        message["bot_profile"] = {"name": raw["bot_profile"]["name"]}
+    return message
+
+
+class ThreadReader:
+    def __init__(self, client: AsyncWebClient, store: Store) -> None:
+        self.client = client
+        self.store = store
+        self.messages_fetched = 0
+
+    async def read(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """Every message of the thread so far, oldest first.
+
+        Call it while holding the thread's lock, so that cache updates of one thread do not race.
+        """
+        key = thread_key(channel, thread_ts)
+        cached = await self.store.get_thread(key)
+        covered_until, messages = _decode(cached) if cached else (None, [])
+        newer = await self._fetch(channel, thread_ts, oldest=covered_until)
+        by_ts = {message["ts"]: message for message in messages}
+        by_ts.update((message["ts"], message) for message in newer)
+        merged = sorted(by_ts.values(), key=lambda message: float(message["ts"]))
+        if merged:
+            await self.store.put_thread(key, json.dumps({"covered_until": merged[-1]["ts"], "messages": merged}))
+        return merged
+
+    async def forget(self, channel: str, thread_ts: str) -> None:
+        await self.store.forget_thread(thread_key(channel, thread_ts))
+
+    async def _fetch(self, channel: str, thread_ts: str, *, oldest: str | None) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            response = await self.client.conversations_replies(
+                channel=channel,
+                ts=thread_ts,
+                oldest=oldest,
+                inclusive=True,
+                limit=REPLIES_PAGE_SIZE,
+                cursor=cursor,
+            )
+            page = response.get("messages") or []
+            self.messages_fetched += len(page)
+            messages.extend(compact(message) for message in page)
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not response.get("has_more") or not cursor:
+                return messages
+
+
+def _decode(cached: str) -> tuple[str, list[dict[str, Any]]]:
+    data = json.loads(cached)
+    return str(data["covered_until"]), list(data["messages"])
 
 
 class NameDirectory:

@@ -1,13 +1,26 @@
-"""Shared state between deliveries: which events are already taken.
+"""State shared between deliveries: which events are taken, whose turn it is in a thread, cached threads.
 
-`MemoryStore` serves one process; a Redis store (same protocol) serves several.
+`MemoryStore` serves one process. `RedisStore` serves several (Heroku dynos) through `REDIS_URL`.
+Both only make things faster or exactly-once; Slack stays the source of truth for what a thread says,
+so a store that loses everything (a restart, an eviction) costs time, never correctness.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from typing import Protocol
+from urllib.parse import urlsplit
+
+import redis.asyncio as redis
+from redis.exceptions import LockError, RedisError
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "slackbot:"
 
 
 class Store(Protocol):
@@ -15,19 +28,39 @@ class Store(Protocol):
         """True for the first caller of `key` within `ttl_seconds`, False for every later one."""
         ...
 
+    def thread_lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Held while one turn of a thread is answered, so turns go one after another."""
+        ...
+
+    async def get_thread(self, key: str) -> str | None: ...
+
+    async def put_thread(self, key: str, thread: str) -> None: ...
+
+    async def forget_thread(self, key: str) -> None: ...
+
     async def close(self) -> None: ...
 
 
 class MemoryStore:
-    """In-process store; claims expire, and at most `max_claims` are held."""
+    """In-process store. Claims expire; the thread cache is bounded in entries and in bytes (LRU)."""
 
-    def __init__(self, max_claims: int = 100_000) -> None:
+    def __init__(self, max_threads: int = 1000, max_thread_bytes: int = 32 * 1024 * 1024, max_claims: int = 100_000):
+        self.max_threads = max_threads
+        self.max_thread_bytes = max_thread_bytes
         self.max_claims = max_claims
         self._claims: OrderedDict[str, float] = OrderedDict()
+        self._threads: OrderedDict[str, tuple[str, int]] = OrderedDict()
+        self._thread_bytes = 0
+
+    @property
+    def thread_bytes(self) -> int:
+        return self._thread_bytes
 
     async def claim(self, key: str, ttl_seconds: float) -> bool:
+        # Every claim has the same TTL, so insertion order is expiry order.
         now = time.monotonic()
-        self._forget_expired(now)
+        while self._claims and next(iter(self._claims.values())) <= now:
+            self._claims.popitem(last=False)
         if key in self._claims:
             return False
         self._claims[key] = now + ttl_seconds
@@ -35,12 +68,102 @@ class MemoryStore:
             self._claims.popitem(last=False)
         return True
 
+    def thread_lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+        # One process: the answerer's in-process lock already orders the turns.
+        return contextlib.nullcontext()
+
+    async def get_thread(self, key: str) -> str | None:
+        entry = self._threads.get(key)
+        if entry is None:
+            return None
+        self._threads.move_to_end(key)
+        return entry[0]
+
+    async def put_thread(self, key: str, thread: str) -> None:
+        await self.forget_thread(key)
+        size = len(thread.encode())
+        if size > self.max_thread_bytes:
+            return
+        self._threads[key] = (thread, size)
+        self._thread_bytes += size
+        while len(self._threads) > self.max_threads or self._thread_bytes > self.max_thread_bytes:
+            _, (_, evicted_size) = self._threads.popitem(last=False)
+            self._thread_bytes -= evicted_size
+
+    async def forget_thread(self, key: str) -> None:
+        entry = self._threads.pop(key, None)
+        if entry is not None:
+            self._thread_bytes -= entry[1]
+
     async def close(self) -> None:
         self._claims.clear()
+        self._threads.clear()
+        self._thread_bytes = 0
 
-    def _forget_expired(self, now: float) -> None:
-        while self._claims:
-            key, expires = next(iter(self._claims.items()))
-            if expires > now:
-                break
-            del self._claims[key]
+
+class RedisStore:
+    """Redis-backed store for several processes. If Redis fails, it degrades to answering without it."""
+
+    def __init__(self, client: redis.Redis, *, lock_seconds: float, thread_ttl_seconds: int = 24 * 3600) -> None:
+        self.client = client
+        self.lock_seconds = lock_seconds
+        self.thread_ttl_seconds = thread_ttl_seconds
+
+    @classmethod
+    def from_url(cls, url: str, *, lock_seconds: float) -> RedisStore:
+        # Heroku Key-Value Store serves rediss:// with a self-signed certificate; Heroku documents
+        # connecting without certificate verification.
+        options = {"ssl_cert_reqs": None} if urlsplit(url).scheme == "rediss" else {}
+        client = redis.from_url(url, decode_responses=True, health_check_interval=30, **options)
+        return cls(client, lock_seconds=lock_seconds)
+
+    async def claim(self, key: str, ttl_seconds: float) -> bool:
+        try:
+            return bool(await self.client.set(KEY_PREFIX + key, "1", nx=True, ex=max(1, int(ttl_seconds))))
+        except RedisError as error:
+            logger.warning("redis unavailable: answering without de-duplication", extra={"error": repr(error)})
+            return True
+
+    @contextlib.asynccontextmanager
+    async def thread_lock(self, key: str) -> AsyncIterator[None]:
+        lock = self.client.lock(
+            KEY_PREFIX + "lock:" + key, timeout=self.lock_seconds, blocking_timeout=self.lock_seconds
+        )
+        try:
+            acquired = await lock.acquire()
+        except RedisError as error:
+            logger.warning("redis unavailable: answering without the thread lock", extra={"error": repr(error)})
+            acquired = False
+        if not acquired:
+            logger.warning("thread lock not acquired in time; answering anyway", extra={"thread_key": key})
+        try:
+            yield
+        finally:
+            if acquired:
+                try:
+                    await lock.release()
+                except (LockError, RedisError) as error:
+                    logger.warning("thread lock expired before release", extra={"error": repr(error)})
+
+    async def get_thread(self, key: str) -> str | None:
+        try:
+            value = await self.client.get(KEY_PREFIX + "thread:" + key)
+        except RedisError as error:
+            logger.warning("redis unavailable: reading the thread from Slack", extra={"error": repr(error)})
+            return None
+        return str(value) if value is not None else None
+
+    async def put_thread(self, key: str, thread: str) -> None:
+        try:
+            await self.client.set(KEY_PREFIX + "thread:" + key, thread, ex=self.thread_ttl_seconds)
+        except RedisError as error:
+            logger.warning("redis unavailable: thread not cached", extra={"error": repr(error)})
+
+    async def forget_thread(self, key: str) -> None:
+        try:
+            await self.client.delete(KEY_PREFIX + "thread:" + key)
+        except RedisError as error:
+            logger.warning("redis unavailable: cached thread not forgotten", extra={"error": repr(error)})
+
+    async def close(self) -> None:
+        await self.client.aclose()

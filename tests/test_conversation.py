@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.conversation import BotIdentity, ThreadMessage, build_conversation, plain_text, user_ids_in
+from bot.conversation import BotIdentity, ThreadMessage, alternate, build_conversation, plain_text, user_ids_in
 
 IDENTITY = BotIdentity(user_id="UBOT", bot_id="BBOT")
 NAMES = {"UALICE": "Alice", "UBOB": "Bob"}
@@ -37,7 +37,7 @@ def test_turns_alternate_and_people_are_named() -> None:
         person("UBOB", "and music?", "3.0"),
         person("UALICE", "<@UBOT> and music", "4.0"),
     ]
-    messages = build_conversation(thread, bot_user_id="UBOT", names=NAMES, system_prompt="Be brief.")
+    messages = alternate(build_conversation(thread, bot_user_id="UBOT", names=NAMES, system_prompt="Be brief."))
     assert [(m.role, m.content) for m in messages] == [
         ("system", "Be brief."),
         ("user", "Alice: plan a party"),
@@ -72,7 +72,6 @@ def test_names_needed_are_speakers_and_mentions() -> None:
 
 
 def test_a_leading_bot_message_is_dropped_so_the_conversation_starts_with_a_person() -> None:
-    messages = build_conversation(
-        [bot("hello"), person("UALICE", "hi")], bot_user_id="UBOT", names=NAMES, system_prompt="s"
-    )
+    thread = [bot("hello"), person("UALICE", "hi")]
+    messages = alternate(build_conversation(thread, bot_user_id="UBOT", names=NAMES, system_prompt="s"))
     assert [m.role for m in messages] == ["system", "user"]

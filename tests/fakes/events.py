@@ -13,6 +13,8 @@ from slack_sdk.signature import SignatureVerifier
 from tests.fakes.slack_api import TEAM_ID
 
 SIGNING_SECRET = "signing-secret-abcdef0123456789"
+# Slack's event ids are unique across a workspace, whichever process they are delivered to.
+EVENT_IDS = itertools.count(1)
 
 
 class EventSender:
@@ -20,7 +22,6 @@ class EventSender:
         self.url = url
         self.session = session
         self.verifier = SignatureVerifier(secret)
-        self._ids = itertools.count(1)
 
     def envelope(self, event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
         return {
@@ -28,7 +29,7 @@ class EventSender:
             "team_id": TEAM_ID,
             "api_app_id": "A0001",
             "type": "event_callback",
-            "event_id": event_id or f"Ev{next(self._ids):08d}",
+            "event_id": event_id or f"Ev{next(EVENT_IDS):08d}",
             "event_time": int(time.time()),
             "event": event,
         }

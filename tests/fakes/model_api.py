@@ -64,6 +64,7 @@ class FakeModel:
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._hung = asyncio.Event()
+        self._received = asyncio.Condition()
 
     async def start(self) -> None:
         app = web.Application()
@@ -80,10 +81,16 @@ class FakeModel:
         if self._runner:
             await self._runner.cleanup()
 
+    async def wait_for_requests(self, count: int, within_seconds: float = 10.0) -> None:
+        async with asyncio.timeout(within_seconds), self._received:
+            await self._received.wait_for(lambda: len(self.requests) >= count)
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        async with self._received:
+            self._received.notify_all()
         script = self.script.pop(0) if self.script else self.default(body)
         self.in_flight += 1
         try:

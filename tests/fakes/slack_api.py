@@ -82,6 +82,21 @@ class FakeSlack:
         self.messages.setdefault(channel, []).append(message)
         return {**message, "channel": channel}
 
+    def edit_as_person(self, channel: str, ts: str, text: str) -> dict[str, Any]:
+        """Edits a stored message; returns the `message_changed` event Slack would send."""
+        message = next(message for message in self.messages[channel] if message["ts"] == ts)
+        previous = dict(message)
+        message["text"] = text
+        return {
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": True,
+            "channel": channel,
+            "ts": self.next_ts(),
+            "message": dict(message),
+            "previous_message": previous,
+        }
+
     def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         return [
             message
@@ -163,9 +178,13 @@ class FakeSlack:
 
     def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
         thread = self.thread(str(params["channel"]), str(params["ts"]))
-        latest = params.get("latest")
+        latest, oldest = params.get("latest"), params.get("oldest")
         if latest:
             thread = [message for message in thread if float(message["ts"]) <= float(latest)]
+        if oldest:
+            # Like Slack, the thread's parent comes first whatever the bounds.
+            parent = str(params["ts"])
+            thread = [m for m in thread if m["ts"] == parent or float(m["ts"]) >= float(oldest)]
         offset = int(params.get("cursor") or 0)
         limit = int(params.get("limit") or 1000)
         page = thread[offset : offset + limit]
