@@ -23,9 +23,10 @@ from bot.conversation import (
     user_ids_in,
 )
 from bot.errors import ContextTooLong, ModelError
+from bot.live_answer import LiveAnswer
 from bot.model_client import Answer, ChatMessage, ModelClient, ModelRequest
-from bot.rendering import split_markdown
 from bot.settings import Settings
+from bot.slack_reply import ReplyTarget, SlackCapabilities, SlackReply, ThreadStatus
 from bot.slack_thread import NameDirectory, ThreadReader, compact, thread_key
 from bot.store import Store
 from bot.thread_locks import ThreadLocks
@@ -46,6 +47,7 @@ class Question:
     event_type: str
     channel: str
     channel_type: str
+    team_id: str | None
     message: dict[str, Any]
 
     @property
@@ -60,11 +62,6 @@ class Question:
     def user_id(self) -> str:
         return str(self.message.get("user") or "")
 
-    @property
-    def team_id(self) -> str | None:
-        team = self.message.get("team") or self.message.get("user_team")
-        return str(team) if team else None
-
 
 class Answerer:
     def __init__(
@@ -75,6 +72,7 @@ class Answerer:
         store: Store,
         threads: ThreadReader,
         names: NameDirectory,
+        capabilities: SlackCapabilities,
         settings: Settings,
     ) -> None:
         self.slack = slack
@@ -82,6 +80,7 @@ class Answerer:
         self.store = store
         self.threads = threads
         self.names = names
+        self.capabilities = capabilities
         self.settings = settings
         self.locks = ThreadLocks()
 
@@ -119,6 +118,14 @@ class Answerer:
         if asked is None or (not plain_text(asked.text, identity.user_id, {}) and not asked.file_names):
             await self._post(question, notices.EMPTY_MENTION)
             return {"outcome": "empty_question"}
+        status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
+        await status.show()
+        try:
+            return await self._answer_live(question, identity, asked)
+        finally:
+            await status.clear()
+
+    async def _answer_live(self, question: Question, identity: BotIdentity, asked: ThreadMessage) -> dict[str, Any]:
         raw_thread = await self.threads.read(question.channel, question.thread_ts)
         thread = [
             message for message in map(partial(ThreadMessage.from_slack, identity=identity), raw_thread) if message
@@ -131,38 +138,45 @@ class Answerer:
         if self.settings.log_message_content:
             content = [message.as_json() for message in messages]
             logger.info("model request", extra={"thread_ts": question.thread_ts, "messages": content})
+        target = ReplyTarget(question.channel, question.thread_ts, question.user_id, question.team_id)
+        reply = SlackReply(self.slack, target, self.capabilities)
+        live = LiveAnswer(reply, self.settings.slack_update_interval_seconds)
+        answer = Answer()
         try:
-            answer = await self._ask(messages)
+            await self._ask(messages, live, answer)
         except ModelError as error:
             logger.warning("model call failed", extra={"thread_ts": question.thread_ts, "error": str(error)})
-            await self._post(question, notices.model_failed(error))
-            return {"outcome": "model_error", "error": str(error)}
-        await self._post_answer(question, answer)
+            if live.shown:
+                await live.finish(notices.interrupted(error))
+                outcome = "interrupted"
+            else:
+                await self._post(question, notices.model_failed(error))
+                outcome = "model_error"
+            return {"outcome": outcome, "error": str(error), "slack_calls": reply.slack_calls}
+        note = notices.ending_note(answer.finish_reason)
+        await live.finish(note if live.shown or note else notices.EMPTY_ANSWER)
         return {
             "outcome": "answered",
             "finish_reason": answer.finish_reason,
             "attempts": answer.attempts,
             "answer_chars": len(answer.text),
+            "messages_posted": len(reply.message_ts),
+            "slack_calls": reply.slack_calls,
             **{f"usage_{key}": value for key, value in answer.usage.items() if isinstance(value, int)},
         }
 
-    async def _ask(self, messages: list[ChatMessage]) -> Answer:
+    async def _ask(self, messages: list[ChatMessage], live: LiveAnswer, answer: Answer) -> None:
         """Asks within the input budget; if the model still finds it too long, once more with half of it."""
         budget = self.settings.input_budget_tokens
         try:
-            return await self.model.complete(self._request(messages, budget))
+            await live.relay(self.model.stream(self._request(messages, budget), answer))
         except ContextTooLong as error:
             logger.warning("context too long, retrying with a smaller budget", extra={"error": str(error)})
-            return await self.model.complete(self._request(messages, budget // 2))
+            await live.relay(self.model.stream(self._request(messages, budget // 2), answer))
 
     def _request(self, messages: list[ChatMessage], budget_tokens: int) -> ModelRequest:
         fitted = alternate(fit_to_budget(messages, budget_tokens))
         return ModelRequest(fitted, self.settings.temperature, self.settings.max_tokens)
-
-    async def _post_answer(self, question: Question, answer: Answer) -> None:
-        pieces = split_markdown(answer.text) or [notices.EMPTY_ANSWER]
-        for piece in pieces:
-            await self._post(question, piece)
 
     async def _post(self, question: Question, markdown: str) -> None:
         await self.slack.chat_postMessage(

@@ -31,3 +31,21 @@ def _advice_for_status(status: int) -> str:
     if status >= 500:
         return TRY_AGAIN
     return "Rephrasing or shortening the question may help."
+
+
+LENGTH_LIMIT = "_(The answer stops here: it reached the length limit. Ask me to continue.)_"
+CONTENT_FILTER = "_(The answer stops here: the model's content filter ended it.)_"
+
+
+def ending_note(finish_reason: str | None) -> str | None:
+    """A short note when the model stopped for a reason other than being done."""
+    if finish_reason == "length":
+        return LENGTH_LIMIT
+    if finish_reason == "content_filter":
+        return CONTENT_FILTER
+    return None
+
+
+def interrupted(error: ModelError) -> str:
+    """Marks a partly shown answer as incomplete, so nobody takes it for the whole answer."""
+    return f":warning: _The answer was interrupted ({error}). Please ask again._"

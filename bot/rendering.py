@@ -1,80 +1,173 @@
-"""Model Markdown → what Slack shows: split into messages at natural boundaries, within Slack's limits."""
+"""Model Markdown → what Slack shows: cut into messages within Slack's limits, and mrkdwn where needed.
+
+Slack renders standard Markdown itself in `markdown_text` and `markdown` blocks, so answers are sent as
+Markdown. Only the plain `text` of a message (notifications, and clients that cannot show blocks) needs
+Slack's own mrkdwn, which `to_mrkdwn` produces.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-MARKDOWN_TEXT_LIMIT = 12_000
-FENCE = re.compile(r"^\s*(```|~~~)")
+# Slack's limit for `markdown_text` and, roughly, for a `markdown` block.
+MESSAGE_LIMIT = 12_000
+# Near the limit, only whole paragraphs are sent, so that a message can end at a paragraph boundary.
+PARAGRAPH_MARGIN = 2_000
+FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 
 
-def split_markdown(text: str, limit: int = MARKDOWN_TEXT_LIMIT) -> list[str]:
-    """Pieces of at most `limit` characters, cut between paragraphs, never inside a code block.
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    starts_message: bool
 
-    A code block longer than `limit` is cut between lines, each piece closed and reopened as a block,
-    so every piece renders on its own. Joined with blank lines, the pieces give back the text.
+
+class MessageSplitter:
+    """Turns a growing answer into append-only pieces of Slack messages of at most `limit` characters.
+
+    What has been sent is never taken back, so a cut is chosen in the text not yet sent: at a paragraph
+    break if there is one, else a line break, else mid-line. A code block cut in two is closed at the end
+    of one message and reopened at the start of the next, so both render as code.
     """
-    pieces: list[str] = []
-    current = ""
-    for block in _blocks(text.strip()):
-        for part in _fit(block, limit):
-            if current and len(current) + 2 + len(part) <= limit:
-                current = f"{current}\n\n{part}"
+
+    def __init__(self, limit: int = MESSAGE_LIMIT, margin: int = PARAGRAPH_MARGIN) -> None:
+        self.limit = limit
+        self.margin = min(margin, limit // 2)
+        self.current = ""
+        self.pending = ""
+        self.messages = 0
+
+    def feed(self, text: str, *, final: bool = False) -> list[Segment]:
+        self.pending += text
+        segments: list[Segment] = []
+        while self.pending:
+            room = self.limit - len(self.current)
+            if len(self.pending) <= room - (0 if final else self.margin):
+                segments.append(self._emit(self.pending))
+                self.pending = ""
+            elif len(self.pending) <= room and not final:
+                cut = self.pending.rfind("\n\n")
+                if cut > 0:
+                    segments.append(self._emit(self.pending[:cut]))
+                    self.pending = self.pending[cut:]
+                break
             else:
-                if current:
-                    pieces.append(current)
-                current = part
-    if current:
-        pieces.append(current)
-    return pieces
+                segments.extend(self._cut(room))
+        return segments
+
+    def _cut(self, room: int) -> list[Segment]:
+        reserve = 8
+        window = self.pending[: max(0, room - reserve)]
+        cut = window.rfind("\n\n")
+        if cut <= 0:
+            cut = window.rfind("\n")
+        if cut <= 0:
+            cut = len(window)
+        head, rest = self.pending[:cut], self.pending[cut:]
+        fence = open_fence(self.current + head)
+        closing = "\n" + _fence_marker(fence) if fence else ""
+        segments = [self._emit(head + closing)] if head or closing else []
+        self.current = ""
+        self.pending = (fence + "\n" if fence else "") + rest.lstrip("\n")
+        return segments
+
+    def _emit(self, text: str) -> Segment:
+        starts = not self.current
+        if starts:
+            self.messages += 1
+        self.current += text
+        return Segment(text, starts)
 
 
-def _blocks(text: str) -> list[str]:
-    """Paragraphs and whole code blocks, in order."""
-    blocks: list[str] = []
-    lines: list[str] = []
-    fence: str | None = None
+def open_fence(text: str) -> str | None:
+    """The opening line of a code block left open at the end of `text`, if any."""
+    opening: str | None = None
     for line in text.split("\n"):
         match = FENCE.match(line)
-        if fence is None and match:
-            fence = match.group(1)
-        elif fence is not None and match and match.group(1) == fence:
-            fence = None
-        if fence is None and not line.strip():
-            if lines:
-                blocks.append("\n".join(lines))
-                lines = []
+        if not match:
             continue
-        lines.append(line)
-    if lines:
-        blocks.append("\n".join(lines))
-    return blocks
+        if opening is None:
+            opening = line.strip()
+        elif match.group(1).startswith(opening[:3]) and line.strip() == match.group(1):
+            opening = None
+    return opening
 
 
-def _fit(block: str, limit: int) -> list[str]:
-    if len(block) <= limit:
-        return [block]
-    lines = block.split("\n")
-    fenced = bool(FENCE.match(lines[0])) and len(lines) > 1
-    if fenced:
-        opening, closing = lines[0], lines[0].strip()[:3]
-        body = lines[1:-1] if FENCE.match(lines[-1]) else lines[1:]
-        room = limit - len(opening) - len(closing) - 2
-        return [f"{opening}\n{chunk}\n{closing}" for chunk in _pack_lines(body, room)]
-    return _pack_lines(lines, limit)
+def _fence_marker(opening: str) -> str:
+    match = FENCE.match(opening)
+    return match.group(1) if match else "```"
 
 
-def _pack_lines(lines: list[str], limit: int) -> list[str]:
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 0
-    for line in lines:
-        for segment in [line[start : start + limit] for start in range(0, len(line), limit)] or [""]:
-            if current and size + 1 + len(segment) > limit:
-                chunks.append("\n".join(current))
-                current, size = [], 0
-            size += len(segment) + (1 if current else 0)
-            current.append(segment)
-    if current:
-        chunks.append("\n".join(current))
-    return chunks
+# --- Markdown → mrkdwn -------------------------------------------------------------------------------
+
+SLACK_TOKEN = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+(?:\|[^>]*)?|!(?:here|channel|everyone)|!subteam\^[^>]+)>")
+CODE_SPAN = re.compile(r"`[^`\n]+`")
+LINK = re.compile(r"\[([^\]\n]+)\]\((\S+?)\)")
+AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
+BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+ITALIC_STAR = re.compile(r"(?<![\*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\*\w])")
+STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
+QUOTE = re.compile(r"^\s*>\s?(.*)$")
+RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
+
+
+def to_mrkdwn(markdown: str) -> str:
+    """Standard Markdown → Slack mrkdwn, with `&`, `<`, `>` escaped and Slack mentions kept working."""
+    lines: list[str] = []
+    fence: str | None = None
+    for line in markdown.split("\n"):
+        if FENCE.match(line):
+            fence = None if fence else line.strip()
+            lines.append("```")
+            continue
+        if fence:
+            lines.append(escape(line))
+            continue
+        lines.append(_block_line(line))
+    return "\n".join(lines)
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _block_line(line: str) -> str:
+    if RULE.match(line):
+        return "───"
+    heading = HEADING.match(line)
+    if heading:
+        return f"*{_inline(heading.group(1))}*"
+    quote = QUOTE.match(line)
+    if quote:
+        return "> " + _inline(quote.group(1))
+    bullet = BULLET.match(line)
+    if bullet:
+        return f"{bullet.group(1)}• {_inline(bullet.group(2))}"
+    return _inline(line)
+
+
+def _inline(text: str) -> str:
+    kept: list[str] = []
+
+    def keep(rendered: str) -> str:
+        kept.append(rendered)
+        return f"\x00{len(kept) - 1}\x00"
+
+    text = CODE_SPAN.sub(lambda match: keep(escape(match.group(0))), text)
+    text = SLACK_TOKEN.sub(lambda match: keep(match.group(0)), text)
+    text = LINK.sub(lambda match: keep(f"<{match.group(2)}|{_label(match.group(1))}>"), text)
+    text = AUTOLINK.sub(lambda match: keep(f"<{match.group(1)}>"), text)
+    text = escape(text)
+    text = BOLD.sub(lambda match: "\x01" + match.group(2) + "\x01", text)
+    text = ITALIC_STAR.sub(lambda match: "_" + match.group(1) + "_", text)
+    text = STRIKE.sub(lambda match: "~" + match.group(1) + "~", text)
+    text = text.replace("\x01", "*")
+    return re.sub("\x00(\\d+)\x00", lambda match: kept[int(match.group(1))], text)
+
+
+def _label(text: str) -> str:
+    plain = BOLD.sub(r"\2", text).replace("|", "¦")
+    return escape(plain)

@@ -21,6 +21,7 @@ from bot.answerer import Answerer
 from bot.model_client import ModelClient
 from bot.settings import Settings
 from bot.slack_app import build_slack_app
+from bot.slack_reply import SlackCapabilities
 from bot.slack_thread import NameDirectory, ThreadReader
 from bot.store import MemoryStore, RedisStore, Store
 from bot.tasks import TaskTracker
@@ -70,7 +71,13 @@ class Runtime:
         tasks = TaskTracker()
         threads = ThreadReader(slack, store)
         answerer = Answerer(
-            slack=slack, model=model, store=store, threads=threads, names=NameDirectory(slack), settings=settings
+            slack=slack,
+            model=model,
+            store=store,
+            threads=threads,
+            names=NameDirectory(slack),
+            capabilities=SlackCapabilities(streaming=settings.slack_streaming),
+            settings=settings,
         )
         slack_app = build_slack_app(settings, slack, answerer, threads, tasks)
         return cls(settings, slack_session, model_http, store, tasks, slack_app)

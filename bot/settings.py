@@ -42,6 +42,8 @@ class Settings:
     input_budget_tokens: int = 50_000
     thread_cache_max_entries: int = 1000
     thread_cache_max_bytes: int = 32 * 1024 * 1024
+    slack_streaming: bool = True
+    slack_update_interval_seconds: float = 1.0
     log_level: str = "INFO"
     log_message_content: bool = False
 
@@ -100,6 +102,10 @@ class Settings:
             ),
             thread_cache_max_entries=reader.number("THREAD_CACHE_MAX_ENTRIES", int, 1000, minimum=0, maximum=1_000_000),
             thread_cache_max_bytes=reader.number("THREAD_CACHE_MAX_MB", int, 32, minimum=0, maximum=4096) * 1024 * 1024,
+            slack_streaming=reader.flag("SLACK_STREAMING", True),
+            slack_update_interval_seconds=reader.number(
+                "SLACK_UPDATE_INTERVAL_SECONDS", float, 1.0, minimum=0.05, maximum=30
+            ),
             log_level=reader.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
             log_message_content=reader.flag("LOG_MESSAGE_CONTENT", False),
         )

@@ -77,6 +77,7 @@ def build_slack_app(
             event_type=event_type,
             channel=str(event["channel"]),
             channel_type=str(event.get("channel_type") or "channel"),
+            team_id=event.get("team") or event.get("user_team") or body.get("team_id"),
             message=event,
         )
         tasks.start(answerer.answer(question, identity), name=f"answer {question.channel}/{question.ts}")

@@ -33,8 +33,9 @@ def thread_key(channel: str, thread_ts: str) -> str:
 
 def compact(raw: Mapping[str, Any]) -> dict[str, Any]:
     message = {field: raw[field] for field in KEPT_FIELDS if raw.get(field) is not None}
-    if not message.get("text"):
-        markdown = [block.get("text") for block in raw.get("blocks") or [] if block.get("type") == "markdown"]
+    # A Markdown answer's source is in its `markdown` block; `text` holds only a shortened fallback.
+    markdown = [block.get("text") for block in raw.get("blocks") or [] if block.get("type") == "markdown"]
+    if any(markdown):
         message["text"] = "\n\n".join(str(text) for text in markdown if text)
     if raw.get("files"):
         message["files"] = [{"name": item.get("name") or "file"} for item in raw["files"] if isinstance(item, dict)]

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import MODEL_ID, MODEL_KEY, ErrorReply, FakeModel, Hang, Reply
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack
 
 
 async def test_channel_mention_is_answered_in_its_thread(
@@ -24,8 +24,12 @@ async def test_channel_mention_is_answered_in_its_thread(
 
     replies = await fake_slack.wait_for_replies("C1", message["ts"])
     assert replies == ["X is a letter."]
-    post = fake_slack.calls_to("chat.postMessage")[0].params
-    assert post["thread_ts"] == message["ts"]
+    stream = fake_slack.calls_to("chat.startStream")[0].params
+    assert (stream["thread_ts"], stream["recipient_user_id"], stream["recipient_team_id"]) == (
+        message["ts"],
+        "UALICE",
+        TEAM_ID,
+    )
     request = fake_model.requests[0]
     assert request["model"] == MODEL_ID
     assert request["stream"] is True

@@ -1,38 +1,85 @@
-"""Splitting long Markdown answers into Slack-sized messages."""
+"""Splitting a growing answer into Slack messages, and Markdown → mrkdwn."""
 
 from __future__ import annotations
 
-from bot.rendering import split_markdown
+import random
+
+import pytest
+
+from bot.rendering import MessageSplitter, Segment, open_fence, to_mrkdwn
 
 
-def test_short_text_is_one_piece() -> None:
-    assert split_markdown("Hello **world**") == ["Hello **world**"]
+def messages_from(segments: list[Segment]) -> list[str]:
+    messages: list[str] = []
+    for segment in segments:
+        if segment.starts_message:
+            messages.append(segment.text)
+        else:
+            messages[-1] += segment.text
+    return messages
+
+
+def stream(text: str, splitter: MessageSplitter, chunk_sizes: list[int]) -> list[str]:
+    segments: list[Segment] = []
+    position = 0
+    for size in chunk_sizes:
+        segments += splitter.feed(text[position : position + size])
+        position += size
+    segments += splitter.feed(text[position:], final=True)
+    return messages_from(segments)
+
+
+def test_short_text_is_one_message() -> None:
+    assert messages_from(MessageSplitter().feed("Hello **world**", final=True)) == ["Hello **world**"]
 
 
 def test_long_text_splits_between_paragraphs_and_loses_nothing() -> None:
-    paragraphs = [f"Paragraph {index} " + "word " * 200 for index in range(40)]
+    paragraphs = [f"Paragraph {index} " + "word " * 150 for index in range(40)]
     text = "\n\n".join(paragraph.strip() for paragraph in paragraphs)
-    pieces = split_markdown(text, limit=3000)
-    assert all(len(piece) <= 3000 for piece in pieces)
-    assert "\n\n".join(pieces) == text
+    chunks = [random.Random(index).randint(1, 300) for index in range(200)]
+    messages = stream(text, MessageSplitter(limit=3000, margin=800), chunks)
+    assert len(messages) > 1
+    assert all(len(message) <= 3000 for message in messages)
+    assert all(message.startswith("Paragraph") for message in messages), "each message starts a paragraph"
+    assert "\n\n".join(message.strip() for message in messages) == text
 
 
-def test_code_blocks_are_not_cut_between_fences() -> None:
-    code = "```python\n" + "\n".join(f"print({index})" for index in range(50)) + "\n```"
-    text = "Intro\n\n" + code + "\n\nOutro"
-    pieces = split_markdown(text, limit=len(code) + 5)
-    assert code in pieces
-
-
-def test_an_oversized_code_block_is_reopened_in_each_piece() -> None:
-    code = "```\n" + "\n".join(f"line {index}" for index in range(400)) + "\n```"
-    pieces = split_markdown(code, limit=500)
-    assert len(pieces) > 1
-    assert all(piece.startswith("```") and piece.endswith("```") and len(piece) <= 500 for piece in pieces)
-    lines = [line for piece in pieces for line in piece.split("\n") if line != "```"]
-    assert lines == [f"line {index}" for index in range(400)]
+def test_a_code_block_cut_in_two_is_closed_and_reopened() -> None:
+    code = "```python\n" + "\n".join(f"print({index})" for index in range(600)) + "\n```"
+    messages = stream("Intro\n\n" + code + "\n\nOutro", MessageSplitter(limit=2000, margin=500), [50] * 200)
+    assert all(len(message) <= 2000 for message in messages)
+    for message in messages:
+        assert open_fence(message) is None, "no message leaves a code block open"
+    printed = [line for message in messages for line in message.split("\n") if line.startswith("print(")]
+    assert printed == [f"print({index})" for index in range(600)]
+    assert messages[1].startswith("```python\n")
 
 
 def test_a_single_huge_line_is_cut_to_the_limit() -> None:
-    pieces = split_markdown("x" * 25_000, limit=12_000)
-    assert [len(piece) for piece in pieces] == [12_000, 12_000, 1_000]
+    messages = stream("x" * 25_000, MessageSplitter(), [1000] * 25)
+    assert "".join(messages) == "x" * 25_000
+    assert all(len(message) <= 12_000 for message in messages)
+
+
+@pytest.mark.parametrize(
+    ("markdown", "mrkdwn"),
+    [
+        ("**bold** and __bold__", "*bold* and *bold*"),
+        ("*italic* and _italic_", "_italic_ and _italic_"),
+        ("~~gone~~", "~gone~"),
+        ("[Slack](https://slack.com) <https://x.io>", "<https://slack.com|Slack> <https://x.io>"),
+        ("# Title", "*Title*"),
+        ("### Sub **bold**", "*Sub *bold**"),
+        ("- one\n  * two", "• one\n  • two"),
+        ("1. first", "1. first"),
+        ("> quoted **text**", "> quoted *text*"),
+        ("a < b && c > d", "a &lt; b &amp;&amp; c &gt; d"),
+        ("ask <@U123> in <#C1|general>, <!here>", "ask <@U123> in <#C1|general>, <!here>"),
+        ("`a <b> **c**`", "`a &lt;b&gt; **c**`"),
+        ("```js\nif (a < b) { x = **y** }\n```", "```\nif (a &lt; b) { x = **y** }\n```"),
+        ("---", "───"),
+        ("2 * 3 * 4", "2 * 3 * 4"),
+    ],
+)
+def test_markdown_becomes_mrkdwn(markdown: str, mrkdwn: str) -> None:
+    assert to_mrkdwn(markdown) == mrkdwn

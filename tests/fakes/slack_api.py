@@ -17,6 +17,21 @@ BOT_ID = "BBOT"
 TEAM_ID = "T0001"
 
 
+MARKDOWN_TEXT_LIMIT = 12_000
+# Bookkeeping of the fake that Slack itself would not return.
+FAKE_ONLY_FIELDS = frozenset({"visible", "revisions", "streaming", "markdown_text"})
+
+
+class ApiError(Exception):
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+
+def check_length(text: str, limit: int) -> None:
+    if len(text) > limit:
+        raise ApiError("msg_too_long")
+
+
 @dataclass
 class Call:
     method: str
@@ -39,6 +54,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
         self.refused_methods: set[str] = set()
+        self.statuses: list[tuple[str, str, str]] = []
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self.url = ""
@@ -106,11 +122,10 @@ class FakeSlack:
 
     def bot_replies(self, channel: str, thread_ts: str) -> list[str]:
         """What people see from the bot in the thread, oldest first."""
-        return [
-            message.get("markdown_text") or message.get("text") or ""
-            for message in self.thread(channel, thread_ts)
-            if message.get("user") == BOT_USER_ID
-        ]
+        return [message["visible"] for message in self.thread(channel, thread_ts) if message.get("user") == BOT_USER_ID]
+
+    def bot_messages(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        return [message for message in self.thread(channel, thread_ts) if message.get("user") == BOT_USER_ID]
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -123,7 +138,13 @@ class FakeSlack:
     async def wait_for_replies(
         self, channel: str, thread_ts: str, count: int = 1, within_seconds: float = 10.0
     ) -> list[str]:
-        await self.wait_for(lambda: len(self.bot_replies(channel, thread_ts)) >= count, within_seconds)
+        """Waits for `count` bot messages in the thread, none of them still streaming."""
+
+        def arrived() -> bool:
+            messages = self.bot_messages(channel, thread_ts)
+            return len(messages) >= count and not any(message.get("streaming") for message in messages)
+
+        await self.wait_for(arrived, within_seconds)
         return self.bot_replies(channel, thread_ts)
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -149,7 +170,10 @@ class FakeSlack:
             handler = getattr(self, "_" + method.replace(".", "_"), None)
             if handler is None:
                 return web.json_response({"ok": False, "error": "unknown_method"})
-            return web.json_response({"ok": True, **handler(params)})
+            try:
+                return web.json_response({"ok": True, **handler(params)})
+            except ApiError as error:
+                return web.json_response({"ok": False, "error": error.code})
         finally:
             async with self._changed:
                 self._changed.notify_all()
@@ -157,24 +181,94 @@ class FakeSlack:
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"user_id": BOT_USER_ID, "bot_id": BOT_ID, "team_id": TEAM_ID, "user": "assistant", "team": "Test"}
 
-    def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = str(params["channel"])
-        message = {
-            "type": "message",
-            "user": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "ts": self.next_ts(),
-            "text": params.get("text") or "",
-        }
-        if params.get("markdown_text"):
-            # Slack keeps Markdown posts as a `markdown` block, with the source as the text fallback.
-            message["markdown_text"] = params["markdown_text"]
-            message["text"] = params["markdown_text"]
-            message["blocks"] = [{"type": "markdown", "text": params["markdown_text"]}]
-        if params.get("thread_ts"):
-            message["thread_ts"] = str(params["thread_ts"])
+    def _new_bot_message(self, channel: str, thread_ts: str | None) -> dict[str, Any]:
+        message: dict[str, Any] = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": self.next_ts()}
+        if thread_ts:
+            message["thread_ts"] = str(thread_ts)
         self.messages.setdefault(channel, []).append(message)
-        return {"channel": channel, "ts": message["ts"], "message": message}
+        return message
+
+    def _find(self, channel: str, ts: str) -> dict[str, Any]:
+        for message in self.messages.get(channel, []):
+            if message["ts"] == ts:
+                return message
+        raise ApiError("message_not_found")
+
+    def _set_content(self, message: dict[str, Any], params: dict[str, Any]) -> None:
+        """What people see: Markdown (`markdown_text` or a `markdown` block) rendered, else the text."""
+        blocks = params.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        message["text"] = params.get("text") or params.get("markdown_text") or ""
+        if params.get("markdown_text"):
+            check_length(params["markdown_text"], MARKDOWN_TEXT_LIMIT)
+            message["visible"] = params["markdown_text"]
+            message["blocks"] = [{"type": "markdown", "text": params["markdown_text"]}]
+        elif blocks:
+            markdown = [block["text"] for block in blocks if block.get("type") == "markdown"]
+            check_length("".join(markdown), MARKDOWN_TEXT_LIMIT)
+            message["visible"] = "".join(markdown)
+            message["blocks"] = blocks
+        else:
+            message["visible"] = message["text"]
+        message.setdefault("revisions", []).append(message["visible"])
+
+    def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._new_bot_message(str(params["channel"]), params.get("thread_ts"))
+        self._set_content(message, params)
+        return {"channel": params["channel"], "ts": message["ts"], "message": message}
+
+    def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._find(str(params["channel"]), str(params["ts"]))
+        self._set_content(message, params)
+        return {"channel": params["channel"], "ts": message["ts"]}
+
+    def _chat_startStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params["channel"])
+        if channel[0] in "CG" and not (params.get("recipient_user_id") and params.get("recipient_team_id")):
+            raise ApiError("invalid_arguments")
+        message = self._new_bot_message(channel, str(params["thread_ts"]))
+        message["streaming"] = True
+        message["visible"] = message["text"] = ""
+        message["revisions"] = []
+        self._stream_append(message, params)
+        return {"channel": channel, "ts": message["ts"]}
+
+    def _chat_appendStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._find(str(params["channel"]), str(params["ts"]))
+        if not message.get("streaming"):
+            raise ApiError("message_not_in_streaming_state")
+        self._stream_append(message, params)
+        return {"channel": params["channel"], "ts": message["ts"]}
+
+    def _chat_stopStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._find(str(params["channel"]), str(params["ts"]))
+        if not message.get("streaming"):
+            raise ApiError("message_not_in_streaming_state")
+        self._stream_append(message, params)
+        message["streaming"] = False
+        return {"channel": params["channel"], "ts": message["ts"]}
+
+    def _stream_append(self, message: dict[str, Any], params: dict[str, Any]) -> None:
+        text = str(params.get("markdown_text") or "")
+        check_length(text, MARKDOWN_TEXT_LIMIT)
+        message["visible"] += text
+        message["text"] = message["visible"]
+        message["revisions"].append(message["visible"])
+
+    def _assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.statuses.append((str(params["channel_id"]), str(params["thread_ts"]), str(params["status"])))
+        return {}
+
+    def _reactions_add(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._find(str(params["channel"]), str(params["timestamp"]))
+        message.setdefault("reactions", []).append(str(params["name"]))
+        return {}
+
+    def _reactions_remove(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._find(str(params["channel"]), str(params["timestamp"]))
+        message.get("reactions", []).remove(str(params["name"]))
+        return {}
 
     def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
         thread = self.thread(str(params["channel"]), str(params["ts"]))
@@ -190,7 +284,9 @@ class FakeSlack:
         page = thread[offset : offset + limit]
         has_more = offset + limit < len(thread)
         return {
-            "messages": json.loads(json.dumps(page)),
+            "messages": [
+                {k: v for k, v in m.items() if k not in FAKE_ONLY_FIELDS} for m in json.loads(json.dumps(page))
+            ],
             "has_more": has_more,
             "response_metadata": {"next_cursor": str(offset + limit) if has_more else ""},
         }

@@ -1,0 +1,177 @@
+"""Live answers: streamed into Slack as the model writes, paced, split, and ended honestly."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from bot.runtime import EVENTS_PATH
+from tests.conftest import BotFactory, RunningBot
+from tests.fakes.events import EventSender
+from tests.fakes.model_api import FakeModel, RawStream, Reply
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
+
+MENTION = f"<@{BOT_USER_ID}>"
+
+
+async def ask(fake_slack: FakeSlack, events: EventSender, text: str = "tell me", channel: str = "C1") -> str:
+    message = fake_slack.post_as_person(channel, "UALICE", f"{MENTION} {text}")
+    await events.mention(message)
+    return str(message["ts"])
+
+
+async def test_partial_text_is_visible_before_the_model_finishes(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """People read the answer while it is being written."""
+    fake_model.script.append(Reply(["The first part. ", "The second part. ", "The end."], delay=0.5))
+    thread = await ask(fake_slack, events)
+    await fake_slack.wait_for(lambda: any(m.get("visible") for m in fake_slack.bot_messages("C1", thread)))
+    assert fake_model.in_flight == 1, "text showed while the model was still writing"
+    assert fake_slack.bot_replies("C1", thread) == ["The first part. "]
+    assert await fake_slack.wait_for_replies("C1", thread) == ["The first part. The second part. The end."]
+
+
+async def test_the_thread_shows_the_bot_is_working_at_once(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """The "is thinking…" status is set before the model is even asked."""
+    fake_model.script.append(Reply(["ok"], delay=0.2))
+    thread = await ask(fake_slack, events)
+    await fake_slack.wait_for_replies("C1", thread)
+    assert fake_slack.statuses == [("C1", thread, "is thinking…")]
+    status_call = next(i for i, call in enumerate(fake_slack.calls) if call.method == "assistant.threads.setStatus")
+    read_call = next(i for i, call in enumerate(fake_slack.calls) if call.method == "conversations.replies")
+    assert status_call < read_call
+
+
+async def test_a_reaction_shows_progress_where_thread_status_is_refused(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    fake_slack.refused_methods.add("assistant.threads.setStatus")
+    fake_model.script.append(Reply(["ok"], delay=0.3))
+    thread = await ask(fake_slack, events)
+    question = fake_slack.thread("C1", thread)[0]
+    await fake_slack.wait_for(lambda: "eyes" in question.get("reactions", []))
+    await fake_slack.wait_for_replies("C1", thread)
+    await bot.runtime.tasks.wait()
+    assert question["reactions"] == []
+
+
+async def test_a_long_stream_is_paced_to_about_one_update_a_second(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Two seconds of token-by-token streaming cost a handful of Slack calls, not one per token."""
+    tokens = [f"word{index} " for index in range(200)]
+    fake_model.script.append(Reply(tokens, delay=0.01))
+    thread = await ask(fake_slack, events)
+    [reply] = await fake_slack.wait_for_replies("C1", thread, within_seconds=15)
+    assert reply == "".join(tokens)
+    writes = [c for c in fake_slack.calls if c.method in ("chat.startStream", "chat.appendStream", "chat.stopStream")]
+    assert 3 <= len(writes) <= 6
+
+
+async def test_markdown_reaches_slack_as_markdown(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Slack renders standard Markdown in streamed messages, so the model's Markdown is sent as is."""
+    markdown = "# Plan\n\n1. **Bold** step\n2. `code` & <tags>\n\n```python\nprint('hi')\n```"
+    fake_model.script.append(Reply([markdown[:20], markdown[20:]]))
+    thread = await ask(fake_slack, events)
+    assert await fake_slack.wait_for_replies("C1", thread) == [markdown]
+
+
+async def test_a_16000_character_answer_arrives_whole_and_in_order(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    paragraphs = [f"Paragraph {index}: " + "lorem ipsum " * 30 for index in range(45)]
+    text = "\n\n".join(paragraph.strip() for paragraph in paragraphs)
+    assert len(text) > 16_000
+    fake_model.script.append(Reply([text[i : i + 500] for i in range(0, len(text), 500)], delay=0.01))
+    thread = await ask(fake_slack, events)
+    replies = await fake_slack.wait_for_replies("C1", thread, count=2)
+    assert len(replies) == 2
+    assert all(len(reply) <= 12_000 for reply in replies)
+    assert "\n\n".join(reply.strip() for reply in replies) == text
+    assert replies[1].startswith("Paragraph")
+
+
+async def test_length_limit_is_said(fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender) -> None:
+    fake_model.script.append(Reply(["A long story that"], finish_reason="length"))
+    thread = await ask(fake_slack, events)
+    [reply] = await fake_slack.wait_for_replies("C1", thread)
+    assert reply.startswith("A long story that\n\n")
+    assert "reached the length limit" in reply
+
+
+async def test_a_stream_cut_short_after_text_is_marked_interrupted(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """An answer that breaks off is never shown as complete."""
+    fake_model.script.append(RawStream(['data: {"choices":[{"delta":{"content":"Half an ans"}}]}\n\n']))
+    thread = await ask(fake_slack, events)
+    [reply] = await fake_slack.wait_for_replies("C1", thread)
+    assert reply.startswith("Half an ans\n\n:warning: _The answer was interrupted")
+    assert "Please ask again" in reply
+
+
+async def test_a_dropped_connection_mid_stream_is_marked_interrupted(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    fake_model.script.append(
+        RawStream(['data: {"choices":[{"delta":{"content":"Some text"}}]}\n\n'], drop_connection=True)
+    )
+    thread = await ask(fake_slack, events)
+    [reply] = await fake_slack.wait_for_replies("C1", thread)
+    assert reply.startswith("Some text\n\n:warning: _The answer was interrupted")
+
+
+async def test_a_stream_broken_before_any_text_is_retried(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    fake_model.script += [RawStream([": nothing yet\n\n"], drop_connection=True), Reply(["Complete answer."])]
+    thread = await ask(fake_slack, events)
+    assert await fake_slack.wait_for_replies("C1", thread) == ["Complete answer."]
+    assert len(fake_model.requests) == 2
+
+
+async def test_refused_streaming_falls_back_to_one_updated_message(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """Where Slack refuses chat.startStream, the answer is posted and then updated, rendered from Markdown."""
+    fake_slack.refused_methods.add("chat.startStream")
+    fake_model.script.append(Reply(["**Bold** start, ", "then [a link](https://x.io) ", "& the end."], delay=0.4))
+    thread = await ask(fake_slack, events)
+    await fake_slack.wait_for_replies("C1", thread)
+    await bot.runtime.tasks.wait()
+    [message] = fake_slack.bot_messages("C1", thread)
+    assert message["visible"] == "**Bold** start, then [a link](https://x.io) & the end."
+    assert message["text"] == "*Bold* start, then <https://x.io|a link> &amp; the end."
+    assert len(message["revisions"]) >= 2, "the message grew while the model wrote"
+    assert len(fake_slack.calls_to("chat.startStream")) == 1
+
+    second = await ask(fake_slack, events, "again")
+    await fake_slack.wait_for_replies("C1", second)
+    await bot.runtime.tasks.wait()
+    assert len(fake_slack.calls_to("chat.startStream")) == 1, "a refusal is remembered"
+
+
+async def test_an_append_refused_midway_continues_by_updating(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    fake_slack.faults["chat.appendStream"] = [Fault(error="message_not_in_streaming_state")]
+    fake_model.script.append(Reply(["one ", "two ", "three"], delay=0.3))
+    thread = await ask(fake_slack, events)
+    await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.update")) >= 1)
+    await bot.runtime.tasks.wait()
+    assert fake_slack.bot_replies("C1", thread) == ["one two three"]
+
+
+async def test_dm_answers_stream_too(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    bot = await bot_factory(SLACK_UPDATE_INTERVAL_SECONDS="0.1")
+    fake_model.script.append(Reply(["Hi ", "there"], delay=0.2))
+    message = fake_slack.post_as_person("D1", "UALICE", "hello")
+    await EventSender(bot.url + EVENTS_PATH, http).message(message, channel_type="im")
+    assert await fake_slack.wait_for_replies("D1", message["ts"]) == ["Hi there"]
+    assert fake_slack.calls_to("chat.startStream")[0].params["channel"] == "D1"
