@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 # Slack retries a delivery for about 5 minutes; a claim outlives that comfortably.
 CLAIM_TTL_SECONDS = 3600.0
+RESTART_NOTICE_SECONDS = 3.0
 SlackFailure = (SlackClientError, aiohttp.ClientError, TimeoutError)
 
 
@@ -63,6 +65,20 @@ class Question:
         return str(self.message.get("user") or "")
 
 
+@dataclass
+class Turn:
+    """One question being answered: what the log line will say, and what has been shown so far."""
+
+    question: Question
+    log: dict[str, Any]
+    answer: Answer = field(default_factory=Answer)
+    live: LiveAnswer | None = None
+
+    @property
+    def shown(self) -> bool:
+        return self.live is not None and self.live.shown
+
+
 class Answerer:
     def __init__(
         self,
@@ -83,49 +99,71 @@ class Answerer:
         self.capabilities = capabilities
         self.settings = settings
         self.locks = ThreadLocks()
+        self.model_calls = asyncio.Semaphore(settings.max_concurrent_model_calls)
 
     async def answer(self, question: Question, identity: BotIdentity) -> None:
         """Answers once per message, however many times and ways Slack delivers it; logs one line."""
         started = time.monotonic()
-        log: dict[str, Any] = {
-            "event_id": question.event_id,
-            "event_type": question.event_type,
-            "channel": question.channel,
-            "thread_ts": question.thread_ts,
-            "message_ts": question.ts,
-            "user": question.user_id,
-        }
+        turn = Turn(
+            question,
+            {
+                "event_id": question.event_id,
+                "event_type": question.event_type,
+                "channel": question.channel,
+                "thread_ts": question.thread_ts,
+                "message_ts": question.ts,
+                "user": question.user_id,
+            },
+        )
         key = thread_key(question.channel, question.thread_ts)
-        async with self.locks.hold(key):
-            if not await self._claim(question):
-                log["outcome"] = "duplicate"
-            else:
+        try:
+            async with self.locks.hold(key):
+                if not await self._claim(question):
+                    turn.log["outcome"] = "duplicate"
+                    return
                 async with self.store.thread_lock(key):
-                    try:
-                        log.update(await self._answer(question, identity))
-                    except SlackFailure as error:
-                        log.update(outcome="slack_error", error=_slack_error_name(error))
-        log["latency_ms"] = round((time.monotonic() - started) * 1000)
-        logger.info("event handled", extra=log)
+                    await self._answer(turn, identity)
+        except SlackFailure as error:
+            turn.log.update(outcome="slack_error", error=_slack_error_name(error))
+            if turn.answer.text:
+                # The answer could not be delivered; keep it where the operator can find it.
+                turn.log["undelivered_answer"] = turn.answer.text
+        except asyncio.CancelledError:
+            turn.log["outcome"] = "stopped_by_shutdown"
+            await self._say_restarting(turn)
+            raise
+        finally:
+            turn.log["latency_ms"] = round((time.monotonic() - started) * 1000)
+            logger.info("event handled", extra=turn.log)
 
     async def _claim(self, question: Question) -> bool:
         event_is_new = await self.store.claim(f"event:{question.event_id}", CLAIM_TTL_SECONDS)
         message_is_new = await self.store.claim(f"message:{question.channel}:{question.ts}", CLAIM_TTL_SECONDS)
         return event_is_new and message_is_new
 
-    async def _answer(self, question: Question, identity: BotIdentity) -> dict[str, Any]:
+    async def _answer(self, turn: Turn, identity: BotIdentity) -> None:
+        question = turn.question
         asked = ThreadMessage.from_slack(compact(question.message), identity)
         if asked is None or (not plain_text(asked.text, identity.user_id, {}) and not asked.file_names):
             await self._post(question, notices.EMPTY_MENTION)
-            return {"outcome": "empty_question"}
+            turn.log["outcome"] = "empty_question"
+            return
         status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
         await status.show()
         try:
-            return await self._answer_live(question, identity, asked)
+            messages = await self._conversation(question, identity, asked)
+            queued = self.model_calls.locked()
+            if queued:
+                turn.log["queued"] = True
+                await status.show(notices.WAITING_STATUS)
+            async with self.model_calls:
+                if queued:
+                    await status.show()
+                await self._answer_live(turn, messages, files_unread=bool(asked.file_names))
         finally:
             await status.clear()
 
-    async def _answer_live(self, question: Question, identity: BotIdentity, asked: ThreadMessage) -> dict[str, Any]:
+    async def _conversation(self, question: Question, identity: BotIdentity, asked: ThreadMessage) -> list[ChatMessage]:
         raw_thread = await self.threads.read(question.channel, question.thread_ts)
         thread = [
             message for message in map(partial(ThreadMessage.from_slack, identity=identity), raw_thread) if message
@@ -138,32 +176,35 @@ class Answerer:
         if self.settings.log_message_content:
             content = [message.as_json() for message in messages]
             logger.info("model request", extra={"thread_ts": question.thread_ts, "messages": content})
+        return messages
+
+    async def _answer_live(self, turn: Turn, messages: list[ChatMessage], *, files_unread: bool) -> None:
+        question = turn.question
         target = ReplyTarget(question.channel, question.thread_ts, question.user_id, question.team_id)
         reply = SlackReply(self.slack, target, self.capabilities)
-        live = LiveAnswer(reply, self.settings.slack_update_interval_seconds)
-        answer = Answer()
+        turn.live = live = LiveAnswer(reply, self.settings.slack_update_interval_seconds)
         try:
-            await self._ask(messages, live, answer)
+            await self._ask(messages, live, turn.answer)
         except ModelError as error:
             logger.warning("model call failed", extra={"thread_ts": question.thread_ts, "error": str(error)})
             if live.shown:
                 await live.finish(notices.interrupted(error))
-                outcome = "interrupted"
             else:
                 await self._post(question, notices.model_failed(error))
-                outcome = "model_error"
-            return {"outcome": outcome, "error": str(error), "slack_calls": reply.slack_calls}
-        note = notices.ending_note(answer.finish_reason)
-        await live.finish(note if live.shown or note else notices.EMPTY_ANSWER)
-        return {
-            "outcome": "answered",
-            "finish_reason": answer.finish_reason,
-            "attempts": answer.attempts,
-            "answer_chars": len(answer.text),
-            "messages_posted": len(reply.message_ts),
-            "slack_calls": reply.slack_calls,
+            turn.log.update(outcome="interrupted" if live.shown else "model_error", error=str(error))
+        else:
+            notes = [notices.ending_note(turn.answer.finish_reason), notices.FILES_NOT_READ if files_unread else None]
+            note = "\n".join(filter(None, notes)) or (None if live.shown else notices.EMPTY_ANSWER)
+            await live.finish(note)
+            turn.log.update(outcome="answered", finish_reason=turn.answer.finish_reason)
+        answer = turn.answer
+        turn.log.update(
+            attempts=answer.attempts,
+            answer_chars=len(answer.text),
+            messages_posted=len(reply.message_ts),
+            slack_calls=reply.slack_calls,
             **{f"usage_{key}": value for key, value in answer.usage.items() if isinstance(value, int)},
-        }
+        )
 
     async def _ask(self, messages: list[ChatMessage], live: LiveAnswer, answer: Answer) -> None:
         """Asks within the input budget; if the model still finds it too long, once more with half of it."""
@@ -177,6 +218,17 @@ class Answerer:
     def _request(self, messages: list[ChatMessage], budget_tokens: int) -> ModelRequest:
         fitted = alternate(fit_to_budget(messages, budget_tokens))
         return ModelRequest(fitted, self.settings.temperature, self.settings.max_tokens)
+
+    async def _say_restarting(self, turn: Turn) -> None:
+        """Best effort, in the seconds left before the process is killed: the question is not lost silently."""
+        try:
+            async with asyncio.timeout(RESTART_NOTICE_SECONDS):
+                if turn.live is not None and turn.shown:
+                    await turn.live.finish(notices.RESTARTING)
+                else:
+                    await self._post(turn.question, notices.RESTARTING)
+        except (*SlackFailure, asyncio.CancelledError) as error:
+            logger.warning("could not post the restart notice", extra={"error": repr(error)})
 
     async def _post(self, question: Question, markdown: str) -> None:
         await self.slack.chat_postMessage(

@@ -86,6 +86,8 @@ class ModelClient:
         timeout_seconds: float,
         retry: RetryPolicy | None = None,
     ) -> None:
+        """`timeout_seconds` bounds a whole answer, retries included; `http`'s own timeouts bound each
+        connection attempt and each wait between two chunks of the stream."""
         self.http = http
         base = base_url.rstrip("/")
         self.url = f"{base}/chat/completions" if base.endswith("/v1") else f"{base}/v1/chat/completions"
@@ -140,7 +142,7 @@ class ModelClient:
             async with self.http.stream("POST", self.url, json=body, headers=headers) as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    raise _http_error(response)
+                    raise _http_error(response, secret=self.api_key)
                 finished = False
                 async for line in response.aiter_lines():
                     text, done = _parse_event_line(line, answer)
@@ -152,8 +154,10 @@ class ModelClient:
                         break
                 if not finished and answer.finish_reason is None:
                     raise ModelStreamBroken("the stream ended without a finish reason")
+        except httpx.ConnectTimeout as exc:
+            raise ModelUnreachable("the connection timed out") from exc
         except httpx.TimeoutException as exc:
-            raise ModelTimeout(self.timeout_seconds) from exc
+            raise ModelTimeout(self.http.timeout.read or self.timeout_seconds) from exc
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
             raise ModelStreamBroken(type(exc).__name__) from exc
         except httpx.TransportError as exc:
@@ -211,8 +215,9 @@ def _parse_event_line(line: str, answer: Answer) -> tuple[str, bool]:
     return (content if isinstance(content, str) else ""), False
 
 
-def _http_error(response: httpx.Response) -> ModelHTTPError:
-    message = _error_message_from_body(response)
+def _http_error(response: httpx.Response, secret: str) -> ModelHTTPError:
+    # Some services echo the key they were sent; it must not reach a notice in Slack.
+    message = _error_message_from_body(response).replace(secret, "[redacted]")
     error_type = ContextTooLong if response.status_code in (400, 413) and CONTEXT_TOO_LONG.search(message) else None
     return (error_type or ModelHTTPError)(response.status_code, message, _retry_after(response.headers))
 

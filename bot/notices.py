@@ -6,6 +6,10 @@ from bot.errors import ModelError, ModelHTTPError, ModelStreamBroken, ModelTimeo
 
 EMPTY_MENTION = "Hi! Ask me anything: mention me with your question, or write to me in a DM."
 TRY_AGAIN = "Please try again in a moment."
+RESTARTING = ":arrows_counterclockwise: I'm restarting and couldn't finish this answer. Please ask again in a minute."
+WAITING_STATUS = "is waiting for its turn…"
+THINKING_STATUS = "is thinking…"
+FILES_NOT_READ = "_(I can't read attached files, so I answered from the message text only.)_"
 EMPTY_ANSWER = "_The model returned an empty answer. Try rephrasing your question._"
 
 

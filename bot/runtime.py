@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import __version__
 from bot.answerer import Answerer
-from bot.model_client import ModelClient
+from bot.model_client import ModelClient, RetryPolicy
 from bot.settings import Settings
 from bot.slack_app import build_slack_app
 from bot.slack_reply import SlackCapabilities
@@ -53,7 +53,12 @@ class Runtime:
             ],
         )
         model_http = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.model_timeout_seconds, connect=10.0),
+            timeout=httpx.Timeout(
+                connect=settings.model_connect_timeout_seconds,
+                read=settings.model_read_timeout_seconds,
+                write=settings.model_read_timeout_seconds,
+                pool=settings.model_timeout_seconds,
+            ),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
         )
         model = ModelClient(
@@ -62,6 +67,7 @@ class Runtime:
             api_key=settings.inference_key,
             model_id=settings.inference_model_id,
             timeout_seconds=settings.model_timeout_seconds,
+            retry=RetryPolicy(max_attempts=settings.model_max_attempts),
         )
         store: Store
         if settings.redis_url:

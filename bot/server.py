@@ -15,9 +15,6 @@ from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# Heroku sends SIGKILL 30 s after SIGTERM; answers in flight get most of that, closing gets the rest.
-SHUTDOWN_GRACE_SECONDS = 20.0
-
 
 async def serve(settings: Settings) -> None:
     stop = asyncio.Event()
@@ -31,12 +28,14 @@ async def serve(settings: Settings) -> None:
         else:
             await _serve_http(runtime, stop)
     finally:
-        await runtime.close(grace_seconds=SHUTDOWN_GRACE_SECONDS)
+        # Heroku sends SIGKILL 30 s after SIGTERM: answers in flight get the grace period, notices the rest.
+        await runtime.close(grace_seconds=settings.shutdown_grace_seconds)
         logger.info("stopped")
 
 
 async def _serve_http(runtime: Runtime, stop: asyncio.Event) -> None:
-    runner = web.AppRunner(runtime.web_app(), access_log=None)
+    # Requests are acknowledged at once, so closing the listener needs no long wait.
+    runner = web.AppRunner(runtime.web_app(), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=runtime.settings.port)
     await site.start()

@@ -39,6 +39,11 @@ class Settings:
     temperature: float = 0.5
     max_tokens: int = 2048
     model_timeout_seconds: float = 120.0
+    model_connect_timeout_seconds: float = 10.0
+    model_read_timeout_seconds: float = 60.0
+    model_max_attempts: int = 3
+    max_concurrent_model_calls: int = 500
+    shutdown_grace_seconds: float = 20.0
     input_budget_tokens: int = 50_000
     thread_cache_max_entries: int = 1000
     thread_cache_max_bytes: int = 32 * 1024 * 1024
@@ -97,6 +102,17 @@ class Settings:
             temperature=reader.number("MODEL_TEMPERATURE", float, 0.5, minimum=0, maximum=2),
             max_tokens=reader.number("MODEL_MAX_TOKENS", int, 2048, minimum=1, maximum=200_000),
             model_timeout_seconds=reader.number("MODEL_TIMEOUT_SECONDS", float, 120.0, minimum=1, maximum=3600),
+            model_connect_timeout_seconds=reader.number(
+                "MODEL_CONNECT_TIMEOUT_SECONDS", float, 10.0, minimum=0.1, maximum=300
+            ),
+            model_read_timeout_seconds=reader.number(
+                "MODEL_READ_TIMEOUT_SECONDS", float, 60.0, minimum=0.1, maximum=3600
+            ),
+            model_max_attempts=reader.number("MODEL_MAX_ATTEMPTS", int, 3, minimum=1, maximum=10),
+            max_concurrent_model_calls=reader.number(
+                "MAX_CONCURRENT_MODEL_CALLS", int, 500, minimum=1, maximum=100_000
+            ),
+            shutdown_grace_seconds=reader.number("SHUTDOWN_GRACE_SECONDS", float, 20.0, minimum=0, maximum=28),
             input_budget_tokens=reader.number(
                 "MODEL_INPUT_BUDGET_TOKENS", int, 50_000, minimum=1000, maximum=2_000_000
             ),

@@ -14,6 +14,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.notices import THINKING_STATUS
 from bot.rendering import Segment, to_mrkdwn
 
 logger = logging.getLogger(__name__)
@@ -147,11 +148,13 @@ class ThreadStatus:
         self.message_ts = message_ts
         self.reacted = False
 
-    async def show(self) -> None:
+    async def show(self, status: str = THINKING_STATUS) -> None:
+        if self.reacted:
+            return
         if self.capabilities.thread_status:
             try:
                 await self.client.assistant_threads_setStatus(
-                    channel_id=self.channel, thread_ts=self.thread_ts, status="is thinking…"
+                    channel_id=self.channel, thread_ts=self.thread_ts, status=status
                 )
                 return
             except SlackApiError as error:
