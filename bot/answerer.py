@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import aiohttp
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -27,7 +26,7 @@ from bot.errors import ContextTooLong, ModelError
 from bot.live_answer import LiveAnswer
 from bot.model_client import Answer, ChatMessage, ModelClient, ModelRequest
 from bot.settings import Settings
-from bot.slack_reply import ReplyTarget, SlackCapabilities, SlackReply, ThreadStatus
+from bot.slack_reply import SLACK_FAILURES, ReplyTarget, SlackCapabilities, SlackReply, ThreadStatus
 from bot.slack_thread import NameDirectory, ThreadReader, compact, thread_key
 from bot.store import Store
 from bot.thread_locks import ThreadLocks
@@ -38,7 +37,6 @@ logger = logging.getLogger(__name__)
 # Slack retries a delivery for about 5 minutes; a claim outlives that comfortably.
 CLAIM_TTL_SECONDS = 3600.0
 RESTART_NOTICE_SECONDS = 3.0
-SlackFailure = (SlackClientError, aiohttp.ClientError, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -123,7 +121,7 @@ class Answerer:
                     return
                 async with self.store.thread_lock(key):
                     await self._answer(turn, identity)
-        except SlackFailure as error:
+        except SLACK_FAILURES as error:
             turn.log.update(outcome="slack_error", error=_slack_error_name(error))
             if turn.answer.text:
                 # The answer could not be delivered; keep it where the operator can find it.
@@ -227,7 +225,7 @@ class Answerer:
                     await turn.live.finish(notices.RESTARTING)
                 else:
                     await self._post(turn.question, notices.RESTARTING)
-        except (*SlackFailure, asyncio.CancelledError) as error:
+        except (*SLACK_FAILURES, asyncio.CancelledError) as error:
             logger.warning("could not post the restart notice", extra={"error": repr(error)})
 
     async def _post(self, question: Question, markdown: str) -> None:

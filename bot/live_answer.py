@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from bot.rendering import MessageSplitter
-from bot.slack_reply import SlackReply
+from bot.slack_reply import SLACK_FAILURES, SlackReply
+
+logger = logging.getLogger(__name__)
 
 
 class LiveAnswer:
@@ -40,7 +43,7 @@ class LiveAnswer:
                 await asyncio.wait({reader, waiting}, return_when=asyncio.FIRST_COMPLETED)
                 waiting.cancel()
                 arrived.clear()
-                await self._send("".join(buffer))
+                await self._send_or_finish_reading("".join(buffer), reader)
                 buffer.clear()
                 if not reader.done():
                     await asyncio.wait({reader}, timeout=self.interval_seconds)
@@ -51,6 +54,16 @@ class LiveAnswer:
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reader
+
+    async def _send_or_finish_reading(self, text: str, reader: asyncio.Task[None]) -> None:
+        """If Slack fails for good, the model is still heard out, so the whole answer reaches the log."""
+        try:
+            await self._send(text)
+        except SLACK_FAILURES:
+            await asyncio.wait({reader})
+            if not reader.cancelled() and reader.exception() is not None:
+                logger.warning("the model failed too", extra={"error": str(reader.exception())})
+            raise
 
     async def finish(self, note: str | None = None) -> None:
         """Sends the rest, then `note` (why the answer ends where it does), and closes the last message."""

@@ -103,7 +103,12 @@ class Runtime:
         await self.slack_session.close()
 
     async def _slack_events(self, request: web.Request) -> web.Response:
-        bolt_response = await self.slack_app.async_dispatch(await to_bolt_request(request))
+        try:
+            bolt_request = await to_bolt_request(request)
+        except ValueError:
+            # Bolt parses the body before checking the signature; a body it cannot parse is refused as such.
+            return web.Response(status=400, text="malformed request body")
+        bolt_response = await self.slack_app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
     async def _health(self, request: web.Request) -> web.Response:

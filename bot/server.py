@@ -44,9 +44,9 @@ async def _serve_http(runtime: Runtime, stop: asyncio.Event) -> None:
     )
     try:
         await stop.wait()
-        logger.info("stopping: no new events are taken")
     finally:
         await runner.cleanup()
+        _log_stopping(runtime)
 
 
 async def _serve_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
@@ -57,6 +57,13 @@ async def _serve_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
     logger.info("connected", extra={"mode": "socket", "version": __version__})
     try:
         await stop.wait()
-        logger.info("stopping: no new events are taken")
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
+        _log_stopping(runtime)
+
+
+def _log_stopping(runtime: Runtime) -> None:
+    logger.info(
+        "stopped taking new events; finishing answers in flight",
+        extra={"answers_in_flight": len(runtime.tasks), "grace_s": runtime.settings.shutdown_grace_seconds},
+    )

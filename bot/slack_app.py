@@ -31,6 +31,8 @@ def is_question(event_type: str, event: Mapping[str, Any], identity: BotIdentity
     """
     if event.get("subtype") not in QUESTION_SUBTYPES or event.get("hidden"):
         return False
+    if not event.get("channel") or not event.get("ts"):
+        return False
     user = event.get("user")
     if not user or event.get("bot_id") or user == identity.user_id:
         return False

@@ -7,7 +7,7 @@ import signal
 import aiohttp
 
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import FakeModel
+from tests.fakes.model_api import MODEL_KEY, ErrorReply, FakeModel, Reply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.process import BotProcess, free_port
 
@@ -45,4 +45,68 @@ async def test_python_m_bot_answers_a_signed_mention(
         process.kill()
     log = "\n".join(process.output)
     for secret in (environ["SLACK_BOT_TOKEN"], environ["SLACK_SIGNING_SECRET"], environ["INFERENCE_KEY"]):
+        assert secret not in log
+
+
+async def test_sigterm_finishes_short_answers_and_says_so_for_long_ones(
+    fake_slack: FakeSlack, fake_model: FakeModel, environ: dict[str, str]
+) -> None:
+    """On SIGTERM: no new events, a nearly done answer completes, an unfinishable one gets a notice; exit 0."""
+    port = free_port()
+    process = await BotProcess.start({**environ, "PORT": str(port), "SHUTDOWN_GRACE_SECONDS": "2"})
+    try:
+        await process.wait_for_line("msg=listening")
+        fake_model.script += [
+            Reply(["Short ", "answer."], delay=0.5),
+            Reply([f"part {index} " for index in range(100)], delay=0.5),
+        ]
+        short = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> quick one")
+        long = fake_slack.post_as_person("C2", "UBOB", f"<@{BOT_USER_ID}> long one")
+        async with aiohttp.ClientSession() as http:
+            sender = EventSender(f"http://127.0.0.1:{port}/slack/events", http)
+            await sender.mention(short)
+            await sender.mention(long)
+            await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.startStream")) == 2)
+            process.process.send_signal(signal.SIGTERM)
+            await process.wait_for_line("stopped taking new events")
+            late = fake_slack.post_as_person("C3", "UALICE", f"<@{BOT_USER_ID}> too late")
+            try:
+                refused = await sender.mention(late)
+                assert refused.status >= 500
+            except aiohttp.ClientError:
+                pass
+        assert await process.finish(within_seconds=15) == 0
+    finally:
+        process.kill()
+    assert fake_slack.bot_replies("C1", short["ts"]) == ["Short answer."]
+    [interrupted] = fake_slack.bot_replies("C2", long["ts"])
+    assert interrupted.startswith("part 0 ")
+    assert interrupted.endswith("I'm restarting and couldn't finish this answer. Please ask again in a minute.")
+    assert fake_slack.bot_replies("C3", late["ts"]) == []
+    assert "outcome=stopped_by_shutdown" in "\n".join(process.output)
+
+
+async def test_logs_hold_no_secret_even_at_debug_level(
+    fake_slack: FakeSlack, fake_model: FakeModel, environ: dict[str, str]
+) -> None:
+    """Tokens, keys and the signing secret never appear in the log, whatever the level or the failure."""
+    port = free_port()
+    process = await BotProcess.start({**environ, "PORT": str(port), "LOG_LEVEL": "DEBUG"})
+    try:
+        await process.wait_for_line("msg=listening")
+        fake_model.script += [ErrorReply(401, f'{{"error": "bad key {MODEL_KEY}"}}'), Reply(["fine"])]
+        async with aiohttp.ClientSession() as http:
+            sender = EventSender(f"http://127.0.0.1:{port}/slack/events", http)
+            for text in ("first", "second"):
+                message = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> {text}")
+                await sender.mention(message)
+                await fake_slack.wait_for_replies("C1", message["ts"])
+                await process.wait_for_line('msg="event handled"')
+        process.process.send_signal(signal.SIGTERM)
+        assert await process.finish() == 0
+    finally:
+        process.kill()
+    log = "\n".join(process.output)
+    assert "outcome=model_error" in log
+    for secret in (environ["SLACK_BOT_TOKEN"], environ["SLACK_SIGNING_SECRET"], MODEL_KEY):
         assert secret not in log

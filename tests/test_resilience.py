@@ -1,0 +1,155 @@
+"""Faults, load and bad input: every one ends in a correct answer or a clear notice, never silence."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import aiohttp
+import pytest
+
+from bot.runtime import EVENTS_PATH
+from tests.conftest import BotFactory, RunningBot
+from tests.fakes.events import EventSender
+from tests.fakes.model_api import ErrorReply, FakeModel, RawStream, Reply
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
+
+MENTION = f"<@{BOT_USER_ID}>"
+
+
+async def test_slack_rate_limit_on_posting_is_waited_out(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Slack's `ratelimited` answer is retried after its Retry-After, and the answer arrives."""
+    fake_slack.faults["chat.startStream"] = [Fault(status=429, error="ratelimited", headers={"Retry-After": "1"})]
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
+    await events.mention(message)
+    assert await fake_slack.wait_for_replies("C1", message["ts"]) == ["You said: Alice: hi"]
+    first, second = fake_slack.calls_to("chat.startStream")
+    assert second.at - first.at >= 1.0
+
+
+async def test_an_answer_that_cannot_be_posted_is_kept_in_the_log(
+    fake_slack: FakeSlack,
+    fake_model: FakeModel,
+    events: EventSender,
+    bot: RunningBot,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake_slack.faults["chat.startStream"] = [Fault(error="channel_not_found")]
+    fake_slack.faults["chat.postMessage"] = [Fault(error="channel_not_found")]
+    fake_model.script.append(Reply(["The whole ", "answer."], delay=0.1))
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
+    with caplog.at_level(logging.INFO, logger="bot.answerer"):
+        await events.mention(message)
+        await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("chat.postMessage")))
+        await bot.runtime.tasks.wait()
+    [record] = [r for r in caplog.records if r.getMessage() == "event handled"]
+    assert record.outcome == "slack_error"  # type: ignore[attr-defined]
+    assert record.undelivered_answer == "The whole answer."  # type: ignore[attr-defined]
+    assert record.thread_ts == message["ts"]  # type: ignore[attr-defined]
+
+
+async def test_model_rate_limit_then_success_is_answered(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    fake_model.script += [ErrorReply(429, '{"error": {"message": "slow down"}}', {"Retry-After": "1"}), Reply(["Ok."])]
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
+    await events.mention(message)
+    assert await fake_slack.wait_for_replies("C1", message["ts"]) == ["Ok."]
+
+
+async def test_a_malformed_chunk_mid_stream_is_marked_interrupted(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    fake_model.script.append(RawStream(['data: {"choices":[{"delta":{"content":"Partial"}}]}\n\n', "data: {oops\n\n"]))
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
+    await events.mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", message["ts"])
+    assert reply.startswith("Partial\n\n:warning: _The answer was interrupted (the answer stream broke off")
+
+
+async def test_model_calls_above_the_cap_wait_their_turn_visibly(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """Past MAX_CONCURRENT_MODEL_CALLS, a question waits with a status instead of failing."""
+    bot = await bot_factory(MAX_CONCURRENT_MODEL_CALLS="1")
+    events = EventSender(bot.url + EVENTS_PATH, http)
+    fake_model.script += [Reply(["First."], delay=0.1), Reply(["Second."])]
+    fake_model.script[0].chunks = ["Fir", "st."]
+    first = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} one")
+    second = fake_slack.post_as_person("C2", "UBOB", f"{MENTION} two")
+    await events.mention(first)
+    await fake_model.wait_for_requests(1)
+    await events.mention(second)
+    assert await fake_slack.wait_for_replies("C2", second["ts"]) == ["Second."]
+    assert await fake_slack.wait_for_replies("C1", first["ts"]) == ["First."]
+    assert ("C2", second["ts"], "is waiting for its turn…") in fake_slack.statuses
+    assert fake_model.requests[1]["messages"][-1]["content"] == "Bob: two"
+
+
+async def test_malformed_requests_get_4xx_and_change_nothing(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    for body in ["{not json", "payload=%7Bbad", ""]:
+        response = await events.post(body)
+        assert 400 <= response.status < 500, body
+    body = json.dumps(events.envelope({"type": "app_mention"}))
+    async with events.session.post(events.url, data=body, headers={"Content-Type": "application/json"}) as unsigned:
+        assert unsigned.status == 401
+    incomplete = await events.post(json.dumps(events.envelope({"type": "app_mention", "user": "UALICE"})))
+    assert incomplete.status == 200
+    await bot.runtime.tasks.wait()
+    assert fake_slack.calls_to("chat.postMessage") == []
+    assert fake_model.requests == []
+
+
+async def test_any_unicode_is_fine(fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender) -> None:
+    text = "¿Qué tal? 你好 🧪👩🏽‍🔬 مرحبا e\u0301 zero\u200bwidth \U0001f600 <b>&"
+    message = fake_slack.post_as_person(
+        "C1", "UALICE", f"{MENTION} {text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}"
+    )
+    fake_model.script.append(Reply(["Réponse 🎉 — ", "完了"]))
+    await events.mention(message)
+    assert await fake_slack.wait_for_replies("C1", message["ts"]) == ["Réponse 🎉 — 完了"]
+    assert fake_model.requests[0]["messages"][-1]["content"] == f"Alice: {text}"
+
+
+async def test_files_are_answered_from_the_text_saying_so(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    message = fake_slack.post_as_person(
+        "C1", "UALICE", f"{MENTION} what do you think?", subtype="file_share", files=[{"name": "plan.pdf"}]
+    )
+    fake_model.script.append(Reply(["Looks good."]))
+    await events.mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", message["ts"])
+    assert reply.startswith("Looks good.\n\n")
+    assert "can't read attached files" in reply
+    assert fake_model.requests[0]["messages"][-1]["content"].endswith("[attached, not read: plan.pdf]")
+
+
+async def test_a_huge_message_is_cut_to_fit_and_answered(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """A 150 kB paste fits the default budget with a marker, and is answered."""
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} " + "lorem ipsum " * 25_000 + "question?")
+    await events.mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", message["ts"])
+    content = fake_model.requests[0]["messages"][-1]["content"]
+    assert content.endswith("question?")
+    assert len(content) <= 50_000 * 4
+    assert reply.startswith("You said:")
+
+
+async def test_a_model_error_echoing_the_key_does_not_reach_slack(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    from tests.fakes.model_api import MODEL_KEY
+
+    fake_model.script.append(ErrorReply(401, json.dumps({"error": f"invalid key {MODEL_KEY}"})))
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
+    await events.mention(message)
+    [notice] = await fake_slack.wait_for_replies("C1", message["ts"])
+    assert MODEL_KEY not in notice
+    assert "HTTP 401: invalid key [redacted]" in notice
