@@ -167,7 +167,7 @@ class Answerer:
             message for message in map(partial(ThreadMessage.from_slack, identity=identity), raw_thread) if message
         ]
         thread = history_for(thread, asked)
-        names = await self.names.names(user_ids_in(thread))
+        names = await self.names.names(user_ids_in(thread) - {identity.user_id})
         messages = build_conversation(
             thread, bot_user_id=identity.user_id, names=names, system_prompt=self.settings.system_prompt
         )

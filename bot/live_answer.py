@@ -25,6 +25,8 @@ class LiveAnswer:
         self.interval_seconds = interval_seconds
         self.splitter = splitter or MessageSplitter()
         self.shown = False
+        # Text that arrived after the last paced send; it goes out with the closing call.
+        self.pending = ""
 
     async def relay(self, deltas: AsyncIterator[str]) -> None:
         """Returns when the stream ends; re-raises the stream's error after sending what came before it."""
@@ -47,7 +49,8 @@ class LiveAnswer:
                 buffer.clear()
                 if not reader.done():
                     await asyncio.wait({reader}, timeout=self.interval_seconds)
-            await self._send("".join(buffer))
+            self.pending += "".join(buffer)
+            self.shown = self.shown or bool(self.pending)
             reader.result()
         finally:
             if not reader.done():
@@ -68,9 +71,8 @@ class LiveAnswer:
     async def finish(self, note: str | None = None) -> None:
         """Sends the rest, then `note` (why the answer ends where it does), and closes the last message."""
         tail = f"\n\n{note}" if note and self.shown else (note or "")
-        for segment in self.splitter.feed(tail, final=True):
-            await self.reply.write(segment)
-        await self.reply.end_message()
+        text, self.pending = self.pending + tail, ""
+        await self.reply.finish(self.splitter.feed(text, final=True))
 
     async def _send(self, text: str) -> None:
         for segment in self.splitter.feed(text):

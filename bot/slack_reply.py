@@ -62,11 +62,24 @@ class SlackReply:
         elif segment.text:
             await self._append(segment.text)
 
-    async def end_message(self) -> None:
+    async def finish(self, segments: list[Segment]) -> None:
+        """Writes the last segments and closes the message; a stream takes its last text with its stop."""
+        last = segments.pop() if segments and not segments[-1].starts_message else None
+        for segment in segments:
+            await self.write(segment)
+        if last is not None and not self._streaming:
+            await self.write(last)
+        await self.end_message(last.text if last is not None and self._streaming else "")
+
+    async def end_message(self, last_text: str = "") -> None:
         if self._streaming:
             self._streaming = False
+            self._text += last_text
             try:
-                await self._call_stop()
+                self.slack_calls += 1
+                await self.client.chat_stopStream(
+                    channel=self.target.channel, ts=self.message_ts[-1], markdown_text=last_text or None
+                )
             except SlackApiError as error:
                 logger.warning("could not stop a stream; setting the text instead", extra=_error(error))
                 await self._update()
@@ -110,10 +123,6 @@ class SlackReply:
                 logger.warning("stream append refused; updating the message instead", extra=_error(error))
                 self._streaming = False
         await self._update()
-
-    async def _call_stop(self) -> None:
-        self.slack_calls += 1
-        await self.client.chat_stopStream(channel=self.target.channel, ts=self.message_ts[-1])
 
     async def _update(self) -> None:
         self.slack_calls += 1

@@ -159,11 +159,12 @@ async def test_an_append_refused_midway_continues_by_updating(
     fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
 ) -> None:
     fake_slack.faults["chat.appendStream"] = [Fault(error="message_not_in_streaming_state")]
-    fake_model.script.append(Reply(["one ", "two ", "three"], delay=0.3))
+    words = ["one ", "two ", "three ", "four ", "five ", "six"]
+    fake_model.script.append(Reply(words, delay=0.3))
     thread = await ask(fake_slack, events)
     await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.update")) >= 1)
     await bot.runtime.tasks.wait()
-    assert fake_slack.bot_replies("C1", thread) == ["one two three"]
+    assert fake_slack.bot_replies("C1", thread) == ["".join(words)]
 
 
 async def test_dm_answers_stream_too(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,9 @@ class FakeModel:
         self.script: list[Script] = []
         self.default: Callable[[dict[str, Any]], Script] = echo
         self.in_flight = 0
+        self.peak_in_flight = 0
+        # (first user message, started, finished) per request, on the shared monotonic clock.
+        self.timings: list[tuple[str, float, float]] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._hung = asyncio.Event()
@@ -93,10 +97,13 @@ class FakeModel:
             self._received.notify_all()
         script = self.script.pop(0) if self.script else self.default(body)
         self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        started = time.monotonic()
         try:
             return await self._play(request, script)
         finally:
             self.in_flight -= 1
+            self.timings.append((str(body["messages"][-1]["content"]), started, time.monotonic()))
 
     async def _play(self, request: web.Request, script: Script) -> web.StreamResponse:
         if isinstance(script, ErrorReply):

@@ -20,7 +20,7 @@ TEAM_ID = "T0001"
 
 MARKDOWN_TEXT_LIMIT = 12_000
 # Bookkeeping of the fake that Slack itself would not return.
-FAKE_ONLY_FIELDS = frozenset({"visible", "revisions", "streaming", "markdown_text"})
+FAKE_ONLY_FIELDS = frozenset({"visible", "revisions", "streaming", "markdown_text", "finished_at"})
 
 
 class ApiError(Exception):
@@ -249,6 +249,7 @@ class FakeSlack:
             raise ApiError("message_not_in_streaming_state")
         self._stream_append(message, params)
         message["streaming"] = False
+        message["finished_at"] = time.monotonic()
         return {"channel": params["channel"], "ts": message["ts"]}
 
     def _stream_append(self, message: dict[str, Any], params: dict[str, Any]) -> None:

@@ -1,0 +1,248 @@
+"""`python -m bench`: the real bot under load, in three processes, measured from the outside.
+
+    python -m bench run --rate 100 --count 1000      one sustained run
+    python -m bench run --rate 0 --count 500         a burst: every conversation at the same instant
+    python -m bench all                              the sweep (25, 50, 100, 200 per second) and the burst
+
+Each run starts the fakes (`bench/fakes.py`), the bot (`python -m bot`) and the load generator
+(`bench/load.py`) as separate processes, waits for every answer, and reads the bot's CPU time and peak
+RSS from /proc. Figures go to bench/results/ as JSON, and `all` also draws the PNG plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.fakes.events import SIGNING_SECRET
+from tests.fakes.model_api import MODEL_ID, MODEL_KEY
+from tests.fakes.slack_api import BOT_TOKEN
+from tests.process import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SWEEP_RATES = (25, 50, 100, 200)
+SWEEP_SECONDS = 10
+CONVERSATION = re.compile(r"conv-\d+")
+
+
+async def start(*command: str, env: dict[str, str] | None = None, stdout: Any = None) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, stdout=stdout
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def run_once(count: int, rate: float, latency: float, chunks: int, profile: bool = False) -> dict[str, Any]:
+    fakes = await start(
+        sys.executable, "-m", "bench.fakes", "--latency", str(latency), "--chunks", str(chunks),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert fakes.stdout is not None
+    ready = (await fakes.stdout.readline()).decode().split()
+    urls = dict(part.split("=", 1) for part in ready[1:])
+    port = free_port()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    bot_log = (RESULTS / "bot.log").open("w")
+    bot_env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": urls["slack"],
+        "INFERENCE_URL": urls["model"],
+        "INFERENCE_KEY": MODEL_KEY,
+        "INFERENCE_MODEL_ID": MODEL_ID,
+        "PORT": str(port),
+    }
+    command = [sys.executable, "-m", "bot"]
+    if profile:
+        # py-spy samples the bot from outside; the collapsed stacks land next to the figures.
+        command = ["py-spy", "record", "--format", "raw", "--output", str(RESULTS / "profile.txt"), "--", *command]
+    bot = await start(*command, env=bot_env, stdout=bot_log)
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _wait_healthy(http, f"http://127.0.0.1:{port}/health")
+            bot_pid = _child_pid(bot.pid) if profile else bot.pid
+            cpu_before = cpu_seconds(bot_pid)
+            load = await start(
+                sys.executable, "-m", "bench.load", f"http://127.0.0.1:{port}/slack/events", urls["control"],
+                "--count", str(count), "--rate", str(rate), stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            output, _ = await load.communicate()
+            deliveries = json.loads(output)
+            stats = await _wait_answered(http, urls["control"], count, deadline=latency + 60)
+            cpu = cpu_seconds(bot_pid) - cpu_before
+            rss = peak_rss_mb(bot_pid)
+            if profile:
+                os.kill(bot_pid, signal.SIGTERM)
+                await bot.wait()
+    finally:
+        for process in (bot, fakes):
+            if process.returncode is None:
+                process.terminate()
+                await process.wait()
+        bot_log.close()
+    return _figures(count, rate, latency, deliveries, stats, cpu, rss)
+
+
+def _child_pid(pid: int) -> int:
+    """The bot's own process, under py-spy."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return int(children[0])
+
+
+async def _wait_healthy(http: aiohttp.ClientSession, url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            async with http.get(url) as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the bot did not start; see bench/results/bot.log")
+
+
+async def _wait_answered(http: aiohttp.ClientSession, control_url: str, count: int, deadline: float) -> dict[str, Any]:
+    """Polls the fakes until every conversation is answered (or the deadline passes)."""
+    give_up = time.monotonic() + deadline
+    while True:
+        async with http.get(f"{control_url}/stats") as response:
+            stats: dict[str, Any] = await response.json()
+        if stats["answered"] >= count or time.monotonic() > give_up:
+            await asyncio.sleep(1.0)  # late duplicates, if any, would show up now
+            async with http.get(f"{control_url}/stats") as response:
+                return dict(await response.json())
+        await asyncio.sleep(0.25)
+
+
+def _figures(
+    count: int,
+    rate: float,
+    latency: float,
+    deliveries: list[dict[str, Any]],
+    stats: dict[str, Any],
+    cpu: float,
+    rss: float,
+) -> dict[str, Any]:
+    model_time = {
+        CONVERSATION.search(call["question"]).group(0): call["finished"] - call["started"]  # type: ignore[union-attr]
+        for call in stats["model"]
+    }
+    added = []
+    for delivery in deliveries:
+        finished = stats["finished_at"].get(delivery["key"])
+        conversation = CONVERSATION.search(delivery["question"]).group(0)  # type: ignore[union-attr]
+        if finished and conversation in model_time:
+            added.append((finished - delivery["sent_at"] - model_time[conversation]) * 1000)
+    acks = [latency_ms for delivery in deliveries for latency_ms in delivery["ack_ms"]]
+    refused = sum(1 for delivery in deliveries for status in delivery["statuses"] if status != 200)
+    answered = int(stats["answered"])
+    slack_calls = sum(stats["slack_calls"].values()) - stats["slack_calls"].get("auth.test", 0)
+    return {
+        "conversations": count,
+        "arrival_rate_per_s": rate or "burst",
+        "model_latency_s": latency,
+        "answered": answered,
+        "duplicates": stats["duplicates"],
+        "refused_deliveries": refused,
+        "ack_ms": {"p50": percentile(acks, 0.5), "p99": percentile(acks, 0.99), "max": max(acks, default=0)},
+        "added_ms": {"p50": percentile(added, 0.5), "p99": percentile(added, 0.99), "max": max(added, default=0)},
+        "slack_calls_per_answer": round(slack_calls / max(1, answered), 2),
+        "slack_calls_by_method": stats["slack_calls"],
+        "model_peak_in_flight": stats["model_peak_in_flight"],
+        "cpu_ms_per_answer": round(cpu * 1000 / max(1, answered), 2),
+        "peak_rss_mb": round(rss, 1),
+        "ack_samples_ms": acks,
+        "added_samples_ms": added,
+    }
+
+
+def summary(result: dict[str, Any]) -> str:
+    ack, added = result["ack_ms"], result["added_ms"]
+    return (
+        f"rate={result['arrival_rate_per_s']} n={result['conversations']}: "
+        f"answered {result['answered']}/{result['conversations']}, duplicates {result['duplicates']}, "
+        f"refused {result['refused_deliveries']}, "
+        f"ack p50/p99/max {ack['p50']:.1f}/{ack['p99']:.1f}/{ack['max']:.1f} ms, "
+        f"added p50/p99 {added['p50']:.0f}/{added['p99']:.0f} ms, "
+        f"Slack calls/answer {result['slack_calls_per_answer']}, model peak in flight "
+        f"{result['model_peak_in_flight']}, CPU {result['cpu_ms_per_answer']} ms/answer, "
+        f"peak RSS {result['peak_rss_mb']} MB"
+    )
+
+
+def save(name: str, results: list[dict[str, Any]]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    brief = [{key: value for key, value in result.items() if not key.endswith("_samples_ms")} for result in results]
+    (RESULTS / f"{name}.json").write_text(json.dumps(brief, indent=2) + "\n")
+
+
+async def run_all(latency: float, chunks: int) -> None:
+    from bench.plots import plot_results
+
+    sweep = []
+    for rate in SWEEP_RATES:
+        result = await run_once(rate * SWEEP_SECONDS, rate, latency, chunks)
+        print(summary(result), flush=True)
+        sweep.append(result)
+    burst = await run_once(500, 0, latency, chunks)
+    print(summary(burst), flush=True)
+    save("sweep", sweep)
+    save("burst", [burst])
+    plot_results(sweep, burst, RESULTS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    commands = parser.add_subparsers(dest="command", required=True)
+    one = commands.add_parser("run", help="one run")
+    one.add_argument("--count", type=int, default=1000)
+    one.add_argument("--rate", type=float, default=100, help="conversations per second; 0 for a burst")
+    one.add_argument("--profile", action="store_true", help="sample the bot with py-spy (bench/results/profile.txt)")
+    everything = commands.add_parser("all", help="the arrival-rate sweep and the burst, with plots")
+    for command in (one, everything):
+        command.add_argument("--latency", type=float, default=2.0, help="the model's own time per answer, s")
+        command.add_argument("--chunks", type=int, default=20, help="streamed pieces per answer")
+    arguments = parser.parse_args()
+    if arguments.command == "run":
+        result = asyncio.run(
+            run_once(arguments.count, arguments.rate, arguments.latency, arguments.chunks, arguments.profile)
+        )
+        print(summary(result))
+        save("run", [result])
+    else:
+        asyncio.run(run_all(arguments.latency, arguments.chunks))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The benchmark's fake Slack and fake model, in their own process, with a control API for the harness.
+
+Run by `python -m bench`; prints one line `READY slack=URL model=URL control=URL` when serving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from collections import Counter
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.model_api import FakeModel, Reply
+from tests.fakes.slack_api import FakeSlack
+
+
+def streamed_reply(latency_seconds: float, chunks: int) -> Reply:
+    """An answer that takes `latency_seconds` to stream, in `chunks` evenly spaced pieces."""
+    return Reply([f"word{index} " for index in range(chunks)], delay=latency_seconds / max(1, chunks - 1))
+
+
+async def serve(latency_seconds: float, chunks: int) -> None:
+    slack, model = FakeSlack(), FakeModel()
+    model.default = lambda request: streamed_reply(latency_seconds, chunks)
+    await slack.start()
+    await model.start()
+
+    async def seed(request: web.Request) -> web.Response:
+        for message in (await request.json())["messages"]:
+            slack.messages.setdefault(message.pop("channel"), []).append(message)
+        return web.json_response({"ok": True})
+
+    async def stats(request: web.Request) -> web.Response:
+        answers: dict[str, list[dict[str, Any]]] = {}
+        for channel, messages in slack.messages.items():
+            for message in messages:
+                if message.get("bot_id") and message.get("thread_ts"):
+                    answers.setdefault(f"{channel}:{message['thread_ts']}", []).append(message)
+        finished = {key: max(m.get("finished_at", 0.0) for m in found) for key, found in answers.items()}
+        return web.json_response(
+            {
+                "answered": sum(1 for at in finished.values() if at),
+                "duplicates": sum(len(found) - 1 for found in answers.values()),
+                "finished_at": finished,
+                "model": [{"question": q, "started": s, "finished": f} for q, s, f in model.timings],
+                "model_peak_in_flight": model.peak_in_flight,
+                "slack_calls": dict(Counter(call.method for call in slack.calls)),
+            }
+        )
+
+    control = web.Application()
+    control.add_routes([web.post("/seed", seed), web.get("/stats", stats)])
+    runner = web.AppRunner(control, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    control_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    print(f"READY slack={slack.url} model={model.url} control={control_url}", flush=True)
+
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+    await slack.stop()
+    await model.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=2.0)
+    parser.add_argument("--chunks", type=int, default=20)
+    arguments = parser.parse_args()
+    asyncio.run(serve(arguments.latency, arguments.chunks))
+
+
+if __name__ == "__main__":
+    main()
