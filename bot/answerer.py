@@ -13,24 +13,24 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
+from bot.asking import ask
+from bot.channel_prompts import ChannelPrompts, system_prompt_for
 from bot.conversation import (
     BotIdentity,
     ThreadMessage,
-    alternate,
     build_conversation,
     history_for,
     plain_text,
     user_ids_in,
 )
-from bot.errors import ContextTooLong, ModelError
+from bot.errors import ModelError
 from bot.live_answer import LiveAnswer
-from bot.model_client import Answer, ChatMessage, ModelClient, ModelRequest
+from bot.model_client import Answer, ChatMessage, ModelClient
 from bot.settings import Settings
 from bot.slack_reply import SLACK_FAILURES, ReplyTarget, SlackCapabilities, SlackReply, ThreadStatus
 from bot.slack_thread import NameDirectory, ThreadReader, compact, thread_key
 from bot.store import Store
 from bot.thread_locks import ThreadLocks
-from bot.trimming import fit_to_budget
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ class Answerer:
         store: Store,
         threads: ThreadReader,
         names: NameDirectory,
+        channel_prompts: ChannelPrompts,
         capabilities: SlackCapabilities,
         settings: Settings,
     ) -> None:
@@ -94,6 +95,7 @@ class Answerer:
         self.store = store
         self.threads = threads
         self.names = names
+        self.channel_prompts = channel_prompts
         self.capabilities = capabilities
         self.settings = settings
         self.locks = ThreadLocks()
@@ -141,6 +143,16 @@ class Answerer:
 
     async def _answer(self, turn: Turn, identity: BotIdentity) -> None:
         question = turn.question
+        allowed = self.settings.allowed_channels
+        if allowed and question.channel_type != "im" and question.channel not in allowed:
+            await self.slack.chat_postEphemeral(
+                channel=question.channel,
+                user=question.user_id,
+                thread_ts=question.message.get("thread_ts"),
+                text=notices.channel_not_allowed(sorted(allowed)),
+            )
+            turn.log["outcome"] = "channel_not_allowed"
+            return
         asked = ThreadMessage.from_slack(compact(question.message), identity)
         if asked is None or (not plain_text(asked.text, identity.user_id, {}) and not asked.file_names):
             await self._post(question, notices.EMPTY_MENTION)
@@ -168,9 +180,9 @@ class Answerer:
         ]
         thread = history_for(thread, asked)
         names = await self.names.names(user_ids_in(thread) - {identity.user_id})
-        messages = build_conversation(
-            thread, bot_user_id=identity.user_id, names=names, system_prompt=self.settings.system_prompt
-        )
+        instructions = await self.channel_prompts.instructions(question.channel)
+        system_prompt = system_prompt_for(self.settings.system_prompt, instructions)
+        messages = build_conversation(thread, bot_user_id=identity.user_id, names=names, system_prompt=system_prompt)
         if self.settings.log_message_content:
             content = [message.as_json() for message in messages]
             logger.info("model request", extra={"thread_ts": question.thread_ts, "messages": content})
@@ -182,7 +194,7 @@ class Answerer:
         reply = SlackReply(self.slack, target, self.capabilities)
         turn.live = live = LiveAnswer(reply, self.settings.slack_update_interval_seconds)
         try:
-            await self._ask(messages, live, turn.answer)
+            await ask(self.model, messages, self.settings, live.relay, turn.answer)
         except ModelError as error:
             logger.warning("model call failed", extra={"thread_ts": question.thread_ts, "error": str(error)})
             if live.shown:
@@ -203,19 +215,6 @@ class Answerer:
             slack_calls=reply.slack_calls,
             **{f"usage_{key}": value for key, value in answer.usage.items() if isinstance(value, int)},
         )
-
-    async def _ask(self, messages: list[ChatMessage], live: LiveAnswer, answer: Answer) -> None:
-        """Asks within the input budget; if the model still finds it too long, once more with half of it."""
-        budget = self.settings.input_budget_tokens
-        try:
-            await live.relay(self.model.stream(self._request(messages, budget), answer))
-        except ContextTooLong as error:
-            logger.warning("context too long, retrying with a smaller budget", extra={"error": str(error)})
-            await live.relay(self.model.stream(self._request(messages, budget // 2), answer))
-
-    def _request(self, messages: list[ChatMessage], budget_tokens: int) -> ModelRequest:
-        fitted = alternate(fit_to_budget(messages, budget_tokens))
-        return ModelRequest(fitted, self.settings.temperature, self.settings.max_tokens)
 
     async def _say_restarting(self, turn: Turn) -> None:
         """Best effort, in the seconds left before the process is killed: the question is not lost silently."""

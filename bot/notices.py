@@ -53,3 +53,9 @@ def ending_note(finish_reason: str | None) -> str | None:
 def interrupted(error: ModelError) -> str:
     """Marks a partly shown answer as incomplete, so nobody takes it for the whole answer."""
     return f":warning: _The answer was interrupted ({error}). Please ask again._"
+
+
+def channel_not_allowed(allowed_channels: list[str]) -> str:
+    """An ephemeral note, seen only by the person who asked."""
+    where = ", ".join(f"<#{channel}>" for channel in sorted(allowed_channels))
+    return f"I only answer in {where} and in DMs here. Ask me there, or in a DM!"

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiohttp
-import httpx
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import __version__
 from bot.answerer import Answerer
-from bot.model_client import ModelClient, RetryPolicy
+from bot.channel_prompts import ChannelPrompts
+from bot.clients import close_clients, open_model_client, open_slack_client
+from bot.model_client import ModelClient
 from bot.settings import Settings
 from bot.slack_app import build_slack_app
 from bot.slack_reply import SlackCapabilities
@@ -32,8 +27,8 @@ EVENTS_PATH = "/slack/events"
 @dataclass
 class Runtime:
     settings: Settings
-    slack_session: aiohttp.ClientSession
-    model_http: httpx.AsyncClient
+    slack: AsyncWebClient
+    model: ModelClient
     store: Store
     tasks: TaskTracker
     slack_app: AsyncApp
@@ -41,34 +36,8 @@ class Runtime:
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
         """Opens the shared connections; call from inside the running event loop."""
-        slack_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
-        slack = AsyncWebClient(
-            token=settings.slack_bot_token,
-            base_url=settings.slack_api_url,
-            session=slack_session,
-            retry_handlers=[
-                AsyncConnectionErrorRetryHandler(max_retry_count=2),
-                AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-                AsyncServerErrorRetryHandler(max_retry_count=2),
-            ],
-        )
-        model_http = httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                connect=settings.model_connect_timeout_seconds,
-                read=settings.model_read_timeout_seconds,
-                write=settings.model_read_timeout_seconds,
-                pool=settings.model_timeout_seconds,
-            ),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
-        )
-        model = ModelClient(
-            model_http,
-            base_url=settings.inference_url,
-            api_key=settings.inference_key,
-            model_id=settings.inference_model_id,
-            timeout_seconds=settings.model_timeout_seconds,
-            retry=RetryPolicy(max_attempts=settings.model_max_attempts),
-        )
+        slack = open_slack_client(settings)
+        model = open_model_client(settings)
         store: Store
         if settings.redis_url:
             store = RedisStore.from_url(settings.redis_url, lock_seconds=settings.model_timeout_seconds + 60)
@@ -76,17 +45,19 @@ class Runtime:
             store = MemoryStore(settings.thread_cache_max_entries, settings.thread_cache_max_bytes)
         tasks = TaskTracker()
         threads = ThreadReader(slack, store)
+        channel_prompts = ChannelPrompts(slack)
         answerer = Answerer(
             slack=slack,
             model=model,
             store=store,
             threads=threads,
             names=NameDirectory(slack),
+            channel_prompts=channel_prompts,
             capabilities=SlackCapabilities(streaming=settings.slack_streaming),
             settings=settings,
         )
-        slack_app = build_slack_app(settings, slack, answerer, threads, tasks)
-        return cls(settings, slack_session, model_http, store, tasks, slack_app)
+        slack_app = build_slack_app(settings, slack, answerer, threads, channel_prompts, tasks)
+        return cls(settings, slack, model, store, tasks, slack_app)
 
     def web_app(self) -> web.Application:
         app = web.Application()
@@ -99,8 +70,7 @@ class Runtime:
             task.cancel()
         await self.tasks.wait()
         await self.store.close()
-        await self.model_http.aclose()
-        await self.slack_session.close()
+        await close_clients(self.slack, self.model)
 
     async def _slack_events(self, request: web.Request) -> web.Response:
         try:

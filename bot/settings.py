@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ INFERENCE_HINT = (
 )
 
 Number = TypeVar("Number", int, float)
+CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Settings:
     slack_update_interval_seconds: float = 1.0
     log_level: str = "INFO"
     log_message_content: bool = False
+    allowed_channels: frozenset[str] = frozenset()
 
     @property
     def socket_mode(self) -> bool:
@@ -65,9 +68,23 @@ class Settings:
             candidates.append(password)
         return [value for value in candidates if value]
 
+    @staticmethod
+    def names() -> list[str]:
+        """Every setting the bot reads, in the order it reads them."""
+        reader = _Reader({})
+        Settings._read(reader)
+        return reader.names_read
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         reader = _Reader(environ)
+        settings = cls._read(reader)
+        if reader.problems:
+            raise ConfigurationError(reader.problems)
+        return settings
+
+    @classmethod
+    def _read(cls, reader: _Reader) -> Settings:
         app_token = reader.optional("SLACK_APP_TOKEN")
         if app_token is not None and not app_token.startswith("xapp-"):
             reader.problem(
@@ -124,9 +141,8 @@ class Settings:
             ),
             log_level=reader.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
             log_message_content=reader.flag("LOG_MESSAGE_CONTENT", False),
+            allowed_channels=reader.channel_ids("ALLOWED_CHANNELS"),
         )
-        if reader.problems:
-            raise ConfigurationError(reader.problems)
         return settings
 
 
@@ -136,13 +152,26 @@ class _Reader:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.problems: list[str] = []
+        self.names_read: list[str] = []
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
 
     def optional(self, name: str) -> str | None:
+        self.names_read.append(name)
         value = self.environ.get(name, "").strip()
         return value or None
+
+    def channel_ids(self, name: str) -> frozenset[str]:
+        raw = self.optional(name) or ""
+        ids = frozenset(part.strip() for part in raw.replace(" ", ",").split(",") if part.strip())
+        malformed = sorted(channel for channel in ids if not CHANNEL_ID.fullmatch(channel))
+        if malformed:
+            self.problem(
+                f"{name} must list channel ids such as C0123ABCD, separated by commas, not {', '.join(malformed)}. "
+                "In Slack, open the channel's details: the id is at the bottom."
+            )
+        return ids
 
     def required(self, name: str, hint: str) -> str:
         value = self.optional(name)

@@ -11,8 +11,11 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answerer import Answerer, Question
+from bot.channel_prompts import ChannelPrompts
 from bot.conversation import BotIdentity, mentions_bot
+from bot.home_tab import home_view
 from bot.settings import Settings
+from bot.slack_reply import SLACK_FAILURES
 from bot.slack_thread import ThreadReader
 from bot.tasks import TaskTracker
 
@@ -53,7 +56,12 @@ def edited_thread(event: Mapping[str, Any]) -> str | None:
 
 
 def build_slack_app(
-    settings: Settings, client: AsyncWebClient, answerer: Answerer, threads: ThreadReader, tasks: TaskTracker
+    settings: Settings,
+    client: AsyncWebClient,
+    answerer: Answerer,
+    threads: ThreadReader,
+    channel_prompts: ChannelPrompts,
+    tasks: TaskTracker,
 ) -> AsyncApp:
     app = AsyncApp(
         client=client,
@@ -65,6 +73,8 @@ def build_slack_app(
     async def on_message_event(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
         identity = BotIdentity(user_id=context.bot_user_id or "", bot_id=context.bot_id or "")
         event_type = str(event.get("type"))
+        if event.get("subtype") == "channel_purpose":
+            channel_prompts.forget(str(event.get("channel")))
         stale_thread = edited_thread(event)
         if stale_thread is not None:
             tasks.start(threads.forget(str(event["channel"]), stale_thread), name=f"forget {stale_thread}")
@@ -84,6 +94,22 @@ def build_slack_app(
         )
         tasks.start(answerer.answer(question, identity), name=f"answer {question.channel}/{question.ts}")
 
+    async def on_home_opened(event: dict[str, Any]) -> None:
+        if event.get("tab") != "home":
+            return
+        view = home_view(settings.inference_model_id, settings.allowed_channels)
+        tasks.start(_publish_home(client, str(event["user"]), view), name="home tab")
+
     app.event("app_mention")(on_message_event)
     app.event("message")(on_message_event)
+    app.event("app_home_opened")(on_home_opened)
     return app
+
+
+async def _publish_home(client: AsyncWebClient, user: str, view: dict[str, Any]) -> None:
+    try:
+        await client.views_publish(user_id=user, view=view)
+    except SLACK_FAILURES as error:
+        logger.warning("could not publish the Home tab", extra={"user": user, "error": repr(error)})
+        return
+    logger.info("home tab published", extra={"user": user})

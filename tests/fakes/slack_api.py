@@ -57,6 +57,9 @@ class FakeSlack:
         self.faults: dict[str, list[Fault]] = {}
         self.refused_methods: set[str] = set()
         self.statuses: list[tuple[str, str, str]] = []
+        self.purposes: dict[str, str] = {}
+        self.ephemerals: list[dict[str, Any]] = []
+        self.home_views: dict[str, dict[str, Any]] = {}
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self.url = ""
@@ -262,6 +265,19 @@ class FakeSlack:
     def _assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:
         self.statuses.append((str(params["channel_id"]), str(params["thread_ts"]), str(params["status"])))
         return {}
+
+    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params["channel"])
+        return {"channel": {"id": channel, "purpose": {"value": self.purposes.get(channel, "")}}}
+
+    def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.ephemerals.append(dict(params))
+        return {"message_ts": self.next_ts()}
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params["view"]
+        self.home_views[str(params["user_id"])] = json.loads(view) if isinstance(view, str) else view
+        return {"view": {"id": "V1"}}
 
     def _reactions_add(self, params: dict[str, Any]) -> dict[str, Any]:
         message = self._find(str(params["channel"]), str(params["timestamp"]))

@@ -1,0 +1,58 @@
+"""The two outbound clients, built one way for the server, `check` and `chat`."""
+
+from __future__ import annotations
+
+import aiohttp
+import httpx
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.model_client import ModelClient, RetryPolicy
+from bot.settings import Settings
+
+
+def open_slack_client(settings: Settings) -> AsyncWebClient:
+    """One shared session (the SDK would open one per call otherwise); rate limits and dropped
+    connections are waited out and retried by the SDK's retry handlers. Call inside the event loop."""
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000))
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        session=session,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def open_model_client(settings: Settings) -> ModelClient:
+    # No cap on connections: hundreds of answers stream at once; MAX_CONCURRENT_MODEL_CALLS is the cap.
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            connect=settings.model_connect_timeout_seconds,
+            read=settings.model_read_timeout_seconds,
+            write=settings.model_read_timeout_seconds,
+            pool=settings.model_timeout_seconds,
+        ),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
+    )
+    return ModelClient(
+        http,
+        base_url=settings.inference_url,
+        api_key=settings.inference_key,
+        model_id=settings.inference_model_id,
+        timeout_seconds=settings.model_timeout_seconds,
+        retry=RetryPolicy(max_attempts=settings.model_max_attempts),
+    )
+
+
+async def close_clients(slack: AsyncWebClient, model: ModelClient) -> None:
+    await model.http.aclose()
+    if slack.session is not None:
+        await slack.session.close()
