@@ -1,13 +1,19 @@
-"""`python -m bot`: start the bot with settings from the environment and `.env`."""
+"""`python -m bot`: start the bot; `python -m bot check`: check the setup; `python -m bot chat`: try the model.
+
+Settings come from the environment and from `.env`.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
 
 from dotenv import load_dotenv
 
+from bot.chat import chat, stdin_lines
+from bot.check import run_checks
 from bot.errors import ConfigurationError
 from bot.logs import configure_logging
 from bot.server import serve
@@ -17,12 +23,27 @@ EXIT_CONFIGURATION = 2
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=("serve", "check", "chat"),
+        help="serve (default): answer in Slack; check: test every setting and connection; chat: talk in the terminal",
+    )
+    command = parser.parse_args().command
     load_dotenv()
+    if command == "check":
+        return asyncio.run(run_checks(os.environ, sys.stdout))
     try:
         settings = Settings.from_env(os.environ)
     except ConfigurationError as error:
         print(f"The bot cannot start; fix these settings and start it again:\n{error}", file=sys.stderr)
         return EXIT_CONFIGURATION
+    if command == "chat":
+        # The conversation owns stdout; log lines (retries, say) go to stderr.
+        configure_logging(settings.log_level, settings.secrets, sys.stderr)
+        return asyncio.run(chat(settings, stdin_lines(sys.stdout), sys.stdout))
     configure_logging(settings.log_level, settings.secrets)
     asyncio.run(serve(settings))
     return 0

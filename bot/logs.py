@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is printed as a field.
 STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -42,8 +43,8 @@ def _quote(value: object) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def configure_logging(level: str, secrets: Sequence[str]) -> None:
-    handler = logging.StreamHandler(sys.stdout)
+def configure_logging(level: str, secrets: Sequence[str], stream: TextIO = sys.stdout) -> None:
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(LogfmtFormatter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

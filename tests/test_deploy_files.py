@@ -36,3 +36,26 @@ def test_manifest_subscribes_to_mentions_and_messages_with_history_scopes() -> N
 
 def test_procfile_starts_the_package() -> None:
     assert (ROOT / "Procfile").read_text().strip() == "web: python -m bot"
+
+
+def test_app_json_offers_every_setting_a_deployer_sets() -> None:
+    """The Heroku Button asks for exactly the settings the code reads, minus those Heroku and add-ons set."""
+    from bot.settings import Settings
+
+    app = json.loads((ROOT / "app.json").read_text())
+    set_elsewhere = {"INFERENCE_URL", "INFERENCE_KEY", "INFERENCE_MODEL_ID", "PORT", "REDIS_URL", "SLACK_APP_TOKEN"}
+    assert set(app["env"]) == set(Settings.names()) - set_elsewhere
+    assert {name for name, var in app["env"].items() if var["required"]} == {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"}
+    assert all(var["description"] for var in app["env"].values())
+    assert {"plan": "heroku-inference:claude-4-5-haiku", "as": "INFERENCE"} in app["addons"]
+    assert app["formation"]["web"]["quantity"] == 1
+
+
+def test_readme_and_env_example_document_every_setting() -> None:
+    from bot.settings import Settings
+
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / ".env.example").read_text()
+    for name in Settings.names():
+        assert f"`{name}`" in readme, name
+        assert name in example, name

@@ -221,3 +221,25 @@ async def test_health_reports_the_version(bot: RunningBot, http: object) -> None
     async with http.get(bot.url + "/health") as response:  # type: ignore[attr-defined]
         assert response.status == 200
         assert await response.json() == {"status": "ok", "version": __version__}
+
+
+async def test_one_log_line_per_event_with_latency_and_usage(
+    fake_slack: FakeSlack,
+    fake_model: FakeModel,
+    events: EventSender,
+    bot: RunningBot,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The operator sees ids, thread, outcome, latency and the model's token usage; not the message text."""
+    message = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> secret plans")
+    with caplog.at_level("INFO", logger="bot.answerer"):
+        await events.mention(message, event_id="EvLog")
+        await fake_slack.wait_for_replies("C1", message["ts"])
+        await bot.runtime.tasks.wait()
+    [line] = [record for record in caplog.records if record.getMessage() == "event handled"]
+    fields = vars(line)
+    assert fields["event_id"] == "EvLog"
+    assert (fields["channel"], fields["thread_ts"], fields["outcome"]) == ("C1", message["ts"], "answered")
+    assert fields["latency_ms"] >= 0
+    assert (fields["usage_prompt_tokens"], fields["usage_completion_tokens"]) == (10, 5)
+    assert "secret plans" not in caplog.text

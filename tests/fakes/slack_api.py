@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.check import REQUIRED_SCOPES
+
 BOT_TOKEN = "xoxb-test-token-0123456789"
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -60,6 +62,7 @@ class FakeSlack:
         self.purposes: dict[str, str] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.home_views: dict[str, dict[str, Any]] = {}
+        self.granted_scopes: set[str] = set(REQUIRED_SCOPES)
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self.url = ""
@@ -175,8 +178,9 @@ class FakeSlack:
             handler = getattr(self, "_" + method.replace(".", "_"), None)
             if handler is None:
                 return web.json_response({"ok": False, "error": "unknown_method"})
+            headers = {"x-oauth-scopes": ",".join(sorted(self.granted_scopes))} if method == "auth.test" else {}
             try:
-                return web.json_response({"ok": True, **handler(params)})
+                return web.json_response({"ok": True, **handler(params)}, headers=headers)
             except ApiError as error:
                 return web.json_response({"ok": False, "error": error.code})
         finally:

@@ -1,0 +1,146 @@
+"""`python -m bot check`: every setting, Slack, the model and Redis, one line each, with a fix for each failure."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TextIO
+
+import aiohttp
+from redis.exceptions import RedisError
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clients import close_clients, open_model_client, open_slack_client
+from bot.errors import ConfigurationError, ModelError, ModelHTTPError, ModelTimeout, ModelUnreachable
+from bot.model_client import ChatMessage, ModelClient, ModelRequest
+from bot.settings import Settings
+from bot.store import RedisStore
+
+# The bot scopes manifest.yml asks for; a token without them fails in ways that are hard to trace later.
+REQUIRED_SCOPES = (
+    "app_mentions:read",
+    "chat:write",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "mpim:history",
+    "users:read",
+    "reactions:write",
+    "channels:read",
+    "groups:read",
+)
+PROMPT = [ChatMessage("system", "You are a health check. Reply with one word."), ChatMessage("user", "Say ok.")]
+
+
+class Report:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.failures = 0
+
+    def passed(self, name: str, detail: str) -> None:
+        print(f"✓ {name}: {detail}", file=self.out)
+
+    def failed(self, name: str, problem: str, fix: str | None = None) -> None:
+        self.failures += 1
+        print(f"✗ {name}: {problem}" + (f"\n    fix: {fix}" if fix else ""), file=self.out)
+
+    def skipped(self, name: str, detail: str) -> None:
+        print(f"- {name}: {detail}", file=self.out)
+
+
+async def run_checks(environ: Mapping[str, str], out: TextIO) -> int:
+    """Exit code 0 only when every check passes."""
+    report = Report(out)
+    try:
+        settings = Settings.from_env(environ)
+    except ConfigurationError as error:
+        for problem in error.problems:
+            report.failed("settings", problem)
+        return 1
+    mode = "Socket Mode" if settings.socket_mode else f"HTTP on port {settings.port}, path /slack/events"
+    report.passed("settings", f"all present and valid ({mode})")
+    slack = open_slack_client(settings)
+    model = open_model_client(settings)
+    try:
+        await _check_slack(settings, slack, report)
+        await _check_model(settings, model, report)
+        await _check_redis(settings, report)
+    finally:
+        await close_clients(slack, model)
+    return 1 if report.failures else 0
+
+
+async def _check_slack(settings: Settings, slack: AsyncWebClient, report: Report) -> None:
+    try:
+        response = await slack.auth_test()
+    except SlackApiError as error:
+        code = error.response.get("error")
+        report.failed(
+            "slack",
+            f"Slack refused the bot token ({code})",
+            "copy the Bot User OAuth Token (xoxb-...) again from your app's OAuth & Permissions page into "
+            "SLACK_BOT_TOKEN; reinstall the app to the workspace if the token was revoked.",
+        )
+        return
+    except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+        report.failed(
+            "slack",
+            f"could not reach Slack at {settings.slack_api_url} ({type(error).__name__})",
+            "check SLACK_API_URL (leave it unset for slack.com) and the network.",
+        )
+        return
+    granted = {scope.strip() for scope in str(response.headers.get("x-oauth-scopes", "")).split(",") if scope}
+    missing = [scope for scope in REQUIRED_SCOPES if granted and scope not in granted]
+    who = f"workspace {response.get('team')!r} as @{response.get('user')}"
+    if missing:
+        report.failed(
+            "slack",
+            f"connected to {who}, but the token lacks {', '.join(missing)}",
+            "add these bot scopes (manifest.yml lists them all) under OAuth & Permissions, then reinstall the app.",
+        )
+        return
+    report.passed("slack", f"connected to {who}")
+
+
+async def _check_model(settings: Settings, model: ModelClient, report: Report) -> None:
+    started = time.monotonic()
+    try:
+        answer = await model.complete(ModelRequest(PROMPT, temperature=0, max_tokens=16))
+    except ModelError as error:
+        report.failed("model", f"{settings.inference_model_id} at {settings.inference_url}: {error}", _model_fix(error))
+        return
+    latency = (time.monotonic() - started) * 1000
+    reply = " ".join(answer.text.split())[:40] or "(empty)"
+    report.passed("model", f"{settings.inference_model_id} answered {reply!r} in {latency:.0f} ms")
+
+
+def _model_fix(error: ModelError) -> str:
+    config = "heroku config:get -a $APP_NAME"
+    if isinstance(error, ModelHTTPError) and error.status in (401, 403):
+        return f"the key was refused: copy INFERENCE_KEY again (`{config} INFERENCE_KEY`)."
+    if isinstance(error, ModelHTTPError) and error.status == 404:
+        return f"check INFERENCE_URL and INFERENCE_MODEL_ID (`{config} INFERENCE_MODEL_ID`)."
+    if isinstance(error, (ModelUnreachable, ModelTimeout)):
+        return f"check INFERENCE_URL (`{config} INFERENCE_URL`) and the network; try again if the service is busy."
+    return "check the model settings (INFERENCE_URL, INFERENCE_MODEL_ID) and the service's status page."
+
+
+async def _check_redis(settings: Settings, report: Report) -> None:
+    if not settings.redis_url:
+        report.skipped("redis", "REDIS_URL not set: one process, state kept in memory")
+        return
+    store = RedisStore.from_url(settings.redis_url, lock_seconds=1)
+    started = time.monotonic()
+    try:
+        await store.client.ping()
+    except (RedisError, OSError) as error:
+        report.failed(
+            "redis",
+            f"could not connect ({type(error).__name__})",
+            "check REDIS_URL (`heroku config:get -a $APP_NAME REDIS_URL`, `heroku redis:info -a $APP_NAME`).",
+        )
+        return
+    finally:
+        await store.close()
+    report.passed("redis", f"answered PING in {(time.monotonic() - started) * 1000:.0f} ms")

@@ -1,0 +1,139 @@
+"""The deployer's commands: `python -m bot check` and `python -m bot chat`."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+import pytest
+
+from bot.check import REQUIRED_SCOPES, run_checks
+from tests.fakes.model_api import MODEL_KEY, ErrorReply, FakeModel, Reply
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.process import ROOT
+from tests.redis_server import redis_server
+
+
+async def check(environ: dict[str, str]) -> tuple[int, str]:
+    out = io.StringIO()
+    code = await run_checks(environ, out)
+    text = out.getvalue()
+    for secret in (BOT_TOKEN, MODEL_KEY, environ.get("SLACK_SIGNING_SECRET", "never")):
+        assert secret not in text
+    return code, text
+
+
+async def test_check_passes_when_everything_works(environ: dict[str, str], fake_model: FakeModel) -> None:
+    fake_model.script.append(Reply(["ok"]))
+    code, text = await check(environ)
+    assert code == 0
+    assert "✓ settings: all present and valid (HTTP on port 3000, path /slack/events)" in text
+    assert "✓ slack: connected to workspace 'Test' as @assistant" in text
+    assert "✓ model: claude-4-5-haiku answered 'ok' in" in text
+    assert "- redis: REDIS_URL not set" in text
+
+
+async def test_check_pings_redis(environ: dict[str, str]) -> None:
+    async with redis_server() as url:
+        code, text = await check({**environ, "REDIS_URL": url})
+    assert code == 0
+    assert "✓ redis: answered PING" in text
+
+
+async def test_check_names_missing_settings() -> None:
+    code, text = await check({"SLACK_BOT_TOKEN": "xoxb-1"})
+    assert code == 1
+    assert "✗ settings: SLACK_SIGNING_SECRET is not set" in text
+    assert "✗ settings: INFERENCE_KEY is not set" in text
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem", "fix"),
+    [
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-wrong"},
+            "✗ slack: Slack refused the bot token (invalid_auth)",
+            "OAuth & Permissions",
+        ),
+        ({"SLACK_API_URL": "http://127.0.0.1:9/api/"}, "✗ slack: could not reach Slack", "SLACK_API_URL"),
+        ({"INFERENCE_URL": "http://127.0.0.1:9"}, "✗ model: claude-4-5-haiku at http://127.0.0.1:9", "INFERENCE_URL"),
+        ({"REDIS_URL": "redis://127.0.0.1:9/0"}, "✗ redis: could not connect", "REDIS_URL"),
+    ],
+)
+async def test_each_failure_gives_its_fix(
+    environ: dict[str, str], overrides: dict[str, str], problem: str, fix: str
+) -> None:
+    code, text = await check({**environ, **overrides})
+    assert code == 1
+    assert problem in text
+    fix_line = text.split(problem, 1)[1].split("\n")[1]
+    assert fix_line.startswith("    fix: ")
+    assert fix in fix_line
+
+
+async def test_check_reports_a_refused_model_key(environ: dict[str, str], fake_model: FakeModel) -> None:
+    fake_model.script.append(ErrorReply(401, '{"error": {"message": "invalid api key"}}'))
+    code, text = await check(environ)
+    assert code == 1
+    assert "HTTP 401: invalid api key" in text
+    assert "copy INFERENCE_KEY again" in text
+
+
+async def test_check_reports_missing_scopes(environ: dict[str, str], fake_slack: FakeSlack) -> None:
+    fake_slack.granted_scopes -= {"users:read", "channels:read"}
+    code, text = await check(environ)
+    assert code == 1
+    assert "the token lacks users:read, channels:read" in text
+
+
+def test_required_scopes_are_the_manifests() -> None:
+    import yaml
+
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    assert set(REQUIRED_SCOPES) == set(manifest["oauth_config"]["scopes"]["bot"])
+
+
+async def run_chat(environ: dict[str, str], typed: str) -> tuple[int, str]:
+    import asyncio
+
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **environ}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "chat",
+        cwd=ROOT / "tests",
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(30):
+        output, _ = await process.communicate(typed.encode())
+    return process.returncode or 0, output.decode()
+
+
+async def test_chat_talks_to_the_model_with_history(environ: dict[str, str], fake_model: FakeModel) -> None:
+    """Typed lines get streamed answers; the second request carries the first turn."""
+    fake_model.script += [Reply(["Hello ", "there."]), Reply(["You said hi."])]
+    code, output = await run_chat(environ, "hi\nwhat did I say?\n")
+    assert code == 0
+    assert "assistant> Hello there.\n" in output
+    assert "assistant> You said hi.\n" in output
+    assert [(m["role"], m["content"]) for m in fake_model.requests[1]["messages"][1:]] == [
+        ("user", "You: hi"),
+        ("assistant", "Hello there."),
+        ("user", "You: what did I say?"),
+    ]
+
+
+async def test_chat_shows_failures_as_the_bot_would(environ: dict[str, str], fake_model: FakeModel) -> None:
+    fake_model.script += [
+        ErrorReply(400, '{"error": {"message": "bad request"}}'),
+        Reply(["fine"], finish_reason="length"),
+    ]
+    code, output = await run_chat(environ, "one\ntwo\n")
+    assert code == 0
+    assert "HTTP 400: bad request" in output
+    assert "assistant> fine\n_(The answer stops here: it reached the length limit" in output
