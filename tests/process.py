@@ -23,7 +23,8 @@ class BotProcess:
         self.output: list[str] = []
 
     @classmethod
-    async def start(cls, environ: dict[str, str], *arguments: str) -> BotProcess:
+    async def start(cls, environ: dict[str, str], *arguments: str, typed: bool = False) -> BotProcess:
+        """`typed`: give the process a standard input to type into (see `type_and_finish`)."""
         # An empty working directory, so that no developer's .env leaks into the run.
         env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **environ}
         process = await asyncio.create_subprocess_exec(
@@ -33,10 +34,17 @@ class BotProcess:
             *arguments,
             cwd=ROOT / "tests",
             env=env,
+            stdin=asyncio.subprocess.PIPE if typed else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
         return cls(process)
+
+    async def type_and_finish(self, text: str, within_seconds: float = 30.0) -> tuple[int, str]:
+        """Types `text`, closes standard input, and returns the exit code and everything printed."""
+        async with asyncio.timeout(within_seconds):
+            output, _ = await self.process.communicate(text.encode())
+        return self.process.returncode or 0, output.decode()
 
     async def wait_for_line(self, needle: str, within_seconds: float = 20.0) -> str:
         """Reads output until a line contains `needle`."""

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
-import sys
 
 import pytest
 
 from bot.check import REQUIRED_SCOPES, run_checks
 from tests.fakes.model_api import MODEL_KEY, ErrorReply, FakeModel, Reply
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
-from tests.process import ROOT
+from tests.process import ROOT, BotProcess
 from tests.redis_server import redis_server
 
 
@@ -95,23 +93,8 @@ def test_required_scopes_are_the_manifests() -> None:
 
 
 async def run_chat(environ: dict[str, str], typed: str) -> tuple[int, str]:
-    import asyncio
-
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **environ}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "chat",
-        cwd=ROOT / "tests",
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(30):
-        output, _ = await process.communicate(typed.encode())
-    return process.returncode or 0, output.decode()
+    process = await BotProcess.start(environ, "chat", typed=True)
+    return await process.type_and_finish(typed)
 
 
 async def test_chat_talks_to_the_model_with_history(environ: dict[str, str], fake_model: FakeModel) -> None:
