@@ -71,6 +71,7 @@ class Turn:
     log: dict[str, Any]
     answer: Answer = field(default_factory=Answer)
     live: LiveAnswer | None = None
+    claimed: bool = False
 
     @property
     def shown(self) -> bool:
@@ -121,6 +122,7 @@ class Answerer:
                 if not await self._claim(question):
                     turn.log["outcome"] = "duplicate"
                     return
+                turn.claimed = True
                 async with self.store.thread_lock(key):
                     await self._answer(turn, identity)
         except SLACK_FAILURES as error:
@@ -130,7 +132,10 @@ class Answerer:
                 turn.log["undelivered_answer"] = turn.answer.text
         except asyncio.CancelledError:
             turn.log["outcome"] = "stopped_by_shutdown"
-            await self._say_restarting(turn)
+            # A question still queued behind another turn has no claim yet: take it now, so that a
+            # duplicate delivery waiting in the same queue does not post a second notice.
+            if turn.claimed or await self._claim(question):
+                await self._say_restarting(turn)
             raise
         finally:
             turn.log["latency_ms"] = round((time.monotonic() - started) * 1000)

@@ -51,10 +51,15 @@ class RunningBot:
         self.runtime = runtime
         self.runner = runner
         self.url = url
+        self.closed = False
 
-    async def close(self) -> None:
+    async def close(self, grace_seconds: float = 5) -> None:
+        """Stops as the server does on SIGTERM; closing twice is harmless."""
+        if self.closed:
+            return
+        self.closed = True
         await self.runner.cleanup()
-        await self.runtime.close(grace_seconds=5)
+        await self.runtime.close(grace_seconds=grace_seconds)
 
 
 async def start_bot(environ: dict[str, str]) -> RunningBot:

@@ -153,3 +153,24 @@ async def test_a_model_error_echoing_the_key_does_not_reach_slack(
     [notice] = await fake_slack.wait_for_replies("C1", message["ts"])
     assert MODEL_KEY not in notice
     assert "HTTP 401: invalid key [redacted]" in notice
+
+
+async def test_shutdown_tells_every_waiting_question_once(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """An answer cut off by a restart says so, and so does a question still queued behind it, only once."""
+    fake_model.script.append(Reply([f"part {index} " for index in range(50)], delay=0.2))
+    first = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} long one")
+    queued = fake_slack.post_as_person("C1", "UBOB", f"{MENTION} and me?", thread_ts=first["ts"])
+    await events.mention(first)
+    await fake_model.wait_for_requests(1)
+    await events.mention(queued)
+    await events.message(queued)
+    await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("chat.startStream")))
+    await bot.close(grace_seconds=0.2)
+    replies = fake_slack.bot_replies("C1", first["ts"])
+    assert len(replies) == 2
+    assert replies[0].startswith("part 0 ")
+    assert replies[0].endswith("Please ask again in a minute.")
+    assert replies[1].startswith(":arrows_counterclockwise: I'm restarting")
+    assert len(fake_model.requests) == 1
