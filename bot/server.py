@@ -24,7 +24,7 @@ async def serve(settings: Settings) -> None:
     runtime = await Runtime.start(settings)
     try:
         if settings.socket_mode:
-            await _serve_socket_mode(runtime, stop)
+            await serve_socket_mode(runtime, stop)
         else:
             await _serve_http(runtime, stop)
     finally:
@@ -49,7 +49,7 @@ async def _serve_http(runtime: Runtime, stop: asyncio.Event) -> None:
         _log_stopping(runtime)
 
 
-async def _serve_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
+async def serve_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
     handler = AsyncSocketModeHandler(
         runtime.slack_app, app_token=runtime.settings.slack_app_token, web_client=runtime.slack_app.client
     )

@@ -10,11 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from bot.check import REQUIRED_SCOPES
 
 BOT_TOKEN = "xoxb-test-token-0123456789"
+APP_TOKEN = "xapp-test-token-5555555555"
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T0001"
@@ -63,6 +65,8 @@ class FakeSlack:
         self.ephemerals: list[dict[str, Any]] = []
         self.home_views: dict[str, dict[str, Any]] = {}
         self.granted_scopes: set[str] = set(REQUIRED_SCOPES)
+        self.sockets: list[web.WebSocketResponse] = []
+        self.socket_acks: list[str] = []
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self.url = ""
@@ -71,6 +75,7 @@ class FakeSlack:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -79,6 +84,8 @@ class FakeSlack:
         self.url = f"http://127.0.0.1:{port}/api/"
 
     async def stop(self) -> None:
+        for socket in list(self.sockets):
+            await socket.close()
         if self._runner:
             await self._runner.cleanup()
 
@@ -164,7 +171,8 @@ class FakeSlack:
             else:
                 params.update(await request.post())
         try:
-            if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+            token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+            if request.headers.get("Authorization") != f"Bearer {token}":
                 return web.json_response({"ok": False, "error": "invalid_auth"})
             self.calls.append(Call(method, params))
             faults = self.faults.get(method)
@@ -184,8 +192,35 @@ class FakeSlack:
             except ApiError as error:
                 return web.json_response({"ok": False, "error": error.code})
         finally:
-            async with self._changed:
-                self._changed.notify_all()
+            await self._notify()
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self.url.replace("http://", "ws://").replace("/api/", "/socket")}
+
+    async def push_event(self, envelope: dict[str, Any]) -> str:
+        """Sends an Events API envelope over Socket Mode, as Slack does; returns its envelope id."""
+        envelope_id = f"env-{envelope['event_id']}"
+        message = {"envelope_id": envelope_id, "type": "events_api", "accepts_response_payload": False}
+        await self.sockets[-1].send_json({**message, "payload": envelope, "retry_attempt": 0, "retry_reason": ""})
+        return envelope_id
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json({"type": "hello", "num_connections": 1})
+        self.sockets.append(socket)
+        await self._notify()
+        async for frame in socket:
+            acked = json.loads(frame.data).get("envelope_id") if frame.type == aiohttp.WSMsgType.TEXT else None
+            if acked:
+                self.socket_acks.append(acked)
+                await self._notify()
+        self.sockets.remove(socket)
+        return socket
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"user_id": BOT_USER_ID, "bot_id": BOT_ID, "team_id": TEAM_ID, "user": "assistant", "team": "Test"}
