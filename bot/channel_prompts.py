@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 import re
 import time
+from functools import partial
 
 import aiohttp
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.single_flight import SingleFlight
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ class ChannelPrompts:
         self.client = client
         self.max_channels = max_channels
         self._cache: dict[str, tuple[float, str | None]] = {}
+        self._reads: SingleFlight[str | None] = SingleFlight()
 
     async def instructions(self, channel: str) -> str | None:
         if channel.startswith("D"):
@@ -42,6 +46,9 @@ class ChannelPrompts:
         cached = self._cache.get(channel)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        return await self._reads.run(channel, partial(self._read, channel, cached))
+
+    async def _read(self, channel: str, cached: tuple[float, str | None] | None) -> str | None:
         try:
             response = await self.client.conversations_info(channel=channel)
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.answerer import Answerer, Question
 from bot.channel_prompts import ChannelPrompts
 from bot.conversation import BotIdentity, mentions_bot
 from bot.home_tab import home_view
 from bot.settings import Settings
+from bot.single_flight import SingleFlight
 from bot.slack_reply import SLACK_FAILURES
 from bot.slack_thread import ThreadReader
 from bot.tasks import TaskTracker
@@ -55,6 +58,25 @@ def edited_thread(event: Mapping[str, Any]) -> str | None:
     return str(thread_ts) if thread_ts else None
 
 
+def cached_authorization(client: AsyncWebClient) -> Callable[[], Awaitable[AuthorizeResult]]:
+    """`auth.test` once per process, shared by every request.
+
+    Bolt's own single-workspace authorization calls it for every request that arrives before the first
+    answer: a burst of 500 mentions (1,000 deliveries) made 1,000 calls. (A plain function, since Bolt
+    passes arguments by the names it finds in the signature.)
+    """
+    results: list[AuthorizeResult] = []
+    flight: SingleFlight[AsyncSlackResponse] = SingleFlight()
+
+    async def authorize() -> AuthorizeResult:
+        if not results:
+            response = await flight.run("auth.test", client.auth_test)
+            results[:] = [AuthorizeResult.from_auth_test_response(auth_test_response=response, bot_token=client.token)]
+        return results[0]
+
+    return authorize
+
+
 def build_slack_app(
     settings: Settings,
     client: AsyncWebClient,
@@ -65,6 +87,7 @@ def build_slack_app(
 ) -> AsyncApp:
     app = AsyncApp(
         client=client,
+        authorize=cached_authorization(client),
         signing_secret=settings.slack_signing_secret or None,
         request_verification_enabled=not settings.socket_mode,
         logger=logging.getLogger("slack_bolt"),

@@ -12,12 +12,14 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.single_flight import SingleFlight
 from bot.store import Store
 
 logger = logging.getLogger(__name__)
@@ -101,12 +103,15 @@ class NameDirectory:
         self.client = client
         self.max_entries = max_entries
         self._names: OrderedDict[str, str] = OrderedDict()
+        self._lookups: SingleFlight[str | None] = SingleFlight()
 
     async def names(self, user_ids: Iterable[str]) -> dict[str, str]:
         wanted = set(user_ids)
         missing = [user_id for user_id in wanted if user_id not in self._names]
         if missing:
-            looked_up = await asyncio.gather(*(self._look_up(user_id) for user_id in missing))
+            looked_up = await asyncio.gather(
+                *(self._lookups.run(user_id, partial(self._look_up, user_id)) for user_id in missing)
+            )
             for user_id, name in zip(missing, looked_up, strict=True):
                 if name is not None:
                     self._remember(user_id, name)

@@ -174,3 +174,21 @@ async def test_shutdown_tells_every_waiting_question_once(
     assert replies[0].endswith("Please ask again in a minute.")
     assert replies[1].startswith(":arrows_counterclockwise: I'm restarting")
     assert len(fake_model.requests) == 1
+
+
+async def test_a_burst_costs_one_lookup_of_each_kind(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """Thirty simultaneous mentions in one channel: one auth.test, one users.info, one conversations.info."""
+    import asyncio
+
+    messages = [fake_slack.post_as_person("C1", "UALICE", f"{MENTION} question {index}") for index in range(30)]
+    await asyncio.gather(*(events.mention(message) for message in messages))
+    for message in messages:
+        await fake_slack.wait_for_replies("C1", message["ts"])
+    await bot.runtime.tasks.wait()
+    assert [len(fake_slack.calls_to(method)) for method in ("auth.test", "users.info", "conversations.info")] == [
+        1,
+        1,
+        1,
+    ]
