@@ -31,6 +31,7 @@ class Runtime:
     model: ModelClient
     store: Store
     tasks: TaskTracker
+    answerer: Answerer
     slack_app: AsyncApp
 
     @classmethod
@@ -57,7 +58,7 @@ class Runtime:
             settings=settings,
         )
         slack_app = build_slack_app(settings, slack, answerer, threads, channel_prompts, tasks)
-        return cls(settings, slack, model, store, tasks, slack_app)
+        return cls(settings, slack, model, store, tasks, answerer, slack_app)
 
     def web_app(self) -> web.Application:
         app = web.Application()

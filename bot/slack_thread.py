@@ -50,7 +50,6 @@ class ThreadReader:
     def __init__(self, client: AsyncWebClient, store: Store) -> None:
         self.client = client
         self.store = store
-        self.messages_fetched = 0
 
     async def read(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         """Every message of the thread so far, oldest first.
@@ -83,9 +82,7 @@ class ThreadReader:
                 limit=REPLIES_PAGE_SIZE,
                 cursor=cursor,
             )
-            page = response.get("messages") or []
-            self.messages_fetched += len(page)
-            messages.extend(compact(message) for message in page)
+            messages.extend(compact(message) for message in response.get("messages") or [])
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if not response.get("has_more") or not cursor:
                 return messages

@@ -63,7 +63,7 @@ async def test_plain_thread_messages_are_context_with_the_speaker_named(
 
 
 async def test_two_quick_mentions_are_answered_in_order(
-    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
 ) -> None:
     """The second answer waits for the first and sees it."""
     parent = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} first question")
@@ -73,6 +73,8 @@ async def test_two_quick_mentions_are_answered_in_order(
     await events.mention(second)
     replies = await fake_slack.wait_for_replies("C1", parent["ts"], count=2)
     assert replies == ["First answer.", "Second answer."]
+    await bot.runtime.tasks.wait()
+    assert len(bot.runtime.answerer.locks) == 0, "per-thread locks are dropped once nobody waits"
     assert conversation(fake_model.requests[1]) == [
         ("user", "Alice: first question"),
         ("assistant", "First answer."),
