@@ -179,7 +179,12 @@ class Answerer:
             await status.clear()
 
     async def _conversation(self, question: Question, identity: BotIdentity, asked: ThreadMessage) -> list[ChatMessage]:
-        raw_thread = await self.threads.read(question.channel, question.thread_ts)
+        try:
+            raw_thread = await self.threads.read(question.channel, question.thread_ts)
+        except SLACK_FAILURES as error:
+            # Better an answer without the earlier messages than none at all.
+            logger.warning("could not read the thread; answering the question alone", extra={"error": repr(error)})
+            raw_thread = []
         thread = [
             message for message in map(partial(ThreadMessage.from_slack, identity=identity), raw_thread) if message
         ]

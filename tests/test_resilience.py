@@ -192,3 +192,13 @@ async def test_a_burst_costs_one_lookup_of_each_kind(
         1,
         1,
     ]
+
+
+async def test_an_unreadable_thread_still_gets_an_answer(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """If Slack will not return the thread, the question is answered on its own rather than not at all."""
+    fake_slack.faults["conversations.replies"] = [Fault(error="thread_not_found")]
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} still there?")
+    await events.mention(message)
+    assert await fake_slack.wait_for_replies("C1", message["ts"]) == ["You said: Alice: still there?"]
