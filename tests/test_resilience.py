@@ -202,3 +202,13 @@ async def test_an_unreadable_thread_still_gets_an_answer(
     message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} still there?")
     await events.mention(message)
     assert await fake_slack.wait_for_replies("C1", message["ts"]) == ["You said: Alice: still there?"]
+
+
+async def test_a_dropped_slack_connection_is_retried(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    fake_slack.faults["chat.startStream"] = [Fault(drop_connection=True)]
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
+    await events.mention(message)
+    assert await fake_slack.wait_for_replies("C1", message["ts"]) == ["You said: Alice: hi"]
+    assert len(fake_slack.calls_to("chat.startStream")) == 2

@@ -46,11 +46,13 @@ class Call:
 
 @dataclass
 class Fault:
-    """One scripted failure for a method: an HTTP status, a Slack error, and optional headers."""
+    """One scripted failure for a method: an HTTP status, a Slack error, and optional headers,
+    or a connection dropped without an answer."""
 
     status: int = 200
     error: str = "internal_error"
     headers: dict[str, str] = field(default_factory=dict)
+    drop_connection: bool = False
 
 
 class FakeSlack:
@@ -178,6 +180,8 @@ class FakeSlack:
             faults = self.faults.get(method)
             if faults:
                 fault = faults.pop(0)
+                if fault.drop_connection and request.transport is not None:
+                    request.transport.abort()
                 return web.json_response(
                     {"ok": False, "error": fault.error}, status=fault.status, headers=fault.headers
                 )
