@@ -32,7 +32,8 @@ def main() -> int:
         help="serve (default): answer in Slack; check: test every setting and connection; chat: talk in the terminal",
     )
     command = parser.parse_args().command
-    load_dotenv()
+    # Only the working directory's .env: python-dotenv would otherwise search upwards from this file.
+    load_dotenv(".env")
     if command == "check":
         return asyncio.run(run_checks(os.environ, sys.stdout))
     try:
