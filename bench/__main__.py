@@ -38,8 +38,9 @@ CONVERSATION = re.compile(r"conv-\d+")
 
 
 async def start(*command: str, env: dict[str, str] | None = None, stdout: Any = None) -> asyncio.subprocess.Process:
+    """Only the settings given here: a developer's own environment must not steer the measured bot."""
     return await asyncio.create_subprocess_exec(
-        *command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, stdout=stdout
+        *command, cwd=ROOT, env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **(env or {})}, stdout=stdout
     )
 
 
