@@ -38,9 +38,10 @@ CONVERSATION = re.compile(r"conv-\d+")
 
 
 async def start(*command: str, env: dict[str, str] | None = None, stdout: Any = None) -> asyncio.subprocess.Process:
-    """Only the settings given here: a developer's own environment must not steer the measured bot."""
+    """Only the settings given here: a developer's own environment (or .env) must not steer the measured bot."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
     return await asyncio.create_subprocess_exec(
-        *command, cwd=ROOT, env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **(env or {})}, stdout=stdout
+        *command, cwd=RESULTS, env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **(env or {})}, stdout=stdout
     )
 
 
