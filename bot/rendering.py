@@ -103,8 +103,10 @@ def _fence_marker(opening: str) -> str:
 
 SLACK_TOKEN = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+(?:\|[^>]*)?|!(?:here|channel|everyone)|!subteam\^[^>]+)>")
 CODE_SPAN = re.compile(r"`[^`\n]+`")
-LINK = re.compile(r"\[([^\]\n]+)\]\((\S+?)\)")
+# The URL may hold balanced parentheses, as Wikipedia's do; an image's "!" is dropped with it.
+LINK = re.compile(r"!?\[([^\]\n]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\)")
 AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
+BOLD_ITALIC = re.compile(r"(\*\*\*|___)(?=\S)(.+?)(?<=\S)\1")
 BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 ITALIC_STAR = re.compile(r"(?<![\*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\*\w])")
 STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
@@ -161,6 +163,7 @@ def _inline(text: str) -> str:
     text = LINK.sub(lambda match: keep(f"<{match.group(2)}|{_label(match.group(1))}>"), text)
     text = AUTOLINK.sub(lambda match: keep(f"<{match.group(1)}>"), text)
     text = escape(text)
+    text = BOLD_ITALIC.sub(lambda match: "\x01_" + match.group(2) + "_\x01", text)
     text = BOLD.sub(lambda match: "\x01" + match.group(2) + "\x01", text)
     text = ITALIC_STAR.sub(lambda match: "_" + match.group(1) + "_", text)
     text = STRIKE.sub(lambda match: "~" + match.group(1) + "~", text)

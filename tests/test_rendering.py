@@ -79,6 +79,11 @@ def test_a_single_huge_line_is_cut_to_the_limit() -> None:
         ("```js\nif (a < b) { x = **y** }\n```", "```\nif (a &lt; b) { x = **y** }\n```"),
         ("---", "───"),
         ("2 * 3 * 4", "2 * 3 * 4"),
+        ("***both***", "*_both_*"),
+        ("**bold *ital* bold**", "*bold _ital_ bold*"),
+        ("[wiki](https://en.wikipedia.org/wiki/Foo_(bar)) end", "<https://en.wikipedia.org/wiki/Foo_(bar)|wiki> end"),
+        ("![diagram](https://x.io/d.png)", "<https://x.io/d.png|diagram>"),
+        ("use my_var_name here", "use my_var_name here"),
     ],
 )
 def test_markdown_becomes_mrkdwn(markdown: str, mrkdwn: str) -> None:
