@@ -45,8 +45,10 @@ class LiveAnswer:
                 await asyncio.wait({reader, waiting}, return_when=asyncio.FIRST_COMPLETED)
                 waiting.cancel()
                 arrived.clear()
-                await self._send_or_finish_reading("".join(buffer), reader)
+                # Take the text before sending: more arrives while Slack answers, for the next send.
+                text = "".join(buffer)
                 buffer.clear()
+                await self._send_or_finish_reading(text, reader)
                 if not reader.done():
                     await asyncio.wait({reader}, timeout=self.interval_seconds)
             self.pending += "".join(buffer)

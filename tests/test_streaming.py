@@ -176,3 +176,14 @@ async def test_dm_answers_stream_too(
     await EventSender(bot.url + EVENTS_PATH, http).message(message, channel_type="im")
     assert await fake_slack.wait_for_replies("D1", message["ts"]) == ["Hi there"]
     assert fake_slack.calls_to("chat.startStream")[0].params["channel"] == "D1"
+
+
+async def test_text_arriving_while_slack_is_slow_is_not_lost(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """The model keeps writing while a Slack call is in flight; every piece still reaches the thread once."""
+    fake_slack.latency = {"chat.startStream": 0.3, "chat.appendStream": 0.3}
+    pieces = [f"piece{index} " for index in range(60)]
+    fake_model.script.append(Reply(pieces, delay=0.02))
+    thread = await ask(fake_slack, events)
+    assert await fake_slack.wait_for_replies("C1", thread) == ["".join(pieces)]

@@ -62,6 +62,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
         self.refused_methods: set[str] = set()
+        self.latency: dict[str, float] = {}
         self.statuses: list[tuple[str, str, str]] = []
         self.purposes: dict[str, str] = {}
         self.ephemerals: list[dict[str, Any]] = []
@@ -177,6 +178,8 @@ class FakeSlack:
             if request.headers.get("Authorization") != f"Bearer {token}":
                 return web.json_response({"ok": False, "error": "invalid_auth"})
             self.calls.append(Call(method, params))
+            if method in self.latency:
+                await asyncio.sleep(self.latency[method])
             faults = self.faults.get(method)
             if faults:
                 fault = faults.pop(0)
