@@ -176,6 +176,7 @@ def _figures(
         "model_latency_s": latency,
         "answered": answered,
         "duplicates": stats["duplicates"],
+        "answers_with_wrong_text": stats["wrong_text"],
         "refused_deliveries": refused,
         "ack_ms": {"p50": percentile(acks, 0.5), "p99": percentile(acks, 0.99), "max": max(acks, default=0)},
         "added_ms": {"p50": percentile(added, 0.5), "p99": percentile(added, 0.99), "max": max(added, default=0)},
@@ -194,6 +195,7 @@ def summary(result: dict[str, Any]) -> str:
     return (
         f"rate={result['arrival_rate_per_s']} n={result['conversations']}: "
         f"answered {result['answered']}/{result['conversations']}, duplicates {result['duplicates']}, "
+        f"wrong text {result['answers_with_wrong_text']}, "
         f"refused {result['refused_deliveries']}, "
         f"ack p50/p99/max {ack['p50']:.1f}/{ack['p99']:.1f}/{ack['max']:.1f} ms, "
         f"added p50/p99 {added['p50']:.0f}/{added['p99']:.0f} ms, "

@@ -40,10 +40,12 @@ async def serve(latency_seconds: float, chunks: int) -> None:
                 if message.get("bot_id") and message.get("thread_ts"):
                     answers.setdefault(f"{channel}:{message['thread_ts']}", []).append(message)
         finished = {key: max(m.get("finished_at", 0.0) for m in found) for key, found in answers.items()}
+        expected = "".join(streamed_reply(latency_seconds, chunks).chunks)
         return web.json_response(
             {
                 "answered": sum(1 for at in finished.values() if at),
                 "duplicates": sum(len(found) - 1 for found in answers.values()),
+                "wrong_text": sum(1 for found in answers.values() if found[0].get("visible") != expected),
                 "finished_at": finished,
                 "model": [{"question": q, "started": s, "finished": f} for q, s, f in model.timings],
                 "model_peak_in_flight": model.peak_in_flight,
