@@ -143,6 +143,15 @@ class ModelClient:
                 if response.status_code >= 400:
                     await response.aread()
                     raise _http_error(response, secret=self.api_key)
+                answer.finish_reason = None
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    # Some OpenAI-compatible servers ignore `stream` and answer in one piece.
+                    await response.aread()
+                    text = _whole_answer(response.text, answer)
+                    if text:
+                        answer.text += text
+                        yield text
+                    return
                 finished = False
                 async for line in response.aiter_lines():
                     text, done = _parse_event_line(line, answer)
@@ -213,6 +222,19 @@ def _parse_event_line(line: str, answer: Answer) -> tuple[str, bool]:
     delta = choice.get("delta") or choice.get("message") or {}
     content = delta.get("content") if isinstance(delta, dict) else None
     return (content if isinstance(content, str) else ""), False
+
+
+def _whole_answer(body: str, answer: Answer) -> str:
+    try:
+        data = json.loads(body)
+        choice = data["choices"][0]
+        content = choice["message"].get("content") or ""
+    except (json.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise ModelStreamBroken("a malformed answer") from exc
+    answer.finish_reason = str(choice.get("finish_reason") or "stop")
+    if isinstance(data.get("usage"), dict):
+        answer.usage = data["usage"]
+    return str(content)
 
 
 def _http_error(response: httpx.Response, secret: str) -> ModelHTTPError:

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from bot.check import REQUIRED_SCOPES, run_checks
-from tests.fakes.model_api import MODEL_KEY, ErrorReply, FakeModel, Reply
+from tests.fakes.model_api import MODEL_KEY, FakeModel, Reply, WholeReply
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.process import ROOT, BotProcess
 from tests.redis_server import redis_server
@@ -71,7 +71,7 @@ async def test_each_failure_gives_its_fix(
 
 
 async def test_check_reports_a_refused_model_key(environ: dict[str, str], fake_model: FakeModel) -> None:
-    fake_model.script.append(ErrorReply(401, '{"error": {"message": "invalid api key"}}'))
+    fake_model.script.append(WholeReply(401, '{"error": {"message": "invalid api key"}}'))
     code, text = await check(environ)
     assert code == 1
     assert "HTTP 401: invalid api key" in text
@@ -113,7 +113,7 @@ async def test_chat_talks_to_the_model_with_history(environ: dict[str, str], fak
 
 async def test_chat_shows_failures_as_the_bot_would(environ: dict[str, str], fake_model: FakeModel) -> None:
     fake_model.script += [
-        ErrorReply(400, '{"error": {"message": "bad request"}}'),
+        WholeReply(400, '{"error": {"message": "bad request"}}'),
         Reply(["fine"], finish_reason="length"),
     ]
     code, output = await run_chat(environ, "one\ntwo\n")

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import MODEL_ID, MODEL_KEY, ErrorReply, FakeModel, Hang, Reply
+from tests.fakes.model_api import MODEL_ID, MODEL_KEY, FakeModel, Hang, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack
 from tests.test_deploy_files import manifest
 
@@ -97,12 +97,12 @@ async def test_dm_thread_keeps_its_history(fake_slack: FakeSlack, fake_model: Fa
     ("fault", "expected"),
     [
         (
-            ErrorReply(400, json.dumps({"error": {"message": "temperature must be at most 1", "type": "x"}})),
+            WholeReply(400, json.dumps({"error": {"message": "temperature must be at most 1", "type": "x"}})),
             "HTTP 400: temperature must be at most 1",
         ),
-        (ErrorReply(401, json.dumps({"error": "invalid api key"})), "HTTP 401: invalid api key"),
+        (WholeReply(401, json.dumps({"error": "invalid api key"})), "HTTP 401: invalid api key"),
         (
-            ErrorReply(403, "<html><head><title>Request blocked</title></head><body>x</body></html>", {}, "text/html"),
+            WholeReply(403, "<html><head><title>Request blocked</title></head><body>x</body></html>", {}, "text/html"),
             "HTTP 403: Request blocked",
         ),
         (Hang(), "timed out after 1 s"),
@@ -113,7 +113,7 @@ async def test_model_failure_is_named_in_the_thread(
     fake_model: FakeModel,
     bot_factory: BotFactory,
     http: object,
-    fault: ErrorReply | Hang,
+    fault: WholeReply | Hang,
     expected: str,
 ) -> None:
     """When the model call fails, a short notice in the thread says what failed; no secret is in it."""

@@ -7,7 +7,7 @@ import aiohttp
 from bot.runtime import EVENTS_PATH
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import ErrorReply, FakeModel, Reply
+from tests.fakes.model_api import FakeModel, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.redis_server import redis_server
 
@@ -123,7 +123,7 @@ async def test_context_too_long_is_retried_once_with_a_smaller_budget(
     bot = await bot_factory(MODEL_INPUT_BUDGET_TOKENS="4000")
     parent = fake_slack.post_as_person("C1", "UALICE", "context " + "c" * 8000)
     question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} and?", thread_ts=parent["ts"])
-    fake_model.script += [ErrorReply(400, '{"error": {"message": "prompt is too long"}}'), Reply(["Short answer."])]
+    fake_model.script += [WholeReply(400, '{"error": {"message": "prompt is too long"}}'), Reply(["Short answer."])]
     await EventSender(bot.url + EVENTS_PATH, http).mention(question)
     assert await fake_slack.wait_for_replies("C1", parent["ts"]) == ["Short answer."]
     sizes = [sum(len(m["content"]) for m in request["messages"]) for request in fake_model.requests]

@@ -11,7 +11,7 @@ import pytest
 
 from bot.errors import ContextTooLong, ModelHTTPError, ModelStreamBroken, ModelTimeout
 from bot.model_client import ChatMessage, ModelClient, ModelRequest, RetryPolicy
-from tests.fakes.model_api import MODEL_KEY, ErrorReply, FakeModel, Hang, RawStream, Reply
+from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, RawStream, Reply, WholeReply
 
 REQUEST = ModelRequest([ChatMessage("system", "s"), ChatMessage("user", "hi")], temperature=0.5, max_tokens=100)
 
@@ -57,13 +57,13 @@ async def test_url_ending_in_v1_is_not_doubled(fake_model: FakeModel) -> None:
 
 
 async def test_503_then_success_is_retried(client: ModelClient, fake_model: FakeModel) -> None:
-    fake_model.script += [ErrorReply(503, '{"error": {"message": "overloaded"}}'), Reply(["ok"])]
+    fake_model.script += [WholeReply(503, '{"error": {"message": "overloaded"}}'), Reply(["ok"])]
     answer = await client.complete(REQUEST)
     assert (answer.text, answer.attempts) == ("ok", 2)
 
 
 async def test_429_waits_for_retry_after(client: ModelClient, fake_model: FakeModel) -> None:
-    fake_model.script += [ErrorReply(429, '{"error": "slow down"}', {"Retry-After": "1"}), Reply(["ok"])]
+    fake_model.script += [WholeReply(429, '{"error": "slow down"}', {"Retry-After": "1"}), Reply(["ok"])]
     started = time.monotonic()
     answer = await client.complete(REQUEST)
     assert answer.text == "ok"
@@ -71,14 +71,14 @@ async def test_429_waits_for_retry_after(client: ModelClient, fake_model: FakeMo
 
 
 async def test_heroku_reset_duration_is_honoured(client: ModelClient, fake_model: FakeModel) -> None:
-    fake_model.script += [ErrorReply(429, "{}", {"x-ratelimit-reset-requests": "800ms"}), Reply(["ok"])]
+    fake_model.script += [WholeReply(429, "{}", {"x-ratelimit-reset-requests": "800ms"}), Reply(["ok"])]
     started = time.monotonic()
     await client.complete(REQUEST)
     assert time.monotonic() - started >= 0.8
 
 
 async def test_400_is_not_retried(client: ModelClient, fake_model: FakeModel) -> None:
-    fake_model.script.append(ErrorReply(400, json.dumps({"error": {"message": "bad temperature"}})))
+    fake_model.script.append(WholeReply(400, json.dumps({"error": {"message": "bad temperature"}})))
     with pytest.raises(ModelHTTPError) as caught:
         await client.complete(REQUEST)
     assert (caught.value.status, caught.value.message) == (400, "bad temperature")
@@ -86,13 +86,13 @@ async def test_400_is_not_retried(client: ModelClient, fake_model: FakeModel) ->
 
 
 async def test_context_too_long_is_recognised(client: ModelClient, fake_model: FakeModel) -> None:
-    fake_model.script.append(ErrorReply(400, '{"error": {"message": "prompt is too long: 250000 tokens"}}'))
+    fake_model.script.append(WholeReply(400, '{"error": {"message": "prompt is too long: 250000 tokens"}}'))
     with pytest.raises(ContextTooLong):
         await client.complete(REQUEST)
 
 
 async def test_long_error_messages_are_cut(client: ModelClient, fake_model: FakeModel) -> None:
-    fake_model.script.append(ErrorReply(422, json.dumps({"message": "x" * 5000})))
+    fake_model.script.append(WholeReply(422, json.dumps({"message": "x" * 5000})))
     with pytest.raises(ModelHTTPError) as caught:
         await client.complete(REQUEST)
     assert len(caught.value.message) <= 200
@@ -128,3 +128,14 @@ async def test_broken_streams_after_text_are_errors(
 async def test_a_stream_broken_before_any_text_is_retried(client: ModelClient, fake_model: FakeModel) -> None:
     fake_model.script += [RawStream([": keep-alive\n\n"]), Reply(["whole"])]
     assert (await client.complete(REQUEST)).text == "whole"
+
+
+async def test_a_server_that_ignores_stream_is_understood(client: ModelClient, fake_model: FakeModel) -> None:
+    """Some OpenAI-compatible servers answer `stream: true` with one JSON completion."""
+    body = {
+        "choices": [{"message": {"role": "assistant", "content": "All at once."}, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4},
+    }
+    fake_model.script.append(WholeReply(200, json.dumps(body)))
+    answer = await client.complete(REQUEST)
+    assert (answer.text, answer.finish_reason, answer.usage["completion_tokens"]) == ("All at once.", "length", 4)

@@ -7,7 +7,7 @@ import signal
 import aiohttp
 
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import MODEL_KEY, ErrorReply, FakeModel, Reply
+from tests.fakes.model_api import MODEL_KEY, FakeModel, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.process import BotProcess, free_port
 
@@ -94,7 +94,7 @@ async def test_logs_hold_no_secret_even_at_debug_level(
     process = await BotProcess.start({**environ, "PORT": str(port), "LOG_LEVEL": "DEBUG"})
     try:
         await process.wait_for_line("msg=listening")
-        fake_model.script += [ErrorReply(401, f'{{"error": "bad key {MODEL_KEY}"}}'), Reply(["fine"])]
+        fake_model.script += [WholeReply(401, f'{{"error": "bad key {MODEL_KEY}"}}'), Reply(["fine"])]
         async with aiohttp.ClientSession() as http:
             sender = EventSender(f"http://127.0.0.1:{port}/slack/events", http)
             for text in ("first", "second"):

@@ -11,7 +11,7 @@ import pytest
 from bot.runtime import EVENTS_PATH
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import ErrorReply, FakeModel, RawStream, Reply
+from tests.fakes.model_api import FakeModel, RawStream, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
 
 MENTION = f"<@{BOT_USER_ID}>"
@@ -53,7 +53,7 @@ async def test_an_answer_that_cannot_be_posted_is_kept_in_the_log(
 async def test_model_rate_limit_then_success_is_answered(
     fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
 ) -> None:
-    fake_model.script += [ErrorReply(429, '{"error": {"message": "slow down"}}', {"Retry-After": "1"}), Reply(["Ok."])]
+    fake_model.script += [WholeReply(429, '{"error": {"message": "slow down"}}', {"Retry-After": "1"}), Reply(["Ok."])]
     message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
     await events.mention(message)
     assert await fake_slack.wait_for_replies("C1", message["ts"]) == ["Ok."]
@@ -147,7 +147,7 @@ async def test_a_model_error_echoing_the_key_does_not_reach_slack(
 ) -> None:
     from tests.fakes.model_api import MODEL_KEY
 
-    fake_model.script.append(ErrorReply(401, json.dumps({"error": f"invalid key {MODEL_KEY}"})))
+    fake_model.script.append(WholeReply(401, json.dumps({"error": f"invalid key {MODEL_KEY}"})))
     message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
     await events.mention(message)
     [notice] = await fake_slack.wait_for_replies("C1", message["ts"])

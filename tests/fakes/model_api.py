@@ -27,7 +27,9 @@ class Reply:
 
 
 @dataclass
-class ErrorReply:
+class WholeReply:
+    """A response in one piece: an error status, an HTML page from a firewall, or a non-streamed answer."""
+
     status: int
     body: str
     headers: dict[str, str] = field(default_factory=dict)
@@ -47,7 +49,7 @@ class RawStream:
     drop_connection: bool = False
 
 
-Script = Reply | ErrorReply | Hang | RawStream
+Script = Reply | WholeReply | Hang | RawStream
 
 
 def echo(request: dict[str, Any]) -> Script:
@@ -106,7 +108,7 @@ class FakeModel:
             self.timings.append((str(body["messages"][-1]["content"]), started, time.monotonic()))
 
     async def _play(self, request: web.Request, script: Script) -> web.StreamResponse:
-        if isinstance(script, ErrorReply):
+        if isinstance(script, WholeReply):
             return web.Response(
                 status=script.status, text=script.body, headers=script.headers, content_type=script.content_type
             )
