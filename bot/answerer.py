@@ -141,6 +141,16 @@ class Answerer:
             turn.log["latency_ms"] = round((time.monotonic() - started) * 1000)
             logger.info("event handled", extra=turn.log)
 
+    async def forget_thread(self, channel: str, thread_ts: str) -> None:
+        """Drops a thread's cached copy after an edit or deletion in it.
+
+        Taken in turn with the thread's answers: a turn that read the thread just before the edit would
+        otherwise write its copy back after this, and the next turn would see the old text.
+        """
+        key = thread_key(channel, thread_ts)
+        async with self.locks.hold(key), self.store.thread_lock(key):
+            await self.threads.forget(channel, thread_ts)
+
     async def _claim(self, question: Question) -> bool:
         event_is_new = await self.store.claim(f"event:{question.event_id}", CLAIM_TTL_SECONDS)
         message_is_new = await self.store.claim(f"message:{question.channel}:{question.ts}", CLAIM_TTL_SECONDS)

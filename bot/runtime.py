@@ -57,7 +57,7 @@ class Runtime:
             capabilities=SlackCapabilities(streaming=settings.slack_streaming),
             settings=settings,
         )
-        slack_app = build_slack_app(settings, slack, answerer, threads, channel_prompts, tasks)
+        slack_app = build_slack_app(settings, slack, answerer, channel_prompts, tasks)
         return cls(settings, slack, model, store, tasks, answerer, slack_app)
 
     def web_app(self) -> web.Application:

@@ -19,7 +19,6 @@ from bot.home_tab import home_view
 from bot.settings import Settings
 from bot.single_flight import SingleFlight
 from bot.slack_reply import SLACK_FAILURES
-from bot.slack_thread import ThreadReader
 from bot.tasks import TaskTracker
 
 logger = logging.getLogger(__name__)
@@ -81,7 +80,6 @@ def build_slack_app(
     settings: Settings,
     client: AsyncWebClient,
     answerer: Answerer,
-    threads: ThreadReader,
     channel_prompts: ChannelPrompts,
     tasks: TaskTracker,
 ) -> AsyncApp:
@@ -100,7 +98,7 @@ def build_slack_app(
             channel_prompts.forget(str(event.get("channel")))
         stale_thread = edited_thread(event)
         if stale_thread is not None:
-            tasks.start(threads.forget(str(event["channel"]), stale_thread), name=f"forget {stale_thread}")
+            tasks.start(answerer.forget_thread(str(event["channel"]), stale_thread), name=f"forget {stale_thread}")
         if not is_question(event_type, event, identity):
             logger.debug(
                 "event ignored",

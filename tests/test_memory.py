@@ -211,3 +211,23 @@ async def test_turns_across_processes_wait_for_each_other(
         assert ("assistant", "Answer one.") in conversation(fake_model.requests[1])
         await first.close()
         await second.close()
+
+
+async def test_an_edit_during_a_thread_read_is_not_cached_stale(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """An edit that lands while a turn is reading the thread still reaches the next turn."""
+    parent = fake_slack.post_as_person("C1", "UALICE", "about the door")
+    code = fake_slack.post_as_person("C1", "UBOB", "the code is 1234", thread_ts=parent["ts"])
+    question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} noted?", thread_ts=parent["ts"])
+    fake_slack.latency = {"conversations.replies": 0.5}
+    await events.mention(question)
+    await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("conversations.replies")))
+    await events.deliver(fake_slack.edit_as_person("C1", code["ts"], "the code is 9999"))
+    await fake_slack.wait_for_replies("C1", parent["ts"])
+    await bot.runtime.tasks.wait()
+    fake_slack.latency = {}
+    follow_up = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} what is the code?", thread_ts=parent["ts"])
+    await events.mention(follow_up)
+    await fake_slack.wait_for_replies("C1", parent["ts"], count=2)
+    assert "Bob: the code is 9999" in conversation(fake_model.requests[1])[0][1]

@@ -178,8 +178,7 @@ class FakeSlack:
             if request.headers.get("Authorization") != f"Bearer {token}":
                 return web.json_response({"ok": False, "error": "invalid_auth"})
             self.calls.append(Call(method, params))
-            if method in self.latency:
-                await asyncio.sleep(self.latency[method])
+            await self._notify()
             faults = self.faults.get(method)
             if faults:
                 fault = faults.pop(0)
@@ -195,9 +194,12 @@ class FakeSlack:
                 return web.json_response({"ok": False, "error": "unknown_method"})
             headers = {"x-oauth-scopes": ",".join(sorted(self.granted_scopes))} if method == "auth.test" else {}
             try:
-                return web.json_response({"ok": True, **handler(params)}, headers=headers)
+                result = {"ok": True, **handler(params)}
             except ApiError as error:
-                return web.json_response({"ok": False, "error": error.code})
+                result = {"ok": False, "error": error.code}
+            # The answer is what Slack held when the call arrived; a slow network delivers it later.
+            await asyncio.sleep(self.latency.get(method, 0))
+            return web.json_response(result, headers=headers)
         finally:
             await self._notify()
 
