@@ -39,6 +39,8 @@ class ChannelPrompts:
         self.max_channels = max_channels
         self._cache: dict[str, tuple[float, str | None]] = {}
         self._reads: SingleFlight[str | None] = SingleFlight()
+        # Bumped on every change: a read that started before a change must not be cached after it.
+        self._changes: dict[str, int] = {}
 
     async def instructions(self, channel: str) -> str | None:
         if channel.startswith("D"):
@@ -49,25 +51,31 @@ class ChannelPrompts:
         return await self._reads.run(channel, partial(self._read, channel, cached))
 
     async def _read(self, channel: str, cached: tuple[float, str | None] | None) -> str | None:
+        changes = self._changes.get(channel, 0)
         try:
             response = await self.client.conversations_info(channel=channel)
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
             logger.warning("could not read the channel description", extra={"channel": channel, "error": repr(error)})
             found = cached[1] if cached else None
-            self._remember(channel, found, RETRY_SECONDS)
+            self._remember(channel, found, RETRY_SECONDS, changes)
             return found
         purpose = ((response.get("channel") or {}).get("purpose") or {}).get("value") or ""
         found = instructions_in(str(purpose))
-        self._remember(channel, found, CACHE_SECONDS)
+        self._remember(channel, found, CACHE_SECONDS, changes)
         return found
 
-    def _remember(self, channel: str, instructions: str | None, seconds: float) -> None:
+    def _remember(self, channel: str, instructions: str | None, seconds: float, changes: int) -> None:
+        if self._changes.get(channel, 0) != changes:
+            return
         if len(self._cache) >= self.max_channels:
             self._cache.clear()
         self._cache[channel] = (time.monotonic() + seconds, instructions)
 
     def forget(self, channel: str) -> None:
         self._cache.pop(channel, None)
+        self._changes[channel] = self._changes.get(channel, 0) + 1
+        if len(self._changes) >= self.max_channels:
+            self._changes.clear()
 
 
 def system_prompt_for(base: str, instructions: str | None) -> str:

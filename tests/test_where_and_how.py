@@ -84,3 +84,22 @@ async def test_the_messages_tab_opening_publishes_nothing(
     assert response.status == 200
     await bot.runtime.tasks.wait()
     assert fake_slack.calls_to("views.publish") == []
+
+
+async def test_a_description_change_during_a_read_is_not_missed(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    fake_slack.purposes["C1"] = "Assistant: answer in French."
+    fake_slack.latency = {"conversations.info": 0.5}
+    first = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hello")
+    await events.mention(first)
+    await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("conversations.info")))
+    fake_slack.purposes["C1"] = "Assistant: answer in German."
+    await events.message({"type": "message", "subtype": "channel_purpose", "channel": "C1", "ts": fake_slack.next_ts()})
+    await fake_slack.wait_for_replies("C1", first["ts"])
+    await bot.runtime.tasks.wait()
+    fake_slack.latency = {}
+    second = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} again")
+    await events.mention(second)
+    await fake_slack.wait_for_replies("C1", second["ts"])
+    assert fake_model.requests[1]["messages"][0]["content"].endswith("answer in German.")
