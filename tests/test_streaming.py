@@ -187,3 +187,18 @@ async def test_text_arriving_while_slack_is_slow_is_not_lost(
     fake_model.script.append(Reply(pieces, delay=0.02))
     thread = await ask(fake_slack, events)
     assert await fake_slack.wait_for_replies("C1", thread) == ["".join(pieces)]
+
+
+async def test_the_updating_fallback_loses_nothing_when_slack_is_slow(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    bot = await bot_factory(SLACK_STREAMING="false")
+    events = EventSender(bot.url + EVENTS_PATH, http)
+    fake_slack.latency = {"chat.postMessage": 0.3, "chat.update": 0.3}
+    pieces = [f"piece{index} " for index in range(60)]
+    fake_model.script.append(Reply(pieces, delay=0.02))
+    thread = await ask(fake_slack, events)
+    await fake_slack.wait_for(lambda: fake_slack.bot_replies("C1", thread) == ["".join(pieces)])
+    await bot.runtime.tasks.wait()
+    assert fake_slack.bot_replies("C1", thread) == ["".join(pieces)]
+    assert fake_slack.calls_to("chat.startStream") == []
