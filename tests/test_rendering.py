@@ -88,3 +88,33 @@ def test_a_single_huge_line_is_cut_to_the_limit() -> None:
 )
 def test_markdown_becomes_mrkdwn(markdown: str, mrkdwn: str) -> None:
     assert to_mrkdwn(markdown) == mrkdwn
+
+
+def _random_markdown(rng: random.Random) -> str:
+    blocks = []
+    for _ in range(rng.randint(1, 60)):
+        kind = rng.random()
+        if kind < 0.2:
+            lines = [f"code_{rng.randint(0, 999)} = {'x' * rng.randint(0, 120)}" for _ in range(rng.randint(1, 80))]
+            blocks.append("```python\n" + "\n".join(lines) + "\n```")
+        elif kind < 0.3:
+            blocks.append("- item " + "y" * rng.randint(0, 400))
+        else:
+            blocks.append(" ".join("word" + str(rng.randint(0, 99)) for _ in range(rng.randint(1, 300))))
+    return "\n\n".join(blocks)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_splitting_any_answer_any_way_keeps_every_character_within_limits(seed: int) -> None:
+    """Random answers, cut into random chunks: every message fits, no code block is left open, nothing is lost."""
+    import re
+
+    rng = random.Random(seed)
+    text = _random_markdown(rng)
+    limit = rng.choice([800, 2000, 12_000])
+    chunks = [rng.randint(1, 700) for _ in range(len(text) // 50 + 1)]
+    messages = stream(text, MessageSplitter(limit=limit, margin=limit // 5), chunks)
+    assert all(len(message) <= limit for message in messages)
+    assert all(open_fence(message) is None for message in messages)
+    ignorable = re.compile(r"\s+|```(python)?")
+    assert ignorable.sub("", "".join(messages)) == ignorable.sub("", text)
