@@ -57,6 +57,13 @@ def edited_thread(event: Mapping[str, Any]) -> str | None:
     return str(thread_ts) if thread_ts else None
 
 
+def _expected_token_warnings(record: logging.LogRecord) -> bool:
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that it goes unused: by design here (the client carries
+    the token, and `cached_authorization` authorizes), so the warning would only mislead an operator."""
+    message = record.getMessage()
+    return not (message.startswith("As you gave `client` as well") or message.startswith("As `installation_store`"))
+
+
 def cached_authorization(client: AsyncWebClient) -> Callable[[], Awaitable[AuthorizeResult]]:
     """`auth.test` once per process, shared by every request.
 
@@ -83,12 +90,14 @@ def build_slack_app(
     channel_prompts: ChannelPrompts,
     tasks: TaskTracker,
 ) -> AsyncApp:
+    bolt_logger = logging.getLogger("slack_bolt")
+    bolt_logger.addFilter(_expected_token_warnings)
     app = AsyncApp(
         client=client,
         authorize=cached_authorization(client),
         signing_secret=settings.slack_signing_secret or None,
         request_verification_enabled=not settings.socket_mode,
-        logger=logging.getLogger("slack_bolt"),
+        logger=bolt_logger,
     )
 
     async def on_message_event(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -46,6 +46,7 @@ async def test_python_m_bot_answers_a_signed_mention(
     log = "\n".join(process.output)
     for secret in (environ["SLACK_BOT_TOKEN"], environ["SLACK_SIGNING_SECRET"], environ["INFERENCE_KEY"]):
         assert secret not in log
+    assert "level=warning" not in log, "a healthy start and answer log no warnings"
 
 
 async def test_sigterm_finishes_short_answers_and_says_so_for_long_ones(
