@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import notices
 from bot.asking import ask
 from bot.channel_prompts import ChannelPrompts, system_prompt_for
+from bot.clients import SLACK_FAILURES
 from bot.conversation import (
     BotIdentity,
     ThreadMessage,
@@ -27,7 +28,7 @@ from bot.errors import ModelError
 from bot.live_answer import LiveAnswer
 from bot.model_client import Answer, ChatMessage, ModelClient
 from bot.settings import Settings
-from bot.slack_reply import SLACK_FAILURES, ReplyTarget, SlackCapabilities, SlackReply, ThreadStatus
+from bot.slack_reply import ReplyTarget, SlackCapabilities, SlackReply, ThreadStatus
 from bot.slack_thread import NameDirectory, ThreadReader, compact, thread_key
 from bot.store import Store
 from bot.thread_locks import ThreadLocks

@@ -12,10 +12,9 @@ import re
 import time
 from functools import partial
 
-import aiohttp
-from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.clients import SLACK_FAILURES
 from bot.single_flight import SingleFlight
 
 logger = logging.getLogger(__name__)
@@ -54,7 +53,7 @@ class ChannelPrompts:
         changes = self._changes.get(channel, 0)
         try:
             response = await self.client.conversations_info(channel=channel)
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+        except SLACK_FAILURES as error:
             logger.warning("could not read the channel description", extra={"channel": channel, "error": repr(error)})
             found = cached[1] if cached else None
             self._remember(channel, found, RETRY_SECONDS, changes)

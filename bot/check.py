@@ -6,12 +6,11 @@ import time
 from collections.abc import Mapping
 from typing import TextIO
 
-import aiohttp
 from redis.exceptions import RedisError
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clients import close_clients, open_model_client, open_slack_client
+from bot.clients import SLACK_FAILURES, close_clients, open_model_client, open_slack_client
 from bot.errors import ConfigurationError, ModelError, ModelHTTPError, ModelTimeout, ModelUnreachable
 from bot.model_client import ChatMessage, ModelClient, ModelRequest
 from bot.settings import Settings
@@ -83,7 +82,7 @@ async def _check_slack(settings: Settings, slack: AsyncWebClient, report: Report
             "SLACK_BOT_TOKEN; reinstall the app to the workspace if the token was revoked.",
         )
         return
-    except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+    except SLACK_FAILURES as error:
         report.failed(
             "slack",
             f"could not reach Slack at {settings.slack_api_url} ({type(error).__name__})",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 import httpx
+from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -13,6 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.model_client import ModelClient, RetryPolicy
 from bot.settings import Settings
+
+# What a Slack call can end in once the SDK's own retries are spent.
+SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError)
 
 
 def open_slack_client(settings: Settings) -> AsyncWebClient:

@@ -7,8 +7,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from bot.clients import SLACK_FAILURES
 from bot.rendering import MessageSplitter
-from bot.slack_reply import SLACK_FAILURES, SlackReply
+from bot.slack_reply import SlackReply
 
 logger = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.answerer import Answerer, Question
 from bot.channel_prompts import ChannelPrompts
+from bot.clients import SLACK_FAILURES
 from bot.conversation import BotIdentity, mentions_bot
 from bot.home_tab import home_view
 from bot.settings import Settings
 from bot.single_flight import SingleFlight
-from bot.slack_reply import SLACK_FAILURES
 from bot.tasks import TaskTracker
 
 logger = logging.getLogger(__name__)

@@ -11,8 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.notices import THINKING_STATUS
@@ -20,8 +19,6 @@ from bot.rendering import Segment, to_mrkdwn
 
 logger = logging.getLogger(__name__)
 
-# What a Slack call can end in once the SDK's own retries are spent.
-SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError)
 # Plain `text` beside the blocks is for notifications and old clients; Slack advises under 4,000 characters.
 FALLBACK_TEXT_LIMIT = 3_900
 PERMANENT_REFUSALS = frozenset(

@@ -15,10 +15,9 @@ from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.clients import SLACK_FAILURES
 from bot.single_flight import SingleFlight
 from bot.store import Store
 
@@ -122,7 +121,7 @@ class NameDirectory:
     async def _look_up(self, user_id: str) -> str | None:
         try:
             response = await self.client.users_info(user=user_id)
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+        except SLACK_FAILURES as error:
             logger.warning("could not look up a name", extra={"user": user_id, "error": repr(error)})
             return None
         user = response.get("user") or {}
