@@ -53,6 +53,7 @@ def open_model_client(settings: Settings) -> ModelClient:
         model_id=settings.inference_model_id,
         timeout_seconds=settings.model_timeout_seconds,
         retry=RetryPolicy(max_attempts=settings.model_max_attempts),
+        secrets=settings.secrets,
     )
 
 

@@ -1,4 +1,4 @@
-"""Structured log lines (logfmt), with every known secret masked whatever the code tried to log."""
+"""Structured log lines (logfmt), every field made safe (bot/safe_text.py) whatever the code tried to log."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from bot.safe_text import safe_text
+
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is printed as a field.
 STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
-REDACTED = "[redacted]"
 
 
 class LogfmtFormatter(logging.Formatter):
     def __init__(self, secrets: Sequence[str] = ()) -> None:
         super().__init__()
-        self.secrets = [secret for secret in secrets if len(secret) >= 4]
+        self.secrets = tuple(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, object] = {
@@ -30,14 +31,14 @@ class LogfmtFormatter(logging.Formatter):
                 fields[key] = value
         if record.exc_info:
             fields["exception"] = self.formatException(record.exc_info)
-        line = " ".join(f"{key}={_quote(value)}" for key, value in fields.items() if value is not None)
-        for secret in self.secrets:
-            line = line.replace(secret, REDACTED)
-        return line
+        return " ".join(f"{key}={self._quote(value)}" for key, value in fields.items() if value is not None)
+
+    def _quote(self, value: object) -> str:
+        text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+        return _quote(safe_text(text, self.secrets))
 
 
-def _quote(value: object) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+def _quote(text: str) -> str:
     if text and all(character.isalnum() or character in "._-:/@+" for character in text):
         return text
     return json.dumps(text, ensure_ascii=False)

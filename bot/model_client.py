@@ -27,6 +27,7 @@ from bot.errors import (
     ModelTimeout,
     ModelUnreachable,
 )
+from bot.safe_text import safe_text
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +86,11 @@ class ModelClient:
         model_id: str,
         timeout_seconds: float,
         retry: RetryPolicy | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
         """`timeout_seconds` bounds a whole answer, retries included; `http`'s own timeouts bound each
-        connection attempt and each wait between two chunks of the stream."""
+        connection attempt and each wait between two chunks of the stream. `secrets` (with `api_key`)
+        are masked in every error message, since a service may echo what it was sent."""
         self.http = http
         base = base_url.rstrip("/")
         self.url = f"{base}/chat/completions" if base.endswith("/v1") else f"{base}/v1/chat/completions"
@@ -95,6 +98,7 @@ class ModelClient:
         self.model_id = model_id
         self.timeout_seconds = timeout_seconds
         self.retry = retry or RetryPolicy()
+        self.secrets = (api_key, *secrets)
 
     async def stream(self, request: ModelRequest, answer: Answer) -> AsyncIterator[str]:
         """Yields text as it arrives and fills `answer`; raises a ModelError on any failure.
@@ -142,7 +146,7 @@ class ModelClient:
             async with self.http.stream("POST", self.url, json=body, headers=headers) as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    raise _http_error(response, secret=self.api_key)
+                    raise _http_error(response, self.secrets)
                 answer.finish_reason = None
                 if response.headers.get("content-type", "").startswith("application/json"):
                     # Some OpenAI-compatible servers ignore `stream` and answer in one piece.
@@ -154,7 +158,7 @@ class ModelClient:
                     return
                 finished = False
                 async for line in response.aiter_lines():
-                    text, done = _parse_event_line(line, answer)
+                    text, done = _parse_event_line(line, answer, self.secrets)
                     if text:
                         answer.text += text
                         yield text
@@ -196,7 +200,7 @@ def _loop_time_at(monotonic_deadline: float) -> float:
     return loop.time() + (monotonic_deadline - time.monotonic())
 
 
-def _parse_event_line(line: str, answer: Answer) -> tuple[str, bool]:
+def _parse_event_line(line: str, answer: Answer, secrets: Sequence[str]) -> tuple[str, bool]:
     """One server-sent-event line → (text to show, whether the stream is done)."""
     if not line.startswith("data:"):
         return "", False
@@ -210,7 +214,8 @@ def _parse_event_line(line: str, answer: Answer) -> tuple[str, bool]:
     if not isinstance(chunk, dict):
         raise ModelStreamBroken("a malformed chunk")
     if "error" in chunk:
-        raise ModelStreamBroken(_error_message(chunk))
+        # A gateway's error event: what it says is outside text like any error body.
+        raise ModelStreamBroken(_safe_message(_error_message(chunk), secrets))
     if isinstance(chunk.get("usage"), dict):
         answer.usage = chunk["usage"]
     choices = chunk.get("choices") or []
@@ -237,9 +242,9 @@ def _whole_answer(body: str, answer: Answer) -> str:
     return str(content)
 
 
-def _http_error(response: httpx.Response, secret: str) -> ModelHTTPError:
+def _http_error(response: httpx.Response, secrets: Sequence[str]) -> ModelHTTPError:
     # Some services echo the key they were sent; it must not reach a notice in Slack.
-    message = _error_message_from_body(response).replace(secret, "[redacted]")
+    message = _safe_message(_error_message_from_body(response), secrets)
     error_type = ContextTooLong if response.status_code in (400, 413) and CONTEXT_TOO_LONG.search(message) else None
     return (error_type or ModelHTTPError)(response.status_code, message, _retry_after(response.headers))
 
@@ -257,8 +262,7 @@ def _error_message_from_body(response: httpx.Response) -> str:
         message = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
     else:
         message = text
-    message = " ".join(message.split()) or response.reason_phrase or "no details given"
-    return _shorten(message, ERROR_MESSAGE_LIMIT)
+    return message if message.strip() else response.reason_phrase
 
 
 def _error_message(body: Any) -> str:
@@ -269,7 +273,7 @@ def _error_message(body: Any) -> str:
         for key in ("error", "message", "detail", "error_message"):
             if key in body:
                 return _error_message(body[key])
-    return json.dumps(body)[:ERROR_MESSAGE_LIMIT]
+    return json.dumps(body)
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
@@ -304,5 +308,6 @@ def _duration_seconds(value: str) -> float | None:
     return sum(float(number) * units[unit] for number, unit in parts)
 
 
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def _safe_message(message: str, secrets: Sequence[str]) -> str:
+    """One line, secrets masked, then cut: the only way a service's words reach a notice or a log."""
+    return safe_text(" ".join(message.split()), secrets, limit=ERROR_MESSAGE_LIMIT) or "no details given"

@@ -8,11 +8,12 @@ import logging
 import aiohttp
 import pytest
 
+from bot.logs import LogfmtFormatter
 from bot.runtime import EVENTS_PATH
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import FakeModel, RawStream, Reply, WholeReply
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
+from tests.fakes.model_api import MODEL_KEY, FakeModel, RawStream, Reply, WholeReply
+from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack, Fault
 
 MENTION = f"<@{BOT_USER_ID}>"
 
@@ -142,17 +143,49 @@ async def test_a_huge_message_is_cut_to_fit_and_answered(
     assert reply.startswith("You said:")
 
 
-async def test_a_model_error_echoing_the_key_does_not_reach_slack(
-    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
-) -> None:
-    from tests.fakes.model_api import MODEL_KEY
+def _error_event(message: str) -> str:
+    return f"data: {json.dumps({'error': {'message': message, 'type': 'server_error'}})}\n\n"
 
-    fake_model.script.append(WholeReply(401, json.dumps({"error": f"invalid key {MODEL_KEY}"})))
+
+PARTIAL = 'data: {"choices":[{"delta":{"content":"Partial"}}]}\n\n'
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        WholeReply(401, json.dumps({"error": {"message": f"invalid key {MODEL_KEY}", "code": "invalid_api_key"}})),
+        WholeReply(403, f"<html><title>Denied: {MODEL_KEY}</title></html>", content_type="text/html"),
+        WholeReply(400, json.dumps({"error": {"message": "x" * 185 + " " + MODEL_KEY + " " + "y" * 100}})),
+        WholeReply(400, json.dumps({"error": f"forwarded with Authorization: Bearer {BOT_TOKEN}"})),
+        RawStream([PARTIAL, _error_event(f"upstream refused {MODEL_KEY} " + "z" * 3000)]),
+        RawStream([PARTIAL, _error_event("z" * 190 + " " + MODEL_KEY)]),
+    ],
+    ids=["json-body", "html-body", "past-the-cut", "slack-token", "sse-error-event", "sse-past-the-cut"],
+)
+async def test_a_model_error_echoing_a_secret_reaches_neither_slack_nor_the_log(
+    fake_slack: FakeSlack,
+    fake_model: FakeModel,
+    events: EventSender,
+    bot: RunningBot,
+    caplog: pytest.LogCaptureFixture,
+    fault: WholeReply | RawStream,
+) -> None:
+    """The service's words are shown (they help), with every secret masked before the cut."""
+    caplog.handler.setFormatter(LogfmtFormatter(bot.runtime.settings.secrets))
+    fake_model.script.append(fault)
     message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
-    await events.mention(message)
-    [notice] = await fake_slack.wait_for_replies("C1", message["ts"])
-    assert MODEL_KEY not in notice
-    assert "HTTP 401: invalid key [redacted]" in notice
+    with caplog.at_level(logging.INFO):
+        await events.mention(message)
+        [notice] = await fake_slack.wait_for_replies("C1", message["ts"])
+        await bot.runtime.tasks.wait()
+    for text in (notice, caplog.text):
+        assert [piece for piece in _pieces(MODEL_KEY) + _pieces(BOT_TOKEN) if piece in text] == []
+    assert len(notice) < 600
+    assert "model call failed" in caplog.text
+
+
+def _pieces(secret: str) -> list[str]:
+    return [secret[start : start + 8] for start in range(len(secret) - 7)]
 
 
 async def test_shutdown_tells_every_waiting_question_once(

@@ -1,0 +1,90 @@
+"""What never leaves the bot: secrets and credential-shaped text are masked before any cut, in Slack and logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.logs import LogfmtFormatter
+from bot.safe_text import REDACTED, safe_text
+
+KEY = "inf-5f0c2a9e-77d1-4b7e-9a51-0c3d2e1f4a6b"
+TOKEN = "xoxb-1111111111-2222222222-AbCdEfGhIjKlMnOp"
+
+
+def pieces(secret: str, size: int = 8) -> list[str]:
+    return [secret[start : start + size] for start in range(len(secret) - size + 1)]
+
+
+def leaks(text: str, *secrets: str) -> list[str]:
+    """Every 8-character piece of a secret that is visible in `text`."""
+    return [piece for secret in secrets for piece in pieces(secret) if piece in text]
+
+
+def test_a_secret_straddling_the_cut_is_masked_whole() -> None:
+    text = "x" * 190 + " " + KEY + " and more"
+    safe = safe_text(text, [KEY], limit=200)
+    assert len(safe) <= 200
+    assert leaks(safe, KEY) == []
+    assert safe == "x" * 190 + "…"
+
+
+def test_the_cut_never_splits_a_mask() -> None:
+    assert safe_text("x" * 20 + " " + KEY, [KEY], limit=25) == "x" * 20 + "…"
+    assert safe_text("x" * 5 + " " + KEY, [KEY], limit=25) == "x" * 5 + f" {REDACTED}"
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [KEY[:12], KEY[10:30], KEY[-9:], KEY[:9] + "****" + KEY[-9:]],
+    ids=["prefix", "middle", "suffix", "both-ends"],
+)
+def test_any_piece_of_eight_or_more_characters_of_a_secret_is_masked(echo: str) -> None:
+    safe = safe_text(f"the service echoed {echo}!", ["not-this-one-at-all", KEY])
+    assert leaks(safe, KEY) == []
+    assert safe.startswith(f"the service echoed {REDACTED}")
+    assert safe.endswith(f"{REDACTED}!")
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        "xoxb-9999999999-8888888888-ZyXwVuTsRqPo",
+        "xoxp-9999999999-8888888888-7777777777-abcdef",
+        "xapp-1-A0123456789-1234567890123-abcdef0123",
+        "xoxe-1-My0xLTEyMzQ1Njc4OQ",
+        "xoxe.xoxp-1-Mi0yLTEyMzQ1Njc4OQ",
+        "sk-proj-AbCdEf0123456789GhIjKl",
+        "sk-ant-api03-AbCdEf0123456789GhIjKl",
+        "inf-00000000-1111-2222-3333-444444444444",
+    ],
+)
+def test_credential_shaped_text_is_masked_whoever_it_belongs_to(credential: str) -> None:
+    safe = safe_text(f"upstream refused key {credential}, try another")
+    assert safe == f"upstream refused key {REDACTED}, try another"
+
+
+def test_authorization_headers_and_url_passwords_are_masked() -> None:
+    safe = safe_text("sent Authorization: Bearer abc.def.ghi to redis://:hunter2hunter2@host:6379/0")
+    assert safe == f"sent Authorization: Bearer {REDACTED} to redis://{REDACTED}@host:6379/0"
+
+
+def test_ordinary_text_is_kept() -> None:
+    text = "The model `claude-4-5-haiku` is unknown; task-sk-list and risk-assessment stay, 1 inf-norm."
+    assert safe_text(text, [KEY, TOKEN]) == text
+
+
+def test_short_secrets_are_masked_only_whole() -> None:
+    assert safe_text("hunter22 and hunter2", ["hunter22"]) == f"{REDACTED} and hunter2"
+
+
+def test_log_lines_mask_every_secret_in_every_field() -> None:
+    formatter = LogfmtFormatter([KEY, TOKEN])
+    record = logging.LogRecord("bot", logging.WARNING, __file__, 1, "failed with %s", (KEY[:20],), None)
+    record.error = f"HTTP 401: bad token {TOKEN[:15]}"
+    record.details = {"header": f"Bearer {KEY}", "other": "sk-live-0123456789abcdef"}
+    line = formatter.format(record)
+    assert leaks(line, KEY, TOKEN) == []
+    assert "sk-live-0123456789abcdef" not in line
+    assert "failed with [redacted]" in line
