@@ -8,10 +8,11 @@ so a store that loses everything (a restart, an eviction) costs time, never corr
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -42,13 +43,24 @@ class Store(Protocol):
 
 
 class MemoryStore:
-    """In-process store. Claims expire; the thread cache is bounded in entries and in bytes (LRU)."""
+    """In-process store. Claims expire by time only; the thread cache is bounded in entries and bytes (LRU).
 
-    def __init__(self, max_threads: int = 1000, max_thread_bytes: int = 32 * 1024 * 1024, max_claims: int = 100_000):
+    Claims are never dropped early to save memory: a claim must outlive Slack's last retry. Their number is
+    bounded by time instead: deliveries per second times a claim's lifetime (see README, "Conversation memory").
+    """
+
+    def __init__(
+        self,
+        max_threads: int = 1000,
+        max_thread_bytes: int = 32 * 1024 * 1024,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_threads = max_threads
         self.max_thread_bytes = max_thread_bytes
-        self.max_claims = max_claims
-        self._claims: OrderedDict[str, float] = OrderedDict()
+        self.clock = clock
+        self._claims: dict[str, float] = {}
+        self._claim_expiries: list[tuple[float, str]] = []
         self._threads: OrderedDict[str, tuple[str, int]] = OrderedDict()
         self._thread_bytes = 0
 
@@ -56,16 +68,20 @@ class MemoryStore:
     def thread_bytes(self) -> int:
         return self._thread_bytes
 
+    @property
+    def claims(self) -> int:
+        return len(self._claims)
+
     async def claim(self, key: str, ttl_seconds: float) -> bool:
-        # Every claim has the same TTL, so insertion order is expiry order.
-        now = time.monotonic()
-        while self._claims and next(iter(self._claims.values())) <= now:
-            self._claims.popitem(last=False)
+        now = self.clock()
+        while self._claim_expiries and self._claim_expiries[0][0] <= now:
+            expiry, expired = heapq.heappop(self._claim_expiries)
+            if self._claims.get(expired) == expiry:
+                del self._claims[expired]
         if key in self._claims:
             return False
         self._claims[key] = now + ttl_seconds
-        while len(self._claims) > self.max_claims:
-            self._claims.popitem(last=False)
+        heapq.heappush(self._claim_expiries, (now + ttl_seconds, key))
         return True
 
     def thread_lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
@@ -97,6 +113,7 @@ class MemoryStore:
 
     async def close(self) -> None:
         self._claims.clear()
+        self._claim_expiries.clear()
         self._threads.clear()
         self._thread_bytes = 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.answerer import CLAIM_TTL_SECONDS
 from bot.store import MemoryStore
 
 
@@ -41,3 +42,33 @@ async def test_a_thread_bigger_than_the_whole_cache_is_not_kept() -> None:
     await store.put_thread("a", "é" * 6)
     assert await store.get_thread("a") is None
     assert store.thread_bytes == 0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_claim_outlives_slacks_last_retry_however_many_claims_come_between() -> None:
+    """Slack's last retry comes about 6 minutes after the first delivery; a busy minute must not forget it."""
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+    assert await store.claim("event:first", CLAIM_TTL_SECONDS)
+    for index in range(150_000):
+        await store.claim(f"event:{index}", CLAIM_TTL_SECONDS)
+    clock.now = 7 * 60
+    assert not await store.claim("event:first", CLAIM_TTL_SECONDS), "the retry is refused"
+
+
+async def test_claims_are_bounded_by_time() -> None:
+    """Memory holds at most the claims of one claim lifetime: older ones are gone."""
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+    for index in range(1000):
+        await store.claim(f"event:old{index}", CLAIM_TTL_SECONDS)
+    clock.now = CLAIM_TTL_SECONDS
+    assert await store.claim("event:new", CLAIM_TTL_SECONDS)
+    assert store.claims == 1
