@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clients import SLACK_FAILURES, close_clients, open_model_client, open_slack_client
-from bot.errors import ConfigurationError, ModelError, ModelHTTPError, ModelTimeout, ModelUnreachable
+from bot.errors import ConfigurationError, ModelError, ModelSetupError, ModelTimeout, ModelUnreachable
 from bot.model_client import ChatMessage, ModelClient, ModelRequest
 from bot.settings import Settings
 from bot.store import RedisStore
@@ -114,12 +114,19 @@ async def _check_model(settings: Settings, model: ModelClient, report: Report) -
     report.passed("model", f"{settings.inference_model_id} answered {reply!r} in {latency:.0f} ms")
 
 
+SETTING_FIXES = {
+    "INFERENCE_KEY": "the key was refused: copy INFERENCE_KEY again (`{config} INFERENCE_KEY`).",
+    "INFERENCE_MODEL_ID": "check INFERENCE_MODEL_ID: a model this key may use (`{config} INFERENCE_MODEL_ID`).",
+    "INFERENCE_URL": "check INFERENCE_URL (`{config} INFERENCE_URL`).",
+    "MODEL_TEMPERATURE": "set MODEL_TEMPERATURE within what the model accepts (the message above says the range).",
+    "MODEL_MAX_TOKENS": "lower MODEL_MAX_TOKENS to what the model accepts (the message above says the limit).",
+}
+
+
 def _model_fix(error: ModelError) -> str:
     config = "heroku config:get -a $APP_NAME"
-    if isinstance(error, ModelHTTPError) and error.status in (401, 403):
-        return f"the key was refused: copy INFERENCE_KEY again (`{config} INFERENCE_KEY`)."
-    if isinstance(error, ModelHTTPError) and error.status == 404:
-        return f"check INFERENCE_URL and INFERENCE_MODEL_ID (`{config} INFERENCE_MODEL_ID`)."
+    if isinstance(error, ModelSetupError):
+        return " ".join(SETTING_FIXES[name].format(config=config) for name in error.settings)
     if isinstance(error, (ModelUnreachable, ModelTimeout)):
         return f"check INFERENCE_URL (`{config} INFERENCE_URL`) and the network; try again if the service is busy."
     return "check the model settings (INFERENCE_URL, INFERENCE_MODEL_ID) and the service's status page."

@@ -6,8 +6,10 @@
         ├── ModelTimeout         no answer within the timeout
         ├── ModelUnreachable     the connection could not be made or was dropped
         ├── ModelStreamBroken    the stream ended before the model said it was done
-        └── ModelHTTPError       the service answered with an error status
-            └── ContextTooLong   the request was over the model's context window
+        └── ModelHTTPError       the service answered with an error status (or an error event in the stream)
+            ├── ContextTooLong   the request was over the model's context window
+            └── ModelSetupError  the key, the model id, the account's access or a setting was refused:
+                                 only the person who runs the bot can fix it
 
 Only the model client sees httpx's exceptions; it re-raises them as these.
 """
@@ -59,3 +61,14 @@ class ModelHTTPError(ModelError):
 
 class ContextTooLong(ModelHTTPError):
     """A 4xx whose message says the input did not fit the model's context window."""
+
+
+class ModelSetupError(ModelHTTPError):
+    """Retrying or rewording cannot help; `settings` names what to check, and so does the log line."""
+
+    def __init__(self, status: int, message: str, settings: tuple[str, ...], retry_after: float | None = None) -> None:
+        super().__init__(status, message, retry_after)
+        self.settings = settings
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} (check {' and '.join(self.settings)})"

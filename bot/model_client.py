@@ -10,35 +10,27 @@ import asyncio
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
 
 from bot.errors import (
-    ContextTooLong,
     ModelError,
     ModelHTTPError,
+    ModelSetupError,
     ModelStreamBroken,
     ModelTimeout,
     ModelUnreachable,
 )
-from bot.safe_text import safe_text
+from bot.model_errors import http_error, stream_error
 
 logger = logging.getLogger(__name__)
 
 Role = Literal["system", "user", "assistant"]
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
-ERROR_MESSAGE_LIMIT = 200
-CONTEXT_TOO_LONG = re.compile(
-    r"context (length|window)|too many (input )?tokens|prompt is too long|input is too long|maximum context",
-    re.IGNORECASE,
-)
-DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 
 
 @dataclass(frozen=True)
@@ -146,7 +138,7 @@ class ModelClient:
             async with self.http.stream("POST", self.url, json=body, headers=headers) as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    raise _http_error(response, self.secrets)
+                    raise http_error(response, self.secrets)
                 answer.finish_reason = None
                 if response.headers.get("content-type", "").startswith("application/json"):
                     # Some OpenAI-compatible servers ignore `stream` and answer in one piece.
@@ -180,7 +172,7 @@ class ModelClient:
         if yielded or attempts >= self.retry.max_attempts:
             return None
         if isinstance(error, ModelHTTPError):
-            if error.status not in RETRYABLE_STATUSES:
+            if error.status not in RETRYABLE_STATUSES or isinstance(error, ModelSetupError):
                 return None
             delay = error.retry_after
         elif isinstance(error, (ModelUnreachable, ModelStreamBroken)):
@@ -214,8 +206,7 @@ def _parse_event_line(line: str, answer: Answer, secrets: Sequence[str]) -> tupl
     if not isinstance(chunk, dict):
         raise ModelStreamBroken("a malformed chunk")
     if "error" in chunk:
-        # A gateway's error event: what it says is outside text like any error body.
-        raise ModelStreamBroken(_safe_message(_error_message(chunk), secrets))
+        raise stream_error(chunk, secrets)
     if isinstance(chunk.get("usage"), dict):
         answer.usage = chunk["usage"]
     choices = chunk.get("choices") or []
@@ -240,74 +231,3 @@ def _whole_answer(body: str, answer: Answer) -> str:
     if isinstance(data.get("usage"), dict):
         answer.usage = data["usage"]
     return str(content)
-
-
-def _http_error(response: httpx.Response, secrets: Sequence[str]) -> ModelHTTPError:
-    # Some services echo the key they were sent; it must not reach a notice in Slack.
-    message = _safe_message(_error_message_from_body(response), secrets)
-    error_type = ContextTooLong if response.status_code in (400, 413) and CONTEXT_TOO_LONG.search(message) else None
-    return (error_type or ModelHTTPError)(response.status_code, message, _retry_after(response.headers))
-
-
-def _error_message_from_body(response: httpx.Response) -> str:
-    text = response.text.strip()
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError:
-        body = None
-    if body is not None:
-        message = _error_message(body)
-    elif "<" in text and ">" in text:
-        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
-        message = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
-    else:
-        message = text
-    return message if message.strip() else response.reason_phrase
-
-
-def _error_message(body: Any) -> str:
-    """The human part of an error body, whatever shape the service chose."""
-    if isinstance(body, str):
-        return body
-    if isinstance(body, dict):
-        for key in ("error", "message", "detail", "error_message"):
-            if key in body:
-                return _error_message(body[key])
-    return json.dumps(body)
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds to wait from `Retry-After` or Heroku's `x-ratelimit-reset-*` durations, if given."""
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-            except (TypeError, ValueError):
-                pass
-    resets = [
-        _duration_seconds(headers[name])
-        for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
-        if name in headers
-    ]
-    known = [seconds for seconds in resets if seconds is not None]
-    return max(known) if known else None
-
-
-def _duration_seconds(value: str) -> float | None:
-    """'51s', '1m30s', '250ms' → seconds."""
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    parts = DURATION_PART.findall(value.strip())
-    if not parts:
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return sum(float(number) * units[unit] for number, unit in parts)
-
-
-def _safe_message(message: str, secrets: Sequence[str]) -> str:
-    """One line, secrets masked, then cut: the only way a service's words reach a notice or a log."""
-    return safe_text(" ".join(message.split()), secrets, limit=ERROR_MESSAGE_LIMIT) or "no details given"

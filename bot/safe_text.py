@@ -16,6 +16,8 @@ REDACTED = "[redacted]"
 FRAGMENT_CHARS = 8
 SHORTEST_SECRET = 4
 
+# Cheap to look for; the shapes below are searched for only in text that has one of these.
+TOKEN_HINTS = re.compile(r"xox|xapp-|sk-|inf-|bearer |basic |://", re.IGNORECASE)
 TOKEN_SHAPES = re.compile(
     r"""
       \bxox[a-z]\.xox[a-z]-[A-Za-z0-9-]+      # Slack rotating tokens (xoxe.xoxp-…)
@@ -34,7 +36,8 @@ TOKEN_SHAPES = re.compile(
 def safe_text(text: str, secrets: Iterable[str] = (), *, limit: int | None = None) -> str:
     """`text` with every secret and credential-shaped string masked, then cut to `limit` characters."""
     masked = _mask_secrets(text, tuple(secret for secret in secrets if len(secret) >= SHORTEST_SECRET))
-    masked = TOKEN_SHAPES.sub(REDACTED, masked)
+    if TOKEN_HINTS.search(masked):
+        masked = TOKEN_SHAPES.sub(REDACTED, masked)
     if limit is None or len(masked) <= limit:
         return masked
     end = limit - 1

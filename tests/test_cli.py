@@ -78,6 +78,14 @@ async def test_check_reports_a_refused_model_key(environ: dict[str, str], fake_m
     assert "copy INFERENCE_KEY again" in text
 
 
+async def test_check_names_the_setting_behind_an_unknown_model(environ: dict[str, str], fake_model: FakeModel) -> None:
+    body = '{"error": {"message": "model claude-9 not found", "code": "model_not_found"}}'
+    fake_model.script.append(WholeReply(404, body))
+    code, text = await check(environ)
+    assert code == 1
+    assert "    fix: check INFERENCE_MODEL_ID: a model this key may use" in text
+
+
 async def test_check_reports_missing_scopes(environ: dict[str, str], fake_slack: FakeSlack) -> None:
     fake_slack.granted_scopes -= {"users:read", "channels:read"}
     code, text = await check(environ)

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import MODEL_ID, MODEL_KEY, FakeModel, Hang, Reply, WholeReply
+from tests.fakes.model_api import MODEL_ID, MODEL_KEY, FakeModel, Hang, RawStream, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack
 from tests.test_deploy_files import manifest
 
@@ -93,39 +93,105 @@ async def test_dm_thread_keeps_its_history(fake_slack: FakeSlack, fake_model: Fa
     assert contents[1:] == ["Alice: remember 42", "You said: Alice: remember 42", "Alice: what number?"]
 
 
+SETUP = "the bot's setup needs attention. Please tell the person who runs it (`python -m bot check`"
+MESSAGE_MAY_HELP = "If that is about your message, changing it may help."
+
+
+def _error(message: str, **fields: str) -> str:
+    return json.dumps({"error": {"message": message, **fields}})
+
+
 @pytest.mark.parametrize(
-    ("fault", "expected"),
+    ("fault", "expected", "advice", "logged"),
     [
         (
-            WholeReply(400, json.dumps({"error": {"message": "temperature must be at most 1", "type": "x"}})),
-            "HTTP 400: temperature must be at most 1",
+            WholeReply(401, json.dumps({"error": "invalid api key"})),
+            "HTTP 401: invalid api key. ",
+            SETUP,
+            "INFERENCE_KEY",
         ),
-        (WholeReply(401, json.dumps({"error": "invalid api key"})), "HTTP 401: invalid api key"),
+        (
+            WholeReply(404, _error("The model `claude-9` does not exist", code="model_not_found")),
+            "refused this bot's settings: HTTP 404: The model `claude-9` does not exist. ",
+            SETUP,
+            "check INFERENCE_MODEL_ID",
+        ),
+        (
+            WholeReply(400, _error("unknown model: claude-9", type="invalid_request_error")),
+            "HTTP 400: unknown model: claude-9. ",
+            SETUP,
+            "check INFERENCE_MODEL_ID",
+        ),
+        (
+            WholeReply(403, _error("Key has no access to this model", type="permission_error")),
+            "HTTP 403: Key has no access to this model. ",
+            SETUP,
+            "check INFERENCE_KEY and INFERENCE_MODEL_ID",
+        ),
+        (
+            WholeReply(400, _error("temperature must be at most 1", type="invalid_request_error")),
+            "HTTP 400: temperature must be at most 1. ",
+            SETUP,
+            "check MODEL_TEMPERATURE",
+        ),
+        (
+            RawStream([f"data: {_error('model not found: claude-9', code='model_not_found')}\n\n"]),
+            "HTTP 404: model not found: claude-9. ",
+            SETUP,
+            "check INFERENCE_MODEL_ID",
+        ),
+        (WholeReply(400, _error("Bad request.")), "HTTP 400: Bad request. If", MESSAGE_MAY_HELP, "Bad request."),
         (
             WholeReply(403, "<html><head><title>Request blocked</title></head><body>x</body></html>", {}, "text/html"),
+            "HTTP 403: Request blocked. ",
+            MESSAGE_MAY_HELP,
             "HTTP 403: Request blocked",
         ),
-        (Hang(), "timed out after 1 s"),
+        (Hang(), "timed out after 1 s. ", "Please try again in a moment.", "timed out after 1 s"),
+    ],
+    ids=[
+        "wrong-key",
+        "unknown-model-code",
+        "unknown-model-words",
+        "no-access",
+        "setting-refused",
+        "unknown-model-in-stream",
+        "message-with-its-own-stop",
+        "firewall-page",
+        "timeout",
     ],
 )
-async def test_model_failure_is_named_in_the_thread(
+async def test_model_failure_is_named_in_the_thread_with_what_helps(
     fake_slack: FakeSlack,
     fake_model: FakeModel,
     bot_factory: BotFactory,
     http: object,
-    fault: WholeReply | Hang,
+    caplog: pytest.LogCaptureFixture,
+    fault: WholeReply | RawStream | Hang,
     expected: str,
+    advice: str,
+    logged: str,
 ) -> None:
-    """When the model call fails, a short notice in the thread says what failed; no secret is in it."""
+    """The notice says what failed and what will help; setup errors send people to whoever runs the bot,
+    never to rephrasing, and the log names the setting to check."""
     bot = await bot_factory(MODEL_TIMEOUT_SECONDS="1")
     events = EventSender(bot.url + "/slack/events", http)  # type: ignore[arg-type]
     fake_model.script.append(fault)
     message = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> hi")
-    await events.mention(message)
-    [notice] = await fake_slack.wait_for_replies("C1", message["ts"])
-    assert expected in notice
+    with caplog.at_level("INFO", logger="bot.answerer"):
+        await events.mention(message)
+        [notice] = await fake_slack.wait_for_replies("C1", message["ts"])
+        await bot.runtime.tasks.wait()
     assert notice.startswith(":warning: Sorry")
+    assert expected in notice
+    assert advice in notice
+    assert ".." not in notice
+    assert "Rephrasing" not in notice
     assert MODEL_KEY not in notice
+    [handled] = [record for record in caplog.records if record.getMessage() == "event handled"]
+    assert logged in handled.error  # type: ignore[attr-defined]
+    if advice == SETUP:
+        assert len(fake_model.requests) == 1  # a refused setup is not retried
 
 
 async def test_unreachable_model_is_named(fake_slack: FakeSlack, bot_factory: BotFactory, http: object) -> None:

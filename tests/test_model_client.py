@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.errors import ContextTooLong, ModelHTTPError, ModelStreamBroken, ModelTimeout
+from bot.errors import ContextTooLong, ModelHTTPError, ModelSetupError, ModelStreamBroken, ModelTimeout
 from bot.model_client import ChatMessage, ModelClient, ModelRequest, RetryPolicy
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, RawStream, Reply, WholeReply
 
@@ -139,3 +139,45 @@ async def test_a_server_that_ignores_stream_is_understood(client: ModelClient, f
     fake_model.script.append(WholeReply(200, json.dumps(body)))
     answer = await client.complete(REQUEST)
     assert (answer.text, answer.finish_reason, answer.usage["completion_tokens"]) == ("All at once.", "length", 4)
+
+
+def _event(error: dict[str, object]) -> str:
+    return f"data: {json.dumps({'error': error})}\n\n"
+
+
+async def test_an_error_event_before_any_text_is_retried_when_worth_it(
+    client: ModelClient, fake_model: FakeModel
+) -> None:
+    fake_model.script += [RawStream([_event({"type": "overloaded_error", "message": "Overloaded"})]), Reply(["ok"])]
+    answer = await client.complete(REQUEST)
+    assert (answer.text, answer.attempts) == ("ok", 2)
+
+
+@pytest.mark.parametrize(
+    ("fault", "settings"),
+    [
+        (WholeReply(401, "Unauthorized", content_type="text/plain"), ("INFERENCE_KEY",)),
+        (
+            WholeReply(429, json.dumps({"error": {"code": "insufficient_quota", "message": "quota"}})),
+            ("INFERENCE_KEY", "INFERENCE_MODEL_ID"),
+        ),
+        (WholeReply(400, json.dumps({"error": {"message": "max_tokens: 8192 > 4096"}})), ("MODEL_MAX_TOKENS",)),
+        (RawStream([_event({"code": 401, "message": "bad key"})]), ("INFERENCE_KEY",)),
+        (WholeReply(503, json.dumps({"error": {"message": "model not available, try later"}})), None),
+        (WholeReply(403, "<html><title>Request blocked</title></html>", content_type="text/html"), None),
+        (WholeReply(422, json.dumps({"error": {"message": "image too large"}})), None),
+    ],
+    ids=["401-page", "no-quota", "parameter", "event-code", "5xx-is-not-setup", "filter-page", "about-the-message"],
+)
+async def test_setup_errors_name_the_setting_and_are_not_retried(
+    client: ModelClient, fake_model: FakeModel, fault: WholeReply | RawStream, settings: tuple[str, ...] | None
+) -> None:
+    fake_model.script += [fault, fault, fault]
+    with pytest.raises(ModelHTTPError) as caught:
+        await client.complete(REQUEST)
+    if settings is None:
+        assert not isinstance(caught.value, ModelSetupError)
+    else:
+        assert isinstance(caught.value, ModelSetupError)
+        assert caught.value.settings == settings
+        assert len(fake_model.requests) == 1

@@ -1,0 +1,31 @@
+"""Notices: each says what happened and what will help, as whole sentences."""
+
+from __future__ import annotations
+
+from bot import notices
+from bot.errors import ContextTooLong, ModelHTTPError, ModelSetupError
+
+
+def test_a_service_message_with_its_own_stop_gets_no_second_one() -> None:
+    assert notices.sentences("HTTP 400: Bad request.", "Try again") == "HTTP 400: Bad request. Try again."
+    assert notices.sentences("Cut off…", "Really?", "") == "Cut off… Really?"
+
+
+def test_a_conversation_too_long_even_shortened_asks_for_a_new_thread() -> None:
+    notice = notices.model_failed(ContextTooLong(400, "prompt is too long: 250000 tokens"))
+    assert notice.endswith("Please start a new thread, or send a shorter message.")
+
+
+def test_a_setup_error_mid_answer_does_not_ask_people_to_ask_again() -> None:
+    notice = notices.interrupted(ModelSetupError(401, "key revoked.", ("INFERENCE_KEY",)))
+    assert "`python -m bot check`" in notice
+    assert "Please ask again" not in notice
+    assert ".." not in notice
+
+
+def test_a_busy_service_says_to_wait() -> None:
+    notice = notices.model_failed(ModelHTTPError(429, "slow down"))
+    assert notice == (
+        ":warning: Sorry, the model service answered HTTP 429: slow down. "
+        "It is busy right now; please try again in a minute."
+    )
