@@ -192,7 +192,7 @@ class Answerer:
 
     async def _conversation(self, question: Question, identity: BotIdentity, asked: ThreadMessage) -> list[ChatMessage]:
         try:
-            raw_thread = await self.threads.read(question.channel, question.thread_ts)
+            raw_thread = await self.threads.read(question.channel, question.thread_ts, question.message)
         except SLACK_FAILURES as error:
             # Better an answer without the earlier messages than none at all.
             logger.warning("could not read the thread; answering the question alone", extra={"error": repr(error)})

@@ -50,13 +50,22 @@ class ThreadReader:
         self.client = client
         self.store = store
 
-    async def read(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+    async def read(
+        self, channel: str, thread_ts: str, question: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Every message of the thread so far, oldest first.
 
+        A `question` that starts its own thread is all of the thread that matters to its answer, so
+        Slack is not asked (`conversations.replies` allows about 50 calls a minute per workspace); the
+        thread is cached as complete up to it, so a follow-up asks only for what came after.
         Call it while holding the thread's lock, so that cache updates of one thread do not race.
         """
         key = thread_key(channel, thread_ts)
         cached = await self.store.get_thread(key)
+        if cached is None and question is not None and str(question.get("ts")) == thread_ts:
+            opening = [compact(question)]
+            await self.store.put_thread(key, json.dumps({"covered_until": thread_ts, "messages": opening}))
+            return opening
         covered_until, messages = _decode(cached) if cached else (None, [])
         newer = await self._fetch(channel, thread_ts, oldest=covered_until)
         by_ts = {message["ts"]: message for message in messages}

@@ -232,9 +232,11 @@ async def test_an_unreadable_thread_still_gets_an_answer(
 ) -> None:
     """If Slack will not return the thread, the question is answered on its own rather than not at all."""
     fake_slack.faults["conversations.replies"] = [Fault(error="thread_not_found")]
-    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} still there?")
+    parent = fake_slack.post_as_person("C1", "UBOB", "earlier")
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} still there?", thread_ts=parent["ts"])
     await events.mention(message)
-    assert await fake_slack.wait_for_replies("C1", message["ts"]) == ["You said: Alice: still there?"]
+    assert await fake_slack.wait_for_replies("C1", parent["ts"]) == ["You said: Alice: still there?"]
+    assert fake_slack.faults["conversations.replies"] == [], "the thread read was refused"
 
 
 async def test_a_dropped_slack_connection_is_retried(

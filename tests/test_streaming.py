@@ -34,9 +34,12 @@ async def test_partial_text_is_visible_before_the_model_finishes(
 async def test_the_thread_shows_the_bot_is_working_at_once(
     fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
 ) -> None:
-    """The "is thinking…" status is set before the model is even asked."""
+    """The "is thinking…" status is set before the thread is read or the model is even asked."""
+    parent = fake_slack.post_as_person("C1", "UBOB", "some context")
+    follow_up = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} tell me", thread_ts=parent["ts"])
     fake_model.script.append(Reply(["ok"], delay=0.2))
-    thread = await ask(fake_slack, events)
+    await events.mention(follow_up)
+    thread = str(parent["ts"])
     await fake_slack.wait_for_replies("C1", thread)
     assert fake_slack.statuses == [("C1", thread, "is thinking…")]
     status_call = next(i for i, call in enumerate(fake_slack.calls) if call.method == "assistant.threads.setStatus")
