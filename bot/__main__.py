@@ -17,7 +17,7 @@ from bot.check import run_checks
 from bot.errors import ConfigurationError
 from bot.logs import configure_logging
 from bot.server import serve
-from bot.settings import Settings
+from bot.settings import Part, Settings
 
 EXIT_CONFIGURATION = 2
 
@@ -37,7 +37,9 @@ def main() -> int:
     if command == "check":
         return asyncio.run(run_checks(os.environ, sys.stdout))
     try:
-        settings = Settings.from_env(os.environ)
+        # `chat` talks to the model only: it needs no Slack settings.
+        parts: tuple[Part, ...] = ("model",) if command == "chat" else ("slack", "model")
+        settings = Settings.from_env(os.environ, parts)
     except ConfigurationError as error:
         print(f"The bot cannot start; fix these settings and start it again:\n{error}", file=sys.stderr)
         return EXIT_CONFIGURATION

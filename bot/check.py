@@ -10,10 +10,10 @@ from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clients import SLACK_FAILURES, close_clients, open_model_client, open_slack_client
+from bot.clients import SLACK_FAILURES, open_model_client, open_slack_client
 from bot.errors import ConfigurationError, ModelError, ModelSetupError, ModelTimeout, ModelUnreachable
-from bot.model_client import ChatMessage, ModelClient, ModelRequest
-from bot.settings import Settings
+from bot.model_client import ChatMessage, ModelRequest
+from bot.settings import Part, Settings
 from bot.store import RedisStore
 
 # The bot scopes manifest.yml asks for; a token without them fails in ways that are hard to trace later.
@@ -49,28 +49,61 @@ class Report:
 
 
 async def run_checks(environ: Mapping[str, str], out: TextIO) -> int:
-    """Exit code 0 only when every check passes."""
+    """Exit code 0 only when every check passes. A part whose settings are missing is reported as not
+    configured, and the other parts are still checked."""
     report = Report(out)
+    settings = _check_settings(environ, report)
+    slack_settings = settings or _settings_of_part(environ, "slack")
+    model_settings = settings or _settings_of_part(environ, "model")
+    if slack_settings is None:
+        report.skipped("slack", f"not configured: {NOT_CONFIGURED} (`python -m bot chat` works without it)")
+    else:
+        await _check_slack(slack_settings, report)
+    if model_settings is None:
+        report.skipped("model", f"not configured: {NOT_CONFIGURED}")
+    else:
+        await _check_model(model_settings, report)
+    any_settings = settings or model_settings or slack_settings
+    if any_settings is None:
+        report.skipped("redis", f"not checked: {NOT_CONFIGURED}")
+    else:
+        await _check_redis(any_settings, report)
+    return 1 if report.failures else 0
+
+
+def _check_settings(environ: Mapping[str, str], report: Report) -> Settings | None:
+    """Everything the server needs; each problem is a failure, named with its fix."""
     try:
         settings = Settings.from_env(environ)
     except ConfigurationError as error:
         for problem in error.problems:
             report.failed("settings", problem)
-        return 1
+        return None
     mode = "Socket Mode" if settings.socket_mode else f"HTTP on port {settings.port}, path /slack/events"
     report.passed("settings", f"all present and valid ({mode})")
-    slack = open_slack_client(settings)
-    model = open_model_client(settings)
+    return settings
+
+
+NOT_CONFIGURED = "fix the settings above to check it"
+
+
+def _settings_of_part(environ: Mapping[str, str], part: Part) -> Settings | None:
     try:
-        await _check_slack(settings, slack, report)
-        await _check_model(settings, model, report)
-        await _check_redis(settings, report)
+        return Settings.from_env(environ, parts=(part,))
+    except ConfigurationError:
+        return None
+
+
+async def _check_slack(settings: Settings, report: Report) -> None:
+    slack = open_slack_client(settings)
+    try:
+        await _check_slack_token(settings, slack, report)
     finally:
-        await close_clients(slack, model)
-    return 1 if report.failures else 0
+        if slack.session is not None:
+            await slack.session.close()
 
 
-async def _check_slack(settings: Settings, slack: AsyncWebClient, report: Report) -> None:
+async def _check_slack_token(settings: Settings, slack: AsyncWebClient, report: Report) -> None:
     try:
         response = await slack.auth_test()
     except SlackApiError as error:
@@ -102,13 +135,16 @@ async def _check_slack(settings: Settings, slack: AsyncWebClient, report: Report
     report.passed("slack", f"connected to {who}")
 
 
-async def _check_model(settings: Settings, model: ModelClient, report: Report) -> None:
+async def _check_model(settings: Settings, report: Report) -> None:
+    model = open_model_client(settings)
     started = time.monotonic()
     try:
         answer = await model.complete(ModelRequest(PROMPT, temperature=0, max_tokens=16))
     except ModelError as error:
         report.failed("model", f"{settings.inference_model_id} at {settings.inference_url}: {error}", _model_fix(error))
         return
+    finally:
+        await model.http.aclose()
     latency = (time.monotonic() - started) * 1000
     reply = " ".join(answer.text.split())[:40] or "(empty)"
     report.passed("model", f"{settings.inference_model_id} answered {reply!r} in {latency:.0f} ms")

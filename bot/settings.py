@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping
-from typing import TypeVar
+from collections.abc import Callable, Collection, Mapping
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 from bot.errors import ConfigurationError
@@ -23,6 +23,9 @@ INFERENCE_HINT = (
 )
 
 Number = TypeVar("Number", int, float)
+# The parts whose settings can be required: the server needs both; `python -m bot chat` only the model.
+Part = Literal["slack", "model"]
+SERVER_PARTS: frozenset[Part] = frozenset(("slack", "model"))
 CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
 
 
@@ -76,17 +79,19 @@ class Settings:
         return reader.names_read
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+    def from_env(cls, environ: Mapping[str, str], parts: Collection[Part] = SERVER_PARTS) -> Settings:
+        """Checks every setting given; those of a part not in `parts` may be missing (then empty)."""
         reader = _Reader(environ)
-        settings = cls._read(reader)
+        settings = cls._read(reader, frozenset(parts))
         if reader.problems:
             raise ConfigurationError(reader.problems)
         return settings
 
     @classmethod
-    def _read(cls, reader: _Reader) -> Settings:
+    def _read(cls, reader: _Reader, parts: frozenset[Part] = SERVER_PARTS) -> Settings:
+        slack, model = "slack" in parts, "model" in parts
         app_token = reader.optional("SLACK_APP_TOKEN")
-        if app_token is not None and not app_token.startswith("xapp-"):
+        if slack and app_token is not None and not app_token.startswith("xapp-"):
             reader.problem(
                 "SLACK_APP_TOKEN must be an app-level token starting with `xapp-` (Basic Information → "
                 "App-Level Tokens, scope connections:write). Leave it unset to run in HTTP mode."
@@ -95,8 +100,9 @@ class Settings:
             "SLACK_BOT_TOKEN",
             "Copy the Bot User OAuth Token (xoxb-...) from your Slack app's OAuth & Permissions page. "
             + HEROKU_HINT.format(name="SLACK_BOT_TOKEN"),
+            needed=slack,
         )
-        if bot_token and not bot_token.startswith("xoxb-"):
+        if slack and bot_token and not bot_token.startswith("xoxb-"):
             reader.problem("SLACK_BOT_TOKEN must be a bot token starting with `xoxb-` (OAuth & Permissions page).")
         signing_secret = ""
         if app_token is None:
@@ -104,15 +110,18 @@ class Settings:
                 "SLACK_SIGNING_SECRET",
                 "Copy the Signing Secret from your Slack app's Basic Information page. "
                 + HEROKU_HINT.format(name="SLACK_SIGNING_SECRET"),
+                needed=slack,
             )
         settings = cls(
             slack_bot_token=bot_token,
             slack_signing_secret=signing_secret,
             slack_app_token=app_token,
             slack_api_url=reader.url("SLACK_API_URL", "https://slack.com/api/", trailing_slash=True),
-            inference_url=reader.url("INFERENCE_URL", None, trailing_slash=False),
-            inference_key=reader.required("INFERENCE_KEY", INFERENCE_HINT.format(name="INFERENCE_KEY")),
-            inference_model_id=reader.required("INFERENCE_MODEL_ID", INFERENCE_HINT.format(name="INFERENCE_MODEL_ID")),
+            inference_url=reader.url("INFERENCE_URL", None, trailing_slash=False, needed=model),
+            inference_key=reader.required("INFERENCE_KEY", INFERENCE_HINT.format(name="INFERENCE_KEY"), needed=model),
+            inference_model_id=reader.required(
+                "INFERENCE_MODEL_ID", INFERENCE_HINT.format(name="INFERENCE_MODEL_ID"), needed=model
+            ),
             port=reader.number("PORT", int, 3000, minimum=1, maximum=65535),
             redis_url=reader.optional("REDIS_URL"),
             system_prompt=reader.optional("SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
@@ -173,17 +182,20 @@ class _Reader:
             )
         return ids
 
-    def required(self, name: str, hint: str) -> str:
+    def required(self, name: str, hint: str, *, needed: bool = True) -> str:
+        """`needed=False`: the value's part is not asked for; missing, it is empty, not a problem."""
         value = self.optional(name)
         if value is None:
-            self.problem(f"{name} is not set. {hint}")
+            if needed:
+                self.problem(f"{name} is not set. {hint}")
             return ""
         return value
 
-    def url(self, name: str, default: str | None, *, trailing_slash: bool) -> str:
+    def url(self, name: str, default: str | None, *, trailing_slash: bool, needed: bool = True) -> str:
         value = self.optional(name) or default
         if value is None:
-            self.problem(f"{name} is not set. {INFERENCE_HINT.format(name=name)}")
+            if needed:
+                self.problem(f"{name} is not set. {INFERENCE_HINT.format(name=name)}")
             return ""
         if "://" not in value:
             value = "https://" + value

@@ -46,6 +46,30 @@ async def test_check_names_missing_settings() -> None:
     assert "✗ settings: INFERENCE_KEY is not set" in text
 
 
+async def test_check_without_slack_settings_still_checks_the_model(
+    environ: dict[str, str], fake_model: FakeModel
+) -> None:
+    """A newcomer with only the INFERENCE_* settings learns the model works and what the server still needs."""
+    fake_model.script.append(Reply(["ok"]))
+    model_only = {name: value for name, value in environ.items() if not name.startswith("SLACK_")}
+    code, text = await check(model_only)
+    assert code == 1
+    assert "✗ settings: SLACK_BOT_TOKEN is not set" in text
+    assert "✗ settings: SLACK_SIGNING_SECRET is not set" in text
+    assert "- slack: not configured" in text
+    assert "✓ model: claude-4-5-haiku answered 'ok' in" in text
+    assert "- redis: REDIS_URL not set" in text
+
+
+async def test_check_without_model_settings_still_checks_slack(environ: dict[str, str]) -> None:
+    slack_only = {name: value for name, value in environ.items() if not name.startswith("INFERENCE_")}
+    code, text = await check(slack_only)
+    assert code == 1
+    assert "✗ settings: INFERENCE_KEY is not set" in text
+    assert "✓ slack: connected to workspace 'Test' as @assistant" in text
+    assert "- model: not configured" in text
+
+
 @pytest.mark.parametrize(
     ("overrides", "problem", "fix"),
     [
@@ -128,3 +152,12 @@ async def test_chat_shows_failures_as_the_bot_would(environ: dict[str, str], fak
     assert code == 0
     assert "HTTP 400: bad request" in output
     assert "assistant> fine\n_(The answer stops here: it reached the length limit" in output
+
+
+async def test_chat_needs_only_the_model_settings(environ: dict[str, str], fake_model: FakeModel) -> None:
+    """`chat` is for trying the model before touching Slack: no Slack setting is asked for."""
+    fake_model.script.append(Reply(["Hello."]))
+    model_only = {name: value for name, value in environ.items() if not name.startswith("SLACK_")}
+    code, output = await run_chat(model_only, "hi\n")
+    assert code == 0
+    assert "assistant> Hello.\n" in output

@@ -55,3 +55,20 @@ def test_secrets_stay_out_of_repr() -> None:
     assert "inf-key" not in repr(settings)
     assert "hunter22" not in repr(settings)
     assert {"inf-key", "secret", "xoxb-1", "hunter22"} <= set(settings.secrets)
+
+
+def test_chat_needs_only_the_model_part() -> None:
+    model_only = {key: value for key, value in REQUIRED.items() if not key.startswith("SLACK_")}
+    settings = Settings.from_env(model_only, parts=("model",))
+    assert (settings.slack_bot_token, settings.inference_key) == ("", "inf-key")
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({}, parts=("model",))
+    assert "SLACK" not in str(caught.value)
+    assert "INFERENCE_KEY is not set" in str(caught.value)
+
+
+def test_a_part_not_asked_for_may_be_missing_but_the_rest_is_checked() -> None:
+    slack_only = {key: value for key, value in REQUIRED.items() if not key.startswith("INFERENCE_")}
+    assert Settings.from_env(slack_only, parts=("slack",)).inference_url == ""
+    with pytest.raises(ConfigurationError, match="MODEL_TEMPERATURE"):
+        Settings.from_env({**slack_only, "MODEL_TEMPERATURE": "hot"}, parts=("slack",))
