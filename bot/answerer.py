@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -80,6 +82,14 @@ class Turn:
         return self.live is not None and self.live.shown
 
 
+class ContextSource(Protocol):
+    """Adds what a thread is about to its conversation (a catch-up DM thread: the summarized thread)."""
+
+    async def extend(
+        self, question: Question, identity: BotIdentity, messages: list[ChatMessage]
+    ) -> list[ChatMessage]: ...
+
+
 class Answerer:
     def __init__(
         self,
@@ -92,6 +102,7 @@ class Answerer:
         channel_prompts: ChannelPrompts,
         capabilities: SlackCapabilities,
         settings: Settings,
+        context: ContextSource | None = None,
     ) -> None:
         self.slack = slack
         self.model = model
@@ -101,6 +112,7 @@ class Answerer:
         self.channel_prompts = channel_prompts
         self.capabilities = capabilities
         self.settings = settings
+        self.context = context
         self.locks = ThreadLocks()
         self.model_calls = asyncio.Semaphore(settings.max_concurrent_model_calls)
 
@@ -119,14 +131,36 @@ class Answerer:
             },
         )
         key = thread_key(question.channel, question.thread_ts)
+        async with self._handled(turn, started), self.locks.hold(key):
+            if not await self._claim(question):
+                turn.log["outcome"] = "duplicate"
+                return
+            turn.claimed = True
+            async with self.store.thread_lock(key):
+                await self._answer(turn, identity)
+
+    async def answer_with(self, question: Question, messages: list[ChatMessage], log: dict[str, Any]) -> None:
+        """Streams the answer to `messages` into the question's thread, like any answer, and logs one line.
+
+        For answers whose conversation is not the thread itself (a catch-up summary in the asker's DM);
+        the caller has claimed the request.
+        """
+        started = time.monotonic()
+        turn = Turn(question, log, claimed=True)
+        key = thread_key(question.channel, question.thread_ts)
+        async with self._handled(turn, started), self.locks.hold(key), self.store.thread_lock(key):
+            status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
+            await status.show()
+            try:
+                await self._respond(turn, messages, status, files_unread=False)
+            finally:
+                await status.clear()
+
+    @contextlib.asynccontextmanager
+    async def _handled(self, turn: Turn, started: float) -> AsyncIterator[None]:
+        """Whatever happens to a turn: Slack failures logged, a shutdown noticed, one log line."""
         try:
-            async with self.locks.hold(key):
-                if not await self._claim(question):
-                    turn.log["outcome"] = "duplicate"
-                    return
-                turn.claimed = True
-                async with self.store.thread_lock(key):
-                    await self._answer(turn, identity)
+            yield
         except SLACK_FAILURES as error:
             turn.log.update(outcome="slack_error", error=_slack_error_name(error))
             if turn.answer.text:
@@ -136,7 +170,7 @@ class Answerer:
             turn.log["outcome"] = "stopped_by_shutdown"
             # A question still queued behind another turn has no claim yet: take it now, so that a
             # duplicate delivery waiting in the same queue does not post a second notice.
-            if turn.claimed or await self._claim(question):
+            if turn.claimed or await self._claim(turn.question):
                 await self._say_restarting(turn)
             raise
         finally:
@@ -179,16 +213,21 @@ class Answerer:
         await status.show()
         try:
             messages = await self._conversation(question, identity, asked)
-            queued = self.model_calls.locked()
-            if queued:
-                turn.log["queued"] = True
-                await status.show(notices.WAITING_STATUS)
-            async with self.model_calls:
-                if queued:
-                    await status.show()
-                await self._answer_live(turn, messages, files_unread=bool(asked.file_names))
+            await self._respond(turn, messages, status, files_unread=bool(asked.file_names))
         finally:
             await status.clear()
+
+    async def _respond(
+        self, turn: Turn, messages: list[ChatMessage], status: ThreadStatus, *, files_unread: bool
+    ) -> None:
+        queued = self.model_calls.locked()
+        if queued:
+            turn.log["queued"] = True
+            await status.show(notices.WAITING_STATUS)
+        async with self.model_calls:
+            if queued:
+                await status.show()
+            await self._answer_live(turn, messages, files_unread=files_unread)
 
     async def _conversation(self, question: Question, identity: BotIdentity, asked: ThreadMessage) -> list[ChatMessage]:
         try:
@@ -205,6 +244,8 @@ class Answerer:
         instructions = await self.channel_prompts.instructions(question.channel)
         system_prompt = system_prompt_for(self.settings.system_prompt, instructions)
         messages = build_conversation(thread, bot_user_id=identity.user_id, names=names, system_prompt=system_prompt)
+        if self.context is not None:
+            messages = await self.context.extend(question, identity, messages)
         if self.settings.log_message_content:
             content = [message.as_json() for message in messages]
             logger.info("model request", extra={"thread_ts": question.thread_ts, "messages": content})

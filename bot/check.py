@@ -28,6 +28,8 @@ REQUIRED_SCOPES = (
     "reactions:write",
     "channels:read",
     "groups:read",
+    "commands",
+    "im:write",
 )
 PROMPT = [ChatMessage("system", "You are a health check. Reply with one word."), ChatMessage("user", "Say ok.")]
 

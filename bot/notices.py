@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from bot.errors import (
     ContextTooLong,
     ModelError,
@@ -94,3 +96,77 @@ def channel_not_allowed(allowed_channels: list[str]) -> str:
     """An ephemeral note, seen only by the person who asked."""
     where = ", ".join(f"<#{channel}>" for channel in sorted(allowed_channels))
     return f"I only answer in {where} and in DMs here. Ask me there, or in a DM!"
+
+
+# Catch-up (the "Summarize thread" shortcut and `/catchup`): private notes, and the DM thread's first message.
+CATCH_UP_USAGE = (
+    "Type `/catchup` for a private summary of this channel's last 24 hours, or give a time span: "
+    "`/catchup 8h`, `/catchup 3d`, `/catchup 90m` (up to 30 days). The summary comes to our DM."
+)
+CANT_READ_DM = (
+    "I can only read channels I'm a member of and our own DM, so I can't summarize this conversation. "
+    "Try it in a channel I'm in."
+)
+CATCH_UP_UNDELIVERED = f":warning: Sorry, I couldn't send you the summary in our DM. {TRY_AGAIN}"
+
+
+def catch_up_usage(given: str) -> str:
+    """The reply to a `/catchup` argument that is not a time span."""
+    shown = given.strip().replace("`", "'")[:40]
+    return f"I didn't understand `{shown}` as a time span. {CATCH_UP_USAGE}"
+
+
+def cant_read(channel: str, bot_name: str) -> str:
+    """Where the bot is not a member (or the channel is private to it): how to let it in."""
+    if not channel.startswith(("C", "G")):
+        return CANT_READ_DM
+    return (
+        f"I can't read <#{channel}>: I'm not a member of it. Add me by typing `/invite @{bot_name}` in that "
+        "channel, then try again."
+    )
+
+
+def catch_up_failed(channel: str) -> str:
+    return f":warning: Sorry, I couldn't read <#{channel}> just now. {TRY_AGAIN}"
+
+
+def window_phrase(window: timedelta) -> str:
+    """`the last 24 hours`, `the last 3 days`, `the last 90 minutes`."""
+    minutes = int(window.total_seconds() // 60)
+    if minutes % (24 * 60) == 0 and minutes > 24 * 60:
+        count, unit = minutes // (24 * 60), "day"
+    elif minutes % 60 == 0:
+        count, unit = minutes // 60, "hour"
+    else:
+        count, unit = minutes, "minute"
+    return f"the last {unit}" if count == 1 else f"the last {count} {unit}s"
+
+
+def nothing_to_catch_up_on(channel: str, window: timedelta) -> str:
+    return f"Nothing was said in <#{channel}> in {window_phrase(window)}: you're all caught up."
+
+
+def summary_on_its_way(kind: str) -> str:
+    """The private confirmation where the person asked: the summary itself is in the DM."""
+    what = "this thread" if kind == "thread" else "this channel"
+    return f"I'm sending you a summary of {what} in our DM (my Messages tab)."
+
+
+def thread_summary_header(channel: str, permalink: str | None) -> str:
+    """The first message of the DM thread a thread's summary streams into (Slack mrkdwn)."""
+    thread = f"<{permalink}|this thread>" if permalink else "a thread"
+    return f":memo: Summary of {thread} in <#{channel}>, just for you. Reply here to ask me more about it."
+
+
+def channel_summary_header(channel: str, window: timedelta, reaches_back_to: str | None) -> str:
+    """The first message of a `/catchup` DM thread; says how far back the summary reaches when cut short."""
+    header = f":memo: Catching you up on <#{channel}>, {window_phrase(window)}. Reply here to ask me more about it."
+    if reaches_back_to is None:
+        return header
+    stamp = int(float(reaches_back_to))
+    since = f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{_utc(stamp)}>"
+    return f"{header}\n_There was more than fits in one summary: it reaches back to {since}._"
+
+
+def _utc(stamp: int) -> str:
+    return datetime.fromtimestamp(stamp, UTC).strftime("%d %b %H:%M UTC")

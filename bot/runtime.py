@@ -11,8 +11,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import __version__
 from bot.answerer import Answerer
+from bot.catch_up import CatchUp, CatchUpFollowUps, SourceReader
 from bot.channel_prompts import ChannelPrompts
 from bot.clients import close_clients, open_model_client, open_slack_client
+from bot.interactivity import register_catch_up
 from bot.model_client import ModelClient
 from bot.settings import Settings
 from bot.slack_app import build_slack_app
@@ -47,17 +49,22 @@ class Runtime:
         tasks = TaskTracker()
         threads = ThreadReader(slack, store)
         channel_prompts = ChannelPrompts(slack)
+        names = NameDirectory(slack)
+        sources = SourceReader(slack, threads, names)
         answerer = Answerer(
             slack=slack,
             model=model,
             store=store,
             threads=threads,
-            names=NameDirectory(slack),
+            names=names,
             channel_prompts=channel_prompts,
             capabilities=SlackCapabilities(streaming=settings.slack_streaming),
             settings=settings,
+            context=CatchUpFollowUps(store, sources, settings),
         )
         slack_app = build_slack_app(settings, slack, answerer, channel_prompts, tasks)
+        catch_up = CatchUp(slack=slack, answerer=answerer, store=store, reader=sources, settings=settings)
+        register_catch_up(slack_app, catch_up, tasks)
         return cls(settings, slack, model, store, tasks, answerer, slack_app)
 
     def web_app(self) -> web.Application:

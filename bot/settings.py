@@ -16,6 +16,14 @@ DEFAULT_SYSTEM_PROMPT = (
     "Answer the latest message, concisely and accurately, using standard Markdown."
 )
 
+DEFAULT_SUMMARY_PROMPT = (
+    "You summarize Slack conversations for someone catching up on them. Each message starts with its "
+    "author's name. Write standard Markdown, shorter than the conversation: first the gist in one or two "
+    "sentences; then the main points, saying who said what; then a **Decisions** list (what was agreed, "
+    "and by whom) and an **Open questions** list (what is still unanswered or waiting on someone, and on "
+    'whom), writing "None" under a list that has nothing. Only report what the messages say.'
+)
+
 HEROKU_HINT = "On Heroku: `heroku config:set -a $APP_NAME {name}=...`; locally: put it in .env."
 INFERENCE_HINT = (
     "On Heroku, attach a model with `heroku ai:models:create -a $APP_NAME claude-4-5-haiku --as INFERENCE`; "
@@ -57,6 +65,7 @@ class Settings:
     log_level: str = "INFO"
     log_message_content: bool = False
     allowed_channels: frozenset[str] = frozenset()
+    summary_prompt: str = DEFAULT_SUMMARY_PROMPT
 
     @property
     def socket_mode(self) -> bool:
@@ -151,6 +160,7 @@ class Settings:
             log_level=reader.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
             log_message_content=reader.flag("LOG_MESSAGE_CONTENT", False),
             allowed_channels=reader.channel_ids("ALLOWED_CHANNELS"),
+            summary_prompt=reader.optional("SUMMARY_PROMPT") or DEFAULT_SUMMARY_PROMPT,
         )
         return settings
 

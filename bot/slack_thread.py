@@ -66,14 +66,22 @@ class ThreadReader:
             opening = [compact(question)]
             await self.store.put_thread(key, json.dumps({"covered_until": thread_ts, "messages": opening}))
             return opening
+        merged = await self._merge_newer(channel, thread_ts, cached)
+        if merged:
+            await self.store.put_thread(key, json.dumps({"covered_until": merged[-1]["ts"], "messages": merged}))
+        return merged
+
+    async def peek(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """The whole thread as `read` returns it, leaving the cache as it was: safe without the thread's lock."""
+        return await self._merge_newer(channel, thread_ts, await self.store.get_thread(thread_key(channel, thread_ts)))
+
+    async def _merge_newer(self, channel: str, thread_ts: str, cached: str | None) -> list[dict[str, Any]]:
+        """The cached copy with what Slack has after it, oldest first."""
         covered_until, messages = _decode(cached) if cached else (None, [])
         newer = await self._fetch(channel, thread_ts, oldest=covered_until)
         by_ts = {message["ts"]: message for message in messages}
         by_ts.update((message["ts"], message) for message in newer)
-        merged = sorted(by_ts.values(), key=lambda message: float(message["ts"]))
-        if merged:
-            await self.store.put_thread(key, json.dumps({"covered_until": merged[-1]["ts"], "messages": merged}))
-        return merged
+        return sorted(by_ts.values(), key=lambda message: float(message["ts"]))
 
     async def forget(self, channel: str, thread_ts: str) -> None:
         await self.store.forget_thread(thread_key(channel, thread_ts))

@@ -39,6 +39,12 @@ class Store(Protocol):
 
     async def forget_thread(self, key: str) -> None: ...
 
+    async def remember(self, key: str, value: str, ttl_seconds: float) -> None:
+        """Keeps a small note (such as which thread a DM catch-up is about) for `ttl_seconds`."""
+        ...
+
+    async def recall(self, key: str) -> str | None: ...
+
     async def close(self) -> None: ...
 
 
@@ -55,10 +61,13 @@ class MemoryStore:
         max_thread_bytes: int = 32 * 1024 * 1024,
         *,
         clock: Callable[[], float] = time.monotonic,
+        max_notes: int = 100_000,
     ) -> None:
         self.max_threads = max_threads
         self.max_thread_bytes = max_thread_bytes
         self.clock = clock
+        self.max_notes = max_notes
+        self._notes: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._claims: dict[str, float] = {}
         self._claim_expiries: list[tuple[float, str]] = []
         self._threads: OrderedDict[str, tuple[str, int]] = OrderedDict()
@@ -111,7 +120,24 @@ class MemoryStore:
         if entry is not None:
             self._thread_bytes -= entry[1]
 
+    async def remember(self, key: str, value: str, ttl_seconds: float) -> None:
+        self._notes.pop(key, None)
+        self._notes[key] = (value, self.clock() + ttl_seconds)
+        while len(self._notes) > self.max_notes:
+            self._notes.popitem(last=False)
+
+    async def recall(self, key: str) -> str | None:
+        entry = self._notes.get(key)
+        if entry is None:
+            return None
+        value, expires_at = entry
+        if expires_at <= self.clock():
+            del self._notes[key]
+            return None
+        return value
+
     async def close(self) -> None:
+        self._notes.clear()
         self._claims.clear()
         self._claim_expiries.clear()
         self._threads.clear()
@@ -181,6 +207,20 @@ class RedisStore:
             await self.client.delete(KEY_PREFIX + "thread:" + key)
         except RedisError as error:
             logger.warning("redis unavailable: cached thread not forgotten", extra={"error": repr(error)})
+
+    async def remember(self, key: str, value: str, ttl_seconds: float) -> None:
+        try:
+            await self.client.set(KEY_PREFIX + "note:" + key, value, ex=max(1, int(ttl_seconds)))
+        except RedisError as error:
+            logger.warning("redis unavailable: note not kept", extra={"error": repr(error)})
+
+    async def recall(self, key: str) -> str | None:
+        try:
+            value = await self.client.get(KEY_PREFIX + "note:" + key)
+        except RedisError as error:
+            logger.warning("redis unavailable: note not read", extra={"error": repr(error)})
+            return None
+        return str(value) if value is not None else None
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -72,3 +72,19 @@ async def test_claims_are_bounded_by_time() -> None:
     clock.now = CLAIM_TTL_SECONDS
     assert await store.claim("event:new", CLAIM_TTL_SECONDS)
     assert store.claims == 1
+
+
+async def test_notes_are_recalled_until_they_expire() -> None:
+    store = MemoryStore()
+    await store.remember("catch-up:D1:1.0", "thread C1", 60)
+    await store.remember("gone", "x", 0)
+    assert await store.recall("catch-up:D1:1.0") == "thread C1"
+    assert await store.recall("gone") is None
+    assert await store.recall("never") is None
+
+
+async def test_notes_are_bounded() -> None:
+    store = MemoryStore(max_notes=2)
+    for key in ("a", "b", "c"):
+        await store.remember(key, key, 60)
+    assert [await store.recall(key) for key in ("a", "b", "c")] == [None, "b", "c"]

@@ -1,4 +1,4 @@
-"""Delivers Events API payloads to the bot, signed exactly as Slack signs them."""
+"""Delivers Events API payloads, shortcuts and slash commands to the bot, signed exactly as Slack signs them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import itertools
 import json
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
@@ -15,6 +16,48 @@ from tests.fakes.slack_api import TEAM_ID
 SIGNING_SECRET = "signing-secret-abcdef0123456789"
 # Slack's event ids are unique across a workspace, whichever process they are delivered to.
 EVENT_IDS = itertools.count(1)
+TRIGGER_IDS = itertools.count(1)
+FORM = "application/x-www-form-urlencoded"
+
+
+def message_shortcut(
+    message: dict[str, Any], user: str, response_url: str, callback_id: str = "summarize_thread"
+) -> dict[str, Any]:
+    """A `message_action` payload: `user` chose the shortcut on `message` (as `post_as_person` returns it)."""
+    channel = message["channel"]
+    return {
+        "type": "message_action",
+        "token": "legacy-verification-token",
+        "action_ts": f"{time.time():.6f}",
+        "team": {"id": TEAM_ID, "domain": "test"},
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+        "channel": {"id": channel, "name": f"name-of-{channel.lower()}"},
+        "is_enterprise_install": False,
+        "callback_id": callback_id,
+        "trigger_id": f"{next(TRIGGER_IDS)}.1.abcdef",
+        "response_url": response_url,
+        "message_ts": message["ts"],
+        "message": {key: value for key, value in message.items() if key != "channel"},
+    }
+
+
+def slash_command(command: str, text: str, channel: str, user: str, response_url: str) -> dict[str, str]:
+    """A slash command's form fields, as Slack posts them."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": TEAM_ID,
+        "team_domain": "test",
+        "channel_id": channel,
+        "channel_name": f"name-of-{channel.lower()}",
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": "A0001",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": f"{next(TRIGGER_IDS)}.1.abcdef",
+    }
 
 
 class EventSender:
@@ -22,6 +65,7 @@ class EventSender:
         self.url = url
         self.session = session
         self.verifier = SignatureVerifier(secret)
+        self.last_body = b""
 
     def envelope(self, event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
         return {
@@ -41,17 +85,26 @@ class EventSender:
         timestamp: int | None = None,
         signature: str | None = None,
         headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
     ) -> aiohttp.ClientResponse:
         stamp = str(timestamp if timestamp is not None else int(time.time()))
         all_headers = {
-            "Content-Type": "application/json",
+            "Content-Type": content_type,
             "X-Slack-Request-Timestamp": stamp,
             "X-Slack-Signature": signature or self.verifier.generate_signature(timestamp=stamp, body=body),
             **(headers or {}),
         }
         async with self.session.post(self.url, data=body.encode(), headers=all_headers) as response:
-            await response.read()
+            self.last_body = await response.read()
             return response
+
+    async def interact(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
+        """An interactivity request (shortcut, button): the JSON payload in a `payload` form field."""
+        return await self.post(urlencode({"payload": json.dumps(payload)}), content_type=FORM)
+
+    async def command(self, fields: dict[str, str]) -> aiohttp.ClientResponse:
+        """A slash command: plain form fields."""
+        return await self.post(urlencode(fields), content_type=FORM)
 
     async def deliver(
         self, event: dict[str, Any], event_id: str | None = None, retry_num: int | None = None

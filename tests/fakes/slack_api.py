@@ -68,6 +68,10 @@ class FakeSlack:
         self.ephemerals: list[dict[str, Any]] = []
         self.home_views: dict[str, dict[str, Any]] = {}
         self.granted_scopes: set[str] = set(REQUIRED_SCOPES)
+        # Conversations the bot cannot read, and the error Slack gives (`not_in_channel`, `channel_not_found`).
+        self.read_refusals: dict[str, str] = {}
+        # What the bot sent to response URLs (shortcuts, slash commands), with the URL's name.
+        self.responses: list[dict[str, Any]] = []
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: list[str] = []
         self._ts = itertools.count(1)
@@ -79,6 +83,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/respond/{name}", self._respond)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -91,6 +96,14 @@ class FakeSlack:
             await socket.close()
         if self._runner:
             await self._runner.cleanup()
+
+    def response_url(self, name: str) -> str:
+        """A response URL as Slack puts in shortcut and command payloads; what is sent there lands in `responses`."""
+        return self.url.replace("/api/", f"/respond/{name}")
+
+    def dm_channel(self, user: str) -> str:
+        """The id of a person's DM with the bot, as `conversations.open` gives it."""
+        return f"D{user}"
 
     def next_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"
@@ -208,10 +221,18 @@ class FakeSlack:
 
     async def push_event(self, envelope: dict[str, Any]) -> str:
         """Sends an Events API envelope over Socket Mode, as Slack does; returns its envelope id."""
-        envelope_id = f"env-{envelope['event_id']}"
-        message = {"envelope_id": envelope_id, "type": "events_api", "accepts_response_payload": False}
-        await self.sockets[-1].send_json({**message, "payload": envelope, "retry_attempt": 0, "retry_reason": ""})
+        return await self.push("events_api", envelope, f"env-{envelope['event_id']}")
+
+    async def push(self, envelope_type: str, payload: dict[str, Any], envelope_id: str) -> str:
+        """Sends a Socket Mode envelope (`events_api`, `interactive`, `slash_commands`); returns its id."""
+        message = {"envelope_id": envelope_id, "type": envelope_type, "accepts_response_payload": True}
+        await self.sockets[-1].send_json({**message, "payload": payload, "retry_attempt": 0, "retry_reason": ""})
         return envelope_id
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        self.responses.append({"name": request.match_info["name"], **await request.json()})
+        await self._notify()
+        return web.Response(text="ok")
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
@@ -337,7 +358,49 @@ class FakeSlack:
         message.get("reactions", []).remove(str(params["name"]))
         return {}
 
+    def _check_readable(self, channel: str) -> None:
+        if channel in self.read_refusals:
+            raise ApiError(self.read_refusals[channel])
+
+    def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": {"id": self.dm_channel(str(params["users"]))}}
+
+    def _chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(params["channel"]), str(params["message_ts"])
+        self._find(channel, ts)
+        return {"channel": channel, "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages, newest first, each thread's parent with its `reply_count`."""
+        channel = str(params["channel"])
+        self._check_readable(channel)
+        stored = self.messages.get(channel, [])
+        replies: dict[str, int] = {}
+        for message in stored:
+            if message.get("thread_ts") and message["thread_ts"] != message["ts"]:
+                replies[message["thread_ts"]] = replies.get(message["thread_ts"], 0) + 1
+        top = [m for m in stored if not m.get("thread_ts") or m["thread_ts"] == m["ts"]]
+        latest, oldest = params.get("latest"), params.get("oldest")
+        if latest:
+            top = [m for m in top if float(m["ts"]) < float(latest)]
+        if oldest:
+            top = [m for m in top if float(m["ts"]) > float(oldest)]
+        top.sort(key=lambda message: float(message["ts"]), reverse=True)
+        offset = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 100)
+        page = json.loads(json.dumps(top[offset : offset + limit]))
+        for message in page:
+            if message["ts"] in replies:
+                message.update(reply_count=replies[message["ts"]], thread_ts=message["ts"])
+        has_more = offset + limit < len(top)
+        return {
+            "messages": [{k: v for k, v in m.items() if k not in FAKE_ONLY_FIELDS} for m in page],
+            "has_more": has_more,
+            "response_metadata": {"next_cursor": str(offset + limit) if has_more else ""},
+        }
+
     def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_readable(str(params["channel"]))
         thread = self.thread(str(params["channel"]), str(params["ts"]))
         latest, oldest = params.get("latest"), params.get("oldest")
         if latest:

@@ -1,0 +1,112 @@
+"""The Slack edge for shortcuts and slash commands: parse, check, acknowledge at once, work in a task.
+
+Interactivity payloads and commands carry no event id; a retried delivery carries the same trigger id,
+so that is what a request is claimed by. Register further shortcuts, commands and actions here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot import notices
+from bot.catch_up import CatchUp, CatchUpRequest, PrivateNote, Source
+from bot.conversation import BotIdentity
+from bot.tasks import TaskTracker
+from bot.transcript import parse_window
+
+logger = logging.getLogger(__name__)
+
+SUMMARIZE_THREAD = "summarize_thread"
+CATCHUP_COMMAND = "/catchup"
+
+Ack = Callable[..., Awaitable[None]]
+
+
+def private_note(respond: AsyncRespond | None) -> PrivateNote:
+    """Ephemeral text through the request's response URL: it works where the bot is not a member."""
+
+    async def send(text: str) -> None:
+        if respond is None:
+            logger.warning("no response URL for a private note")
+            return
+        try:
+            response = await respond(text=text, response_type="ephemeral", replace_original=False)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            logger.warning("could not send a private note", extra={"error": repr(error)})
+            return
+        if response.status_code != 200:
+            logger.warning("private note refused", extra={"status": response.status_code, "body": response.body})
+
+    return send
+
+
+def identity_of(context: AsyncBoltContext) -> BotIdentity:
+    return BotIdentity(user_id=context.bot_user_id or "", bot_id=context.bot_id or "")
+
+
+def request_key(body: dict[str, Any]) -> str:
+    """The trigger id, unique per interaction; the response URL where a payload lacks one."""
+    return str(body.get("trigger_id") or body.get("response_url") or f"untriggered-{time.monotonic_ns()}")
+
+
+def register_catch_up(app: AsyncApp, catch_up: CatchUp, tasks: TaskTracker) -> None:
+    """The "Summarize thread" message shortcut and the `/catchup` command."""
+
+    async def on_summarize_thread(
+        ack: Ack, body: dict[str, Any], respond: AsyncRespond | None, context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        message = body.get("message") or {}
+        channel = body.get("channel") or {}
+        source = Source(
+            kind="thread",
+            channel=str(channel.get("id") or ""),
+            channel_name=str(channel.get("name") or ""),
+            thread_ts=str(message.get("thread_ts") or message.get("ts") or body.get("message_ts") or ""),
+        )
+        request = CatchUpRequest(
+            key=request_key(body),
+            event_type="message_action",
+            user_id=str((body.get("user") or {}).get("id") or ""),
+            team_id=(body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id"),
+            identity=identity_of(context),
+            source=source,
+        )
+        tasks.start(catch_up.summarize(request, private_note(respond)), name=f"summarize {source.channel}")
+
+    async def on_catchup(
+        ack: Ack, body: dict[str, Any], respond: AsyncRespond | None, context: AsyncBoltContext
+    ) -> None:
+        text = str(body.get("text") or "")
+        window = parse_window(text)
+        if window is None:
+            await ack(text=notices.catch_up_usage(text))
+            return
+        await ack()
+        source = Source(
+            kind="channel",
+            channel=str(body.get("channel_id") or ""),
+            channel_name=str(body.get("channel_name") or ""),
+            oldest=f"{time.time() - window.total_seconds():.6f}",
+        )
+        request = CatchUpRequest(
+            key=request_key(body),
+            event_type="slash_command",
+            user_id=str(body.get("user_id") or ""),
+            team_id=body.get("team_id"),
+            identity=identity_of(context),
+            source=source,
+            window=window,
+        )
+        tasks.start(catch_up.summarize(request, private_note(respond)), name=f"catch up {source.channel}")
+
+    app.shortcut(SUMMARIZE_THREAD)(on_summarize_thread)
+    app.command(CATCHUP_COMMAND)(on_catchup)
