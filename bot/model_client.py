@@ -205,7 +205,7 @@ def _parse_event_line(line: str, answer: Answer, secrets: Sequence[str]) -> tupl
         raise ModelStreamBroken("a malformed chunk") from exc
     if not isinstance(chunk, dict):
         raise ModelStreamBroken("a malformed chunk")
-    if "error" in chunk:
+    if chunk.get("error"):
         raise stream_error(chunk, secrets)
     if isinstance(chunk.get("usage"), dict):
         answer.usage = chunk["usage"]

@@ -181,3 +181,16 @@ async def test_setup_errors_name_the_setting_and_are_not_retried(
         assert isinstance(caught.value, ModelSetupError)
         assert caught.value.settings == settings
         assert len(fake_model.requests) == 1
+
+
+async def test_a_chunk_with_an_empty_error_field_is_not_an_error(client: ModelClient, fake_model: FakeModel) -> None:
+    fake_model.script.append(
+        RawStream(
+            [
+                'data: {"choices":[{"delta":{"content":"Fine"}}],"error":null}\n\n',
+                'data: {"choices":[{"delta":{},"finish_reason":"stop"}],"error":null}\n\n',
+                "data: [DONE]\n\n",
+            ]
+        )
+    )
+    assert (await client.complete(REQUEST)).text == "Fine"
