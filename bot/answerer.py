@@ -23,7 +23,6 @@ from bot.conversation import (
     ThreadMessage,
     build_conversation,
     history_for,
-    plain_text,
     user_ids_in,
 )
 from bot.errors import ModelError
@@ -205,7 +204,7 @@ class Answerer:
             turn.log["outcome"] = "channel_not_allowed"
             return
         asked = ThreadMessage.from_slack(compact(question.message), identity)
-        if asked is None or (not plain_text(asked.text, identity.user_id, {}) and not asked.file_names):
+        if asked is None or (not asked.readable(identity.user_id, {}).strip() and not asked.file_names):
             await self._post(question, notices.EMPTY_MENTION)
             turn.log["outcome"] = "empty_question"
             return

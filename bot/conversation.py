@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,10 +10,11 @@ from typing import Any
 from bot.model_client import ChatMessage
 
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
-SPECIAL_MENTION = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
-GROUP_MENTION = re.compile(r"<!subteam\^[A-Z0-9]+(?:\|([^>]*))?>")
-LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
+# Slack's markup in a message's `text`: `<...>` (mentions, links, dates) and the three characters it escapes.
+# Everything else, whitespace included, is what the person typed.
+MARKUP = re.compile(r"<([^<>\n]*)>|&(amp|lt|gt);")
+ESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
+BLANK_EDGES = re.compile(r"\A(?:[ \t]*\r?\n)+|(?:\r?\n[ \t]*)+\Z")
 
 # Subtypes that carry something a person said; every other subtype (joins, edits, topic changes, ...)
 # is not part of the conversation.
@@ -31,16 +31,24 @@ class BotIdentity:
 
 @dataclass(frozen=True)
 class ThreadMessage:
+    """One message of a thread. `text` is Slack markup (`<@U…>`, `<url|label>`, `&amp;` `&lt;` `&gt;`) when
+    `markup` is true, as in a message's `text` field; else Markdown exactly as written (a `markdown` block)."""
+
     ts: str
     author_id: str
     text: str
     by_this_bot: bool
     by_a_person: bool
     file_names: tuple[str, ...] = ()
+    markup: bool = True
 
     @classmethod
     def from_slack(cls, raw: Mapping[str, Any], identity: BotIdentity) -> ThreadMessage | None:
-        """None for messages that are not speech (joins, edits, deletions, ...)."""
+        """None for messages that are not speech (joins, edits, deletions, ...).
+
+        `raw` is a message as `slack_thread.compact` keeps it: a `markdown` field holds the Markdown source
+        of the message's `markdown` blocks, which Slack does not escape.
+        """
         if raw.get("subtype") not in SPOKEN_SUBTYPES or raw.get("hidden"):
             return None
         bot_id = raw.get("bot_id")
@@ -49,14 +57,20 @@ class ThreadMessage:
         by_a_person = bot_id is None and raw.get("subtype") != "bot_message" and user is not None
         bot_name = (raw.get("bot_profile") or {}).get("name") or raw.get("username") or bot_id or "a bot"
         files = raw.get("files") or []
+        markdown = raw.get("markdown")
         return cls(
             ts=str(raw.get("ts", "")),
             author_id=str(user if by_a_person else bot_name),
-            text=str(raw.get("text") or ""),
+            text=str(markdown if markdown is not None else raw.get("text") or ""),
             by_this_bot=by_this_bot,
             by_a_person=by_a_person,
             file_names=tuple(str(item.get("name") or "file") for item in files if isinstance(item, dict)),
+            markup=markdown is None,
         )
+
+    def readable(self, bot_user_id: str, names: Mapping[str, str]) -> str:
+        """The text as the model should read it: Slack's markup translated, Markdown left as written."""
+        return plain_text(self.text, bot_user_id, names) if self.markup else self.text
 
 
 def mentions_bot(text: str, bot_user_id: str) -> bool:
@@ -69,30 +83,62 @@ def user_ids_in(messages: Iterable[ThreadMessage]) -> set[str]:
     for message in messages:
         if message.by_a_person:
             ids.add(message.author_id)
-        ids.update(USER_MENTION.findall(message.text))
+        if message.markup:
+            ids.update(USER_MENTION.findall(message.text))
     return ids
 
 
 def plain_text(text: str, bot_user_id: str, names: Mapping[str, str]) -> str:
-    """Slack's message markup → plain text: the bot's mention dropped, others turned into names."""
+    """Slack's message markup → plain text: the bot's mention dropped, others turned into names.
 
-    def user(match: re.Match[str]) -> str:
-        user_id = match.group(1)
-        return "" if user_id == bot_user_id else "@" + names.get(user_id, user_id)
+    Only the markup is translated, in one pass, so `&amp;lt;` (a person typing `&lt;`) comes out as `&lt;`.
+    Spaces, tabs, line ends and any Unicode are kept exactly: code keeps its indentation.
+    """
+    bot_mention = re.compile(rf"[ \t]*<@{re.escape(bot_user_id)}(?:\|[^>]*)?>[ \t]*") if bot_user_id else None
 
-    def link(match: re.Match[str]) -> str:
-        url, label = match.group(1), match.group(2)
-        if url.startswith("mailto:"):
-            return label or url.removeprefix("mailto:")
-        return f"[{label}]({url})" if label and label != url else url
+    def without_bot(match: re.Match[str]) -> str:
+        # Between two words the mention leaves one space; at a line's start or end, nothing.
+        start, end = match.start(), match.end()
+        at_edge = start == 0 or end == len(text) or text[start - 1] in "\r\n" or text[end] in "\r\n"
+        return "" if at_edge else " "
 
-    text = USER_MENTION.sub(user, text)
-    text = CHANNEL_MENTION.sub(lambda match: "#" + (match.group(2) or match.group(1)), text)
-    text = SPECIAL_MENTION.sub(lambda match: "@" + match.group(1), text)
-    text = GROUP_MENTION.sub(lambda match: match.group(1) or "@group", text)
-    text = LINK.sub(link, text)
-    text = html.unescape(text)
-    return re.sub(r"[ \t]{2,}", " ", text).strip()
+    def translate(match: re.Match[str]) -> str:
+        if match.group(2):
+            return ESCAPED[match.group(2)]
+        return _markup(match.group(1), names) or match.group(0)
+
+    if bot_mention is not None:
+        text = bot_mention.sub(without_bot, text)
+    return BLANK_EDGES.sub("", MARKUP.sub(translate, text))
+
+
+def _unescape(text: str) -> str:
+    return MARKUP.sub(lambda match: ESCAPED[match.group(2)] if match.group(2) else match.group(0), text)
+
+
+def _markup(inner: str, names: Mapping[str, str]) -> str | None:
+    """One `<...>` of Slack markup as readable text; None when it is none Slack writes."""
+    target, _, label = inner.partition("|")
+    label = _unescape(label)
+    if target.startswith("@") and target[1:2] in ("U", "W"):
+        return "@" + names.get(target[1:], target[1:])
+    if target.startswith("#") and target[1:2] in ("C", "G"):
+        return "#" + (label or target[1:])
+    if target in ("!here", "!channel", "!everyone"):
+        return "@" + target[1:]
+    if target.startswith("!subteam^"):
+        return label or "@group"
+    if target.startswith("!date^"):
+        return label or None
+    url = _unescape(target)
+    if target.startswith("mailto:"):
+        return label or url.removeprefix("mailto:")
+    if "://" in target:
+        # A link Slack made of what the person typed (`x.io`) reads as typed; a labelled one as Markdown.
+        if not label or label in (url, url.split("://", 1)[1]):
+            return label or url
+        return f"[{label}]({url})"
+    return None
 
 
 def history_for(thread: Sequence[ThreadMessage], question: ThreadMessage) -> list[ThreadMessage]:
@@ -120,10 +166,10 @@ def build_conversation(
     """
     messages = [ChatMessage("system", system_prompt)]
     for message in thread:
-        content = plain_text(message.text, bot_user_id, names)
+        content = message.readable(bot_user_id, names)
         if message.file_names:
-            content = f"{content}\n[attached, not read: {', '.join(message.file_names)}]".strip()
-        if not content:
+            content = f"{content}\n[attached, not read: {', '.join(message.file_names)}]".lstrip("\r\n")
+        if not content.strip():
             continue
         if message.by_this_bot:
             messages.append(ChatMessage("assistant", content))

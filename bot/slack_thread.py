@@ -24,6 +24,8 @@ from bot.store import Store
 logger = logging.getLogger(__name__)
 
 REPLIES_PAGE_SIZE = 200
+# Bumped whenever what `compact` keeps changes meaning, so a cached copy in the old shape is read afresh.
+CACHE_FORMAT = 2
 # The fields the conversation is built from; everything else Slack sends is left out of the cache.
 KEPT_FIELDS = ("ts", "user", "bot_id", "text", "subtype", "hidden", "username")
 
@@ -34,10 +36,12 @@ def thread_key(channel: str, thread_ts: str) -> str:
 
 def compact(raw: Mapping[str, Any]) -> dict[str, Any]:
     message = {field: raw[field] for field in KEPT_FIELDS if raw.get(field) is not None}
-    # A Markdown answer's source is in its `markdown` block; `text` holds only a shortened fallback.
+    # A Markdown answer's source is in its `markdown` blocks, as written (Slack escapes nothing there);
+    # `text` holds only a fallback in Slack's escaped markup. Where Slack returns no `markdown` block,
+    # the fallback is all there is.
     markdown = [block.get("text") for block in raw.get("blocks") or [] if block.get("type") == "markdown"]
     if any(markdown):
-        message["text"] = "\n\n".join(str(text) for text in markdown if text)
+        message["markdown"] = "\n\n".join(str(text) for text in markdown if text)
     if raw.get("files"):
         message["files"] = [{"name": item.get("name") or "file"} for item in raw["files"] if isinstance(item, dict)]
     if (raw.get("bot_profile") or {}).get("name"):
@@ -64,11 +68,11 @@ class ThreadReader:
         cached = await self.store.get_thread(key)
         if cached is None and question is not None and str(question.get("ts")) == thread_ts:
             opening = [compact(question)]
-            await self.store.put_thread(key, json.dumps({"covered_until": thread_ts, "messages": opening}))
+            await self.store.put_thread(key, _encode(thread_ts, opening))
             return opening
         merged = await self._merge_newer(channel, thread_ts, cached)
         if merged:
-            await self.store.put_thread(key, json.dumps({"covered_until": merged[-1]["ts"], "messages": merged}))
+            await self.store.put_thread(key, _encode(merged[-1]["ts"], merged))
         return merged
 
     async def peek(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
@@ -77,7 +81,7 @@ class ThreadReader:
 
     async def _merge_newer(self, channel: str, thread_ts: str, cached: str | None) -> list[dict[str, Any]]:
         """The cached copy with what Slack has after it, oldest first."""
-        covered_until, messages = _decode(cached) if cached else (None, [])
+        covered_until, messages = _decode(cached)
         newer = await self._fetch(channel, thread_ts, oldest=covered_until)
         by_ts = {message["ts"]: message for message in messages}
         by_ts.update((message["ts"], message) for message in newer)
@@ -104,8 +108,14 @@ class ThreadReader:
                 return messages
 
 
-def _decode(cached: str) -> tuple[str, list[dict[str, Any]]]:
-    data = json.loads(cached)
+def _encode(covered_until: str, messages: list[dict[str, Any]]) -> str:
+    return json.dumps({"format": CACHE_FORMAT, "covered_until": covered_until, "messages": messages})
+
+
+def _decode(cached: str | None) -> tuple[str | None, list[dict[str, Any]]]:
+    data = json.loads(cached) if cached else {}
+    if data.get("format") != CACHE_FORMAT:
+        return None, []
     return str(data["covered_until"]), list(data["messages"])
 
 

@@ -75,3 +75,42 @@ def test_a_leading_bot_message_is_dropped_so_the_conversation_starts_with_a_pers
     thread = [bot("hello"), person("UALICE", "hi")]
     messages = alternate(build_conversation(thread, bot_user_id="UBOT", names=NAMES, system_prompt="s"))
     assert [m.role for m in messages] == ["system", "user"]
+
+
+CODE = "def f(x):\n    if x:\n\treturn 1  \n\n  # end\t"
+
+
+def test_code_keeps_every_space_tab_and_line_end() -> None:
+    """Only Slack's markup is translated: indentation, tabs, trailing spaces, blank lines and CRLF stay."""
+    text = f"<@UBOT> why?\r\n```\n{CODE}\n```\nand `a  =  b`\r\n"
+    assert plain_text(text, "UBOT", NAMES) == f"why?\r\n```\n{CODE}\n```\nand `a  =  b`"
+
+
+def test_unusual_unicode_passes_untouched() -> None:
+    text = "\u200f\u05e9\u05dc\u05d5\u05dd \U0001f469\U0001f3fd\u200d\U0001f52c zero\u200bwidth e\u0301 \ufeff"
+    assert plain_text(f"<@UBOT> {text}", "UBOT", NAMES) == text
+
+
+def test_the_bot_mention_leaves_one_space_between_words_and_none_at_a_line_edge() -> None:
+    assert plain_text("ask <@UBOT> now", "UBOT", NAMES) == "ask now"
+    assert plain_text("  <@UBOT>\n    indented", "UBOT", NAMES) == "    indented"
+    assert plain_text("thanks <@UBOT>", "UBOT", NAMES) == "thanks"
+
+
+def test_slack_escapes_are_undone_exactly_once() -> None:
+    """A person who types `&lt;` is stored by Slack as `&amp;lt;` and must reach the model as `&lt;`."""
+    assert plain_text("&amp;lt; &amp;amp; &lt;b&gt; &copy; &#39;", "UBOT", NAMES) == "&lt; &amp; <b> &copy; &#39;"
+
+
+def test_links_read_as_typed_and_labels_are_unescaped() -> None:
+    text = "see <http://x.io|x.io> and <https://y.io/a?b=1&amp;c=2|A &amp; B> or <mailto:bo@x.io|bo@x.io>"
+    assert plain_text(text, "UBOT", NAMES) == "see x.io and [A & B](https://y.io/a?b=1&c=2) or bo@x.io"
+
+
+def test_markdown_written_by_the_bot_is_kept_as_written() -> None:
+    """The source of a `markdown` block is not Slack markup: nothing is unescaped or translated."""
+    raw = {"user": "UBOT", "bot_id": "BBOT", "ts": "2.0", "text": "fallback", "markdown": "Write `&lt;` for <@U1> <"}
+    message = ThreadMessage.from_slack(raw, IDENTITY)
+    assert message is not None
+    [_, answer] = build_conversation([message], bot_user_id="UBOT", names=NAMES, system_prompt="s")
+    assert answer.content == "Write `&lt;` for <@U1> <"

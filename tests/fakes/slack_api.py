@@ -32,6 +32,11 @@ class ApiError(Exception):
         self.code = code
 
 
+def escaped(text: str) -> str:
+    """What Slack stores in a message's `text` for characters it treats as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def check_length(text: str, limit: int) -> None:
     if len(text) > limit:
         raise ApiError("msg_too_long")
@@ -72,6 +77,8 @@ class FakeSlack:
         self.read_refusals: dict[str, str] = {}
         # What the bot sent to response URLs (shortcuts, slash commands), with the URL's name.
         self.responses: list[dict[str, Any]] = []
+        # Slack may translate a `markdown` block into other blocks; False reads messages back without it.
+        self.returns_markdown_blocks = True
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: list[str] = []
         self._ts = itertools.count(1)
@@ -273,7 +280,7 @@ class FakeSlack:
         blocks = params.get("blocks")
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
-        message["text"] = params.get("text") or params.get("markdown_text") or ""
+        message["text"] = params.get("text") or escaped(params.get("markdown_text") or "")
         if params.get("markdown_text"):
             check_length(params["markdown_text"], MARKDOWN_TEXT_LIMIT)
             message["visible"] = params["markdown_text"]
@@ -328,7 +335,7 @@ class FakeSlack:
         text = str(params.get("markdown_text") or "")
         check_length(text, MARKDOWN_TEXT_LIMIT)
         message["visible"] += text
-        message["text"] = message["visible"]
+        message["text"] = escaped(message["visible"])
         message["revisions"].append(message["visible"])
 
     def _assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -414,12 +421,16 @@ class FakeSlack:
         page = thread[offset : offset + limit]
         has_more = offset + limit < len(thread)
         return {
-            "messages": [
-                {k: v for k, v in m.items() if k not in FAKE_ONLY_FIELDS} for m in json.loads(json.dumps(page))
-            ],
+            "messages": [self._as_returned(message) for message in page],
             "has_more": has_more,
             "response_metadata": {"next_cursor": str(offset + limit) if has_more else ""},
         }
+
+    def _as_returned(self, stored: dict[str, Any]) -> dict[str, Any]:
+        message = {k: v for k, v in json.loads(json.dumps(stored)).items() if k not in FAKE_ONLY_FIELDS}
+        if not self.returns_markdown_blocks and message.get("blocks"):
+            message["blocks"] = [block for block in message["blocks"] if block.get("type") != "markdown"]
+        return message
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user_id = str(params["user"])
