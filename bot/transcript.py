@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.conversation import ThreadMessage, plain_text
+from bot.conversation import ThreadMessage
 from bot.trimming import CHARACTERS_PER_TOKEN, MESSAGE_OVERHEAD_TOKENS
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -72,10 +72,10 @@ def line_for(
     dated: bool = False,
 ) -> Line | None:
     """`[time] Name: text (N replies)`; None for a message with nothing to say."""
-    content = plain_text(message.text, bot_user_id, names)
+    content = message.readable(bot_user_id, names)
     if message.file_names:
         content = f"{content} [attached: {', '.join(message.file_names)}]".strip()
-    if not content:
+    if not content.strip():
         return None
     if len(content) > MAX_LINE_CHARACTERS:
         content = content[:MAX_LINE_CHARACTERS] + LINE_CUT
