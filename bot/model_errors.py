@@ -46,9 +46,10 @@ SETUP_CODES: dict[str, tuple[str, ...]] = {
 SETUP_STATUSES: dict[int, tuple[str, ...]] = {401: KEY, 403: ACCESS, 404: ("INFERENCE_MODEL_ID", "INFERENCE_URL")}
 UNKNOWN_MODEL = re.compile(
     r"\b(unknown|invalid|unsupported) model\b|\bno such model\b|\bmodel\b[^.]{0,80}?\b(not found|does not exist|"
-    r"is not supported|not available|unknown)\b|\bnot have access\b",
+    r"is not supported|not available|unknown)\b",
     re.IGNORECASE,
 )
+NO_ACCESS = re.compile(r"\b(not|no longer) (have|has) access\b|\bno access\b|\bnot (allowed|authorized) to use\b", re.I)
 # A request parameter the service refused names the setting it came from.
 PARAMETERS = (
     (re.compile(r"\btemperature\b", re.IGNORECASE), "MODEL_TEMPERATURE"),
@@ -114,6 +115,8 @@ def _settings_at_fault(status: int, said: _Said) -> tuple[str, ...]:
         return ()
     if status == 403 and not said.from_the_service:
         return ()  # a filter's page in front of the service, often about the message's content
+    if NO_ACCESS.search(said.message):
+        return ACCESS
     if UNKNOWN_MODEL.search(said.message):
         return MODEL
     if status in SETUP_STATUSES:

@@ -162,12 +162,25 @@ async def test_an_error_event_before_any_text_is_retried_when_worth_it(
             ("INFERENCE_KEY", "INFERENCE_MODEL_ID"),
         ),
         (WholeReply(400, json.dumps({"error": {"message": "max_tokens: 8192 > 4096"}})), ("MODEL_MAX_TOKENS",)),
+        (
+            WholeReply(400, json.dumps({"error": {"message": "You do not have access to model claude-9"}})),
+            ("INFERENCE_KEY", "INFERENCE_MODEL_ID"),
+        ),
         (RawStream([_event({"code": 401, "message": "bad key"})]), ("INFERENCE_KEY",)),
         (WholeReply(503, json.dumps({"error": {"message": "model not available, try later"}})), None),
         (WholeReply(403, "<html><title>Request blocked</title></html>", content_type="text/html"), None),
         (WholeReply(422, json.dumps({"error": {"message": "image too large"}})), None),
     ],
-    ids=["401-page", "no-quota", "parameter", "event-code", "5xx-is-not-setup", "filter-page", "about-the-message"],
+    ids=[
+        "401-page",
+        "no-quota",
+        "parameter",
+        "no-access-words",
+        "event-code",
+        "5xx-is-not-setup",
+        "filter-page",
+        "about-the-message",
+    ],
 )
 async def test_setup_errors_name_the_setting_and_are_not_retried(
     client: ModelClient, fake_model: FakeModel, fault: WholeReply | RawStream, settings: tuple[str, ...] | None
