@@ -29,17 +29,18 @@ from bot.errors import ModelError
 from bot.live_answer import LiveAnswer
 from bot.model_client import Answer, ChatMessage, ModelClient
 from bot.settings import Settings
-from bot.slack_reply import ReplyTarget, SlackCapabilities, SlackReply, ThreadStatus
+from bot.shutdown import RESTART_NOTICE_SECONDS
+from bot.slack_reply import ReplyTarget, SlackCapabilities, SlackReply, State
 from bot.slack_thread import NameDirectory, ThreadReader, compact, thread_key
 from bot.store import Store
 from bot.thread_locks import ThreadLocks
+from bot.thread_status import ThreadStatus
 
 logger = logging.getLogger(__name__)
 
 # Slack's last retry comes about 6 minutes after the first delivery; a claim outlives that comfortably.
 # Claims held in memory are bounded by time: at most Slack's 30,000 deliveries an hour, for 15 minutes.
 CLAIM_TTL_SECONDS = 15 * 60.0
-RESTART_NOTICE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -68,17 +69,13 @@ class Question:
 
 @dataclass
 class Turn:
-    """One question being answered: what the log line will say, and what has been shown so far."""
+    """One question being answered: what the log line will say, and its reply in Slack once it has one."""
 
     question: Question
     log: dict[str, Any]
     answer: Answer = field(default_factory=Answer)
-    live: LiveAnswer | None = None
+    reply: SlackReply | None = None
     claimed: bool = False
-
-    @property
-    def shown(self) -> bool:
-        return self.live is not None and self.live.shown
 
 
 class ContextSource(Protocol):
@@ -167,10 +164,7 @@ class Answerer:
                 turn.log["undelivered_answer"] = turn.answer.text
         except asyncio.CancelledError:
             turn.log["outcome"] = "stopped_by_shutdown"
-            # A question still queued behind another turn has no claim yet: take it now, so that a
-            # duplicate delivery waiting in the same queue does not post a second notice.
-            if turn.claimed or await self._claim(turn.question):
-                await self._say_restarting(turn)
+            await self._say_restarting(turn)
             raise
         finally:
             turn.log["latency_ms"] = round((time.monotonic() - started) * 1000)
@@ -193,19 +187,18 @@ class Answerer:
 
     async def _answer(self, turn: Turn, identity: BotIdentity) -> None:
         question = turn.question
-        allowed = self.settings.allowed_channels
-        if allowed and question.channel_type != "im" and question.channel not in allowed:
+        if not self._allowed(question):
             await self.slack.chat_postEphemeral(
                 channel=question.channel,
                 user=question.user_id,
                 thread_ts=question.message.get("thread_ts"),
-                text=notices.channel_not_allowed(sorted(allowed)),
+                text=notices.channel_not_allowed(sorted(self.settings.allowed_channels)),
             )
             turn.log["outcome"] = "channel_not_allowed"
             return
         asked = ThreadMessage.from_slack(compact(question.message), identity)
         if asked is None or (not asked.readable(identity.user_id, {}).strip() and not asked.file_names):
-            await self._post(question, notices.EMPTY_MENTION)
+            await self._reply(turn).finish(notices.EMPTY_MENTION)
             turn.log["outcome"] = "empty_question"
             return
         status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
@@ -252,22 +245,19 @@ class Answerer:
 
     async def _answer_live(self, turn: Turn, messages: list[ChatMessage], *, files_unread: bool) -> None:
         question = turn.question
-        target = ReplyTarget(question.channel, question.thread_ts, question.user_id, question.team_id)
-        reply = SlackReply(self.slack, target, self.capabilities)
-        turn.live = live = LiveAnswer(reply, self.settings.slack_update_interval_seconds)
+        reply = self._reply(turn)
+        live = LiveAnswer(reply, self.settings.slack_update_interval_seconds)
         try:
             await ask(self.model, messages, self.settings, live.relay, turn.answer)
         except ModelError as error:
             logger.warning("model call failed", extra={"thread_ts": question.thread_ts, "error": str(error)})
-            if live.shown:
-                await live.finish(notices.interrupted(error))
-            else:
-                await self._post(question, notices.model_failed(error))
-            turn.log.update(outcome="interrupted" if live.shown else "model_error", error=str(error))
+            interrupted = reply.has_text
+            await reply.finish(notices.interrupted(error) if interrupted else notices.model_failed(error))
+            turn.log.update(outcome="interrupted" if interrupted else "model_error", error=str(error))
         else:
-            notes = [notices.ending_note(turn.answer.finish_reason), notices.FILES_NOT_READ if files_unread else None]
-            note = "\n".join(filter(None, notes)) or (None if live.shown else notices.EMPTY_ANSWER)
-            await live.finish(note)
+            ending = notices.ending_note(turn.answer.finish_reason) if reply.has_text else notices.EMPTY_ANSWER
+            notes = [ending, notices.FILES_NOT_READ if files_unread else None]
+            await reply.finish("\n".join(filter(None, notes)) or None)
             turn.log.update(outcome="answered", finish_reason=turn.answer.finish_reason)
         answer = turn.answer
         turn.log.update(
@@ -279,20 +269,37 @@ class Answerer:
         )
 
     async def _say_restarting(self, turn: Turn) -> None:
-        """Best effort, in the seconds left before the process is killed: the question is not lost silently."""
+        """Best effort, in the seconds left before the process is killed: the question is not lost silently.
+
+        The one shutdown path for a turn: an answer in progress ends with the notice (a stream is
+        stopped); a complete one is left as it is; a question not answered yet gets the notice, unless
+        it came from a channel the bot does not answer in.
+        """
+        if turn.reply is not None and turn.reply.state is State.CLOSED:
+            turn.log["reply_complete"] = True
+            return
+        if not self._allowed(turn.question):
+            return
         try:
             async with asyncio.timeout(RESTART_NOTICE_SECONDS):
-                if turn.live is not None and turn.shown:
-                    await turn.live.finish(notices.RESTARTING)
-                else:
-                    await self._post(turn.question, notices.RESTARTING)
+                # A question still queued behind another turn has no claim yet: take it now, so that a
+                # duplicate delivery waiting in the same queue does not post a second notice.
+                if turn.claimed or await self._claim(turn.question):
+                    await self._reply(turn).finish(notices.RESTARTING)
         except (*SLACK_FAILURES, asyncio.CancelledError) as error:
             logger.warning("could not post the restart notice", extra={"error": repr(error)})
 
-    async def _post(self, question: Question, markdown: str) -> None:
-        await self.slack.chat_postMessage(
-            channel=question.channel, thread_ts=question.thread_ts, markdown_text=markdown
-        )
+    def _allowed(self, question: Question) -> bool:
+        allowed = self.settings.allowed_channels
+        return not allowed or question.channel_type == "im" or question.channel in allowed
+
+    def _reply(self, turn: Turn) -> SlackReply:
+        """The turn's reply in its thread, made on first use."""
+        if turn.reply is None:
+            question = turn.question
+            target = ReplyTarget(question.channel, question.thread_ts, question.user_id, question.team_id)
+            turn.reply = SlackReply(self.slack, target, self.capabilities)
+        return turn.reply
 
 
 def _slack_error_name(error: BaseException) -> str:

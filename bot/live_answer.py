@@ -1,4 +1,4 @@
-"""Copies a model's growing answer into Slack as it is written: paced, split to Slack's limits, ended honestly."""
+"""Copies a model's growing answer into Slack as it is written, paced to about one Slack call a second."""
 
 from __future__ import annotations
 
@@ -8,35 +8,31 @@ import logging
 from collections.abc import AsyncIterator
 
 from bot.clients import SLACK_FAILURES
-from bot.rendering import MessageSplitter
 from bot.slack_reply import SlackReply
 
 logger = logging.getLogger(__name__)
 
 
 class LiveAnswer:
-    """Sends what the model wrote at most once per `interval_seconds`, so a long answer costs a few calls.
+    """Shows what the model wrote at most once per `interval_seconds`, so a long answer costs a few calls.
 
     The first text goes out as soon as it arrives; after that, text gathers for `interval_seconds`
-    (Slack advises about one update per second per message) and goes out as one larger append.
+    (Slack advises about one update per second per message) and goes out as one larger append. Text is
+    handed to the reply the moment it arrives, so none is held here: what arrives after the last paced
+    send goes out with the reply's closing call.
     """
 
-    def __init__(self, reply: SlackReply, interval_seconds: float, splitter: MessageSplitter | None = None) -> None:
+    def __init__(self, reply: SlackReply, interval_seconds: float) -> None:
         self.reply = reply
         self.interval_seconds = interval_seconds
-        self.splitter = splitter or MessageSplitter()
-        self.shown = False
-        # Text that arrived after the last paced send; it goes out with the closing call.
-        self.pending = ""
 
     async def relay(self, deltas: AsyncIterator[str]) -> None:
-        """Returns when the stream ends; re-raises the stream's error after sending what came before it."""
-        buffer: list[str] = []
+        """Returns when the stream ends; re-raises the stream's error after showing what came before it."""
         arrived = asyncio.Event()
 
         async def read() -> None:
             async for text in deltas:
-                buffer.append(text)
+                self.reply.add(text)
                 arrived.set()
 
         reader = asyncio.create_task(read())
@@ -46,14 +42,9 @@ class LiveAnswer:
                 await asyncio.wait({reader, waiting}, return_when=asyncio.FIRST_COMPLETED)
                 waiting.cancel()
                 arrived.clear()
-                # Take the text before sending: more arrives while Slack answers, for the next send.
-                text = "".join(buffer)
-                buffer.clear()
-                await self._send_or_finish_reading(text, reader)
+                await self._flush_or_finish_reading(reader)
                 if not reader.done():
                     await asyncio.wait({reader}, timeout=self.interval_seconds)
-            self.pending += "".join(buffer)
-            self.shown = self.shown or bool(self.pending)
             reader.result()
         finally:
             if not reader.done():
@@ -61,24 +52,12 @@ class LiveAnswer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await reader
 
-    async def _send_or_finish_reading(self, text: str, reader: asyncio.Task[None]) -> None:
+    async def _flush_or_finish_reading(self, reader: asyncio.Task[None]) -> None:
         """If Slack fails for good, the model is still heard out, so the whole answer reaches the log."""
         try:
-            await self._send(text)
+            await self.reply.flush()
         except SLACK_FAILURES:
             await asyncio.wait({reader})
             if not reader.cancelled() and reader.exception() is not None:
                 logger.warning("the model failed too", extra={"error": str(reader.exception())})
             raise
-
-    async def finish(self, note: str | None = None) -> None:
-        """Sends the rest, then `note` (why the answer ends where it does), and closes the last message."""
-        tail = f"\n\n{note}" if note and self.shown else (note or "")
-        text, self.pending = self.pending + tail, ""
-        await self.reply.finish(self.splitter.feed(text, final=True))
-
-    async def _send(self, text: str) -> None:
-        for segment in self.splitter.feed(text):
-            if segment.text:
-                self.shown = True
-            await self.reply.write(segment)

@@ -27,19 +27,39 @@ class MessageSplitter:
     """Turns a growing answer into append-only pieces of Slack messages of at most `limit` characters.
 
     What has been sent is never taken back, so a cut is chosen in the text not yet sent: at a paragraph
-    break if there is one, else a line break, else mid-line. A code block cut in two is closed at the end
-    of one message and reopened at the start of the next, so both render as code.
+    break, else a line break, else a sentence end, else between words; a hard cut only inside a single
+    unbroken run (a long URL). A code block cut in two is closed at the end of one message and reopened at
+    the start of the next, so both render as code.
     """
 
     def __init__(self, limit: int = MESSAGE_LIMIT, margin: int = PARAGRAPH_MARGIN) -> None:
         self.limit = limit
         self.margin = min(margin, limit // 2)
+        # What the current message holds, and the text accepted but not yet placed in a message.
         self.current = ""
         self.pending = ""
         self.messages = 0
 
-    def feed(self, text: str, *, final: bool = False) -> list[Segment]:
+    def add(self, text: str) -> None:
         self.pending += text
+
+    def add_paragraph(self, text: str) -> None:
+        """Adds `text` as a paragraph of its own, after closing a code block left open: never glued on."""
+        before = self.current + self.pending
+        fence = open_fence(before)
+        if fence:
+            self.pending += ("" if before.endswith("\n") else "\n") + _fence_marker(fence)
+            before = self.current + self.pending
+        if before.strip():
+            self.pending += "\n" * max(0, 2 - (len(before) - len(before.rstrip("\n"))))
+        self.pending += text
+
+    def feed(self, text: str, *, final: bool = False) -> list[Segment]:
+        self.add(text)
+        return self.take(final=final)
+
+    def take(self, *, final: bool = False) -> list[Segment]:
+        """The pieces that can be sent now; with `final`, all of them."""
         segments: list[Segment] = []
         while self.pending:
             room = self.limit - len(self.current)
@@ -59,11 +79,7 @@ class MessageSplitter:
     def _cut(self, room: int) -> list[Segment]:
         reserve = 8
         window = self.pending[: max(0, room - reserve)]
-        cut = window.rfind("\n\n")
-        if cut <= 0:
-            cut = window.rfind("\n")
-        if cut <= 0:
-            cut = len(window)
+        cut = best_cut(window, half_full=self.limit // 2 - len(self.current))
         head, rest = self.pending[:cut], self.pending[cut:]
         fence = open_fence(self.current + head)
         closing = "\n" + _fence_marker(fence) if fence else ""
@@ -78,6 +94,26 @@ class MessageSplitter:
             self.messages += 1
         self.current += text
         return Segment(text, starts)
+
+
+# Where a message may end, best first, and whether the break itself goes with the message that ends.
+CUTS = (
+    (re.compile(r"\n\n"), False),
+    (re.compile(r"\n"), False),
+    (re.compile(r"(?<=[.!?…])[\"')\]*_]*\s+"), True),
+    (re.compile(r"\s+"), True),
+)
+
+
+def best_cut(window: str, half_full: int) -> int:
+    """Where to end a message that can take `window`: the best kind of break that leaves it at least half
+    full (from `half_full` on), else the best anywhere, else (one unbroken run) the window's end."""
+    for start in (max(1, half_full), 1):
+        for pattern, keep_break in CUTS:
+            matches = list(pattern.finditer(window, start))
+            if matches:
+                return matches[-1].end() if keep_break else matches[-1].start()
+    return len(window)
 
 
 def open_fence(text: str) -> str | None:

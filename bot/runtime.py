@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -17,11 +18,14 @@ from bot.clients import close_clients, open_model_client, open_slack_client
 from bot.interactivity import register_catch_up
 from bot.model_client import ModelClient
 from bot.settings import Settings
+from bot.shutdown import NOTICE_SECONDS
 from bot.slack_app import build_slack_app
 from bot.slack_reply import SlackCapabilities
 from bot.slack_thread import NameDirectory, ThreadReader
 from bot.store import MemoryStore, RedisStore, Store
 from bot.tasks import TaskTracker
+
+logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 
@@ -73,10 +77,13 @@ class Runtime:
         return app
 
     async def close(self, grace_seconds: float = 0.0) -> None:
-        """Lets answers in flight finish for up to `grace_seconds`, then closes every connection."""
+        """Lets answers in flight finish for up to `grace_seconds`, gives the rest `NOTICE_SECONDS` to say
+        they were cut off, then closes every connection (see bot.shutdown for the budget)."""
         for task in await self.tasks.wait(within_seconds=grace_seconds):
             task.cancel()
-        await self.tasks.wait()
+        left = await self.tasks.wait(within_seconds=NOTICE_SECONDS)
+        if left:
+            logger.warning("answers still busy after their restart notices; closing anyway", extra={"tasks": len(left)})
         await self.store.close()
         await close_clients(self.slack, self.model)
 

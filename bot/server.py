@@ -12,6 +12,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from bot import __version__
 from bot.runtime import EVENTS_PATH, Runtime
 from bot.settings import Settings
+from bot.shutdown import LISTENER_CLOSE_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +29,14 @@ async def serve(settings: Settings) -> None:
         else:
             await _serve_http(runtime, stop)
     finally:
-        # Heroku sends SIGKILL 30 s after SIGTERM: answers in flight get the grace period, notices the rest.
+        # Heroku sends SIGKILL 30 s after SIGTERM: bot.shutdown budgets the steps to fit.
         await runtime.close(grace_seconds=settings.shutdown_grace_seconds)
         logger.info("stopped")
 
 
 async def _serve_http(runtime: Runtime, stop: asyncio.Event) -> None:
     # Requests are acknowledged at once, so closing the listener needs no long wait.
-    runner = web.AppRunner(runtime.web_app(), access_log=None, shutdown_timeout=2.0)
+    runner = web.AppRunner(runtime.web_app(), access_log=None, shutdown_timeout=LISTENER_CLOSE_SECONDS)
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=runtime.settings.port)
     await site.start()

@@ -9,6 +9,7 @@ from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 from bot.errors import ConfigurationError
+from bot.shutdown import MAX_GRACE_SECONDS
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant in a Slack workspace. People talk to you in Slack threads; "
@@ -147,7 +148,9 @@ class Settings:
             max_concurrent_model_calls=reader.number(
                 "MAX_CONCURRENT_MODEL_CALLS", int, 500, minimum=1, maximum=100_000
             ),
-            shutdown_grace_seconds=reader.number("SHUTDOWN_GRACE_SECONDS", float, 20.0, minimum=0, maximum=28),
+            shutdown_grace_seconds=reader.number(
+                "SHUTDOWN_GRACE_SECONDS", float, 20.0, minimum=0, maximum=MAX_GRACE_SECONDS
+            ),
             input_budget_tokens=reader.number(
                 "MODEL_INPUT_BUDGET_TOKENS", int, 50_000, minimum=1000, maximum=2_000_000
             ),

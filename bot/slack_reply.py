@@ -1,37 +1,124 @@
-"""One answer's messages in a Slack thread: streamed with Slack's streaming API, or posted and updated.
+"""One answer's messages in a Slack thread, as one explicit state machine.
 
-Streaming (`chat.startStream` / `appendStream` / `stopStream`) shows text as it is written. When Slack
-refuses it (older workspaces, missing recipient, an expired stream), the reply falls back to one message
-per piece, posted once and then updated with `chat.update`, carrying the Markdown in a `markdown` block.
+An answer is streamed with Slack's streaming API (`chat.startStream` / `appendStream` / `stopStream`),
+or, where Slack refuses that, posted once and grown with `chat.update` (Markdown in a `markdown` block).
+An answer longer than one message continues in the next; each message goes through the same states:
+
+    NOTHING_POSTED ──STREAM_STARTED──▶ STREAMING ──APPENDED──▶ STREAMING
+        │    │                            │
+        │    └──POSTED──▶ UPDATING ◀──────┘ STREAM_STOPPED / STOP_FAILED (chat.stopStream was called)
+        │                 │  ▲  │
+        │                 │  └──┘ UPDATED
+        │                 ├──NEXT_MESSAGE──▶ NOTHING_POSTED
+        └──CLOSE──────────┴──CLOSE──▶ CLOSED
+
+Every event but NEXT_MESSAGE and CLOSE is a Slack call, and its transition is taken only after the call
+returned. Only `_apply` changes the state, and it refuses a move that is not in `TRANSITIONS`.
+
+Rules this module keeps (asserted in tests/test_slack_reply.py, through every failure of every call):
+1. Every started stream is stopped: STREAMING is left only through a `chat.stopStream` call, whatever
+   happened before it (a refused or lost append, a failed call, a shutdown).
+2. Text accepted from the model is shown exactly once: appends are confirmed before they count, a lost
+   append is repaired by `chat.update` with the message's whole text, and a call interrupted by shutdown
+   is let land first (briefly), so the machine always knows what Slack shows.
+3. A note is never glued to text: it starts its own paragraph.
 """
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.notices import THINKING_STATUS
-from bot.rendering import Segment, to_mrkdwn
+from bot.clients import SLACK_FAILURES
+from bot.rendering import MessageSplitter, Segment, to_mrkdwn
 
 logger = logging.getLogger(__name__)
 
+Blocks = Sequence[dict[str, Any]]
+
 # Plain `text` beside the blocks is for notifications and old clients; Slack advises under 4,000 characters.
 FALLBACK_TEXT_LIMIT = 3_900
-PERMANENT_REFUSALS = frozenset(
-    {"unknown_method", "not_allowed_token_type", "missing_scope", "not_allowed", "feature_not_enabled", "no_permission"}
-)
+# A call in flight when the turn is cancelled (shutdown) gets this long to land, so its outcome is known.
+LANDING_SECONDS = 1.0
+# Refusals that hold for the whole workspace (the app's token, scopes or plan) ...
+WORKSPACE_REFUSALS = frozenset({"unknown_method", "not_allowed_token_type", "missing_scope", "feature_not_enabled"})
+# ... and those that hold for one channel (its settings, or the bot's membership).
+CHANNEL_REFUSALS = frozenset({"not_allowed", "no_permission"})
+EVERYWHERE = "*"
+
+
+class State(enum.Enum):
+    NOTHING_POSTED = "nothing posted"
+    STREAMING = "streaming"
+    UPDATING = "updating"
+    CLOSED = "closed"
+
+
+class Event(enum.Enum):
+    STREAM_STARTED = "chat.startStream"
+    POSTED = "chat.postMessage"
+    APPENDED = "chat.appendStream"
+    STREAM_STOPPED = "chat.stopStream"
+    STOP_FAILED = "chat.stopStream failed"
+    UPDATED = "chat.update"
+    NEXT_MESSAGE = "next message"
+    CLOSE = "close"
+
+
+TRANSITIONS: dict[tuple[State, Event], State] = {
+    (State.NOTHING_POSTED, Event.STREAM_STARTED): State.STREAMING,
+    (State.NOTHING_POSTED, Event.POSTED): State.UPDATING,
+    (State.NOTHING_POSTED, Event.CLOSE): State.CLOSED,
+    (State.STREAMING, Event.APPENDED): State.STREAMING,
+    (State.STREAMING, Event.STREAM_STOPPED): State.UPDATING,
+    (State.STREAMING, Event.STOP_FAILED): State.UPDATING,
+    (State.UPDATING, Event.UPDATED): State.UPDATING,
+    (State.UPDATING, Event.NEXT_MESSAGE): State.NOTHING_POSTED,
+    (State.UPDATING, Event.CLOSE): State.CLOSED,
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A bug: the reply was asked to make a move its state does not allow."""
+
+    def __init__(self, state: State, event: Event) -> None:
+        super().__init__(f"{event.value!r} is not allowed in state {state.value!r}")
+        self.state = state
+        self.event = event
 
 
 @dataclass
 class SlackCapabilities:
-    """What this workspace turned out to refuse, learnt once per process to save failing calls."""
+    """What Slack turned out to refuse, learnt while the process runs to save failing calls.
+
+    A refusal is remembered for its channel, or for every channel when it comes from the workspace or
+    the app itself (a missing scope, an unknown method): one channel's settings never turn a feature off
+    everywhere.
+    """
 
     streaming: bool = True
-    thread_status: bool = True
+    refused: dict[str, set[str]] = field(default_factory=dict)
+
+    def allows(self, method: str, channel: str) -> bool:
+        if method == "chat.startStream" and not self.streaming:
+            return False
+        refused = self.refused.get(method, set())
+        return EVERYWHERE not in refused and channel not in refused
+
+    def learn(self, method: str, channel: str, error: SlackApiError) -> None:
+        code = error.response.get("error")
+        if code in WORKSPACE_REFUSALS:
+            self.refused.setdefault(method, set()).add(EVERYWHERE)
+        elif code in CHANNEL_REFUSALS:
+            self.refused.setdefault(method, set()).add(channel)
 
 
 @dataclass(frozen=True)
@@ -43,143 +130,269 @@ class ReplyTarget:
 
 
 class SlackReply:
-    def __init__(self, client: AsyncWebClient, target: ReplyTarget, capabilities: SlackCapabilities) -> None:
+    """The answer's messages: take text with `add`, show it with `flush`, end with `finish`.
+
+    Text moves one way: accepted (`add`, into the splitter), placed in a message (`queue`, pieces cut to
+    Slack's limits), shown (`shown`, what the current message shows, once Slack confirmed it).
+    """
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        target: ReplyTarget,
+        capabilities: SlackCapabilities,
+        splitter: MessageSplitter | None = None,
+    ) -> None:
         self.client = client
         self.target = target
         self.capabilities = capabilities
+        self.splitter = splitter or MessageSplitter()
+        self.queue: list[Segment] = []
+        self.shown = ""
+        self.state = State.NOTHING_POSTED
         self.message_ts: list[str] = []
         self.slack_calls = 0
-        self._text = ""
-        self._streaming = False
+        self.has_text = False
+        self._last_call_landed = False
 
-    async def write(self, segment: Segment) -> None:
+    def add(self, text: str) -> None:
+        """Accepts text from the model; the next `flush` or `finish` shows it."""
+        self.has_text = self.has_text or bool(text.strip())
+        self.splitter.add(text)
+
+    async def flush(self) -> None:
+        """Shows what can be shown now (near Slack's limit, text waits for a good place to cut)."""
+        if self.state is State.CLOSED:
+            return
+        self.queue += self.splitter.take()
+        try:
+            await self._write_queue(keep=0)
+        except SLACK_FAILURES:
+            await self._give_up()
+            raise
+
+    async def finish(self, note: str | None = None, *, blocks: Blocks = ()) -> None:
+        """Shows the rest, then `note` as its own paragraph, and closes the reply.
+
+        `blocks` (Block Kit) go under the last message; pass them only for a complete answer. The last
+        piece of text travels with the closing call (a stream's stop, or the message's last update).
+        """
+        if self.state is State.CLOSED:
+            return
+        if note:
+            self.splitter.add_paragraph(note)
+        self.queue += self.splitter.take(final=True)
+        try:
+            await self._write_queue(keep=1)
+            if self.queue and self.queue[0].starts_message:
+                await self._end_message()
+            try:
+                await self._once(self._close(self.queue[0].text if self.queue else "", blocks))
+            except asyncio.CancelledError:
+                if self._last_call_landed:
+                    self._apply(Event.CLOSE)
+                raise
+            self._apply(Event.CLOSE)
+        except SLACK_FAILURES:
+            await self._give_up()
+            raise
+
+    # --- the transitions --------------------------------------------------------------------------
+
+    def _apply(self, event: Event) -> None:
+        """The one place the state changes."""
+        next_state = TRANSITIONS.get((self.state, event))
+        if next_state is None:
+            raise IllegalTransition(self.state, event)
+        self.state = next_state
+
+    async def _call(
+        self, event: Event, call: Callable[[], Awaitable[AsyncSlackResponse]], shows: str
+    ) -> AsyncSlackResponse:
+        """Makes one Slack call and, once it returned, takes its transition: the message `shows` this text.
+
+        When the turn is cancelled (shutdown) mid-call, the call still gets `LANDING_SECONDS` to land:
+        its transition is then taken before the cancellation goes on, so the restart notice knows what
+        Slack shows (a stream just started is stopped; a complete answer is not marked "restarting").
+        """
+        self.slack_calls += 1
+        self._last_call_landed = False
+        flight = asyncio.ensure_future(call())
+        try:
+            response = await asyncio.shield(flight)
+        except asyncio.CancelledError:
+            try:
+                await asyncio.wait({flight}, timeout=LANDING_SECONDS)
+            finally:
+                landed = flight.done() and not flight.cancelled() and flight.exception() is None
+                flight.cancel()
+            if landed:
+                self._landed(event, flight.result(), shows)
+            raise
+        self._landed(event, response, shows)
+        return response
+
+    def _landed(self, event: Event, response: AsyncSlackResponse, shows: str) -> None:
+        if event in (Event.STREAM_STARTED, Event.POSTED):
+            self.message_ts.append(str(response["ts"]))
+        self._apply(event)
+        self.shown = shows
+        self._last_call_landed = True
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    async def _write_queue(self, keep: int) -> None:
+        while len(self.queue) > keep:
+            await self._once(self._write(self.queue[0]))
+
+    async def _once(self, showing: Awaitable[None]) -> None:
+        """Awaits the showing of the queue's first piece and then drops it, also when a shutdown
+        interrupted the showing but its last call landed; otherwise it stays for the next try."""
+        try:
+            await showing
+        except asyncio.CancelledError:
+            if self._last_call_landed and self.queue:
+                self.queue.pop(0)
+            raise
+        if self.queue:
+            self.queue.pop(0)
+
+    async def _write(self, segment: Segment) -> None:
         if segment.starts_message:
-            await self.end_message()
+            await self._end_message()
+        if self.state is State.NOTHING_POSTED:
             await self._start(segment.text)
         elif segment.text:
             await self._append(segment.text)
 
-    async def finish(self, segments: list[Segment]) -> None:
-        """Writes the last segments and closes the message; a stream takes its last text with its stop."""
-        last = segments.pop() if segments and not segments[-1].starts_message else None
-        for segment in segments:
-            await self.write(segment)
-        if last is not None and not self._streaming:
-            await self.write(last)
-        await self.end_message(last.text if last is not None and self._streaming else "")
-
-    async def end_message(self, last_text: str = "") -> None:
-        if self._streaming:
-            self._streaming = False
-            self._text += last_text
-            try:
-                self.slack_calls += 1
-                await self.client.chat_stopStream(
-                    channel=self.target.channel, ts=self.message_ts[-1], markdown_text=last_text or None
-                )
-            except SlackApiError as error:
-                logger.warning("could not stop a stream; setting the text instead", extra=_error(error))
-                await self._update()
-
     async def _start(self, text: str) -> None:
-        self._text = text
-        if self.capabilities.streaming:
+        channel = self.target.channel
+        if self.capabilities.allows("chat.startStream", channel):
             try:
-                self.slack_calls += 1
-                response = await self.client.chat_startStream(
-                    channel=self.target.channel,
-                    thread_ts=self.target.thread_ts,
-                    markdown_text=text,
-                    recipient_user_id=self.target.recipient_user_id,
-                    recipient_team_id=self.target.recipient_team_id,
+                await self._call(
+                    Event.STREAM_STARTED,
+                    lambda: self.client.chat_startStream(
+                        channel=channel,
+                        thread_ts=self.target.thread_ts,
+                        markdown_text=text,
+                        recipient_user_id=self.target.recipient_user_id,
+                        recipient_team_id=self.target.recipient_team_id,
+                    ),
+                    shows=text,
                 )
-                self.message_ts.append(str(response["ts"]))
-                self._streaming = True
                 return
             except SlackApiError as error:
                 logger.warning("streaming refused; posting and updating instead", extra=_error(error))
-                if _is_permanent(error):
-                    self.capabilities.streaming = False
-        self.slack_calls += 1
-        fallback, blocks = _markdown_message(text)
-        response = await self.client.chat_postMessage(
-            channel=self.target.channel, thread_ts=self.target.thread_ts, text=fallback, blocks=blocks
+                self.capabilities.learn("chat.startStream", channel, error)
+        await self._post(text)
+
+    async def _post(self, text: str, blocks: Blocks = ()) -> None:
+        fallback, message_blocks = _markdown_message(text, blocks)
+        await self._call(
+            Event.POSTED,
+            lambda: self.client.chat_postMessage(
+                channel=self.target.channel, thread_ts=self.target.thread_ts, text=fallback, blocks=message_blocks
+            ),
+            shows=text,
         )
-        self.message_ts.append(str(response["ts"]))
 
     async def _append(self, text: str) -> None:
-        self._text += text
-        if self._streaming:
+        if self.state is State.STREAMING:
             try:
-                self.slack_calls += 1
-                await self.client.chat_appendStream(
-                    channel=self.target.channel, ts=self.message_ts[-1], markdown_text=text
+                await self._call(
+                    Event.APPENDED,
+                    lambda: self.client.chat_appendStream(
+                        channel=self.target.channel, ts=self.message_ts[-1], markdown_text=text
+                    ),
+                    shows=self.shown + text,
                 )
                 return
-            except SlackApiError as error:
-                logger.warning("stream append refused; updating the message instead", extra=_error(error))
-                self._streaming = False
-        await self._update()
+            except SLACK_FAILURES as error:
+                # Whether or not a lost append landed, setting the whole text shows it exactly once.
+                logger.warning("stream append failed; stopping the stream and updating instead", extra=_error(error))
+                await self._stop()
+        await self._update(self.shown + text)
 
-    async def _update(self) -> None:
-        self.slack_calls += 1
-        fallback, blocks = _markdown_message(self._text)
-        await self.client.chat_update(channel=self.target.channel, ts=self.message_ts[-1], text=fallback, blocks=blocks)
+    async def _update(self, text: str, blocks: Blocks = ()) -> None:
+        fallback, message_blocks = _markdown_message(text, blocks)
+        await self._call(
+            Event.UPDATED,
+            lambda: self.client.chat_update(
+                channel=self.target.channel, ts=self.message_ts[-1], text=fallback, blocks=message_blocks
+            ),
+            shows=text,
+        )
+
+    async def _stop(self, text: str = "", blocks: Blocks = ()) -> None:
+        """Stops the stream with its last `text` and `blocks`. If Slack fails that, the stream is stopped
+        bare (once more: the failure may have been the text's or the blocks') and they are set with
+        chat.update instead."""
+        try:
+            await self._call(
+                Event.STREAM_STOPPED,
+                lambda: self.client.chat_stopStream(
+                    channel=self.target.channel,
+                    ts=self.message_ts[-1],
+                    markdown_text=text or None,
+                    blocks=list(blocks) or None,
+                ),
+                shows=self.shown + text,
+            )
+            return
+        except SLACK_FAILURES as error:
+            logger.warning("could not stop a stream; stopping it bare and setting the text", extra=_error(error))
+            await self._stop_bare()
+        if self.state is State.STREAMING:
+            self._apply(Event.STOP_FAILED)
+        if text or blocks:
+            await self._update(self.shown + text, blocks)
+
+    async def _stop_bare(self) -> None:
+        try:
+            await self._call(
+                Event.STREAM_STOPPED,
+                lambda: self.client.chat_stopStream(channel=self.target.channel, ts=self.message_ts[-1]),
+                shows=self.shown,
+            )
+        except SLACK_FAILURES as error:
+            logger.warning("could not stop a stream", extra=_error(error))
+
+    async def _end_message(self) -> None:
+        """Completes the current message, so that the next text starts a new one."""
+        if self.state is State.STREAMING:
+            await self._stop()
+        if self.state is State.UPDATING:
+            self._apply(Event.NEXT_MESSAGE)
+            self.shown = ""
+
+    async def _close(self, text: str, blocks: Blocks) -> None:
+        """The closing call: the last text and the blocks, with the stream's stop or the last update."""
+        if self.state is State.STREAMING:
+            await self._stop(text, blocks)
+        elif self.state is State.NOTHING_POSTED and (text or blocks):
+            await self._post(text, blocks)
+        elif self.state is State.UPDATING and (text or blocks):
+            await self._update(self.shown + text, blocks)
+
+    async def _give_up(self) -> None:
+        """After a failure nothing got around: stop an open stream all the same, and close."""
+        if self.state is State.STREAMING:
+            await self._stop_bare()
+        if self.state is State.STREAMING:
+            self._apply(Event.STOP_FAILED)
+        self._apply(Event.CLOSE)
 
 
-def _markdown_message(markdown: str) -> tuple[str, list[dict[str, Any]]]:
+def _markdown_message(markdown: str, blocks: Blocks = ()) -> tuple[str, list[dict[str, Any]]]:
     """Markdown rendered by Slack in a `markdown` block, with mrkdwn text for notifications."""
     fallback = to_mrkdwn(markdown)
     if len(fallback) > FALLBACK_TEXT_LIMIT:
         fallback = fallback[: FALLBACK_TEXT_LIMIT - 1] + "…"
-    return fallback, [{"type": "markdown", "text": markdown}]
+    markdown_blocks = [{"type": "markdown", "text": markdown}] if markdown else []
+    return fallback, [*markdown_blocks, *blocks]
 
 
-def _is_permanent(error: SlackApiError) -> bool:
-    """Refusals that will not change for this workspace while the process runs."""
-    return error.response.get("error") in PERMANENT_REFUSALS
-
-
-def _error(error: SlackApiError) -> dict[str, object]:
-    return {"error": error.response.get("error")}
-
-
-class ThreadStatus:
-    """Shows at once that the bot is working: the thread's "is thinking…" status, else an :eyes: reaction."""
-
-    def __init__(
-        self, client: AsyncWebClient, capabilities: SlackCapabilities, channel: str, thread_ts: str, message_ts: str
-    ) -> None:
-        self.client = client
-        self.capabilities = capabilities
-        self.channel = channel
-        self.thread_ts = thread_ts
-        self.message_ts = message_ts
-        self.reacted = False
-
-    async def show(self, status: str = THINKING_STATUS) -> None:
-        if self.reacted:
-            return
-        if self.capabilities.thread_status:
-            try:
-                await self.client.assistant_threads_setStatus(
-                    channel_id=self.channel, thread_ts=self.thread_ts, status=status
-                )
-                return
-            except SlackApiError as error:
-                logger.info("thread status refused; reacting instead", extra=_error(error))
-                if _is_permanent(error):
-                    self.capabilities.thread_status = False
-        try:
-            await self.client.reactions_add(channel=self.channel, timestamp=self.message_ts, name="eyes")
-            self.reacted = True
-        except SlackApiError as error:
-            logger.info("could not react to show progress", extra=_error(error))
-
-    async def clear(self) -> None:
-        """The status clears itself when the bot replies; only a reaction needs taking back."""
-        if self.reacted:
-            try:
-                await self.client.reactions_remove(channel=self.channel, timestamp=self.message_ts, name="eyes")
-            except SlackApiError as error:
-                logger.info("could not remove the progress reaction", extra=_error(error))
+def _error(error: BaseException) -> dict[str, object]:
+    if isinstance(error, SlackApiError):
+        return {"error": error.response.get("error")}
+    return {"error": repr(error)}

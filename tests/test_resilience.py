@@ -247,3 +247,23 @@ async def test_a_dropped_slack_connection_is_retried(
     await events.mention(message)
     assert await fake_slack.wait_for_replies("C1", message["ts"]) == ["You said: Alice: hi"]
     assert len(fake_slack.calls_to("chat.startStream")) == 2
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"assistant.threads.setStatus": [Fault(drop_connection=True)] * 3},
+        {"assistant.threads.setStatus": [Fault(hang=True)]},
+        {"assistant.threads.setStatus": [Fault(error="not_allowed")], "reactions.add": [Fault(hang=True)]},
+        {"assistant.threads.setStatus": [Fault(error="not_allowed")], "reactions.add": [Fault(status=500)] * 3},
+    ],
+    ids=["status_dropped", "status_hung", "reaction_hung", "reaction_failing"],
+)
+async def test_a_failing_progress_status_never_costs_the_answer(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, faults: dict[str, list[Fault]]
+) -> None:
+    """Status and reactions are decoration: dropped, hung or failing, the question is still answered."""
+    fake_slack.faults.update(faults)
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
+    await events.mention(message)
+    assert await fake_slack.wait_for_replies("C1", message["ts"]) == ["You said: Alice: hi"]

@@ -158,16 +158,20 @@ async def test_refused_streaming_falls_back_to_one_updated_message(
     assert len(fake_slack.calls_to("chat.startStream")) == 1, "a refusal is remembered"
 
 
-async def test_an_append_refused_midway_continues_by_updating(
+async def test_an_append_refused_midway_continues_by_updating_and_stops_the_stream(
     fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
 ) -> None:
-    fake_slack.faults["chat.appendStream"] = [Fault(error="message_not_in_streaming_state")]
+    """The message ends complete and no longer streaming: the stream is stopped, the rest set by chat.update."""
+    fake_slack.faults["chat.appendStream"] = [Fault(error="not_authed")]
     words = ["one ", "two ", "three ", "four ", "five ", "six"]
     fake_model.script.append(Reply(words, delay=0.3))
     thread = await ask(fake_slack, events)
     await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.update")) >= 1)
     await bot.runtime.tasks.wait()
-    assert fake_slack.bot_replies("C1", thread) == ["".join(words)]
+    [message] = fake_slack.bot_messages("C1", thread)
+    assert message["streaming"] is False
+    assert message["visible"] == "".join(words)
+    assert fake_slack.streaming_messages() == []
 
 
 async def test_dm_answers_stream_too(

@@ -52,12 +52,13 @@ class Call:
 @dataclass
 class Fault:
     """One scripted failure for a method: an HTTP status, a Slack error, and optional headers,
-    or a connection dropped without an answer."""
+    or a connection dropped without an answer, or a call that never gets one (`hang`)."""
 
     status: int = 200
     error: str = "internal_error"
     headers: dict[str, str] = field(default_factory=dict)
     drop_connection: bool = False
+    hang: bool = False
 
 
 class FakeSlack:
@@ -83,6 +84,7 @@ class FakeSlack:
         self.socket_acks: list[str] = []
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
+        self._stopping = asyncio.Event()
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -99,6 +101,7 @@ class FakeSlack:
         self.url = f"http://127.0.0.1:{port}/api/"
 
     async def stop(self) -> None:
+        self._stopping.set()
         for socket in list(self.sockets):
             await socket.close()
         if self._runner:
@@ -165,6 +168,10 @@ class FakeSlack:
     def bot_messages(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         return [message for message in self.thread(channel, thread_ts) if message.get("user") == BOT_USER_ID]
 
+    def streaming_messages(self) -> list[dict[str, Any]]:
+        """Bot messages still streaming anywhere: a stream the bot started and never stopped."""
+        return [m for messages in self.messages.values() for m in messages if m.get("streaming")]
+
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
 
@@ -202,6 +209,8 @@ class FakeSlack:
             faults = self.faults.get(method)
             if faults:
                 fault = faults.pop(0)
+                if fault.hang:
+                    await self._stopping.wait()
                 if fault.drop_connection and request.transport is not None:
                     request.transport.abort()
                 return web.json_response(
@@ -328,6 +337,10 @@ class FakeSlack:
             raise ApiError("message_not_in_streaming_state")
         self._stream_append(message, params)
         message["streaming"] = False
+        blocks = params.get("blocks")
+        if blocks:
+            blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+            message["blocks"] = [{"type": "markdown", "text": message["visible"]}, *blocks]
         message["finished_at"] = time.monotonic()
         return {"channel": params["channel"], "ts": message["ts"]}
 

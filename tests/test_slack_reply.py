@@ -1,0 +1,280 @@
+"""The reply's state machine, driven through every failure each Slack call can have, and through shutdown.
+
+Its rules (bot/slack_reply.py): every started stream is stopped; text accepted from the model is shown
+exactly once; a note is never glued to text. Checked against what the fake Slack holds at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clients import SLACK_FAILURES
+from bot.rendering import MessageSplitter
+from bot.slack_reply import (
+    TRANSITIONS,
+    Event,
+    IllegalTransition,
+    ReplyTarget,
+    SlackCapabilities,
+    SlackReply,
+    State,
+)
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, Fault
+
+PIECES = ["First part of the answer. ", "Second part, ", "and the third. ", "Fourth and last piece."]
+NOTE = "_(a note about this answer)_"
+RESTART = ":arrows_counterclockwise: restarting"
+BUTTONS = [{"type": "context_actions", "elements": [{"type": "feedback_buttons", "action_id": "feedback"}]}]
+METHODS = ["chat.startStream", "chat.appendStream", "chat.stopStream", "chat.postMessage", "chat.update"]
+FAILURES = {
+    "refused": Fault(error="not_allowed"),
+    "not_streaming": Fault(error="message_not_in_streaming_state"),
+    "server_error": Fault(status=500),
+    "dropped": Fault(drop_connection=True),
+    "hung": Fault(hang=True),
+}
+
+
+@pytest.fixture
+async def client(fake_slack: FakeSlack) -> AsyncWebClient:
+    """No SDK retries: a fault is a failure the reply must get around (or report) itself."""
+    # The SDK types `timeout` as int seconds; aiohttp takes a fraction.
+    return AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.url, timeout=0.3, retry_handlers=[])  # type: ignore[arg-type]
+
+
+def new_reply(client: AsyncWebClient, *, streaming: bool = True, limit: int = 12_000) -> SlackReply:
+    target = ReplyTarget("C1", "1700000000.000001", "UALICE", "T0001")
+    splitter = MessageSplitter(limit=limit, margin=limit // 5)
+    return SlackReply(client, target, SlackCapabilities(streaming=streaming), splitter)
+
+
+async def write_answer(reply: SlackReply, *, note: str | None = NOTE, blocks: list[dict[str, Any]] = BUTTONS) -> None:
+    for piece in PIECES:
+        reply.add(piece)
+        await reply.flush()
+    reply.add(" ")
+    await reply.finish(note, blocks=blocks)
+
+
+def squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def check_rules(
+    fake_slack: FakeSlack, reply: SlackReply, expected: str, *, complete: bool, stoppable: bool = True
+) -> None:
+    """The three rules, on what Slack holds; `complete` when the reply claims to have shown everything.
+
+    Where Slack refuses every stop (`stoppable` false) no stream can be stopped: each was still asked to."""
+    messages = fake_slack.bot_messages("C1", "1700000000.000001")
+    assert not stoppable or fake_slack.streaming_messages() == [], "every started stream is stopped"
+    stopped = {str(call.params.get("ts")) for call in fake_slack.calls_to("chat.stopStream")}
+    assert {m["ts"] for m in messages if "streaming" in m} <= stopped
+    shown = "".join(message["visible"] for message in messages)
+    if complete:
+        assert squeezed(shown) == squeezed(expected), "everything accepted is shown, exactly once"
+    else:
+        assert squeezed(expected).startswith(squeezed(shown)), "nothing is shown twice or out of order"
+    for message in messages:
+        text = message["visible"]
+        for note in (NOTE, RESTART):
+            if note in text and not text.startswith(note):
+                assert text[: text.index(note)].endswith("\n\n"), "a note starts its own paragraph"
+    assert reply.state is State.CLOSED
+
+
+PATHS = [(True, method) for method in METHODS[:3]] + [(False, method) for method in METHODS[3:]]
+
+
+@pytest.mark.parametrize("limit", [12_000, 40], ids=["one_message", "many_messages"])
+@pytest.mark.parametrize(("streaming", "method"), PATHS)
+@pytest.mark.parametrize("failure", list(FAILURES))
+@pytest.mark.parametrize("times", [1, 50], ids=["once", "always"])
+async def test_every_failure_of_every_call_keeps_the_rules(
+    fake_slack: FakeSlack, client: AsyncWebClient, streaming: bool, limit: int, method: str, failure: str, times: int
+) -> None:
+    fake_slack.faults[method] = [FAILURES[failure]] * times
+    reply = new_reply(client, streaming=streaming, limit=limit)
+    try:
+        await write_answer(reply)
+    except SLACK_FAILURES:
+        complete = False
+    else:
+        complete = True
+    stoppable = not (method == "chat.stopStream" and times > 1)
+    check_rules(fake_slack, reply, "".join(PIECES) + "\n\n" + NOTE, complete=complete, stoppable=stoppable)
+
+
+@pytest.mark.parametrize("method", ["chat.startStream", "chat.appendStream", "chat.stopStream"])
+@pytest.mark.parametrize("failure", ["refused", "not_streaming", "server_error", "dropped", "hung"])
+async def test_a_failed_stream_call_is_got_around(
+    fake_slack: FakeSlack, client: AsyncWebClient, method: str, failure: str
+) -> None:
+    """A refused start posts instead; a failed append or stop is repaired with chat.update: all shown."""
+    if method == "chat.startStream" and failure in ("dropped", "hung"):
+        pytest.skip("a start whose answer was lost may have made a message: posting another could repeat it")
+    fake_slack.faults[method] = [FAILURES[failure]]
+    reply = new_reply(client)
+    await write_answer(reply)
+    check_rules(fake_slack, reply, "".join(PIECES) + "\n\n" + NOTE, complete=True)
+
+
+async def test_a_refused_append_stops_the_stream_and_updates(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    fake_slack.faults["chat.appendStream"] = [Fault(error="message_not_in_streaming_state")]
+    reply = new_reply(client)
+    await write_answer(reply)
+    [message] = fake_slack.bot_messages("C1", "1700000000.000001")
+    assert message["streaming"] is False
+    assert message["visible"] == "".join(PIECES) + " \n\n" + NOTE
+    assert [c.method for c in fake_slack.calls if c.method.startswith("chat.")][:4] == [
+        "chat.startStream",
+        "chat.appendStream",
+        "chat.stopStream",
+        "chat.update",
+    ]
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["streamed", "updated"])
+@pytest.mark.parametrize("limit", [12_000, 40], ids=["one_message", "many_messages"])
+async def test_blocks_go_under_the_last_message_only(
+    fake_slack: FakeSlack, client: AsyncWebClient, streaming: bool, limit: int
+) -> None:
+    """Feedback buttons (or any blocks) show under the final message of a complete answer, on both paths."""
+    reply = new_reply(client, streaming=streaming, limit=limit)
+    await write_answer(reply, note=None)
+    messages = fake_slack.bot_messages("C1", "1700000000.000001")
+    assert [m.get("blocks", [])[1:] for m in messages] == [[]] * (len(messages) - 1) + [BUTTONS]
+    assert squeezed("".join(m["visible"] for m in messages)) == squeezed("".join(PIECES))
+
+
+async def test_blocks_go_under_an_answer_shown_only_at_the_end(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    """A whole answer that arrives at once is posted with its blocks in one call."""
+    reply = new_reply(client)
+    reply.add("The whole answer.")
+    await reply.finish(blocks=BUTTONS)
+    [message] = fake_slack.bot_messages("C1", "1700000000.000001")
+    assert message["blocks"] == [{"type": "markdown", "text": "The whole answer."}, *BUTTONS]
+
+
+async def test_a_stop_refused_keeps_the_blocks(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    fake_slack.faults["chat.stopStream"] = [Fault(error="message_not_in_streaming_state")]
+    reply = new_reply(client)
+    await write_answer(reply, note=None)
+    [message] = fake_slack.bot_messages("C1", "1700000000.000001")
+    assert message["blocks"][1:] == BUTTONS
+
+
+@pytest.mark.parametrize("text", ["", "Some text", "```python\nprint(1)", "Ends with a line\n", "Ends\n\n"])
+async def test_a_note_is_never_glued_to_text(fake_slack: FakeSlack, client: AsyncWebClient, text: str) -> None:
+    """Whatever the text before it ends with (nothing, a word, an open code block), a note is its own paragraph."""
+    reply = new_reply(client)
+    reply.add(text)
+    await reply.finish(NOTE)
+    [message] = fake_slack.bot_messages("C1", "1700000000.000001")
+    visible = message["visible"]
+    assert visible == NOTE if not text else visible.endswith("\n\n" + NOTE)
+    if text.startswith("```"):
+        assert visible == text + "\n```\n\n" + NOTE
+
+
+async def test_has_text_means_text_was_accepted(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    """Text held back (waiting for a good place to cut) counts: the answer is not "empty"."""
+    reply = new_reply(client)
+    reply.add("x " * 5_500)
+    await reply.flush()
+    assert fake_slack.bot_messages("C1", "1700000000.000001") == []
+    assert reply.has_text
+
+
+CANCEL_POINTS = [
+    (True, "chat.startStream"),
+    (True, "chat.appendStream"),
+    (True, "chat.stopStream"),
+    (True, "between calls"),
+    (False, "chat.postMessage"),
+    (False, "chat.update"),
+    (False, "between calls"),
+]
+
+
+@pytest.mark.parametrize(("streaming", "method"), CANCEL_POINTS)
+async def test_shutdown_at_any_call_leaves_no_stream_and_no_repeat(
+    fake_slack: FakeSlack, client: AsyncWebClient, streaming: bool, method: str
+) -> None:
+    """Cancelled with a call in flight (or between calls), then told to say "restarting", as the answerer
+    does: the stream is stopped, nothing shows twice, and a complete answer is not marked restarting."""
+    reply = new_reply(client, streaming=streaming)
+    accepted: list[str] = []
+    between = asyncio.Event()
+
+    async def answer() -> None:
+        for piece in PIECES[:2]:
+            accepted.append(piece)
+            reply.add(piece)
+            await reply.flush()
+        between.set()
+        await asyncio.sleep(60 if method == "between calls" else 0)
+        accepted.append(PIECES[2])
+        reply.add(PIECES[2])
+        await reply.finish(NOTE)
+
+    if method != "between calls":
+        fake_slack.latency[method] = 0.1
+    task = asyncio.create_task(answer())
+    if method == "between calls":
+        await between.wait()
+    else:
+        await fake_slack.wait_for(lambda: bool(fake_slack.calls_to(method)))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    fake_slack.latency.clear()
+    completed = reply.state is State.CLOSED
+    async with asyncio.timeout(3):
+        await reply.finish(RESTART)
+    if completed:
+        check_rules(fake_slack, reply, "".join(PIECES[:3]) + "\n\n" + NOTE, complete=True)
+    else:
+        check_rules(fake_slack, reply, "".join(accepted) + "\n\n" + RESTART, complete=True)
+
+
+def test_every_state_but_closed_can_be_closed_and_streaming_only_by_a_stop() -> None:
+    """The table: a stream is left only through chat.stopStream, and CLOSED is final."""
+    leaving_streaming = {event for (state, event), target in TRANSITIONS.items() if state is State.STREAMING}
+    assert {event for event in leaving_streaming if TRANSITIONS[(State.STREAMING, event)] is not State.STREAMING} == {
+        Event.STREAM_STOPPED,
+        Event.STOP_FAILED,
+    }
+    assert not any(state is State.CLOSED for state, _ in TRANSITIONS)
+
+
+async def test_an_illegal_move_names_state_and_event(client: AsyncWebClient) -> None:
+    reply = new_reply(client)
+    with pytest.raises(IllegalTransition, match=r"'chat\.appendStream' is not allowed in state 'nothing posted'"):
+        reply._apply(Event.APPENDED)
+
+
+def _refusal(code: str) -> SlackApiError:
+    return SlackApiError(code, {"ok": False, "error": code})  # type: ignore[no-untyped-call]
+
+
+def test_a_channel_refusal_is_remembered_for_that_channel_only() -> None:
+    capabilities = SlackCapabilities()
+    capabilities.learn("chat.startStream", "C1", _refusal("not_allowed"))
+    assert not capabilities.allows("chat.startStream", "C1")
+    assert capabilities.allows("chat.startStream", "C2")
+    capabilities.learn("chat.startStream", "C2", _refusal("ratelimited"))
+    assert capabilities.allows("chat.startStream", "C2"), "a passing refusal is not remembered"
+
+
+def test_a_workspace_refusal_is_remembered_everywhere() -> None:
+    capabilities = SlackCapabilities()
+    capabilities.learn("chat.startStream", "C1", _refusal("missing_scope"))
+    assert not capabilities.allows("chat.startStream", "C2")
+    assert capabilities.allows("assistant.threads.setStatus", "C2")
