@@ -23,11 +23,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
-from bot.answerer import CLAIM_TTL_SECONDS, RESTART_NOTICE_SECONDS, Answerer, Question
+from bot.answerer import CLAIM_TTL_SECONDS, Answerer, Question
 from bot.clients import SLACK_FAILURES
 from bot.conversation import BotIdentity, ThreadMessage, user_ids_in
 from bot.model_client import ChatMessage
 from bot.settings import Settings
+from bot.shutdown import RESTART_NOTICE_SECONDS
 from bot.slack_thread import NameDirectory, ThreadReader, compact
 from bot.store import Store
 from bot.transcript import (
