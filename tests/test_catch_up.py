@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+from bot.notices import RESTARTING
+from bot.runtime import Runtime
+from bot.server import serve_socket_mode
+from bot.settings import Settings
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender, message_shortcut, slash_command
-from tests.fakes.model_api import FakeModel, Reply
-from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack
+from tests.fakes.model_api import FakeModel, Reply, WholeReply
+from tests.fakes.slack_api import APP_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack, Fault
+from tests.redis_server import redis_server
 
 POSTING_METHODS = ("chat.postMessage", "chat.startStream", "chat.appendStream", "chat.stopStream", "chat.update")
 
@@ -240,3 +246,100 @@ async def test_a_retried_command_is_handled_once(
     await bot.runtime.tasks.wait()
     assert len(fake_model.requests) == 1
     assert len(fake_slack.messages["DUALICE"]) == 2
+
+
+async def test_shortcut_and_command_over_socket_mode(
+    fake_slack: FakeSlack, fake_model: FakeModel, environ: dict[str, str]
+) -> None:
+    """In Socket Mode both arrive as envelopes, are acked at once, and are summarized in the DM."""
+    settings = {key: value for key, value in environ.items() if key != "SLACK_SIGNING_SECRET"}
+    runtime = await Runtime.start(Settings.from_env({**settings, "SLACK_APP_TOKEN": APP_TOKEN}))
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve_socket_mode(runtime, stop))
+    try:
+        await fake_slack.wait_for(lambda: bool(fake_slack.sockets))
+        root, _ = a_thread(fake_slack)
+        shortcut = message_shortcut(root, "UALICE", fake_slack.response_url("s1"))
+        await fake_slack.push("interactive", shortcut, "env-shortcut")
+        await fake_slack.wait_for(lambda: "env-shortcut" in fake_slack.socket_acks)
+        await summary_in_dm(fake_slack, "UALICE")
+
+        channel_message(fake_slack, "UBOB", "over the socket", hours_ago=1)
+        command = slash_command("/catchup", "", "C1", "UBOB", fake_slack.response_url("s2"))
+        await fake_slack.push("slash_commands", command, "env-command")
+        await fake_slack.wait_for(lambda: "env-command" in fake_slack.socket_acks)
+        await summary_in_dm(fake_slack, "UBOB")
+        assert "Bob: over the socket" in fake_model.requests[1]["messages"][1]["content"]
+        assert posted_in(fake_slack, "C1") == []
+    finally:
+        stop.set()
+        await serving
+        await runtime.close(grace_seconds=5)
+
+
+async def test_slack_failures_on_the_way_give_a_private_note(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """A read that keeps dropping, or a DM that cannot be opened: the asker is told privately, nothing crashes."""
+    root, _ = a_thread(fake_slack)
+    fake_slack.faults["conversations.replies"] = [Fault(drop_connection=True) for _ in range(6)]
+    await events.interact(message_shortcut(root, "UALICE", fake_slack.response_url("dropped")))
+    await fake_slack.wait_for(lambda: len(fake_slack.responses) == 1)
+    fake_slack.faults["conversations.open"] = [Fault(error="user_disabled")]
+    await events.interact(message_shortcut(root, "UALICE", fake_slack.response_url("no-dm")))
+    await fake_slack.wait_for(lambda: len(fake_slack.responses) == 2)
+    await bot.runtime.tasks.wait()
+    notes = {response["name"]: response["text"] for response in fake_slack.responses}
+    assert notes["dropped"] == ":warning: Sorry, I couldn't read <#C1> just now. Please try again in a moment."
+    assert notes["no-dm"].startswith(":warning: Sorry, I couldn't send you the summary in our DM.")
+    assert fake_model.requests == []
+
+
+async def test_a_model_failure_is_named_in_the_dm_thread(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """The summary's model call fails: the notice goes where the summary would have, never to the channel."""
+    root, _ = a_thread(fake_slack)
+    fake_model.script.append(WholeReply(500, "{}"))
+    fake_model.script.append(WholeReply(500, "{}"))
+    fake_model.script.append(WholeReply(500, "{}"))
+    await events.interact(message_shortcut(root, "UALICE", fake_slack.response_url("r1")))
+    _, dm_messages = await summary_in_dm(fake_slack)
+    assert dm_messages[1].startswith(":warning: Sorry, the model service answered HTTP 500")
+    await bot.runtime.tasks.wait()
+    assert posted_in(fake_slack, "C1") == []
+
+
+async def test_a_shutdown_while_reading_tells_the_asker(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """Stopped before the summary started: a private "restarting" note instead of silence."""
+    root, _ = a_thread(fake_slack)
+    fake_slack.latency["conversations.replies"] = 2
+    await events.interact(message_shortcut(root, "UALICE", fake_slack.response_url("r1")))
+    await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("conversations.replies")))
+    await bot.close(grace_seconds=0)
+    assert [response["text"] for response in fake_slack.responses] == [RESTARTING]
+    assert fake_model.requests == []
+
+
+async def test_a_follow_up_after_catchup_reads_the_channel_again_with_redis(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: object
+) -> None:
+    """With Redis as the store, a follow-up to a `/catchup` sees the channel as it is now."""
+    async with redis_server() as redis_url:
+        bot = await bot_factory(REDIS_URL=redis_url)
+        events = EventSender(bot.url + "/slack/events", http)  # type: ignore[arg-type]
+        channel_message(fake_slack, "UBOB", "Standup moved to 10", hours_ago=2)
+        await events.command(slash_command("/catchup", "", "C1", "UALICE", fake_slack.response_url("c1")))
+        root_ts, _ = await summary_in_dm(fake_slack)
+        channel_message(fake_slack, "UBOB", "Standup cancelled today", hours_ago=0.01)
+
+        question = fake_slack.post_as_person("DUALICE", "UALICE", "Is standup on?", thread_ts=root_ts)
+        await events.message(question, channel_type="im")
+        await fake_slack.wait_for_replies("DUALICE", root_ts, count=3)
+        system = fake_model.requests[1]["messages"][0]["content"]
+        assert "Bob: Standup moved to 10" in system
+        assert "Bob: Standup cancelled today" in system
+        await bot.close()
+    assert posted_in(fake_slack, "C1") == []
