@@ -259,12 +259,11 @@ class CatchUp:
     async def _start_dm_thread(self, request: CatchUpRequest, transcript: Transcript) -> tuple[str, str]:
         """Opens the asker's DM with the bot and posts the message that links back; the summary replies to it."""
         source = request.source
+        reaches_back_to = transcript.reaches_back_to if transcript.partial else None
         if source.kind == "thread" and source.thread_ts:
-            header = notices.thread_summary_header(
-                source.channel, await self._permalink(source.channel, source.thread_ts)
-            )
+            permalink = await self._permalink(source.channel, source.thread_ts)
+            header = notices.thread_summary_header(source.channel, permalink, reaches_back_to)
         else:
-            reaches_back_to = transcript.reaches_back_to if transcript.partial else None
             header = notices.channel_summary_header(source.channel, request.window or timedelta(0), reaches_back_to)
         opened = await self.slack.conversations_open(users=request.user_id)
         dm_channel = str(opened["channel"]["id"])

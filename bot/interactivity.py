@@ -6,6 +6,8 @@ so that is what a request is claimed by. Register further shortcuts, commands an
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -53,8 +55,11 @@ def identity_of(context: AsyncBoltContext) -> BotIdentity:
 
 
 def request_key(body: dict[str, Any]) -> str:
-    """The trigger id, unique per interaction; the response URL where a payload lacks one."""
-    return str(body.get("trigger_id") or body.get("response_url") or f"untriggered-{time.monotonic_ns()}")
+    """The trigger id, unique per interaction and the same in a retried delivery; where a payload lacks one,
+    a digest of the whole payload, which a retry repeats too."""
+    if body.get("trigger_id"):
+        return str(body["trigger_id"])
+    return "payload-" + hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def register_catch_up(app: AsyncApp, catch_up: CatchUp, tasks: TaskTracker) -> None:

@@ -152,10 +152,17 @@ def summary_on_its_way(kind: str) -> str:
     return f"I'm sending you a summary of {what} in our DM (my Messages tab)."
 
 
-def thread_summary_header(channel: str, permalink: str | None) -> str:
-    """The first message of the DM thread a thread's summary streams into (Slack mrkdwn)."""
+def thread_summary_header(channel: str, permalink: str | None, reaches_back_to: str | None = None) -> str:
+    """The first message of the DM thread a thread's summary streams into (Slack mrkdwn); says which replies
+    it covers when the thread is longer than fits."""
     thread = f"<{permalink}|this thread>" if permalink else "a thread"
-    return f":memo: Summary of {thread} in <#{channel}>, just for you. Reply here to ask me more about it."
+    header = f":memo: Summary of {thread} in <#{channel}>, just for you. Reply here to ask me more about it."
+    if reaches_back_to is None:
+        return header
+    since = _slack_date(reaches_back_to)
+    return (
+        f"{header}\n_The thread is longer than fits in one summary: it covers its start and the replies since {since}._"
+    )
 
 
 def channel_summary_header(channel: str, window: timedelta, reaches_back_to: str | None) -> str:
@@ -163,10 +170,11 @@ def channel_summary_header(channel: str, window: timedelta, reaches_back_to: str
     header = f":memo: Catching you up on <#{channel}>, {window_phrase(window)}. Reply here to ask me more about it."
     if reaches_back_to is None:
         return header
-    stamp = int(float(reaches_back_to))
-    since = f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{_utc(stamp)}>"
-    return f"{header}\n_There was more than fits in one summary: it reaches back to {since}._"
+    return f"{header}\n_There was more than fits in one summary: it reaches back to {_slack_date(reaches_back_to)}._"
 
 
-def _utc(stamp: int) -> str:
-    return datetime.fromtimestamp(stamp, UTC).strftime("%d %b %H:%M UTC")
+def _slack_date(ts: str) -> str:
+    """A message time that Slack shows in each reader's own time zone (UTC where it cannot)."""
+    stamp = int(float(ts))
+    fallback = datetime.fromtimestamp(stamp, UTC).strftime("%d %b %H:%M UTC")
+    return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"

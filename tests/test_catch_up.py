@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from bot.notices import RESTARTING
 from bot.runtime import Runtime
 from bot.server import serve_socket_mode
@@ -343,3 +345,46 @@ async def test_a_follow_up_after_catchup_reads_the_channel_again_with_redis(
         assert "Bob: Standup cancelled today" in system
         await bot.close()
     assert posted_in(fake_slack, "C1") == []
+
+
+async def test_a_long_thread_keeps_its_start_and_newest_replies(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: object
+) -> None:
+    """Over the budget, a thread's summary sees its first message and its newest replies, and says so."""
+    bot = await bot_factory(MODEL_INPUT_BUDGET_TOKENS="1000")
+    events = EventSender(bot.url + "/slack/events", http)  # type: ignore[arg-type]
+    root = fake_slack.post_as_person("C1", "UALICE", "The question everyone answers")
+    for number in range(200):
+        fake_slack.post_as_person("C1", "UBOB", f"reply {number:03d} " + "y" * 40, thread_ts=str(root["ts"]))
+    await events.interact(message_shortcut(root, "UALICE", fake_slack.response_url("r1")))
+    _, dm_messages = await summary_in_dm(fake_slack)
+
+    assert "it covers its start and the replies since <!date^" in dm_messages[0]
+    content = fake_model.requests[0]["messages"][1]["content"]
+    assert "Alice: The question everyone answers\n(Earlier messages did not fit" in content
+    assert "reply 199" in content
+    assert "reply 000" not in content
+    await bot.runtime.tasks.wait()
+
+
+async def test_one_log_line_per_catch_up(
+    fake_slack: FakeSlack, events: EventSender, bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The operator sees who asked, about what, where it went and how it ended; not the messages."""
+    root, _ = a_thread(fake_slack)
+    fake_slack.read_refusals["C2"] = "not_in_channel"
+    elsewhere = fake_slack.post_as_person("C2", "UBOB", "private plans")
+    with caplog.at_level("INFO"):
+        await events.interact(message_shortcut(root, "UALICE", fake_slack.response_url("r1")))
+        await summary_in_dm(fake_slack)
+        await events.interact(message_shortcut(elsewhere, "UBOB", fake_slack.response_url("r2")))
+        await fake_slack.wait_for(lambda: len(fake_slack.responses) == 2)
+        await bot.runtime.tasks.wait()
+    lines = [vars(record) for record in caplog.records if record.getMessage() == "event handled"]
+    outcomes = {(line["source_channel"], line["event_type"], line["outcome"]) for line in lines}
+    assert outcomes == {("C1", "message_action", "answered"), ("C2", "message_action", "cannot_read")}
+    assert len(lines) == 2
+    answered = next(line for line in lines if line["outcome"] == "answered")
+    assert (answered["channel"], answered["user"]) == ("DUALICE", "UALICE")
+    assert "private plans" not in caplog.text
+    assert "Friday" not in caplog.text
