@@ -28,6 +28,7 @@ from bot.conversation import (
 from bot.errors import ModelError
 from bot.live_answer import LiveAnswer
 from bot.model_client import Answer, ChatMessage, ModelClient
+from bot.redaction import private_names
 from bot.settings import Settings
 from bot.shutdown import RESTART_NOTICE_SECONDS
 from bot.slack_reply import ReplyTarget, SlackCapabilities, SlackReply, State
@@ -35,6 +36,7 @@ from bot.slack_thread import NameDirectory, ThreadReader, compact, thread_key
 from bot.store import Store
 from bot.thread_locks import ThreadLocks
 from bot.thread_status import ThreadStatus
+from bot.usage import Usage
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,8 @@ class Turn:
     answer: Answer = field(default_factory=Answer)
     reply: SlackReply | None = None
     claimed: bool = False
+    # People named in the thread who are not speaking in it (masked in REDACT=strict mode).
+    private_names: frozenset[str] = frozenset()
 
 
 class ContextSource(Protocol):
@@ -109,6 +113,7 @@ class Answerer:
         self.capabilities = capabilities
         self.settings = settings
         self.context = context
+        self.usage = Usage(store, settings)
         self.locks = ThreadLocks()
         self.model_calls = asyncio.Semaphore(settings.max_concurrent_model_calls)
 
@@ -204,7 +209,7 @@ class Answerer:
         status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
         await status.show()
         try:
-            messages = await self._conversation(question, identity, asked)
+            messages = await self._conversation(turn, identity, asked)
             await self._respond(turn, messages, status, files_unread=bool(asked.file_names))
         finally:
             await status.clear()
@@ -212,6 +217,14 @@ class Answerer:
     async def _respond(
         self, turn: Turn, messages: list[ChatMessage], status: ThreadStatus, *, files_unread: bool
     ) -> None:
+        question = turn.question
+        direct = question.channel_type == "im"
+        spent = await self.usage.budget_spent(question.user_id, question.channel, direct=direct)
+        if spent is not None:
+            await self._reply(turn).finish(notices.budget_spent(spent.budget, spent.limit, spent.resets_in))
+            await self.usage.record_refused()
+            turn.log.update(outcome="over_budget", budget=spent.budget)
+            return
         queued = self.model_calls.locked()
         if queued:
             turn.log["queued"] = True
@@ -219,9 +232,17 @@ class Answerer:
         async with self.model_calls:
             if queued:
                 await status.show()
-            await self._answer_live(turn, messages, files_unread=files_unread)
+            try:
+                await self._answer_live(turn, messages, files_unread=files_unread)
+            finally:
+                if turn.answer.attempts:
+                    failed = turn.log.get("outcome") != "answered"
+                    await self.usage.record(
+                        question.user_id, question.channel, direct=direct, answer=turn.answer, failed=failed
+                    )
 
-    async def _conversation(self, question: Question, identity: BotIdentity, asked: ThreadMessage) -> list[ChatMessage]:
+    async def _conversation(self, turn: Turn, identity: BotIdentity, asked: ThreadMessage) -> list[ChatMessage]:
+        question = turn.question
         try:
             raw_thread = await self.threads.read(question.channel, question.thread_ts, question.message)
         except SLACK_FAILURES as error:
@@ -233,6 +254,7 @@ class Answerer:
         ]
         thread = history_for(thread, asked)
         names = await self.names.names(user_ids_in(thread) - {identity.user_id})
+        turn.private_names = private_names(names, {message.author_id for message in thread if message.by_a_person})
         instructions = await self.channel_prompts.instructions(question.channel)
         system_prompt = system_prompt_for(self.settings.system_prompt, instructions)
         messages = build_conversation(thread, bot_user_id=identity.user_id, names=names, system_prompt=system_prompt)
@@ -248,7 +270,7 @@ class Answerer:
         reply = self._reply(turn)
         live = LiveAnswer(reply, self.settings.slack_update_interval_seconds)
         try:
-            await ask(self.model, messages, self.settings, live.relay, turn.answer)
+            await ask(self.model, messages, self.settings, live.relay, turn.answer, private_names=turn.private_names)
         except ModelError as error:
             logger.warning("model call failed", extra={"thread_ts": question.thread_ts, "error": str(error)})
             interrupted = reply.has_text

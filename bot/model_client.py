@@ -132,6 +132,8 @@ class ModelClient:
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "stream": True,
+            # The token count the daily budgets use (bot/usage.py), in a last chunk before [DONE].
+            "stream_options": {"include_usage": True},
         }
         headers = {"Authorization": f"Bearer {self.api_key}", "Accept": "text/event-stream"}
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from bot.errors import (
@@ -178,3 +179,19 @@ def _slack_date(ts: str) -> str:
     stamp = int(float(ts))
     fallback = datetime.fromtimestamp(stamp, UTC).strftime("%d %b %H:%M UTC")
     return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def budget_spent(budget: str, limit: int, resets_in: timedelta) -> str:
+    """Says whose daily token budget is spent and when it starts anew; the model was not asked."""
+    minutes = max(1, math.ceil(resets_in.total_seconds() / 60))
+    hours, minutes = divmod(minutes, 60)
+    wait = f"{hours} h {minutes} min" if hours else f"{minutes} min"
+    if budget == "channel":
+        whose = "This channel has used its"
+        elsewhere = " You can still ask me in a DM."
+    else:
+        whose, elsewhere = "You've used your", ""
+    return (
+        f":hourglass_flowing_sand: {whose} daily budget of {limit:,} tokens, so I didn't ask the model this time. "
+        f"It resets at midnight UTC, in {wait}.{elsewhere}"
+    )

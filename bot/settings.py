@@ -36,6 +36,7 @@ Number = TypeVar("Number", int, float)
 Part = Literal["slack", "model"]
 SERVER_PARTS: frozenset[Part] = frozenset(("slack", "model"))
 CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
+USER_ID = re.compile(r"[UW][A-Z0-9]{4,}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +68,11 @@ class Settings:
     log_message_content: bool = False
     allowed_channels: frozenset[str] = frozenset()
     summary_prompt: str = DEFAULT_SUMMARY_PROMPT
+    admin_user_ids: frozenset[str] = frozenset()
+    daily_tokens_per_person: int | None = None
+    daily_tokens_per_channel: int | None = None
+    redact: str = "default"
+    redact_patterns: tuple[str, ...] = ()
 
     @property
     def socket_mode(self) -> bool:
@@ -164,7 +170,16 @@ class Settings:
             log_message_content=reader.flag("LOG_MESSAGE_CONTENT", False),
             allowed_channels=reader.channel_ids("ALLOWED_CHANNELS"),
             summary_prompt=reader.optional("SUMMARY_PROMPT") or DEFAULT_SUMMARY_PROMPT,
+            admin_user_ids=reader.user_ids("ADMIN_USER_IDS"),
+            daily_tokens_per_person=reader.limit("DAILY_TOKENS_PER_PERSON"),
+            daily_tokens_per_channel=reader.limit("DAILY_TOKENS_PER_CHANNEL"),
+            redact=reader.choice("REDACT", ("OFF", "DEFAULT", "STRICT"), "DEFAULT").lower(),
+            redact_patterns=reader.patterns("REDACT_PATTERNS"),
         )
+        if settings.redact_patterns and settings.redact != "strict":
+            reader.problem(
+                "REDACT_PATTERNS is only used with REDACT=strict: set REDACT=strict, or unset REDACT_PATTERNS."
+            )
         return settings
 
 
@@ -254,3 +269,44 @@ class _Reader:
             return False
         self.problem(f"{name} must be true or false, not {raw!r}.")
         return default
+
+    def user_ids(self, name: str) -> frozenset[str]:
+        raw = self.optional(name) or ""
+        ids = frozenset(part.strip() for part in raw.replace(" ", ",").split(",") if part.strip())
+        malformed = sorted(user for user in ids if not USER_ID.fullmatch(user))
+        if malformed:
+            self.problem(
+                f"{name} must list Slack user ids such as U0123ABCD, separated by commas, not {', '.join(malformed)}. "
+                "In Slack, open the person's profile, ⋮ → Copy member ID."
+            )
+        return ids
+
+    def limit(self, name: str) -> int | None:
+        """A positive whole number, or None (no limit) when unset."""
+        raw = self.optional(name)
+        if raw is None:
+            return None
+        try:
+            value = int(raw.replace("_", "").replace(",", ""))
+        except ValueError:
+            value = 0
+        if value < 1:
+            self.problem(
+                f"{name} must be a whole number of tokens above 0, such as 200000, not {raw!r}; unset it for no limit."
+            )
+            return None
+        return value
+
+    def patterns(self, name: str) -> tuple[str, ...]:
+        """Regular expressions, one per line; each must compile and must not match empty text."""
+        raw = self.optional(name) or ""
+        patterns = tuple(line.strip() for line in raw.splitlines() if line.strip())
+        for pattern in patterns:
+            try:
+                compiled = re.compile(pattern)
+            except re.error as error:
+                self.problem(f"{name}: {pattern!r} is not a valid regular expression ({error}).")
+                continue
+            if compiled.fullmatch(""):
+                self.problem(f"{name}: {pattern!r} matches empty text, so it would mask everywhere; make it stricter.")
+        return patterns

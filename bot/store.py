@@ -12,7 +12,7 @@ import heapq
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -45,6 +45,19 @@ class Store(Protocol):
 
     async def recall(self, key: str) -> str | None: ...
 
+    async def add_counts(self, changes: Mapping[str, Mapping[str, int]], ttl_seconds: int) -> None:
+        """Adds to counters (key → field → amount), each addition atomic, so processes can share them;
+        a key expires `ttl_seconds` after its last change."""
+        ...
+
+    async def read_counts(self, keys: Sequence[str]) -> list[dict[str, int]] | None:
+        """Every counter of each key; None when the store cannot be read."""
+        ...
+
+    async def read_fields(self, fields: Sequence[tuple[str, str]]) -> list[int] | None:
+        """The counters at (key, field), 0 where none; None when the store cannot be read."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -72,6 +85,7 @@ class MemoryStore:
         self._claim_expiries: list[tuple[float, str]] = []
         self._threads: OrderedDict[str, tuple[str, int]] = OrderedDict()
         self._thread_bytes = 0
+        self._counters = MemoryCounters(clock=clock)
 
     @property
     def thread_bytes(self) -> int:
@@ -136,12 +150,62 @@ class MemoryStore:
             return None
         return value
 
+    async def add_counts(self, changes: Mapping[str, Mapping[str, int]], ttl_seconds: int) -> None:
+        self._counters.add(changes, ttl_seconds)
+
+    async def read_counts(self, keys: Sequence[str]) -> list[dict[str, int]] | None:
+        return [self._counters.read(key) for key in keys]
+
+    async def read_fields(self, fields: Sequence[tuple[str, str]]) -> list[int] | None:
+        return [self._counters.read(key).get(field, 0) for key, field in fields]
+
     async def close(self) -> None:
+        self._counters.clear()
         self._notes.clear()
         self._claims.clear()
         self._claim_expiries.clear()
         self._threads.clear()
         self._thread_bytes = 0
+
+
+class MemoryCounters:
+    """Counters for one process, bounded: expired keys go first, then the keys closest to expiry; a key
+    holds at most `max_fields` counters (new fields past that are not counted, and the loss is logged)."""
+
+    def __init__(
+        self, *, max_keys: int = 100, max_fields: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_keys = max_keys
+        self.max_fields = max_fields
+        self.clock = clock
+        self._counts: dict[str, tuple[float, dict[str, int]]] = {}
+
+    def add(self, changes: Mapping[str, Mapping[str, int]], ttl_seconds: int) -> None:
+        now = self.clock()
+        for key, amounts in changes.items():
+            _, counts = self._live(key, now) or (0.0, {})
+            for field, amount in amounts.items():
+                if field in counts or len(counts) < self.max_fields:
+                    counts[field] = counts.get(field, 0) + amount
+                else:
+                    logger.warning("usage counter full: not counted", extra={"key": key, "field": field})
+            self._counts[key] = (now + ttl_seconds, counts)
+        expired = [key for key, (expiry, _) in self._counts.items() if expiry <= now]
+        for key in expired:
+            del self._counts[key]
+        while len(self._counts) > self.max_keys:
+            del self._counts[min(self._counts, key=lambda key: self._counts[key][0])]
+
+    def read(self, key: str) -> dict[str, int]:
+        entry = self._live(key, self.clock())
+        return dict(entry[1]) if entry else {}
+
+    def clear(self) -> None:
+        self._counts.clear()
+
+    def _live(self, key: str, now: float) -> tuple[float, dict[str, int]] | None:
+        entry = self._counts.get(key)
+        return entry if entry is not None and entry[0] > now else None
 
 
 class RedisStore:
@@ -221,6 +285,39 @@ class RedisStore:
             logger.warning("redis unavailable: note not read", extra={"error": repr(error)})
             return None
         return str(value) if value is not None else None
+
+    async def add_counts(self, changes: Mapping[str, Mapping[str, int]], ttl_seconds: int) -> None:
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                for key, amounts in changes.items():
+                    for field, amount in amounts.items():
+                        pipe.hincrby(KEY_PREFIX + key, field, amount)
+                    pipe.expire(KEY_PREFIX + key, ttl_seconds)
+                await pipe.execute()
+        except RedisError as error:
+            logger.warning("redis unavailable: usage not counted", extra={"error": repr(error)})
+
+    async def read_counts(self, keys: Sequence[str]) -> list[dict[str, int]] | None:
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(KEY_PREFIX + key)
+                results = await pipe.execute()
+        except RedisError as error:
+            logger.warning("redis unavailable: usage not read", extra={"error": repr(error)})
+            return None
+        return [{str(field): int(value) for field, value in result.items()} for result in results]
+
+    async def read_fields(self, fields: Sequence[tuple[str, str]]) -> list[int] | None:
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key, field in fields:
+                    pipe.hget(KEY_PREFIX + key, field)
+                results = await pipe.execute()
+        except RedisError as error:
+            logger.warning("redis unavailable: usage not read", extra={"error": repr(error)})
+            return None
+        return [int(value or 0) for value in results]
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -23,7 +23,9 @@ class Reply:
     delay: float = 0.0
     finish_reason: str | None = "stop"
     send_done: bool = True
-    usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 10, "completion_tokens": 5})
+    # Sent after the ending, as OpenAI does, when the request asks for it (`stream_options.include_usage`);
+    # None: a service that reports no usage.
+    usage: dict[str, int] | None = field(default_factory=lambda: {"prompt_tokens": 10, "completion_tokens": 5})
 
 
 @dataclass
@@ -102,12 +104,12 @@ class FakeModel:
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         started = time.monotonic()
         try:
-            return await self._play(request, script)
+            return await self._play(request, script, _wants_usage(body))
         finally:
             self.in_flight -= 1
             self.timings.append((str(body["messages"][-1]["content"]), started, time.monotonic()))
 
-    async def _play(self, request: web.Request, script: Script) -> web.StreamResponse:
+    async def _play(self, request: web.Request, script: Script, wants_usage: bool) -> web.StreamResponse:
         if isinstance(script, WholeReply):
             return web.Response(
                 status=script.status, text=script.body, headers=script.headers, content_type=script.content_type
@@ -131,7 +133,9 @@ class FakeModel:
             await response.write(_event({"choices": [{"index": 0, "delta": {"content": text}}]}))
         if script.finish_reason:
             ending = {"choices": [{"index": 0, "delta": {}, "finish_reason": script.finish_reason}]}
-            await response.write(_event({**ending, "usage": script.usage}))
+            await response.write(_event(ending))
+            if wants_usage and script.usage is not None:
+                await response.write(_event({"choices": [], "usage": script.usage}))
         if script.send_done:
             await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
@@ -140,3 +144,8 @@ class FakeModel:
 
 def _event(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+def _wants_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True

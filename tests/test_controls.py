@@ -1,0 +1,147 @@
+"""Controls for the people who pay: daily token budgets and redaction, as people see them in the thread."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from bot.runtime import EVENTS_PATH
+from tests.conftest import BotFactory
+from tests.fakes.events import EventSender
+from tests.fakes.model_api import FakeModel, Reply
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+from tests.redis_server import redis_server
+
+# The fake model reports 10 input + 5 output tokens per answer: one answer spends a 10-token budget.
+SMALL_BUDGET = "10"
+
+
+async def ask(fake_slack: FakeSlack, events: EventSender, user: str, text: str, channel: str = "C1") -> list[str]:
+    """A person mentions the bot in a new thread; returns what the bot said there."""
+    if channel.startswith("D"):
+        message = fake_slack.post_as_person(channel, user, text)
+        await events.message(message, channel_type="im")
+    else:
+        message = fake_slack.post_as_person(channel, user, f"<@{BOT_USER_ID}> {text}")
+        await events.mention(message)
+    return await fake_slack.wait_for_replies(channel, message["ts"])
+
+
+def sender(bot_url: str, http: aiohttp.ClientSession) -> EventSender:
+    return EventSender(bot_url + EVENTS_PATH, http)
+
+
+async def test_the_question_past_a_persons_budget_gets_a_notice_and_the_model_nothing(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """The answer that crosses the budget is shown whole; the next question is refused, naming the budget."""
+    bot = await bot_factory(DAILY_TOKENS_PER_PERSON=SMALL_BUDGET)
+    events = sender(bot.url, http)
+    fake_model.script.append(Reply(["A long answer ", "that crosses the budget."]))
+    assert await ask(fake_slack, events, "UALICE", "first") == ["A long answer that crosses the budget."]
+    assert fake_model.requests[0]["stream_options"] == {"include_usage": True}
+
+    [notice] = await ask(fake_slack, events, "UALICE", "second")
+    assert "You've used your daily budget of 10 tokens" in notice
+    assert "It resets at midnight UTC, in " in notice
+    assert len(fake_model.requests) == 1
+
+    assert await ask(fake_slack, events, "UBOB", "mine") == ["You said: Bob: mine"]
+
+
+async def test_a_channels_budget_refuses_everyone_there_but_not_in_a_dm(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    bot = await bot_factory(DAILY_TOKENS_PER_CHANNEL=SMALL_BUDGET)
+    events = sender(bot.url, http)
+    await ask(fake_slack, events, "UALICE", "first")
+    [notice] = await ask(fake_slack, events, "UBOB", "second")
+    assert "This channel has used its daily budget of 10 tokens" in notice
+    assert "You can still ask me in a DM." in notice
+    assert await ask(fake_slack, events, "UBOB", "in private", channel="D1") == ["You said: Bob: in private"]
+    assert len(fake_model.requests) == 2
+
+
+async def test_an_admin_has_no_budget(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    bot = await bot_factory(DAILY_TOKENS_PER_PERSON=SMALL_BUDGET, ADMIN_USER_IDS="UALICE")
+    events = sender(bot.url, http)
+    for question in ("one", "two", "three"):
+        assert await ask(fake_slack, events, "UALICE", question) == [f"You said: Alice: {question}"]
+    assert len(fake_model.requests) == 3
+
+
+async def test_a_service_that_reports_no_usage_is_counted_as_characters_over_four(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """No usage reported: the estimate still counts, so a budget holds against such a service too."""
+    bot = await bot_factory(DAILY_TOKENS_PER_PERSON="100")
+    events = sender(bot.url, http)
+    fake_model.script.append(Reply(["x" * 500], usage=None))
+    await ask(fake_slack, events, "UALICE", "write a lot")
+    [notice] = await ask(fake_slack, events, "UALICE", "more")
+    assert "daily budget of 100 tokens" in notice
+    assert len(fake_model.requests) == 1
+
+
+async def test_two_processes_share_the_budget_through_redis(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    async with redis_server() as url:
+        first = await bot_factory(REDIS_URL=url, DAILY_TOKENS_PER_PERSON=SMALL_BUDGET)
+        second = await bot_factory(REDIS_URL=url, DAILY_TOKENS_PER_PERSON=SMALL_BUDGET)
+        assert await ask(fake_slack, sender(first.url, http), "UALICE", "on one dyno") == [
+            "You said: Alice: on one dyno"
+        ]
+        [notice] = await ask(fake_slack, sender(second.url, http), "UALICE", "on the other")
+        assert "You've used your daily budget" in notice
+        assert len(fake_model.requests) == 1
+        await first.close()
+        await second.close()
+
+
+SENSITIVE = {
+    "4111 1111 1111 1111": "[card number]",
+    "jane.doe@example.com": "[email]",
+    "+44 20 7946 0958": "[phone number]",
+    "DE89 3704 0044 0532 0130 00": "[IBAN]",
+    "xoxp-1234567890-0987654321-abcdefabcdef": "[Slack token]",
+    "AKIAIOSFODNN7EXAMPLE": "[AWS key]",
+    "ghp_" + "A1b2" * 9: "[GitHub token]",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c": "[JWT]",
+}
+
+
+async def test_each_kind_of_sensitive_value_is_masked_for_the_model_and_untouched_in_slack(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    pasted = "\n".join(f"- {value}" for value in SENSITIVE)
+    text = f"<@{BOT_USER_ID}> what are these?\n{pasted}\nAuthorization: Bearer abcdef123456\n```\nkey = 1\n```"
+    message = fake_slack.post_as_person("C1", "UALICE", text)
+    await events.mention(message)
+    await fake_slack.wait_for_replies("C1", message["ts"])
+
+    sent = fake_model.requests[0]["messages"][-1]["content"]
+    expected = "\n".join(f"- {label}" for label in SENSITIVE.values())
+    assert sent == f"Alice: what are these?\n{expected}\nAuthorization: Bearer [token]\n```\nkey = 1\n```"
+    assert fake_slack.thread("C1", message["ts"])[0]["text"] == text
+    assert not fake_slack.calls_to("chat.update") or all(
+        call.params.get("ts") != message["ts"] for call in fake_slack.calls_to("chat.update")
+    )
+
+
+async def test_redact_off_sends_the_text_as_written(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    bot = await bot_factory(REDACT="off")
+    pasted = " ".join(SENSITIVE)
+    await ask(fake_slack, sender(bot.url, http), "UALICE", pasted)
+    assert fake_model.requests[0]["messages"][-1]["content"] == f"Alice: {pasted}"
+
+
+async def test_strict_masks_people_who_are_not_speaking_and_the_operators_patterns(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    bot = await bot_factory(REDACT="strict", REDACT_PATTERNS="ACME-[0-9]+\nproject \\w+")
+    await ask(fake_slack, sender(bot.url, http), "UALICE", "did <@UBOB> close ACME-1234 for project Falcon?")
+    assert fake_model.requests[0]["messages"][-1]["content"] == "Alice: did @[person] close [redacted] for [redacted]?"

@@ -1,0 +1,131 @@
+"""Redaction before the model: each kind of value masked, ordinary numbers and code left exactly as written."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.asking import model_request
+from bot.model_client import ChatMessage
+from bot.redaction import Redactor, private_names
+from bot.settings import Settings
+from tests.test_settings import REQUIRED
+
+DEFAULT = Redactor()
+
+
+@pytest.mark.parametrize(
+    ("written", "sent"),
+    [
+        ("card 4111 1111 1111 1111.", "card [card number]."),
+        ("card 4111-1111-1111-1111", "card [card number]"),
+        ("amex 378282246310005", "amex [card number]"),
+        ("write to jane.doe+news@mail.example.co.uk!", "write to [email]!"),
+        ("call +1 415 555 2671 or (415) 555-2671", "call [phone number] or [phone number]"),
+        ("call +33 6 12 34 56 78", "call [phone number]"),
+        ("pay to GB82WEST12345698765432 today", "pay to [IBAN] today"),
+        ("pay to DE89 3704 0044 0532 0130 00 and done", "pay to [IBAN] and done"),
+        ("SLACK_BOT_TOKEN=xoxb-123456789012-abcdefABCDEF", "SLACK_BOT_TOKEN=[Slack token]"),
+        ("hook https://hooks.slack.com/services/T000/B000/XXXXXXXX", "hook [Slack webhook]"),
+        ("id AKIAIOSFODNN7EXAMPLE", "id [AWS key]"),
+        (
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "aws_secret_access_key = [AWS secret key]",
+        ),
+        ("token ghp_" + "x" * 36, "token [GitHub token]"),
+        ("token github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "token [GitHub token]"),
+        (
+            "-H 'Authorization: Bearer sk-live.abc_DEF-123'",
+            "-H 'Authorization: Bearer [token]'",
+        ),
+        ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c", "jwt [JWT]"),
+    ],
+)
+def test_each_kind_is_masked_with_its_label(written: str, sent: str) -> None:
+    assert DEFAULT.redact(written) == sent
+
+
+@pytest.mark.parametrize(
+    "ordinary",
+    [
+        "card 4111 1111 1111 1112 fails its check digit",
+        "slack ts 1700000000.000001 and thread 1732579200.123456",
+        "version 1.2.3, v2.10.0, 10.0.19045.3693, ip 192.168.1.1, port 8080, pid 12345",
+        "at 2024-01-15 10:30:00, 2026-11-25T23:50:47Z, 12:30-13:45, in 2026",
+        "epoch 1732579200000 ms, snowflake 1234567890123456789, pi 3.14159265358979",
+        "uuid 123e4567-e89b-12d3-a456-426614174000, sha 4b8b1d1, amount 1,234,567.89 EUR",
+        'headers = {"Authorization": f"Bearer {token}"}',
+        "ISO code DE89 alone, and word AB12CD34",
+    ],
+)
+def test_ordinary_numbers_and_code_stay_as_written(ordinary: str) -> None:
+    assert DEFAULT.redact(ordinary) == ordinary
+
+
+def test_code_blocks_keep_their_fences_and_indentation() -> None:
+    code = (
+        "```python\n"
+        "def connect():\n"
+        '    key = """-----BEGIN RSA PRIVATE KEY-----\n'
+        "    MIIEowIBAAKCAQEAv2\n"
+        "    abcd==\n"
+        '    -----END RSA PRIVATE KEY-----"""\n'
+        '    return Client(token="xoxb-123456789012-abcdefABCDEF", mail="ops@example.com")\n'
+        "```\n"
+    )
+    assert DEFAULT.redact(code) == (
+        "```python\n"
+        "def connect():\n"
+        '    key = """[private key]"""\n'
+        '    return Client(token="[Slack token]", mail="[email]")\n'
+        "```\n"
+    )
+
+
+def test_a_private_key_cut_short_is_masked_up_to_the_fence() -> None:
+    pasted = "```\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nAAAA\n```\nwhat is this?"
+    assert DEFAULT.redact(pasted) == "```\n[private key]\n```\nwhat is this?"
+
+
+def test_strict_masks_named_people_and_the_operators_patterns() -> None:
+    strict = Redactor("strict", ("ACME-\\d+",))
+    text = "Bob Smith said ACME-1234 to Alice; Bobby agrees, @Bob too"
+    assert strict.redact(text, {"Bob Smith", "Bob"}) == "[person] said [redacted] to Alice; Bobby agrees, @[person] too"
+    assert DEFAULT.redact(text, {"Bob"}) == text
+
+
+def test_private_names_are_those_mentioned_who_do_not_speak() -> None:
+    names = {"UALICE": "Alice", "UBOB": "Bob", "UCAROL": "Carol"}
+    assert private_names(names, {"UALICE", "UCAROL"}) == {"Bob"}
+
+
+def test_every_model_request_is_redacted_whatever_its_messages_hold() -> None:
+    """A file's contents or a followed link arrive as message text: the one choke point masks them too."""
+    settings = Settings.from_env(REQUIRED)
+    file_text = "Alice: [file notes.txt]\nowner: jane@example.com\ncard: 5555 5555 5555 4444"
+    link = "[link https://example.com]\nCall +1 415 555 2671"
+    request = model_request(
+        [ChatMessage("system", "Be brief."), ChatMessage("user", file_text), ChatMessage("user", link)],
+        settings,
+        10_000,
+    )
+    assert request.messages[-1].content == (
+        "Alice: [file notes.txt]\nowner: [email]\ncard: [card number]\n\n"
+        "[link https://example.com]\nCall [phone number]"
+    )
+    off = Settings.from_env({**REQUIRED, "REDACT": "off"})
+    unredacted = model_request([ChatMessage("system", "s"), ChatMessage("user", file_text)], off, 10_000)
+    assert unredacted.messages[-1].content == file_text
+
+
+def test_redaction_settings_are_checked_at_start() -> None:
+    from bot.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({**REQUIRED, "REDACT": "strict", "REDACT_PATTERNS": "ok-[0-9]+\n(unclosed\n.*"})
+    problems = "\n".join(caught.value.problems)
+    assert "REDACT_PATTERNS: '(unclosed' is not a valid regular expression" in problems
+    assert "REDACT_PATTERNS: '.*' matches empty text" in problems
+    with pytest.raises(ConfigurationError, match="only used with REDACT=strict"):
+        Settings.from_env({**REQUIRED, "REDACT_PATTERNS": "ACME-[0-9]+"})
+    with pytest.raises(ConfigurationError, match="REDACT must be one of OFF, DEFAULT, STRICT"):
+        Settings.from_env({**REQUIRED, "REDACT": "maybe"})
