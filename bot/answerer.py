@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from bot.conversation import (
     user_ids_in,
 )
 from bot.errors import ModelError
+from bot.files.context import FileContext
 from bot.live_answer import LiveAnswer
 from bot.model_client import Answer, ChatMessage, ModelClient
 from bot.redaction import private_names
@@ -103,6 +104,7 @@ class Answerer:
         capabilities: SlackCapabilities,
         settings: Settings,
         context: ContextSource | None = None,
+        files: FileContext | None = None,
     ) -> None:
         self.slack = slack
         self.model = model
@@ -114,6 +116,7 @@ class Answerer:
         self.settings = settings
         self.context = context
         self.usage = Usage(store, settings)
+        self.files = files
         self.locks = ThreadLocks()
         self.model_calls = asyncio.Semaphore(settings.max_concurrent_model_calls)
 
@@ -153,7 +156,7 @@ class Answerer:
             status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
             await status.show()
             try:
-                await self._respond(turn, messages, status, files_unread=False)
+                await self._respond(turn, messages, status)
             finally:
                 await status.clear()
 
@@ -209,13 +212,13 @@ class Answerer:
         status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
         await status.show()
         try:
-            messages = await self._conversation(turn, identity, asked)
-            await self._respond(turn, messages, status, files_unread=bool(asked.file_names))
+            messages, notes = await self._conversation(turn, identity, asked)
+            await self._respond(turn, messages, status, notes)
         finally:
             await status.clear()
 
     async def _respond(
-        self, turn: Turn, messages: list[ChatMessage], status: ThreadStatus, *, files_unread: bool
+        self, turn: Turn, messages: list[ChatMessage], status: ThreadStatus, notes: Sequence[str] = ()
     ) -> None:
         question = turn.question
         direct = question.channel_type == "im"
@@ -233,7 +236,7 @@ class Answerer:
             if queued:
                 await status.show()
             try:
-                await self._answer_live(turn, messages, files_unread=files_unread)
+                await self._answer_live(turn, messages, notes)
             finally:
                 if turn.answer.attempts:
                     failed = turn.log.get("outcome") != "answered"
@@ -241,14 +244,20 @@ class Answerer:
                         question.user_id, question.channel, direct=direct, answer=turn.answer, failed=failed
                     )
 
-    async def _conversation(self, turn: Turn, identity: BotIdentity, asked: ThreadMessage) -> list[ChatMessage]:
+    async def _conversation(
+        self, turn: Turn, identity: BotIdentity, asked: ThreadMessage
+    ) -> tuple[list[ChatMessage], list[str]]:
+        """The conversation for the model, and notes for the answer (files and links that were not read)."""
         question = turn.question
-        try:
-            raw_thread = await self.threads.read(question.channel, question.thread_ts, question.message)
-        except SLACK_FAILURES as error:
-            # Better an answer without the earlier messages than none at all.
-            logger.warning("could not read the thread; answering the question alone", extra={"error": repr(error)})
-            raw_thread = []
+        key = thread_key(question.channel, question.thread_ts)
+        if self.files is None:
+            raw_thread, prefetched = await self._read_thread(question), None
+        else:
+            # The question's own files and links are fetched while the thread is read.
+            raw_thread, prefetched = await asyncio.gather(
+                self._read_thread(question),
+                self.files.prefetch(key, compact(question.message), question.user_id, identity),
+            )
         thread = [
             message for message in map(partial(ThreadMessage.from_slack, identity=identity), raw_thread) if message
         ]
@@ -257,15 +266,38 @@ class Answerer:
         turn.private_names = private_names(names, {message.author_id for message in thread if message.by_a_person})
         instructions = await self.channel_prompts.instructions(question.channel)
         system_prompt = system_prompt_for(self.settings.system_prompt, instructions)
-        messages = build_conversation(thread, bot_user_id=identity.user_id, names=names, system_prompt=system_prompt)
+        notes: list[str] = []
+        attachments = None
+        if self.files is not None and prefetched is not None:
+            attached, notes = await self.files.attach(key, raw_thread, thread, compact(question.message), prefetched)
+            attachments = attached.by_ts
+            stats = prefetched.stats
+            if stats.downloaded or stats.from_cache or notes:
+                turn.log.update(
+                    files_downloaded=stats.downloaded,
+                    file_bytes_downloaded=stats.downloaded_bytes,
+                    files_from_cache=stats.from_cache,
+                    files_or_links_not_read=len(notes),
+                )
+        messages = build_conversation(
+            thread, bot_user_id=identity.user_id, names=names, system_prompt=system_prompt, attachments=attachments
+        )
         if self.context is not None:
             messages = await self.context.extend(question, identity, messages)
         if self.settings.log_message_content:
             content = [message.as_json() for message in messages]
             logger.info("model request", extra={"thread_ts": question.thread_ts, "messages": content})
-        return messages
+        return messages, notes
 
-    async def _answer_live(self, turn: Turn, messages: list[ChatMessage], *, files_unread: bool) -> None:
+    async def _read_thread(self, question: Question) -> list[dict[str, Any]]:
+        try:
+            return await self.threads.read(question.channel, question.thread_ts, question.message)
+        except SLACK_FAILURES as error:
+            # Better an answer without the earlier messages than none at all.
+            logger.warning("could not read the thread; answering the question alone", extra={"error": repr(error)})
+            return []
+
+    async def _answer_live(self, turn: Turn, messages: list[ChatMessage], file_notes: Sequence[str]) -> None:
         question = turn.question
         reply = self._reply(turn)
         live = LiveAnswer(reply, self.settings.slack_update_interval_seconds)
@@ -278,7 +310,7 @@ class Answerer:
             turn.log.update(outcome="interrupted" if interrupted else "model_error", error=str(error))
         else:
             ending = notices.ending_note(turn.answer.finish_reason) if reply.has_text else notices.EMPTY_ANSWER
-            notes = [ending, notices.FILES_NOT_READ if files_unread else None]
+            notes = [ending, *file_notes]
             await reply.finish("\n".join(filter(None, notes)) or None)
             turn.log.update(outcome="answered", finish_reason=turn.answer.finish_reason)
         answer = turn.answer

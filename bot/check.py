@@ -30,6 +30,9 @@ REQUIRED_SCOPES = (
     "groups:read",
     "commands",
     "im:write",
+    "files:read",
+    "im:read",
+    "mpim:read",
 )
 PROMPT = [ChatMessage("system", "You are a health check. Reply with one word."), ChatMessage("user", "Say ok.")]
 

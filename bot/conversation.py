@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.files.attachments import Attachment
 from bot.model_client import ChatMessage
 
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -158,8 +159,11 @@ def build_conversation(
     bot_user_id: str,
     names: Mapping[str, str],
     system_prompt: str,
+    attachments: Mapping[str, Attachment] | None = None,
 ) -> list[ChatMessage]:
     """The system prompt, then one message per thread message, oldest first.
+
+    `attachments` (by message ts) add what was read from a message's files and links, and its images.
 
     People's messages are prefixed with the speaker's name, since several people may share a thread.
     Kept one per thread message so trimming can drop the oldest; `alternate` then joins them into turns.
@@ -167,14 +171,19 @@ def build_conversation(
     messages = [ChatMessage("system", system_prompt)]
     for message in thread:
         content = message.readable(bot_user_id, names)
-        if message.file_names:
+        attached = (attachments or {}).get(message.ts)
+        if attached is not None and not message.by_this_bot:
+            content = f"{content}\n\n{attached.text}".lstrip("\r\n")
+        elif message.file_names:
             content = f"{content}\n[attached, not read: {', '.join(message.file_names)}]".lstrip("\r\n")
         if not content.strip():
             continue
         if message.by_this_bot:
             messages.append(ChatMessage("assistant", content))
         else:
-            messages.append(ChatMessage("user", f"{names.get(message.author_id, message.author_id)}: {content}"))
+            speaker = names.get(message.author_id, message.author_id)
+            images = attached.images if attached is not None else ()
+            messages.append(ChatMessage("user", f"{speaker}: {content}", images))
     return messages
 
 
@@ -184,7 +193,8 @@ def alternate(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
     turns: list[ChatMessage] = []
     for message in rest:
         if turns and turns[-1].role == message.role:
-            turns[-1] = ChatMessage(message.role, f"{turns[-1].content}\n\n{message.content}")
+            joined = f"{turns[-1].content}\n\n{message.content}"
+            turns[-1] = ChatMessage(message.role, joined, turns[-1].images + message.images)
         elif turns or message.role == "user":
             turns.append(message)
     return [system, *turns]

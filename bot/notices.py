@@ -20,7 +20,6 @@ TRY_AGAIN = "Please try again in a moment."
 RESTARTING = ":arrows_counterclockwise: I'm restarting and couldn't finish this answer. Please ask again in a minute."
 WAITING_STATUS = "is waiting for its turn…"
 THINKING_STATUS = "is thinking…"
-FILES_NOT_READ = "_(I can't read attached files, so I answered from the message text only.)_"
 EMPTY_ANSWER = "_The model returned an empty answer. Try rephrasing your question._"
 
 
@@ -195,3 +194,35 @@ def budget_spent(budget: str, limit: int, resets_in: timedelta) -> str:
         f":hourglass_flowing_sand: {whose} daily budget of {limit:,} tokens, so I didn't ask the model this time. "
         f"It resets at midnight UTC, in {wait}.{elsewhere}"
     )
+
+
+# Why a file was not read (bot/files/reading.py's reasons), in the words of the answer's note.
+FILE_REASONS = {
+    "too_large": "it is larger than the {max_mb} MB limit",
+    "unsupported": "I can't read this kind of file",
+    "text_only_model": "the model I use can't take images",
+    "too_many_images": "I send at most {max_images} images per question, the newest first",
+    "too_many_files": "I read at most {max_files} files per question, the newest first",
+    "refused": "Slack would not let me download it (the app needs the `files:read` scope)",
+    "failed": "the download failed; ask again to retry",
+    "other_organisation": "it was shared from another organisation",
+    "not_in_slack": "it is not stored in Slack (or was deleted)",
+    "binary": "it is not text",
+    "unreadable": "it could not be read ({detail})",
+    "no_room": "it did not fit in the model's input limit next to newer content",
+}
+
+
+def file_not_read(name: str, reason: str, detail: str = "", **limits: int) -> str:
+    """One line per file in the answer's note, so nobody takes an answer for one that read the file."""
+    why = FILE_REASONS.get(reason, "it could not be read").format(detail=detail or "unknown problem", **limits)
+    return f"_I did not read `{_code_safe(name)}`: {why}._"
+
+
+def link_not_followed(url: str) -> str:
+    """Says nothing about what the link points to: the asker may not be allowed to know."""
+    return f"_I could not open {url}: I only follow links to conversations that both you and I can see._"
+
+
+def _code_safe(name: str) -> str:
+    return name.replace("`", "'").replace("\n", " ")[:200]

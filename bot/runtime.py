@@ -15,6 +15,7 @@ from bot.answerer import Answerer
 from bot.catch_up import CatchUp, CatchUpFollowUps, SourceReader
 from bot.channel_prompts import ChannelPrompts
 from bot.clients import close_clients, open_model_client, open_slack_client
+from bot.files.context import file_context
 from bot.interactivity import register_catch_up
 from bot.model_client import ModelClient
 from bot.settings import Settings
@@ -65,6 +66,7 @@ class Runtime:
             capabilities=SlackCapabilities(streaming=settings.slack_streaming),
             settings=settings,
             context=CatchUpFollowUps(store, sources, settings),
+            files=file_context(settings, slack, store, names),
         )
         slack_app = build_slack_app(settings, slack, answerer, channel_prompts, tasks)
         catch_up = CatchUp(slack=slack, answerer=answerer, store=store, reader=sources, settings=settings)

@@ -73,6 +73,10 @@ class Settings:
     daily_tokens_per_channel: int | None = None
     redact: str = "default"
     redact_patterns: tuple[str, ...] = ()
+    model_accepts_images: str = "auto"
+    file_max_bytes: int = 20 * 1024 * 1024
+    model_max_images: int = 5
+    pdf_max_pages: int = 100
 
     @property
     def socket_mode(self) -> bool:
@@ -175,6 +179,10 @@ class Settings:
             daily_tokens_per_channel=reader.limit("DAILY_TOKENS_PER_CHANNEL"),
             redact=reader.choice("REDACT", ("OFF", "DEFAULT", "STRICT"), "DEFAULT").lower(),
             redact_patterns=reader.patterns("REDACT_PATTERNS"),
+            model_accepts_images=reader.choice("MODEL_ACCEPTS_IMAGES", ("AUTO", "TRUE", "FALSE"), "AUTO").lower(),
+            file_max_bytes=reader.number("FILE_MAX_MB", int, 20, minimum=1, maximum=1024) * 1024 * 1024,
+            model_max_images=reader.number("MODEL_MAX_IMAGES", int, 5, minimum=0, maximum=100),
+            pdf_max_pages=reader.number("PDF_MAX_PAGES", int, 100, minimum=1, maximum=10_000),
         )
         if settings.redact_patterns and settings.redact != "strict":
             reader.problem(

@@ -18,6 +18,8 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clients import SLACK_FAILURES
+from bot.files.kinds import SlackFile
+from bot.files.reading import files_key
 from bot.single_flight import SingleFlight
 from bot.store import Store
 
@@ -43,7 +45,7 @@ def compact(raw: Mapping[str, Any]) -> dict[str, Any]:
     if any(markdown):
         message["markdown"] = "\n\n".join(str(text) for text in markdown if text)
     if raw.get("files"):
-        message["files"] = [{"name": item.get("name") or "file"} for item in raw["files"] if isinstance(item, dict)]
+        message["files"] = [SlackFile.from_slack(item).as_json() for item in raw["files"] if isinstance(item, dict)]
     if (raw.get("bot_profile") or {}).get("name"):
         message["bot_profile"] = {"name": raw["bot_profile"]["name"]}
     return message
@@ -88,7 +90,10 @@ class ThreadReader:
         return sorted(by_ts.values(), key=lambda message: float(message["ts"]))
 
     async def forget(self, channel: str, thread_ts: str) -> None:
-        await self.store.forget_thread(thread_key(channel, thread_ts))
+        """Drops the cached thread and what was read from its files."""
+        key = thread_key(channel, thread_ts)
+        await self.store.forget_thread(key)
+        await self.store.forget_thread(files_key(key))
 
     async def _fetch(self, channel: str, thread_ts: str, *, oldest: str | None) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []

@@ -6,18 +6,22 @@ generous side for English text; the default budget leaves wide room below every 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from bot.model_client import ChatMessage
 
 CHARACTERS_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4
+# What an image downscaled to a long edge of 1,568 px costs a Claude model at most (width * height / 750).
+IMAGE_TOKENS = 1600
 SHORTENED_MARKER = "\n\n[… {count} characters left out here to fit the model's input limit …]\n\n"
 EARLIER_LEFT_OUT = "\n\n(The earliest messages of this thread were left out to fit the model's input limit.)"
 
 
 def estimate_tokens(message: ChatMessage) -> int:
-    return len(message.content) // CHARACTERS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS
+    text_tokens = len(message.content) // CHARACTERS_PER_TOKEN
+    return text_tokens + IMAGE_TOKENS * len(message.images) + MESSAGE_OVERHEAD_TOKENS
 
 
 def fit_to_budget(messages: Sequence[ChatMessage], budget_tokens: int) -> list[ChatMessage]:
@@ -45,7 +49,7 @@ def fit_to_budget(messages: Sequence[ChatMessage], budget_tokens: int) -> list[C
 
 def shorten(message: ChatMessage, budget_tokens: int) -> ChatMessage:
     """Keeps the start and the end (where the question usually is), with a visible marker between."""
-    limit = max(0, budget_tokens - MESSAGE_OVERHEAD_TOKENS) * CHARACTERS_PER_TOKEN
+    limit = max(0, budget_tokens - MESSAGE_OVERHEAD_TOKENS - IMAGE_TOKENS * len(message.images)) * CHARACTERS_PER_TOKEN
     text = message.content
     if len(text) <= limit:
         return message
@@ -53,4 +57,4 @@ def shorten(message: ChatMessage, budget_tokens: int) -> ChatMessage:
     head, tail = room * 2 // 3, room // 3
     removed = len(text) - head - tail
     shortened = text[:head] + SHORTENED_MARKER.format(count=removed) + (text[-tail:] if tail else "")
-    return ChatMessage(message.role, shortened)
+    return dataclasses.replace(message, content=shortened)

@@ -116,9 +116,10 @@ async def test_any_unicode_is_fine(fake_slack: FakeSlack, fake_model: FakeModel,
     assert fake_model.requests[0]["messages"][-1]["content"] == f"Alice: {text}"
 
 
-async def test_files_are_answered_from_the_text_saying_so(
+async def test_a_file_slack_holds_no_copy_of_is_named_and_the_text_answered(
     fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
 ) -> None:
+    """A file object without a download link (deleted, or stored elsewhere): the text is answered, the file named."""
     message = fake_slack.post_as_person(
         "C1", "UALICE", f"{MENTION} what do you think?", subtype="file_share", files=[{"name": "plan.pdf"}]
     )
@@ -126,8 +127,8 @@ async def test_files_are_answered_from_the_text_saying_so(
     await events.mention(message)
     [reply] = await fake_slack.wait_for_replies("C1", message["ts"])
     assert reply.startswith("Looks good.\n\n")
-    assert "can't read attached files" in reply
-    assert fake_model.requests[0]["messages"][-1]["content"].endswith("[attached, not read: plan.pdf]")
+    assert "I did not read `plan.pdf`: it is not stored in Slack" in reply
+    assert fake_model.requests[0]["messages"][-1]["content"].endswith("[file plan.pdf: not read (not in slack)]")
 
 
 async def test_a_huge_message_is_cut_to_fit_and_answered(

@@ -54,9 +54,30 @@ class RawStream:
 Script = Reply | WholeReply | Hang | RawStream
 
 
+def text_of(message: dict[str, Any]) -> str:
+    """A message's text, whether its content is a string or OpenAI-style content parts."""
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if part.get("type") == "text")
+
+
+def images_of(message: dict[str, Any]) -> list[str]:
+    """The image URLs of a message's `image_url` content parts."""
+    content = message["content"]
+    if isinstance(content, str):
+        return []
+    return [part["image_url"]["url"] for part in content if part.get("type") == "image_url"]
+
+
 def echo(request: dict[str, Any]) -> Script:
-    last = request["messages"][-1]["content"]
+    last = text_of(request["messages"][-1])
     return Reply([f"You said: {last}"])
+
+
+TEXT_ONLY_REFUSAL = json.dumps(
+    {"error": {"message": "This model does not support image input.", "type": "invalid_request_error"}}
+)
 
 
 class FakeModel:
@@ -67,6 +88,8 @@ class FakeModel:
         self.default: Callable[[dict[str, Any]], Script] = echo
         self.in_flight = 0
         self.peak_in_flight = 0
+        # A text-only model refuses requests with image parts, as Heroku's gpt-oss-120b would.
+        self.accepts_images = True
         # (first user message, started, finished) per request, on the shared monotonic clock.
         self.timings: list[tuple[str, float, float]] = []
         self.url = ""
@@ -75,7 +98,8 @@ class FakeModel:
         self._received = asyncio.Condition()
 
     async def start(self) -> None:
-        app = web.Application()
+        # Requests with images run to megabytes; aiohttp refuses bodies over 1 MB by default.
+        app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
@@ -93,13 +117,21 @@ class FakeModel:
         async with asyncio.timeout(within_seconds), self._received:
             await self._received.wait_for(lambda: len(self.requests) >= count)
 
+    @staticmethod
+    def images(request: dict[str, Any]) -> list[str]:
+        """Every image part a request carried, in order."""
+        return [url for message in request["messages"] for url in images_of(message)]
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
         async with self._received:
             self._received.notify_all()
-        script = self.script.pop(0) if self.script else self.default(body)
+        if not self.accepts_images and self.images(body):
+            script: Script = WholeReply(400, TEXT_ONLY_REFUSAL)
+        else:
+            script = self.script.pop(0) if self.script else self.default(body)
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         started = time.monotonic()
@@ -107,7 +139,7 @@ class FakeModel:
             return await self._play(request, script, _wants_usage(body))
         finally:
             self.in_flight -= 1
-            self.timings.append((str(body["messages"][-1]["content"]), started, time.monotonic()))
+            self.timings.append((text_of(body["messages"][-1]), started, time.monotonic()))
 
     async def _play(self, request: web.Request, script: Script, wants_usage: bool) -> web.StreamResponse:
         if isinstance(script, WholeReply):

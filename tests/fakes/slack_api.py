@@ -23,6 +23,10 @@ TEAM_ID = "T0001"
 
 
 MARKDOWN_TEXT_LIMIT = 12_000
+SIGN_IN_PAGE = (
+    "<!DOCTYPE html><html><head><title>Slack</title></head>"
+    "<body><h1>Sign in to your workspace</h1><form><input name='email'></form></body></html>"
+)
 # Bookkeeping of the fake that Slack itself would not return.
 FAKE_ONLY_FIELDS = frozenset({"visible", "revisions", "streaming", "markdown_text", "finished_at"})
 
@@ -82,6 +86,13 @@ class FakeSlack:
         self.returns_markdown_blocks = True
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: list[str] = []
+        # Files by id: (content, mimetype); a download is served only with the bot token and `files:read`.
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.downloads: list[str] = []
+        self.download_attempts: list[str] = []
+        # Private channels (and DMs) by id, with their members; the bot reads only those it is in.
+        self.private_channels: dict[str, set[str]] = {}
+        self.channel_names: dict[str, str] = {}
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self._stopping = asyncio.Event()
@@ -92,6 +103,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle)
         app.router.add_get("/socket", self._socket)
+        app.router.add_get("/files/{file_id}/{name}", self._download)
         app.router.add_post("/respond/{name}", self._respond)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -357,7 +369,60 @@ class FakeSlack:
 
     def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params["channel"])
-        return {"channel": {"id": channel, "purpose": {"value": self.purposes.get(channel, "")}}}
+        self._check_readable(channel)
+        private = channel in self.private_channels
+        return {
+            "channel": {
+                "id": channel,
+                "name": self.channel_names.get(channel, channel.lower()),
+                "is_channel": channel[0] == "C",
+                "is_private": private,
+                "is_im": channel[0] == "D",
+                "purpose": {"value": self.purposes.get(channel, "")},
+            }
+        }
+
+    def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params["channel"])
+        self._check_readable(channel)
+        members = sorted(self.private_channels.get(channel, set(self.users)))
+        offset = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 100)
+        more = offset + limit < len(members)
+        return {
+            "members": members[offset : offset + limit],
+            "response_metadata": {"next_cursor": str(offset + limit) if more else ""},
+        }
+
+    def add_file(self, name: str, content: bytes, mimetype: str, **fields: Any) -> dict[str, Any]:
+        """Stores a file; returns Slack's file object for a message's `files`."""
+        file_id = f"F{len(self.files) + 1:06d}"
+        self.files[file_id] = (content, mimetype)
+        base = self.url.removesuffix("/api/")
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rsplit(".", 1)[-1] if "." in name else "binary",
+            "size": len(content),
+            "mode": "hosted",
+            "url_private": f"{base}/files/{file_id}/{name}",
+            "url_private_download": f"{base}/files/{file_id}/{name}",
+            **fields,
+        }
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """Like Slack: without the bot token (or without `files:read`) the sign-in page, with status 200."""
+        file_id = request.match_info["file_id"]
+        self.download_attempts.append(file_id)
+        await self._notify()
+        authorized = request.headers.get("Authorization") == f"Bearer {BOT_TOKEN}"
+        if not authorized or "files:read" not in self.granted_scopes or file_id not in self.files:
+            return web.Response(text=SIGN_IN_PAGE, content_type="text/html")
+        content, mimetype = self.files[file_id]
+        self.downloads.append(file_id)
+        return web.Response(body=content, content_type=mimetype)
 
     def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         self.ephemerals.append(dict(params))
@@ -381,6 +446,8 @@ class FakeSlack:
     def _check_readable(self, channel: str) -> None:
         if channel in self.read_refusals:
             raise ApiError(self.read_refusals[channel])
+        if channel in self.private_channels and BOT_USER_ID not in self.private_channels[channel]:
+            raise ApiError("channel_not_found")
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"channel": {"id": self.dm_channel(str(params["users"]))}}

@@ -1,0 +1,118 @@
+"""What a question's files and links add to its conversation, for the answerer.
+
+The question's own files and links are fetched while the thread is read (`prefetch`); the rest of the
+thread's files (mostly cached by then) once it is known (`attach`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.conversation import BotIdentity, ThreadMessage
+from bot.files.attachments import Attached, Extra, attach
+from bot.files.download import Downloader
+from bot.files.images import model_takes_images
+from bot.files.links import LinkedThread, LinkFollower, links_in
+from bot.files.reading import MAX_FILES_PER_ANSWER, FileContent, FileLimits, FileReader, ReadStats, files_of, plan
+from bot.notices import file_not_read, link_not_followed
+from bot.settings import Settings
+from bot.slack_thread import NameDirectory
+from bot.store import Store
+
+
+@dataclass
+class Prefetched:
+    contents: dict[str, FileContent] = field(default_factory=dict)
+    links: list[LinkedThread] = field(default_factory=list)
+    stats: ReadStats = field(default_factory=ReadStats)
+
+
+class FileContext:
+    def __init__(self, reader: FileReader, links: LinkFollower | None, limits: FileLimits, budget_tokens: int) -> None:
+        self.reader = reader
+        self.links = links
+        self.limits = limits
+        self.budget_tokens = budget_tokens
+
+    async def prefetch(
+        self, thread_key: str, question: Mapping[str, Any], asker: str, identity: BotIdentity
+    ) -> Prefetched:
+        """The question's own files and the Slack links in it."""
+        prefetched = Prefetched()
+        to_read, decided = plan(reversed(files_of(question)), self.limits)
+        links = links_in(str(question.get("text") or "")) if self.links is not None else []
+        follower = self.links
+        read, followed = await asyncio.gather(
+            self.reader.read(thread_key, to_read, prefetched.stats),
+            asyncio.gather(*(follower.follow(link, asker, identity) for link in links)) if follower else _none(),
+        )
+        prefetched.contents = {**decided, **read}
+        prefetched.links = list(followed)
+        return prefetched
+
+    async def attach(
+        self,
+        thread_key: str,
+        raw_thread: Iterable[Mapping[str, Any]],
+        thread: Sequence[ThreadMessage],
+        question: Mapping[str, Any],
+        prefetched: Prefetched,
+    ) -> tuple[Attached, list[str]]:
+        """Attachments by message ts, and the notes for the answer: one line per file or link not read."""
+        raw_by_ts = {str(message.get("ts")): message for message in raw_thread}
+        raw_by_ts[str(question.get("ts"))] = question
+        files = [(message.ts, file) for message in thread for file in files_of(raw_by_ts.get(message.ts) or {})]
+        newest_first = [file for _, file in reversed(files)]
+        to_read, decided = plan(newest_first, self.limits)
+        known = prefetched.contents
+        read = await self.reader.read(thread_key, [f for f in to_read if f.id not in known], prefetched.stats)
+        contents = {**decided, **read, **known}
+        asked_ts = str(question.get("ts"))
+        extras = [
+            Extra(asked_ts, f"the linked Slack thread {linked.link.url}", linked.text)
+            if linked.text is not None
+            else Extra(asked_ts, linked.link.url, f"[Slack link {linked.link.url}: could not be opened]")
+            for linked in prefetched.links
+        ]
+        fresh_after = max((float(message.ts) for message in thread if message.by_this_bot), default=0.0)
+        attached = attach(files, contents, budget_tokens=self.budget_tokens, fresh_after=fresh_after, extras=extras)
+        notes = [self._note(content) for content in attached.unread]
+        notes += [link_not_followed(linked.link.url) for linked in prefetched.links if linked.text is None]
+        return attached, notes
+
+    def _note(self, content: FileContent) -> str:
+        limits = self.limits
+        return file_not_read(
+            content.name,
+            content.not_read,
+            content.detail,
+            max_mb=limits.max_bytes // (1024 * 1024),
+            max_images=limits.max_images,
+            max_files=MAX_FILES_PER_ANSWER,
+        )
+
+
+async def _none() -> list[LinkedThread]:
+    return []
+
+
+def file_context(settings: Settings, slack: AsyncWebClient, store: Store, names: NameDirectory) -> FileContext:
+    """Built from the settings, downloading over the Slack client's own connection pool."""
+    if slack.session is None:
+        raise ValueError("the Slack client needs a shared aiohttp session")
+    limits = FileLimits(
+        max_bytes=settings.file_max_bytes,
+        images_accepted=model_takes_images(settings.model_accepts_images, settings.inference_model_id),
+        max_images=settings.model_max_images,
+        max_pdf_pages=settings.pdf_max_pages,
+    )
+    downloader = Downloader(
+        slack.session, token=settings.slack_bot_token, max_bytes=limits.max_bytes, api_url=settings.slack_api_url
+    )
+    reader = FileReader(downloader, store, limits)
+    return FileContext(reader, LinkFollower(slack, names), limits, settings.input_budget_tokens)

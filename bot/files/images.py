@@ -1,0 +1,90 @@
+"""Images as the model takes them: PNG, JPEG, GIF or WebP, long edge and encoded size capped, as data URLs.
+
+Claude on managed platforms takes base64 images only, at most 5 MB each after encoding, and works best
+with a long edge of at most 1,568 px (larger ones are scaled down by the service anyway, at a cost in
+time). Images already within bounds are passed through untouched; others are scaled down with Pillow.
+CPU-heavy: call `prepare_image` in a thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+from PIL import Image, UnidentifiedImageError
+
+MAX_LONG_EDGE = 1568
+MAX_ENCODED_BYTES = 5 * 1024 * 1024
+# Decoding more pixels than this is refused (a small file can unpack into gigabytes: a "decompression bomb").
+MAX_PIXELS = 50_000_000
+FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+JPEG_QUALITIES = (85, 70, 50)
+
+# Heroku's model cards list image input for these model ids ("Supported inputs: text, image").
+IMAGE_MODEL_IDS = re.compile(r"claude-(4-5-(sonnet|haiku)|opus-4-5|(sonnet|haiku|opus)-4-[5-9]|(sonnet|haiku|opus))")
+
+
+class NotAnImage(ValueError):
+    """The bytes are not an image the model can take, or too large to turn into one."""
+
+
+def model_takes_images(setting: str, model_id: str) -> bool:
+    """`MODEL_ACCEPTS_IMAGES`: `true`, `false`, or `auto` (Heroku's image-capable model ids)."""
+    if setting == "auto":
+        return IMAGE_MODEL_IDS.fullmatch(model_id.lower()) is not None
+    return setting == "true"
+
+
+def prepare_image(data: bytes, *, max_edge: int = MAX_LONG_EDGE, max_encoded_bytes: int = MAX_ENCODED_BYTES) -> str:
+    """A data URL of the image, scaled down and re-encoded only when it is too large."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            media_type = FORMATS.get(image.format or "")
+            if media_type is None:
+                raise NotAnImage(f"{image.format or 'unknown'} images are not supported")
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise NotAnImage(f"too many pixels ({width} x {height})")
+            if max(width, height) <= max_edge and _encoded_size(len(data)) <= max_encoded_bytes:
+                return _data_url(media_type, data)
+            return _downscaled(image, max_edge, max_encoded_bytes)
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
+        if isinstance(error, NotAnImage):
+            raise
+        raise NotAnImage("not a readable image") from error
+
+
+def _downscaled(image: Image.Image, max_edge: int, max_encoded_bytes: int) -> str:
+    if image.format == "JPEG":
+        image.draft("RGB", (max_edge, max_edge))
+    frame = image.convert("RGBA" if _has_alpha(image) else "RGB")
+    frame.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
+    if frame.mode == "RGBA" or image.format in ("PNG", "GIF"):
+        encoded = _encode(frame, "PNG", optimize=True)
+        if _encoded_size(len(encoded)) <= max_encoded_bytes:
+            return _data_url("image/png", encoded)
+        frame = frame.convert("RGB")
+    for quality in JPEG_QUALITIES:
+        encoded = _encode(frame, "JPEG", quality=quality)
+        if _encoded_size(len(encoded)) <= max_encoded_bytes:
+            return _data_url("image/jpeg", encoded)
+    raise NotAnImage("too large even when scaled down")
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+
+
+def _encode(image: Image.Image, image_format: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, image_format, **options)
+    return buffer.getvalue()
+
+
+def _encoded_size(raw_bytes: int) -> int:
+    return (raw_bytes + 2) // 3 * 4
+
+
+def _data_url(media_type: str, data: bytes) -> str:
+    return f"data:{media_type};base64,{base64.b64encode(data).decode()}"

@@ -1,0 +1,115 @@
+"""Slack message links in a question, followed only where the person asking could read them too.
+
+A link is opened when the bot can read the conversation (`conversations.info`) and the asker can see
+it: a public channel, or a private channel, group DM or DM they are a member of
+(`conversations.members`). Otherwise nothing from it is read into the answer, and the answer only says
+the link could not be opened, so the bot never becomes a way into a conversation someone is not in.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clients import SLACK_FAILURES
+from bot.conversation import BotIdentity, ThreadMessage, user_ids_in
+from bot.slack_thread import NameDirectory, compact
+
+logger = logging.getLogger(__name__)
+
+SLACK_LINK = re.compile(
+    r"https://[a-z0-9.-]*slack(?:-gov)?\.com/archives/([CGD][A-Z0-9]+)/p(\d{10})(\d{6})(?:\?[^\s|>]*)?"
+)
+MAX_LINKS = 3
+MAX_LINKED_MESSAGES = 200
+MEMBERS_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class SlackLink:
+    url: str
+    channel: str
+    ts: str
+    thread_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkedThread:
+    """A followed link: `text` is the linked thread as the model reads it, or None if it was not opened."""
+
+    link: SlackLink
+    text: str | None
+
+
+def links_in(text: str) -> list[SlackLink]:
+    """The Slack message links in a message's raw text, first ones first, each once."""
+    links: dict[str, SlackLink] = {}
+    for match in SLACK_LINK.finditer(html.unescape(text)):
+        query = parse_qs(urlsplit(match.group(0)).query)
+        thread_ts = next(iter(query.get("thread_ts") or []), None)
+        link = SlackLink(match.group(0), match.group(1), f"{match.group(2)}.{match.group(3)}", thread_ts)
+        links.setdefault(f"{link.channel}:{link.ts}", link)
+    return list(links.values())[:MAX_LINKS]
+
+
+class LinkFollower:
+    def __init__(self, slack: AsyncWebClient, names: NameDirectory) -> None:
+        self.slack = slack
+        self.names = names
+
+    async def follow(self, link: SlackLink, asker: str, identity: BotIdentity) -> LinkedThread:
+        try:
+            channel = (await self.slack.conversations_info(channel=link.channel)).get("channel") or {}
+            if not await self._asker_can_see(link.channel, channel, asker):
+                logger.info("link not followed: the asker is not in that conversation", extra={"user": asker})
+                return LinkedThread(link, None)
+            response = await self.slack.conversations_replies(
+                channel=link.channel, ts=link.thread_ts or link.ts, limit=MAX_LINKED_MESSAGES
+            )
+        except SLACK_FAILURES as error:
+            logger.info("link not followed", extra={"error": repr(error)})
+            return LinkedThread(link, None)
+        raw = [compact(message) for message in response.get("messages") or []]
+        messages = [message for message in map(partial(ThreadMessage.from_slack, identity=identity), raw) if message]
+        names = await self.names.names(user_ids_in(messages) - {identity.user_id})
+        lines = []
+        for message in messages:
+            speaker = "you (the assistant)" if message.by_this_bot else names.get(message.author_id, message.author_id)
+            marker = " (the linked message)" if message.ts == link.ts and len(messages) > 1 else ""
+            lines.append(f"{speaker}{marker}: {message.readable(identity.user_id, names)}")
+        where = _where(channel)
+        text = f'<slack_thread link="{link.url}" where="{where}">\n' + "\n\n".join(lines) + "\n</slack_thread>"
+        return LinkedThread(link, text)
+
+    async def _asker_can_see(self, channel_id: str, channel: Mapping[str, Any], asker: str) -> bool:
+        if not asker:
+            return False
+        if channel.get("is_channel") and not channel.get("is_private") and not channel.get("is_im"):
+            return True
+        cursor: str | None = None
+        while True:
+            response = await self.slack.conversations_members(
+                channel=channel_id, limit=MEMBERS_PAGE_SIZE, cursor=cursor
+            )
+            if asker in (response.get("members") or []):
+                return True
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return False
+
+
+def _where(channel: Mapping[str, Any]) -> str:
+    if channel.get("is_im"):
+        return "a direct message"
+    if channel.get("is_mpim"):
+        return "a group direct message"
+    name = str(channel.get("name") or channel.get("id") or "a channel").replace('"', "'")
+    return f"#{name}"

@@ -1,0 +1,218 @@
+"""Files, screenshots and Slack links in a thread, end to end: what the model received, what people see."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import aiohttp
+from PIL import Image
+
+from bot.runtime import EVENTS_PATH
+from tests.conftest import BotFactory
+from tests.fakes.events import EventSender
+from tests.fakes.model_api import FakeModel, Reply, text_of
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+from tests.files_data import noisy_png, pdf, png
+
+MENTION = f"<@{BOT_USER_ID}>"
+
+
+def ask_with_files(
+    fake_slack: FakeSlack, text: str, *files: dict[str, object], channel: str = "C1"
+) -> dict[str, object]:
+    return fake_slack.post_as_person(channel, "UALICE", f"{MENTION} {text}", subtype="file_share", files=list(files))
+
+
+def last_user_text(fake_model: FakeModel, request: int = 0) -> str:
+    return text_of(fake_model.requests[request]["messages"][-1])
+
+
+async def test_an_image_reaches_the_model_as_an_image_part(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """A screenshot under a question is sent as a data-URL image part next to the question's text."""
+    image = png()
+    message = ask_with_files(fake_slack, "why does this fail?", fake_slack.add_file("error.png", image, "image/png"))
+    fake_model.script.append(Reply(["The port is taken."]))
+    await events.mention(message)
+    assert await fake_slack.wait_for_replies("C1", str(message["ts"])) == ["The port is taken."]
+    [sent] = fake_model.images(fake_model.requests[0])
+    assert sent == "data:image/png;base64," + base64.b64encode(image).decode()
+    assert "Alice: why does this fail?" in last_user_text(fake_model)
+    assert "[image error.png: attached]" in last_user_text(fake_model)
+
+
+async def test_a_large_screenshot_is_scaled_down_to_what_the_model_takes(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """A 3,000 px wide screenshot arrives with a long edge of 1,568 px, within 5 MB encoded."""
+    message = ask_with_files(
+        fake_slack, "what is this?", fake_slack.add_file("big.png", noisy_png(3000, 1000), "image/png")
+    )
+    await events.mention(message)
+    await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    [sent] = fake_model.images(fake_model.requests[0])
+    assert len(sent) <= 5 * 1024 * 1024
+    encoded = sent.split(",", 1)[1]
+    with Image.open(io.BytesIO(base64.b64decode(encoded))) as received:
+        assert max(received.size) == 1568
+
+
+async def test_an_image_for_a_text_only_model_is_named_not_sent(
+    bot_factory: BotFactory, fake_slack: FakeSlack, fake_model: FakeModel, http: aiohttp.ClientSession
+) -> None:
+    """With a text-only model the image is not sent, and the answer says why it was not read."""
+    bot = await bot_factory(INFERENCE_MODEL_ID="gpt-oss-120b")
+    events = EventSender(bot.url + EVENTS_PATH, http)
+    message = ask_with_files(fake_slack, "what is this?", fake_slack.add_file("chart.png", png(), "image/png"))
+    fake_model.script.append(Reply(["I can only see the text."]))
+    await events.mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    assert fake_model.images(fake_model.requests[0]) == []
+    assert fake_slack.download_attempts == []
+    assert reply == "I can only see the text.\n\n_I did not read `chart.png`: the model I use can't take images._"
+
+
+async def test_a_text_file_reaches_the_model_under_its_name(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """A log file's content (here in Latin-1, with a code fence) is in the question the model receives."""
+    log = "2026-11-25 ERROR café: port 8080 in use\n```\nTraceback\n```\n".encode("latin-1")
+    message = ask_with_files(fake_slack, "why?", fake_slack.add_file("error.log", log, "text/plain"))
+    await events.mention(message)
+    await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    assert '<file name="error.log">\n2026-11-25 ERROR café: port 8080 in use\n```\nTraceback\n```\n\n</file>' in (
+        last_user_text(fake_model)
+    )
+
+
+async def test_a_snippet_and_a_pdf_reach_the_model_as_text(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """A Slack snippet is read as text, and a PDF's text is extracted, page by page."""
+    snippet = fake_slack.add_file("config", b"retries: 3\n", "text/plain", mode="snippet", filetype="yaml")
+    spec = fake_slack.add_file("spec.pdf", pdf("The API returns 429 when busy.", "Retry after 5 s."), "application/pdf")
+    message = ask_with_files(fake_slack, "is this right?", snippet, spec)
+    await events.mention(message)
+    await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    text = last_user_text(fake_model)
+    assert '<file name="config">\nretries: 3\n\n</file>' in text
+    assert "[page 1]\nThe API returns 429 when busy.\n\n[page 2]\nRetry after 5 s." in text
+
+
+async def test_an_oversized_file_is_not_downloaded_and_is_named(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """A file over FILE_MAX_MB is never downloaded; the answer names it and the limit."""
+    bot = await bot_factory(FILE_MAX_MB="1")
+    events = EventSender(bot.url + EVENTS_PATH, http)
+    dump = fake_slack.add_file("heap.txt", b"x" * (1024 * 1024 + 1), "text/plain")
+    message = ask_with_files(fake_slack, "look", dump)
+    fake_model.script.append(Reply(["Sure."]))
+    await events.mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    assert reply == "Sure.\n\n_I did not read `heap.txt`: it is larger than the 1 MB limit._"
+    assert fake_slack.download_attempts == []
+    assert "xxxx" not in last_user_text(fake_model)
+
+
+async def test_a_sign_in_page_is_never_taken_for_the_file(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Without `files:read` Slack serves its HTML sign-in page with status 200: nothing of it reaches the model."""
+    fake_slack.granted_scopes.discard("files:read")
+    message = ask_with_files(fake_slack, "why?", fake_slack.add_file("error.log", b"real log", "text/plain"))
+    fake_model.script.append(Reply(["Hmm."]))
+    await events.mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    assert fake_slack.download_attempts != []
+    text = last_user_text(fake_model)
+    assert "Sign in" not in text
+    assert "<html" not in text.lower()
+    assert "`files:read`" in reply
+    assert "error.log" in reply
+
+
+async def test_a_binary_file_is_refused_not_shown_as_noise(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Bytes that are no text in any encoding are named in the answer, not sent to the model."""
+    message = ask_with_files(fake_slack, "what's this?", fake_slack.add_file("core", bytes(range(256)) * 4, ""))
+    fake_model.script.append(Reply(["Unknown."]))
+    await events.mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    assert reply == "Unknown.\n\n_I did not read `core`: it is not text._"
+
+
+async def test_a_follow_up_does_not_download_again(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """The second question in the thread sees the file again, from the cache; an edit drops the cache."""
+    message = ask_with_files(fake_slack, "why?", fake_slack.add_file("error.log", b"port in use", "text/plain"))
+    await events.mention(message)
+    await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    follow_up = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} and now?", thread_ts=str(message["ts"]))
+    await events.mention(follow_up)
+    await fake_slack.wait_for_replies("C1", str(message["ts"]), count=2)
+    assert len(fake_slack.downloads) == 1
+    assert "port in use" in text_of(fake_model.requests[1]["messages"][1])
+
+    await events.message(fake_slack.edit_as_person("C1", str(message["ts"]), f"{MENTION} why, again?"))
+    await fake_slack.wait_for(lambda: len(fake_slack.calls_to("conversations.replies")) >= 1)
+    third = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} once more", thread_ts=str(message["ts"]))
+    await events.mention(third)
+    await fake_slack.wait_for_replies("C1", str(message["ts"]), count=3)
+    assert len(fake_slack.downloads) == 2
+
+
+async def test_a_link_to_a_public_thread_is_followed(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """The linked thread is added to the question with who said what and where."""
+    fake_slack.channel_names["C9"] = "incidents"
+    parent = fake_slack.post_as_person("C9", "UBOB", "Deploy failed: disk full")
+    fake_slack.post_as_person("C9", "UALICE", "Cleared /tmp, retrying", thread_ts=parent["ts"])
+    link = f"https://test.slack.com/archives/C9/p{str(parent['ts']).replace('.', '')}"
+    question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} what happened in <{link}>?")
+    await events.mention(question)
+    await fake_slack.wait_for_replies("C1", str(question["ts"]))
+    text = last_user_text(fake_model)
+    assert f'<slack_thread link="{link}" where="#incidents">' in text
+    assert "Bob (the linked message): Deploy failed: disk full\n\nAlice: Cleared /tmp, retrying" in text
+
+
+async def test_a_link_to_a_private_channel_the_asker_is_not_in_is_not_followed(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """The bot is in the private channel but Alice is not: nothing from it reaches the model or Slack."""
+    fake_slack.private_channels["G7"] = {BOT_USER_ID, "UBOB"}
+    fake_slack.channel_names["G7"] = "secret-project"
+    secret = fake_slack.post_as_person("G7", "UBOB", "The launch date is 3 March")
+    link = (
+        f"https://test.slack.com/archives/G7/p{str(secret['ts']).replace('.', '')}?thread_ts={secret['ts']}&amp;cid=G7"
+    )
+    question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} summarise <{link}>")
+    fake_model.script.append(Reply(["I can't see that."]))
+    await events.mention(question)
+    [reply] = await fake_slack.wait_for_replies("C1", str(question["ts"]))
+    text = last_user_text(fake_model)
+    assert "launch" not in text
+    assert "secret-project" not in text
+    assert "launch" not in reply
+    assert "secret-project" not in reply
+    assert "I could not open https://test.slack.com/archives/G7/" in reply
+    assert all(call.params["channel"] != "G7" for call in fake_slack.calls_to("conversations.replies"))
+
+
+async def test_a_link_to_a_private_channel_the_asker_is_in_is_followed(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Membership is checked with conversations.members: a member gets the thread."""
+    fake_slack.private_channels["G7"] = {BOT_USER_ID, "UALICE", "UBOB"}
+    secret = fake_slack.post_as_person("G7", "UBOB", "The launch date is 3 March")
+    link = f"https://test.slack.com/archives/G7/p{str(secret['ts']).replace('.', '')}"
+    question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} summarise <{link}>")
+    await events.mention(question)
+    await fake_slack.wait_for_replies("C1", str(question["ts"]))
+    assert "Bob: The launch date is 3 March" in last_user_text(fake_model)
