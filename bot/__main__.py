@@ -1,4 +1,5 @@
-"""`python -m bot`: start the bot; `python -m bot check`: check the setup; `python -m bot chat`: try the model.
+"""`python -m bot`: start the bot; `python -m bot check`: check the setup; `python -m bot chat`: try the model;
+`python -m bot usage`: who used how many tokens, today and in the last 7 days.
 
 Settings come from the environment and from `.env`.
 """
@@ -18,6 +19,7 @@ from bot.errors import ConfigurationError
 from bot.logs import configure_logging
 from bot.server import serve
 from bot.settings import Part, Settings
+from bot.usage_view import print_usage
 
 EXIT_CONFIGURATION = 2
 
@@ -28,8 +30,9 @@ def main() -> int:
         "command",
         nargs="?",
         default="serve",
-        choices=("serve", "check", "chat"),
-        help="serve (default): answer in Slack; check: test every setting and connection; chat: talk in the terminal",
+        choices=("serve", "check", "chat", "usage"),
+        help="serve (default): answer in Slack; check: test every setting and connection; chat: talk in the terminal; "
+        "usage: tokens used, today and in the last 7 days",
     )
     command = parser.parse_args().command
     # Only the working directory's .env: python-dotenv would otherwise search upwards from this file.
@@ -37,8 +40,8 @@ def main() -> int:
     if command == "check":
         return asyncio.run(run_checks(os.environ, sys.stdout))
     try:
-        # `chat` talks to the model only: it needs no Slack settings.
-        parts: tuple[Part, ...] = ("model",) if command == "chat" else ("slack", "model")
+        # `chat` talks to the model only: it needs no Slack settings; `usage` reads Redis only.
+        parts: tuple[Part, ...] = ("model",) if command == "chat" else () if command == "usage" else ("slack", "model")
         settings = Settings.from_env(os.environ, parts)
     except ConfigurationError as error:
         print(f"The bot cannot start; fix these settings and start it again:\n{error}", file=sys.stderr)
@@ -47,6 +50,9 @@ def main() -> int:
         # The conversation owns stdout; log lines (retries, say) go to stderr.
         configure_logging(settings.log_level, settings.secrets, sys.stderr)
         return asyncio.run(chat(settings, stdin_lines(sys.stdout), sys.stdout))
+    if command == "usage":
+        configure_logging(settings.log_level, settings.secrets, sys.stderr)
+        return asyncio.run(print_usage(settings, sys.stdout))
     configure_logging(settings.log_level, settings.secrets)
     asyncio.run(serve(settings))
     return 0

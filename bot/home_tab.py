@@ -1,12 +1,30 @@
-"""The App Home tab: what the bot is, how to use it, which model answers, and where."""
+"""The App Home tab: what the bot is, how to use it, which model answers, and where; for admins, more.
+
+The admin section is made of parts (usage, ...), each an async function returning its blocks, read
+when an admin opens the tab; a part handles its own failures (it shows what it could not read).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
+Block = dict[str, Any]
+AdminPart = Callable[[], Awaitable[list[Block]]]
 
-def home_view(model_id: str, allowed_channels: Collection[str]) -> dict[str, Any]:
+
+async def admin_section(parts: Sequence[AdminPart]) -> list[Block]:
+    """The blocks under the public part of the tab, for ADMIN_USER_IDS only."""
+    if not parts:
+        return []
+    header = {"type": "header", "text": {"type": "plain_text", "text": "For admins"}}
+    blocks: list[Block] = [{"type": "divider"}, header]
+    for part in parts:
+        blocks.extend(await part())
+    return blocks
+
+
+def home_view(model_id: str, allowed_channels: Collection[str], admin_blocks: Sequence[Block] = ()) -> dict[str, Any]:
     if allowed_channels:
         where = "I answer in " + ", ".join(f"<#{channel}>" for channel in sorted(allowed_channels)) + ", and in DMs."
     else:
@@ -35,5 +53,6 @@ def home_view(model_id: str, allowed_channels: Collection[str]) -> dict[str, Any
                 "(e.g. `Assistant: answer in French`) and I'll follow it in that channel."
             ),
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Model: `{model_id}`"}]},
+            *admin_blocks,
         ],
     }

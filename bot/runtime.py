@@ -25,6 +25,7 @@ from bot.slack_reply import SlackCapabilities
 from bot.slack_thread import NameDirectory, ThreadReader
 from bot.store import MemoryStore, RedisStore, Store
 from bot.tasks import TaskTracker
+from bot.usage_view import usage_part
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,9 @@ class Runtime:
             context=CatchUpFollowUps(store, sources, settings),
             files=file_context(settings, slack, store, names),
         )
-        slack_app = build_slack_app(settings, slack, answerer, channel_prompts, tasks)
+        slack_app = build_slack_app(
+            settings, slack, answerer, channel_prompts, tasks, admin_parts=[usage_part(answerer.usage)]
+        )
         catch_up = CatchUp(slack=slack, answerer=answerer, store=store, reader=sources, settings=settings)
         register_catch_up(slack_app, catch_up, tasks)
         return cls(settings, slack, model, store, tasks, answerer, slack_app)

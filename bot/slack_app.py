@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -16,7 +16,7 @@ from bot.answerer import Answerer, Question
 from bot.channel_prompts import ChannelPrompts
 from bot.clients import SLACK_FAILURES
 from bot.conversation import BotIdentity, mentions_bot
-from bot.home_tab import home_view
+from bot.home_tab import AdminPart, admin_section, home_view
 from bot.settings import Settings
 from bot.single_flight import SingleFlight
 from bot.tasks import TaskTracker
@@ -89,6 +89,7 @@ def build_slack_app(
     answerer: Answerer,
     channel_prompts: ChannelPrompts,
     tasks: TaskTracker,
+    admin_parts: Sequence[AdminPart] = (),
 ) -> AsyncApp:
     bolt_logger = logging.getLogger("slack_bolt")
     bolt_logger.addFilter(_expected_token_warnings)
@@ -127,8 +128,9 @@ def build_slack_app(
     async def on_home_opened(event: dict[str, Any]) -> None:
         if event.get("tab") != "home":
             return
-        view = home_view(settings.inference_model_id, settings.allowed_channels)
-        tasks.start(_publish_home(client, str(event["user"]), view), name="home tab")
+        user = str(event["user"])
+        parts = admin_parts if user in settings.admin_user_ids else ()
+        tasks.start(_publish_home(client, user, settings, parts), name="home tab")
 
     app.event("app_mention")(on_message_event)
     app.event("message")(on_message_event)
@@ -136,7 +138,8 @@ def build_slack_app(
     return app
 
 
-async def _publish_home(client: AsyncWebClient, user: str, view: dict[str, Any]) -> None:
+async def _publish_home(client: AsyncWebClient, user: str, settings: Settings, parts: Sequence[AdminPart]) -> None:
+    view = home_view(settings.inference_model_id, settings.allowed_channels, await admin_section(parts))
     try:
         await client.views_publish(user_id=user, view=view)
     except SLACK_FAILURES as error:

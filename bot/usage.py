@@ -176,4 +176,5 @@ def _top(days: Iterable[Mapping[str, int]]) -> list[tuple[str, int]]:
     for day in days:
         for name, tokens in day.items():
             sums[name] = sums.get(name, 0) + tokens
-    return sorted(sums.items(), key=lambda item: (-item[1], item[0]))[:TOP]
+    spent = [(name, tokens) for name, tokens in sums.items() if tokens > 0]
+    return sorted(spent, key=lambda item: (-item[1], item[0]))[:TOP]

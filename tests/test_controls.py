@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 
 from bot.runtime import EVENTS_PATH
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import FakeModel, Reply
+from tests.fakes.model_api import FakeModel, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+from tests.process import BotProcess
 from tests.redis_server import redis_server
 
 # The fake model reports 10 input + 5 output tokens per answer: one answer spends a 10-token budget.
@@ -145,3 +148,71 @@ async def test_strict_masks_people_who_are_not_speaking_and_the_operators_patter
     bot = await bot_factory(REDACT="strict", REDACT_PATTERNS="ACME-[0-9]+\nproject \\w+")
     await ask(fake_slack, sender(bot.url, http), "UALICE", "did <@UBOB> close ACME-1234 for project Falcon?")
     assert fake_model.requests[0]["messages"][-1]["content"] == "Alice: did @[person] close [redacted] for [redacted]?"
+
+
+def view_text(view: dict[str, Any]) -> str:
+    """Every text in a Home tab view, in order."""
+    texts: list[str] = []
+    for block in view["blocks"]:
+        for item in [block.get("text"), *block.get("fields", []), *block.get("elements", [])]:
+            if isinstance(item, dict) and "text" in item:
+                texts.append(str(item["text"]))
+    return "\n".join(texts)
+
+
+async def open_home(fake_slack: FakeSlack, events: EventSender, user: str) -> str:
+    fake_slack.home_views.pop(user, None)
+    await events.deliver({"type": "app_home_opened", "user": user, "channel": "D1", "tab": "home"})
+    await fake_slack.wait_for(lambda: user in fake_slack.home_views)
+    return view_text(fake_slack.home_views[user])
+
+
+async def test_the_admin_home_tab_shows_todays_and_the_weeks_usage(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    bot = await bot_factory(ADMIN_USER_IDS="UALICE", DAILY_TOKENS_PER_PERSON=SMALL_BUDGET)
+    events = sender(bot.url, http)
+    await ask(fake_slack, events, "UALICE", "one")
+    await ask(fake_slack, events, "UBOB", "two", channel="C2")
+    fake_model.script.append(WholeReply(400, '{"error": {"message": "bad request"}}'))
+    await ask(fake_slack, events, "UCAROL", "three", channel="C2")
+    await ask(fake_slack, events, "UBOB", "four")
+
+    home = await open_home(fake_slack, events, "UALICE")
+    summary = "3 questions · 20 tokens in · 10 tokens out · 1 error · 1 refused by a budget"
+    assert f"*Today*: {summary}" in home
+    assert f"*Last 7 days*: {summary}" in home
+    assert "*Top channels*\n1. <#C1>: 15\n2. <#C2>: 15" in home
+    assert "*Top people*\n1. <@UALICE>: 15\n2. <@UBOB>: 15\n*" in home
+    assert "For admins" not in await open_home(fake_slack, events, "UBOB")
+
+
+async def test_python_m_bot_usage_prints_the_counts_from_redis(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    async with redis_server() as url:
+        bot = await bot_factory(REDIS_URL=url)
+        events = sender(bot.url, http)
+        await ask(fake_slack, events, "UALICE", "one")
+        await ask(fake_slack, events, "UBOB", "two", channel="D1")
+        await bot.close()
+        process = await BotProcess.start({"REDIS_URL": url}, "usage")
+        assert await process.finish() == 0
+    lines = [" ".join(line.split()) for line in process.output]
+    assert "usage (UTC days) today last 7 days" in lines
+    assert "questions 2 2" in lines
+    assert "tokens in 20 20" in lines
+    assert "tokens out 10 10" in lines
+    assert "errors 0 0" in lines
+    assert "refused by a budget 0 0" in lines
+    assert "1 C1 15 C1 15" in lines
+    assert "2 DMs 15 DMs 15" in lines
+    assert "1 UALICE 15 UALICE 15" in lines
+
+
+async def test_python_m_bot_usage_without_redis_says_where_usage_is() -> None:
+    process = await BotProcess.start({}, "usage")
+    assert await process.finish() == 0
+    assert "usage is counted by each running process on its own, and only visible in the bot's Home tab" in "\n".join(
+        process.output
+    )
