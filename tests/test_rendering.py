@@ -118,3 +118,30 @@ def test_splitting_any_answer_any_way_keeps_every_character_within_limits(seed: 
     assert all(open_fence(message) is None for message in messages)
     ignorable = re.compile(r"\s+|```(python)?")
     assert ignorable.sub("", "".join(messages)) == ignorable.sub("", text)
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("Line.\n" * 100 + "\n" + "Line.\n" * 100, "Line.\n" * 99 + "Line."),
+        ("Sentence. " * 60 + "\n" + "Sentence. " * 60, "Sentence. " * 60),
+        ("word " * 120 + "End. " + "word " * 200, "word " * 120 + "End. "),
+        ("word " * 400, "word " * 198),
+    ],
+    ids=["paragraph_before_line", "line_before_sentence", "sentence_before_words", "words"],
+)
+def test_a_message_is_cut_at_the_best_break_near_the_limit(text: str, first: str) -> None:
+    """A paragraph break, else a line break, else a sentence end, else between words; nothing lost."""
+    messages = messages_from(MessageSplitter(limit=1_000, margin=100).feed(text, final=True))
+    assert messages[0] == first
+    assert all(len(message) <= 1_000 for message in messages)
+    assert "".join(messages).replace("\n", "") == text.replace("\n", "")
+
+
+def test_only_an_unbroken_run_is_cut_hard() -> None:
+    """A long URL has no better place to cut; the words around it are kept whole."""
+    url = "https://example.com/" + "a" * 1_500
+    messages = messages_from(MessageSplitter(limit=1_000, margin=100).feed(f"See {url} for more", final=True))
+    assert "".join(messages) == f"See {url} for more"
+    assert messages[0] == "See ", "the cut comes before the run, not inside 'See'"
+    assert all(len(message) <= 1_000 for message in messages)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
-from bot import shutdown
+from bot import notices, shutdown
 from bot.errors import ConfigurationError
+from bot.runtime import EVENTS_PATH
 from bot.settings import Settings
 from bot.slack_reply import LANDING_SECONDS
 from bot.thread_status import DECORATION_SECONDS
+from tests.conftest import BotFactory, RunningBot
+from tests.fakes.events import EventSender
+from tests.fakes.model_api import FakeModel, Reply
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.test_settings import REQUIRED
+
+MENTION = f"<@{BOT_USER_ID}>"
 
 
 def test_the_longest_grace_still_fits_in_herokus_30_seconds() -> None:
@@ -24,3 +32,48 @@ def test_the_longest_grace_still_fits_in_herokus_30_seconds() -> None:
 def test_a_grace_period_that_would_not_fit_is_refused_with_the_limit() -> None:
     with pytest.raises(ConfigurationError, match="SHUTDOWN_GRACE_SECONDS must be between 0 and 21"):
         Settings.from_env({**REQUIRED, "SHUTDOWN_GRACE_SECONDS": "28"})
+
+
+async def test_a_restart_while_a_stream_is_starting_stops_it_with_the_notice(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """Cancelled with chat.startStream in flight: no crash, the stream is stopped, and it says "restarting"."""
+    fake_slack.latency["chat.startStream"] = 0.5
+    fake_model.script.append(Reply(["Start of the answer. ", "never sent"], delay=30))
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
+    await events.mention(message)
+    await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("chat.startStream")))
+    await bot.close(grace_seconds=0)
+    assert fake_slack.bot_replies("C1", message["ts"]) == ["Start of the answer. \n\n" + notices.RESTARTING]
+    assert fake_slack.streaming_messages() == []
+
+
+async def test_a_restart_during_the_last_stop_leaves_a_complete_answer_as_it_is(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    fake_slack.latency["chat.stopStream"] = 0.5
+    fake_model.script.append(Reply(["The whole ", "answer."], delay=0.1))
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
+    await events.mention(message)
+    await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("chat.stopStream")))
+    await bot.close(grace_seconds=0)
+    assert fake_slack.bot_replies("C1", message["ts"]) == ["The whole answer."]
+    assert fake_slack.calls_to("chat.update") == []
+
+
+async def test_no_public_restart_notice_in_a_channel_the_bot_does_not_answer_in(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """Questions from outside ALLOWED_CHANNELS, cut off by a restart (one at work, one queued): silence there."""
+    bot = await bot_factory(ALLOWED_CHANNELS="CALLOWED1")
+    events = EventSender(bot.url + EVENTS_PATH, http)
+    fake_slack.latency["chat.postEphemeral"] = 1.0
+    first = fake_slack.post_as_person("COTHER1", "UALICE", f"{MENTION} hi")
+    queued = fake_slack.post_as_person("COTHER1", "UBOB", f"{MENTION} me too", thread_ts=first["ts"])
+    await events.mention(first)
+    await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("chat.postEphemeral")))
+    await events.mention(queued)
+    await bot.close(grace_seconds=0)
+    public = ("chat.startStream", "chat.postMessage", "chat.update")
+    assert [call for call in fake_slack.calls if call.method in public] == []
+    assert fake_slack.bot_messages("COTHER1", first["ts"]) == []

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
+import pytest
 
 from bot.runtime import EVENTS_PATH
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import FakeModel, RawStream, Reply
+from tests.fakes.model_api import FakeModel, RawStream, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
 
 MENTION = f"<@{BOT_USER_ID}>"
@@ -209,3 +212,58 @@ async def test_the_updating_fallback_loses_nothing_when_slack_is_slow(
     await bot.runtime.tasks.wait()
     assert fake_slack.bot_replies("C1", thread) == ["".join(pieces)]
     assert fake_slack.calls_to("chat.startStream") == []
+
+
+SENTENCES = "".join(f"This is sentence number {index} of a long answer without breaks. " for index in range(300))
+WORDS = "".join(f"word{index} " for index in range(2_500))
+
+
+@pytest.mark.parametrize("streaming", ["true", "false"], ids=["streamed", "updated"])
+@pytest.mark.parametrize(("text", "ending"), [(SENTENCES, ". "), (WORDS, " ")], ids=["sentences", "words"])
+async def test_a_long_answer_without_paragraphs_is_cut_between_sentences_or_words(
+    fake_slack: FakeSlack,
+    fake_model: FakeModel,
+    bot_factory: BotFactory,
+    http: aiohttp.ClientSession,
+    streaming: str,
+    text: str,
+    ending: str,
+) -> None:
+    """Past Slack's 12,000 characters, the next message starts at a sentence (else a word), never mid-word."""
+    bot = await bot_factory(SLACK_STREAMING=streaming, SLACK_UPDATE_INTERVAL_SECONDS="0.1")
+    events = EventSender(bot.url + EVENTS_PATH, http)
+    fake_model.script.append(Reply([text[i : i + 1000] for i in range(0, len(text), 1000)], delay=0.01))
+    thread = await ask(fake_slack, events)
+    await fake_slack.wait_for_replies("C1", thread, count=2)
+    await bot.runtime.tasks.wait()
+    replies = fake_slack.bot_replies("C1", thread)
+    assert "".join(replies) == text
+    assert all(len(reply) <= 12_000 for reply in replies)
+    assert all(reply.endswith(ending) for reply in replies)
+
+
+async def test_a_whole_answer_in_one_piece_is_shown_as_it_is(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """A server that ignores `stream` sends 11,000 characters at once, with no paragraph break: no note is
+    glued to it, and it is not called empty."""
+    text = ("All of it in one piece, " * 460).strip()
+    body = {"choices": [{"message": {"content": text}, "finish_reason": "stop"}], "usage": {}}
+    fake_model.script.append(WholeReply(200, json.dumps(body)))
+    thread = await ask(fake_slack, events)
+    assert await fake_slack.wait_for_replies("C1", thread) == [text]
+
+
+async def test_a_channel_that_refuses_streaming_does_not_turn_it_off_elsewhere(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    fake_slack.faults["chat.startStream"] = [Fault(error="not_allowed")]
+    first = await ask(fake_slack, events, channel="C1")
+    await fake_slack.wait_for_replies("C1", first)
+    elsewhere = await ask(fake_slack, events, channel="C2")
+    await fake_slack.wait_for_replies("C2", elsewhere)
+    again = await ask(fake_slack, events, "again", channel="C1")
+    await fake_slack.wait_for_replies("C1", again)
+    await bot.runtime.tasks.wait()
+    assert [call.params["channel"] for call in fake_slack.calls_to("chat.startStream")] == ["C1", "C2"]
+    assert fake_slack.bot_messages("C2", elsewhere)[0].get("streaming") is False, "C2 still streams"
