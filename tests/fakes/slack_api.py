@@ -440,7 +440,9 @@ class FakeSlack:
 
     def _reactions_remove(self, params: dict[str, Any]) -> dict[str, Any]:
         message = self._find(str(params["channel"]), str(params["timestamp"]))
-        message.get("reactions", []).remove(str(params["name"]))
+        if str(params["name"]) not in message.get("reactions", []):
+            raise ApiError("no_reaction")
+        message["reactions"].remove(str(params["name"]))
         return {}
 
     def _check_readable(self, channel: str) -> None:
