@@ -6,6 +6,7 @@ so that is what a request is claimed by. Register further shortcuts, commands an
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 SUMMARIZE_THREAD = "summarize_thread"
 CATCHUP_COMMAND = "/catchup"
+# A note is a courtesy: a slow response URL must not hold up the summary behind it.
+NOTE_TIMEOUT_SECONDS = 5.0
 
 Ack = Callable[..., Awaitable[None]]
 
@@ -40,7 +43,8 @@ def private_note(respond: AsyncRespond | None) -> PrivateNote:
             logger.warning("no response URL for a private note")
             return
         try:
-            response = await respond(text=text, response_type="ephemeral", replace_original=False)
+            async with asyncio.timeout(NOTE_TIMEOUT_SECONDS):
+                response = await respond(text=text, response_type="ephemeral", replace_original=False)
         except (aiohttp.ClientError, TimeoutError) as error:
             logger.warning("could not send a private note", extra={"error": repr(error)})
             return

@@ -74,7 +74,7 @@ class MemoryStore:
         max_thread_bytes: int = 32 * 1024 * 1024,
         *,
         clock: Callable[[], float] = time.monotonic,
-        max_notes: int = 100_000,
+        max_notes: int = 20_000,
     ) -> None:
         self.max_threads = max_threads
         self.max_thread_bytes = max_thread_bytes

@@ -388,3 +388,17 @@ async def test_one_log_line_per_catch_up(
     assert (answered["channel"], answered["user"]) == ("DUALICE", "UALICE")
     assert "private plans" not in caplog.text
     assert "Friday" not in caplog.text
+
+
+@pytest.mark.parametrize("fault", [Fault(drop_connection=True), Fault(status=404, error="expired_url")])
+async def test_a_failing_response_url_does_not_stop_the_summary(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot, fault: Fault
+) -> None:
+    """The private "on its way" note is a courtesy: when it cannot be sent, the summary still arrives."""
+    root, _ = a_thread(fake_slack)
+    fake_slack.faults["response_url"] = [fault] * 3
+    await events.interact(message_shortcut(root, "UALICE", fake_slack.response_url("r1")))
+    _, dm_messages = await summary_in_dm(fake_slack)
+    assert dm_messages[1].startswith("You said:")
+    await bot.runtime.tasks.wait()
+    assert fake_slack.responses == []

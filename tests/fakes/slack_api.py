@@ -258,7 +258,15 @@ class FakeSlack:
         return envelope_id
 
     async def _respond(self, request: web.Request) -> web.Response:
-        self.responses.append({"name": request.match_info["name"], **await request.json()})
+        """A response URL; faults for it are scripted under the method name `response_url`."""
+        body = await request.json()
+        faults = self.faults.get("response_url")
+        if faults:
+            fault = faults.pop(0)
+            if fault.drop_connection and request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=fault.status if fault.status != 200 else 404, text=fault.error)
+        self.responses.append({"name": request.match_info["name"], **body})
         await self._notify()
         return web.Response(text="ok")
 
