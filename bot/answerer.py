@@ -35,7 +35,6 @@ from bot.shutdown import RESTART_NOTICE_SECONDS
 from bot.slack_reply import ReplyTarget, SlackCapabilities, SlackReply, State
 from bot.slack_thread import NameDirectory, ThreadReader, compact, thread_key
 from bot.store import Store
-from bot.thread_locks import ThreadLocks
 from bot.thread_status import ThreadStatus
 from bot.usage import Usage
 
@@ -117,7 +116,6 @@ class Answerer:
         self.context = context
         self.usage = Usage(store, settings)
         self.files = files
-        self.locks = ThreadLocks()
         self.model_calls = asyncio.Semaphore(settings.max_concurrent_model_calls)
 
     async def answer(self, question: Question, identity: BotIdentity) -> None:
@@ -135,13 +133,12 @@ class Answerer:
             },
         )
         key = thread_key(question.channel, question.thread_ts)
-        async with self._handled(turn, started), self.locks.hold(key):
+        async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
             if not await self._claim(question):
                 turn.log["outcome"] = "duplicate"
                 return
             turn.claimed = True
-            async with self.store.thread_lock(key):
-                await self._answer(turn, identity)
+            await self._answer(turn, identity)
 
     async def answer_with(self, question: Question, messages: list[ChatMessage], log: dict[str, Any]) -> None:
         """Streams the answer to `messages` into the question's thread, like any answer, and logs one line.
@@ -152,7 +149,7 @@ class Answerer:
         started = time.monotonic()
         turn = Turn(question, log, claimed=True)
         key = thread_key(question.channel, question.thread_ts)
-        async with self._handled(turn, started), self.locks.hold(key), self.store.thread_lock(key):
+        async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
             status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
             await status.show()
             try:
@@ -182,10 +179,11 @@ class Answerer:
         """Drops a thread's cached copy after an edit or deletion in it.
 
         Taken in turn with the thread's answers: a turn that read the thread just before the edit would
-        otherwise write its copy back after this, and the next turn would see the old text.
+        otherwise write its copy back after this, and the next turn would see the old text. Its place in
+        the queue is now: after the turns of every message posted before the edit.
         """
         key = thread_key(channel, thread_ts)
-        async with self.locks.hold(key), self.store.thread_lock(key):
+        async with self.store.thread_lock(key, f"{time.time():.6f}"):
             await self.threads.forget(channel, thread_ts)
 
     async def _claim(self, question: Question) -> bool:

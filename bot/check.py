@@ -177,7 +177,7 @@ async def _check_redis(settings: Settings, report: Report) -> None:
     if not settings.redis_url:
         report.skipped("redis", "REDIS_URL not set: one process, state kept in memory")
         return
-    store = RedisStore.from_url(settings.redis_url, lock_seconds=1)
+    store = RedisStore.from_url(settings.redis_url)
     started = time.monotonic()
     try:
         await store.client.ping()

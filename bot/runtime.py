@@ -49,7 +49,7 @@ class Runtime:
         model = open_model_client(settings)
         store: Store
         if settings.redis_url:
-            store = RedisStore.from_url(settings.redis_url, lock_seconds=settings.model_timeout_seconds + 60)
+            store = RedisStore.from_url(settings.redis_url)
         else:
             store = MemoryStore(settings.thread_cache_max_entries, settings.thread_cache_max_bytes)
         tasks = TaskTracker()

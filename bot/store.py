@@ -12,12 +12,15 @@ import heapq
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 from urllib.parse import urlsplit
 
 import redis.asyncio as redis
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
+
+from bot.redis_turns import DEFAULT_LEASE_SECONDS, RedisTurns
+from bot.thread_locks import ThreadLocks
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +32,9 @@ class Store(Protocol):
         """True for the first caller of `key` within `ttl_seconds`, False for every later one."""
         ...
 
-    def thread_lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
-        """Held while one turn of a thread is answered, so turns go one after another."""
+    def thread_lock(self, key: str, ts: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Held while one turn of a thread is answered: turns go one at a time, in the order of their
+        messages' `ts` (the order they were posted), whichever process and whenever they arrive."""
         ...
 
     async def get_thread(self, key: str) -> str | None: ...
@@ -86,6 +90,7 @@ class MemoryStore:
         self._threads: OrderedDict[str, tuple[str, int]] = OrderedDict()
         self._thread_bytes = 0
         self._counters = MemoryCounters(clock=clock)
+        self.turns = ThreadLocks()
 
     @property
     def thread_bytes(self) -> int:
@@ -107,9 +112,8 @@ class MemoryStore:
         heapq.heappush(self._claim_expiries, (now + ttl_seconds, key))
         return True
 
-    def thread_lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
-        # One process: the answerer's in-process lock already orders the turns.
-        return contextlib.nullcontext()
+    def thread_lock(self, key: str, ts: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.turns.hold(key, ts)
 
     async def get_thread(self, key: str) -> str | None:
         entry = self._threads.get(key)
@@ -211,18 +215,24 @@ class MemoryCounters:
 class RedisStore:
     """Redis-backed store for several processes. If Redis fails, it degrades to answering without it."""
 
-    def __init__(self, client: redis.Redis, *, lock_seconds: float, thread_ttl_seconds: int = 24 * 3600) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        thread_ttl_seconds: int = 24 * 3600,
+    ) -> None:
         self.client = client
-        self.lock_seconds = lock_seconds
         self.thread_ttl_seconds = thread_ttl_seconds
+        self.turns = RedisTurns(client, KEY_PREFIX, lease_seconds)
 
     @classmethod
-    def from_url(cls, url: str, *, lock_seconds: float) -> RedisStore:
+    def from_url(cls, url: str) -> RedisStore:
         # Heroku Key-Value Store serves rediss:// with a self-signed certificate; Heroku documents
         # connecting without certificate verification.
         options = {"ssl_cert_reqs": None} if urlsplit(url).scheme == "rediss" else {}
         client = redis.from_url(url, decode_responses=True, health_check_interval=30, **options)
-        return cls(client, lock_seconds=lock_seconds)
+        return cls(client)
 
     async def claim(self, key: str, ttl_seconds: float) -> bool:
         try:
@@ -231,26 +241,8 @@ class RedisStore:
             logger.warning("redis unavailable: answering without de-duplication", extra={"error": repr(error)})
             return True
 
-    @contextlib.asynccontextmanager
-    async def thread_lock(self, key: str) -> AsyncIterator[None]:
-        lock = self.client.lock(
-            KEY_PREFIX + "lock:" + key, timeout=self.lock_seconds, blocking_timeout=self.lock_seconds
-        )
-        try:
-            acquired = await lock.acquire()
-        except RedisError as error:
-            logger.warning("redis unavailable: answering without the thread lock", extra={"error": repr(error)})
-            acquired = False
-        if not acquired:
-            logger.warning("thread lock not acquired in time; answering anyway", extra={"thread_key": key})
-        try:
-            yield
-        finally:
-            if acquired:
-                try:
-                    await lock.release()
-                except (LockError, RedisError) as error:
-                    logger.warning("thread lock expired before release", extra={"error": repr(error)})
+    def thread_lock(self, key: str, ts: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.turns.hold(key, ts)
 
     async def get_thread(self, key: str) -> str | None:
         try:
@@ -320,4 +312,5 @@ class RedisStore:
         return [int(value or 0) for value in results]
 
     async def close(self) -> None:
+        await self.turns.close()
         await self.client.aclose()

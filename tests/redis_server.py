@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
+import redis.asyncio as redis
 
 from tests.process import free_port
 
 
 @asynccontextmanager
-async def redis_server() -> AsyncIterator[str]:
+async def redis_server(*options: str) -> AsyncIterator[str]:
+    """`options` are redis-server's own, e.g. `--maxmemory-policy allkeys-lru`."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed here (.ci/run installs it, so CI always runs this)")
@@ -28,6 +30,7 @@ async def redis_server() -> AsyncIterator[str]:
         "",
         "--appendonly",
         "no",
+        *options,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -40,3 +43,29 @@ async def redis_server() -> AsyncIterator[str]:
     finally:
         process.terminate()
         await process.wait()
+
+
+@asynccontextmanager
+async def watching(url: str) -> AsyncIterator[RedisWatch]:
+    """Keyspace notifications on: a test waits for a condition on Redis's keys without polling."""
+    client = redis.from_url(url, decode_responses=True)
+    await client.config_set("notify-keyspace-events", "KA")
+    pubsub = client.pubsub()
+    await pubsub.psubscribe("__keyspace@0__:*")
+    try:
+        yield RedisWatch(client, pubsub)
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await client.aclose()
+
+
+class RedisWatch:
+    def __init__(self, client: redis.Redis, pubsub: redis.client.PubSub) -> None:
+        self.client = client
+        self.pubsub = pubsub
+
+    async def wait_for(self, condition: Callable[[redis.Redis], Awaitable[bool]], within_seconds: float = 10) -> None:
+        """Checks `condition` after every change to any key (expiry included) until it holds."""
+        async with asyncio.timeout(within_seconds):
+            while not await condition(self.client):
+                await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=None)

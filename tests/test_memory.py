@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from bot.runtime import EVENTS_PATH
+from bot.store import MemoryStore
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply, WholeReply
@@ -74,7 +75,8 @@ async def test_two_quick_mentions_are_answered_in_order(
     replies = await fake_slack.wait_for_replies("C1", parent["ts"], count=2)
     assert replies == ["First answer.", "Second answer."]
     await bot.runtime.tasks.wait()
-    assert len(bot.runtime.answerer.locks) == 0, "per-thread locks are dropped once nobody waits"
+    assert isinstance(bot.runtime.store, MemoryStore)
+    assert len(bot.runtime.store.turns) == 0, "per-thread turns are dropped once nobody waits"
     assert conversation(fake_model.requests[1]) == [
         ("user", "Alice: first question"),
         ("assistant", "First answer."),

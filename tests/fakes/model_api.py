@@ -26,6 +26,8 @@ class Reply:
     # Sent after the ending, as OpenAI does, when the request asks for it (`stream_options.include_usage`);
     # None: a service that reports no usage.
     usage: dict[str, int] | None = field(default_factory=lambda: {"prompt_tokens": 10, "completion_tokens": 5})
+    # The answer starts only once this is set: a model still thinking, for as long as a test needs.
+    starts: asyncio.Event | None = None
 
 
 @dataclass
@@ -159,6 +161,8 @@ class FakeModel:
                 return response
             await response.write_eof()
             return response
+        if script.starts is not None:
+            await script.starts.wait()
         for index, text in enumerate(script.chunks):
             if index and script.delay:
                 await asyncio.sleep(script.delay)
