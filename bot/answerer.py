@@ -283,7 +283,8 @@ class Answerer:
         if self.context is not None:
             messages = await self.context.extend(question, identity, messages)
         if self.settings.log_message_content:
-            content = [message.as_json() for message in messages]
+            # Images are counted, not logged: a screenshot is megabytes of base64.
+            content = [{"role": m.role, "content": m.content, "images": len(m.images)} for m in messages]
             logger.info("model request", extra={"thread_ts": question.thread_ts, "messages": content})
         return messages, notes
 

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import time
 from collections.abc import Mapping
 from typing import TextIO
 
+from PIL import Image
 from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clients import SLACK_FAILURES, open_model_client, open_slack_client
-from bot.errors import ConfigurationError, ModelError, ModelSetupError, ModelTimeout, ModelUnreachable
-from bot.model_client import ChatMessage, ModelRequest
+from bot.errors import (
+    ConfigurationError,
+    ModelError,
+    ModelHTTPError,
+    ModelSetupError,
+    ModelTimeout,
+    ModelUnreachable,
+)
+from bot.files.images import model_takes_images
+from bot.model_client import ChatMessage, ModelClient, ModelRequest
 from bot.settings import Part, Settings
 from bot.store import RedisStore
 
@@ -142,17 +153,62 @@ async def _check_slack_token(settings: Settings, slack: AsyncWebClient, report: 
 
 async def _check_model(settings: Settings, report: Report) -> None:
     model = open_model_client(settings)
+    try:
+        if await _check_answer(settings, model, report):
+            await _check_images(settings, model, report)
+    finally:
+        await model.http.aclose()
+
+
+async def _check_answer(settings: Settings, model: ModelClient, report: Report) -> bool:
     started = time.monotonic()
     try:
         answer = await model.complete(ModelRequest(PROMPT, temperature=0, max_tokens=16))
     except ModelError as error:
         report.failed("model", f"{settings.inference_model_id} at {settings.inference_url}: {error}", _model_fix(error))
-        return
-    finally:
-        await model.http.aclose()
+        return False
     latency = (time.monotonic() - started) * 1000
     reply = " ".join(answer.text.split())[:40] or "(empty)"
     report.passed("model", f"{settings.inference_model_id} answered {reply!r} in {latency:.0f} ms")
+    return True
+
+
+async def _check_images(settings: Settings, model: ModelClient, report: Report) -> None:
+    """Sends a tiny image: does the model take it, and does MODEL_ACCEPTS_IMAGES agree?"""
+    model_id, setting = settings.inference_model_id, settings.model_accepts_images
+    sending = model_takes_images(setting, model_id)
+    probe = ChatMessage("user", "What colour is this square? Answer with one word.", (probe_image(),))
+    try:
+        answer = await model.complete(ModelRequest([probe], temperature=0, max_tokens=16))
+    except ModelHTTPError as error:
+        if not sending:
+            report.passed("images", f"{model_id} takes no images (it refused a test image); images are named, not sent")
+            return
+        report.failed(
+            "images",
+            f"{model_id} refused a test image: {error}",
+            "set MODEL_ACCEPTS_IMAGES=false: images in threads are then named in answers, not sent.",
+        )
+        return
+    except ModelError as error:
+        report.failed("images", f"could not send a test image ({error})", "try again in a moment.")
+        return
+    reply = " ".join(answer.text.split())[:40] or "(empty)"
+    if sending:
+        report.passed("images", f"{model_id} took a test image (answered {reply!r}); images in threads are sent")
+    else:
+        report.passed(
+            "images",
+            f"{model_id} took a test image (answered {reply!r}), but MODEL_ACCEPTS_IMAGES={setting} keeps images "
+            "out: set MODEL_ACCEPTS_IMAGES=true to send them",
+        )
+
+
+def probe_image() -> str:
+    """A 16 x 16 red square as a PNG data URL."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (220, 20, 20)).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 SETTING_FIXES = {

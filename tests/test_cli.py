@@ -29,7 +29,34 @@ async def test_check_passes_when_everything_works(environ: dict[str, str], fake_
     assert "✓ settings: all present and valid (HTTP on port 3000, path /slack/events)" in text
     assert "✓ slack: connected to workspace 'Test' as @assistant" in text
     assert "✓ model: claude-4-5-haiku answered 'ok' in" in text
+    assert "✓ images: claude-4-5-haiku took a test image" in text
     assert "- redis: REDIS_URL not set" in text
+
+
+async def test_check_sends_a_test_image(environ: dict[str, str], fake_model: FakeModel) -> None:
+    """The image probe is one red PNG as an image part."""
+    code, _ = await check(environ)
+    assert code == 0
+    [image] = fake_model.images(fake_model.requests[1])
+    assert image.startswith("data:image/png;base64,")
+
+
+async def test_check_says_a_text_only_model_refused_the_image(environ: dict[str, str], fake_model: FakeModel) -> None:
+    """Images on (here forced) with a model that refuses them: a failure naming the fix."""
+    fake_model.accepts_images = False
+    code, text = await check({**environ, "MODEL_ACCEPTS_IMAGES": "true"})
+    assert code == 1
+    assert "✗ images: claude-4-5-haiku refused a test image: HTTP 400" in text
+    assert "fix: set MODEL_ACCEPTS_IMAGES=false" in text
+
+
+async def test_check_accepts_a_text_only_model_when_images_are_off(
+    environ: dict[str, str], fake_model: FakeModel
+) -> None:
+    fake_model.accepts_images = False
+    code, text = await check({**environ, "INFERENCE_MODEL_ID": "gpt-oss-120b"})
+    assert code == 0
+    assert "✓ images: gpt-oss-120b takes no images (it refused a test image); images are named, not sent" in text
 
 
 async def test_check_pings_redis(environ: dict[str, str]) -> None:

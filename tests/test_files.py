@@ -216,3 +216,46 @@ async def test_a_link_to_a_private_channel_the_asker_is_in_is_followed(
     await events.mention(question)
     await fake_slack.wait_for_replies("C1", str(question["ts"]))
     assert "Bob: The launch date is 3 March" in last_user_text(fake_model)
+
+
+async def test_a_dropped_download_is_named_and_tried_again_next_time(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """A download that loses its connection is not cached as unreadable: the follow-up reads the file."""
+    fake_slack.dropped_downloads = 2  # aiohttp itself retries once a request on a reused connection
+    message = ask_with_files(fake_slack, "why?", fake_slack.add_file("error.log", b"port in use", "text/plain"))
+    fake_model.script.append(Reply(["No file."]))
+    await events.mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    assert reply == "No file.\n\n_I did not read `error.log`: the download failed; ask again to retry._"
+    follow_up = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} try again", thread_ts=str(message["ts"]))
+    await events.mention(follow_up)
+    await fake_slack.wait_for_replies("C1", str(message["ts"]), count=2)
+    assert "port in use" in text_of(fake_model.requests[1]["messages"][1])
+
+
+async def test_at_most_n_images_are_sent_the_newest_first(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """MODEL_MAX_IMAGES=1: the question's image is sent, the older one in the thread is named."""
+    bot = await bot_factory(MODEL_MAX_IMAGES="1")
+    events = EventSender(bot.url + EVENTS_PATH, http)
+    old, new = png(colour=(0, 0, 255)), png(colour=(0, 255, 0))
+    first = fake_slack.post_as_person(
+        "C1", "UBOB", "before", subtype="file_share", files=[fake_slack.add_file("before.png", old, "image/png")]
+    )
+    question = fake_slack.post_as_person(
+        "C1",
+        "UALICE",
+        f"{MENTION} what changed?",
+        thread_ts=str(first["ts"]),
+        subtype="file_share",
+        files=[fake_slack.add_file("after.png", new, "image/png")],
+    )
+    fake_model.script.append(Reply(["Green now."]))
+    await events.mention(question)
+    [reply] = await fake_slack.wait_for_replies("C1", str(first["ts"]))
+    assert fake_model.images(fake_model.requests[0]) == ["data:image/png;base64," + base64.b64encode(new).decode()]
+    assert reply == (
+        "Green now.\n\n_I did not read `before.png`: I send at most 1 images per question, the newest first._"
+    )

@@ -21,6 +21,8 @@ BOMS = (
 CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 12, 13})
 MAX_CONTROL_SHARE = 0.05
 SAMPLE_BYTES = 64 * 1024
+WESTERN = "cp1252"
+TIE = 0.01
 
 
 class NotText(ValueError):
@@ -41,6 +43,10 @@ def decode_text(data: bytes) -> str:
     best = from_bytes(data).best()
     if best is None or best.encoding is None:
         raise NotText("no text encoding fits")
+    # Short texts fit several single-byte encodings equally well; Western Windows/Latin-1 is the likeliest.
+    western = from_bytes(data, cp_isolation=[WESTERN]).best()
+    if western is not None and western.chaos <= best.chaos + TIE:
+        return data.decode(WESTERN, errors="replace")
     return data.decode(best.encoding, errors="replace")
 
 

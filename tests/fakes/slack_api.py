@@ -90,6 +90,7 @@ class FakeSlack:
         self.files: dict[str, tuple[bytes, str]] = {}
         self.downloads: list[str] = []
         self.download_attempts: list[str] = []
+        self.dropped_downloads = 0  # the next this many downloads lose their connection
         # Private channels (and DMs) by id, with their members; the bot reads only those it is in.
         self.private_channels: dict[str, set[str]] = {}
         self.channel_names: dict[str, str] = {}
@@ -428,6 +429,10 @@ class FakeSlack:
         authorized = request.headers.get("Authorization") == f"Bearer {BOT_TOKEN}"
         if not authorized or "files:read" not in self.granted_scopes or file_id not in self.files:
             return web.Response(text=SIGN_IN_PAGE, content_type="text/html")
+        if self.dropped_downloads and request.transport is not None:
+            self.dropped_downloads -= 1
+            request.transport.abort()
+            return web.Response(status=500)
         content, mimetype = self.files[file_id]
         self.downloads.append(file_id)
         return web.Response(body=content, content_type=mimetype)
