@@ -82,7 +82,7 @@ async def print_usage(settings: Settings, out: TextIO) -> int:
     if not settings.redis_url:
         print(PER_PROCESS, file=out)
         return 0
-    store = RedisStore.from_url(settings.redis_url, lock_seconds=1)
+    store = RedisStore.from_url(settings.redis_url)
     try:
         report = await Usage(store, settings).report()
     finally:
