@@ -9,9 +9,9 @@ import aiohttp
 from bot.runtime import EVENTS_PATH
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import FakeModel, Reply, WholeReply
+from tests.fakes.model_api import FakeModel, Reply, WholeReply, text_of
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
-from tests.process import BotProcess
+from tests.process import BotProcess, free_port
 from tests.redis_server import redis_server
 
 # The fake model reports 10 input + 5 output tokens per answer: one answer spends a 10-token budget.
@@ -216,3 +216,30 @@ async def test_python_m_bot_usage_without_redis_says_where_usage_is() -> None:
     assert "usage is counted by each running process on its own, and only visible in the bot's Home tab" in "\n".join(
         process.output
     )
+
+
+async def test_sensitive_values_in_a_file_and_in_a_followed_link_are_masked_for_the_model(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    pasted = "\n".join(SENSITIVE)
+    masked = "\n".join(SENSITIVE.values())
+    notes = fake_slack.add_file("notes.txt", f"{pasted}\n".encode(), "text/plain")
+    parent = fake_slack.post_as_person("C9", "UBOB", f"the values:\n{pasted}")
+    link = f"https://test.slack.com/archives/C9/p{str(parent['ts']).replace('.', '')}"
+    question = fake_slack.post_as_person(
+        "C1", "UALICE", f"<@{BOT_USER_ID}> compare with <{link}>", subtype="file_share", files=[notes]
+    )
+    await events.mention(question)
+    await fake_slack.wait_for_replies("C1", str(question["ts"]))
+
+    sent = text_of(fake_model.requests[0]["messages"][-1])
+    assert f'<file name="notes.txt">\n{masked}\n' in sent
+    assert f"the values:\n{masked}" in sent
+    assert not [value for value in SENSITIVE if value in sent]
+    assert fake_slack.thread("C9", parent["ts"])[0]["text"] == f"the values:\n{pasted}"
+
+
+async def test_python_m_bot_usage_says_when_redis_cannot_be_read() -> None:
+    process = await BotProcess.start({"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "usage")
+    assert await process.finish() == 1
+    assert "Usage can't be read right now" in "\n".join(process.output)
