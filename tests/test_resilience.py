@@ -26,8 +26,7 @@ async def test_slack_rate_limit_on_posting_is_waited_out(
     message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
     await events.mention(message)
     assert await fake_slack.wait_for_replies("C1", message["ts"]) == ["You said: Alice: hi"]
-    first, second = fake_slack.calls_to("chat.startStream")
-    assert second.at - first.at >= 1.0
+    assert len(fake_slack.calls_to("chat.startStream")) == 2, "a retry before Retry-After would be refused again"
 
 
 async def test_an_answer_that_cannot_be_posted_is_kept_in_the_log(

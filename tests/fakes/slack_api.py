@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ class FakeSlack:
         self.faults: dict[str, list[Fault]] = {}
         self.refused_methods: set[str] = set()
         self.latency: dict[str, float] = {}
+        self.limited_until: dict[str, float] = {}
         self.statuses: list[tuple[str, str, str]] = []
         self.purposes: dict[str, str] = {}
         self.ephemerals: list[dict[str, Any]] = []
@@ -219,9 +221,16 @@ class FakeSlack:
                 return web.json_response({"ok": False, "error": "invalid_auth"})
             self.calls.append(Call(method, params))
             await self._notify()
+            waited = self.limited_until.get(method, 0.0) - time.monotonic()
+            if waited > 0:
+                # Like Slack: a caller that does not wait out Retry-After is refused again.
+                headers = {"Retry-After": str(math.ceil(waited))}
+                return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers=headers)
             faults = self.faults.get(method)
             if faults:
                 fault = faults.pop(0)
+                if fault.status == 429 and "Retry-After" in fault.headers:
+                    self.limited_until[method] = time.monotonic() + float(fault.headers["Retry-After"])
                 if fault.hang:
                     await self._stopping.wait()
                 if fault.drop_connection and request.transport is not None:
