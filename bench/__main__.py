@@ -64,10 +64,12 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def run_once(count: int, rate: float, latency: float, chunks: int, profile: bool = False) -> dict[str, Any]:
+async def run_once(
+    count: int, rate: float, latency: float, chunks: int, profile: bool = False, screenshot_kb: int = 0
+) -> dict[str, Any]:
     fakes = await start(
         sys.executable, "-m", "bench.fakes", "--latency", str(latency), "--chunks", str(chunks),
-        stdout=asyncio.subprocess.PIPE,
+        "--screenshot-kb", str(screenshot_kb), stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert fakes.stdout is not None
     ready = (await fakes.stdout.readline()).decode().split()
@@ -112,7 +114,7 @@ async def run_once(count: int, rate: float, latency: float, chunks: int, profile
                 process.terminate()
                 await process.wait()
         bot_log.close()
-    return _figures(count, rate, latency, deliveries, stats, cpu, rss)
+    return {**_figures(count, rate, latency, deliveries, stats, cpu, rss), "screenshot_kb": screenshot_kb}
 
 
 def _child_pid(pid: int) -> int:
@@ -182,6 +184,7 @@ def _figures(
         "added_ms": {"p50": percentile(added, 0.5), "p99": percentile(added, 0.99), "max": max(added, default=0)},
         "slack_calls_per_answer": round(slack_calls / max(1, answered), 2),
         "slack_calls_by_method": stats["slack_calls"],
+        "file_downloads": stats["downloads"],
         "model_peak_in_flight": stats["model_peak_in_flight"],
         "cpu_ms_per_answer": round(cpu * 1000 / max(1, answered), 2),
         "peak_rss_mb": round(rss, 1),
@@ -202,6 +205,11 @@ def summary(result: dict[str, Any]) -> str:
         f"Slack calls/answer {result['slack_calls_per_answer']}, model peak in flight "
         f"{result['model_peak_in_flight']}, CPU {result['cpu_ms_per_answer']} ms/answer, "
         f"peak RSS {result['peak_rss_mb']} MB"
+        + (
+            f", a {result['screenshot_kb']} KB screenshot each, {result['file_downloads']} downloads"
+            if result.get("screenshot_kb")
+            else ""
+        )
     )
 
 
@@ -233,6 +241,7 @@ def main() -> None:
     one.add_argument("--count", type=int, default=1000)
     one.add_argument("--rate", type=float, default=100, help="conversations per second; 0 for a burst")
     one.add_argument("--profile", action="store_true", help="sample the bot with py-spy (bench/results/profile.txt)")
+    one.add_argument("--screenshot-kb", type=int, default=0, help="each question carries a screenshot this large")
     everything = commands.add_parser("all", help="the arrival-rate sweep and the burst, with plots")
     for command in (one, everything):
         command.add_argument("--latency", type=float, default=2.0, help="the model's own time per answer, s")
@@ -240,7 +249,14 @@ def main() -> None:
     arguments = parser.parse_args()
     if arguments.command == "run":
         result = asyncio.run(
-            run_once(arguments.count, arguments.rate, arguments.latency, arguments.chunks, arguments.profile)
+            run_once(
+                arguments.count,
+                arguments.rate,
+                arguments.latency,
+                arguments.chunks,
+                arguments.profile,
+                arguments.screenshot_kb,
+            )
         )
         print(summary(result))
         save("run", [result])

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
+import random
 import signal
 from collections import Counter
 from typing import Any
 
 from aiohttp import web
+from PIL import Image
 
 from tests.fakes.model_api import FakeModel, Reply
 from tests.fakes.slack_api import FakeSlack
@@ -22,11 +25,28 @@ def streamed_reply(latency_seconds: float, chunks: int) -> Reply:
     return Reply([f"word{index} " for index in range(chunks)], delay=latency_seconds / max(1, chunks - 1))
 
 
-async def serve(latency_seconds: float, chunks: int) -> None:
+def screenshot(target_bytes: int) -> bytes:
+    """A 2560 x 1440 PNG of about `target_bytes`: flat panels with a band of noise (which does not compress)."""
+    width, height = 2560, 1440
+    image = Image.new("RGB", (width, height), (245, 245, 247))
+    rows = max(1, min(height, target_bytes // (width * 3)))
+    noise = Image.frombytes("RGB", (width, rows), random.Random(1).randbytes(width * rows * 3))
+    image.paste(noise, (0, height // 3))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+async def serve(latency_seconds: float, chunks: int, screenshot_kb: int) -> None:
     slack, model = FakeSlack(), FakeModel()
     model.default = lambda request: streamed_reply(latency_seconds, chunks)
     await slack.start()
     await model.start()
+    shared = slack.add_file("screenshot.png", screenshot(screenshot_kb * 1024), "image/png") if screenshot_kb else None
+
+    async def file(request: web.Request) -> web.Response:
+        """The file every question carries, if any."""
+        return web.json_response({"file": shared})
 
     async def seed(request: web.Request) -> web.Response:
         for message in (await request.json())["messages"]:
@@ -50,11 +70,12 @@ async def serve(latency_seconds: float, chunks: int) -> None:
                 "model": [{"question": q, "started": s, "finished": f} for q, s, f in model.timings],
                 "model_peak_in_flight": model.peak_in_flight,
                 "slack_calls": dict(Counter(call.method for call in slack.calls)),
+                "downloads": len(slack.downloads),
             }
         )
 
     control = web.Application()
-    control.add_routes([web.post("/seed", seed), web.get("/stats", stats)])
+    control.add_routes([web.post("/seed", seed), web.get("/stats", stats), web.get("/file", file)])
     runner = web.AppRunner(control, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -73,8 +94,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--chunks", type=int, default=20)
+    parser.add_argument("--screenshot-kb", type=int, default=0)
     arguments = parser.parse_args()
-    asyncio.run(serve(arguments.latency, arguments.chunks))
+    asyncio.run(serve(arguments.latency, arguments.chunks, arguments.screenshot_kb))
 
 
 if __name__ == "__main__":

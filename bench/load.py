@@ -19,8 +19,8 @@ from tests.fakes.events import EventSender
 from tests.fakes.slack_api import BOT_USER_ID
 
 
-def conversation(index: int) -> dict[str, Any]:
-    return {
+def conversation(index: int, file: dict[str, Any] | None = None) -> dict[str, Any]:
+    message = {
         "type": "message",
         "channel": f"C{index % 200:05d}",
         "user": "UALICE",
@@ -28,6 +28,9 @@ def conversation(index: int) -> dict[str, Any]:
         "ts": f"1800000000.{index:06d}",
         "team": "T0001",
     }
+    if file is not None:
+        message.update(subtype="file_share", files=[file])
+    return message
 
 
 async def deliver(sender: EventSender, message: dict[str, Any]) -> dict[str, Any]:
@@ -53,9 +56,11 @@ async def deliver(sender: EventSender, message: dict[str, Any]) -> dict[str, Any
 
 
 async def run(events_url: str, control_url: str, count: int, rate: float) -> list[dict[str, Any]]:
-    messages = [conversation(index) for index in range(count)]
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        async with session.get(f"{control_url}/file") as response:
+            file = (await response.json())["file"]
+        messages = [conversation(index, file) for index in range(count)]
         seeded = [{key: value for key, value in message.items() if key != "type"} for message in messages]
         async with session.post(f"{control_url}/seed", json={"messages": seeded}) as response:
             response.raise_for_status()

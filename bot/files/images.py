@@ -58,10 +58,11 @@ def prepare_image(data: bytes, *, max_edge: int = MAX_LONG_EDGE, max_encoded_byt
 def _downscaled(image: Image.Image, max_edge: int, max_encoded_bytes: int) -> str:
     if image.format == "JPEG":
         image.draft("RGB", (max_edge, max_edge))
-    frame = image.convert("RGBA" if _has_alpha(image) else "RGB")
-    frame.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
+    frame = image if image.mode in ("RGB", "RGBA") else image.convert("RGBA" if _has_alpha(image) else "RGB")
+    # Bicubic is near Lanczos for a downscale like this, at two thirds of its time (see bench/).
+    frame.thumbnail((max_edge, max_edge), Image.Resampling.BICUBIC)
     if frame.mode == "RGBA" or image.format in ("PNG", "GIF"):
-        encoded = _encode(frame, "PNG", optimize=True)
+        encoded = _encode(frame, "PNG")
         if _encoded_size(len(encoded)) <= max_encoded_bytes:
             return _data_url("image/png", encoded)
         frame = frame.convert("RGB")

@@ -40,6 +40,9 @@ NO_ROOM = "no_room"
 PASSING_REASONS = frozenset({REFUSED, FAILED})
 MAX_FILES_PER_ANSWER = 20
 CONCURRENT_DOWNLOADS = 4
+# Decoding a screenshot takes tens of MB and a core for ~0.1 s: at most this many at once per process,
+# so memory stays bounded and the event loop keeps a core in a burst of screenshots.
+CONCURRENT_EXTRACTIONS = 2
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ class FileReader:
         self.store = store
         self.limits = limits
         self._downloads = asyncio.Semaphore(CONCURRENT_DOWNLOADS)
+        self._extractions = asyncio.Semaphore(CONCURRENT_EXTRACTIONS)
 
     async def read(
         self, thread_key: str, files: Sequence[SlackFile], stats: ReadStats | None = None
@@ -158,7 +162,8 @@ class FileReader:
                 return not_read(file, TOO_LARGE if error.reason == "too_large" else error.reason)
         stats.downloaded += 1
         stats.downloaded_bytes += len(data)
-        return await asyncio.to_thread(extract, file, data, self.limits.max_pdf_pages)
+        async with self._extractions:
+            return await asyncio.to_thread(extract, file, data, self.limits.max_pdf_pages)
 
 
 def files_key(thread_key: str) -> str:
