@@ -366,7 +366,17 @@ class SlackReply:
             self.shown = ""
 
     async def _close(self, text: str, blocks: Blocks) -> None:
-        """The closing call: the last text and the blocks, with the stream's stop or the last update."""
+        """The closing call: the last text and the blocks, with the stream's stop or the last update.
+        Blocks that Slack refuses never cost the text: it is then shown without them."""
+        try:
+            await self._close_with(text, blocks)
+        except SlackApiError as error:
+            if not blocks:
+                raise
+            logger.warning("blocks refused; showing the answer without them", extra=_error(error))
+            await self._close_with(text, ())
+
+    async def _close_with(self, text: str, blocks: Blocks) -> None:
         if self.state is State.STREAMING:
             await self._stop(text, blocks)
         elif self.state is State.NOTHING_POSTED and (text or blocks):

@@ -170,6 +170,37 @@ async def test_a_stop_refused_keeps_the_blocks(fake_slack: FakeSlack, client: As
     assert message["blocks"][1:] == BUTTONS
 
 
+@pytest.mark.parametrize(
+    ("streaming", "faults"),
+    [
+        (True, {"chat.stopStream": [Fault(error="invalid_blocks")], "chat.update": [Fault(error="invalid_blocks")]}),
+        (False, {"chat.update": [Fault(error="invalid_blocks")]}),
+    ],
+    ids=["streamed", "updated"],
+)
+async def test_refused_blocks_never_cost_the_answer(
+    fake_slack: FakeSlack, client: AsyncWebClient, streaming: bool, faults: dict[str, list[Fault]]
+) -> None:
+    """Slack refuses the blocks on the closing call: the answer still ends whole, stream stopped."""
+    reply = new_reply(client, streaming=streaming)
+    for piece in PIECES:
+        reply.add(piece)
+        await reply.flush()
+    fake_slack.faults.update(faults)
+    await reply.finish(NOTE, blocks=BUTTONS)
+    check_rules(fake_slack, reply, "".join(PIECES) + "\n\n" + NOTE, complete=True)
+
+
+async def test_a_whole_answer_with_refused_blocks_is_posted_without_them(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake_slack.faults["chat.postMessage"] = [Fault(error="invalid_blocks")]
+    reply = new_reply(client)
+    reply.add("The whole answer.")
+    await reply.finish(blocks=BUTTONS)
+    assert fake_slack.bot_replies("C1", "1700000000.000001") == ["The whole answer."]
+
+
 @pytest.mark.parametrize("text", ["", "Some text", "```python\nprint(1)", "Ends with a line\n", "Ends\n\n"])
 async def test_a_note_is_never_glued_to_text(fake_slack: FakeSlack, client: AsyncWebClient, text: str) -> None:
     """Whatever the text before it ends with (nothing, a word, an open code block), a note is its own paragraph."""
