@@ -6,14 +6,18 @@ import base64
 import io
 
 import aiohttp
+import pytest
 from PIL import Image
 
+from bot.files.download import Downloader, DownloadFailed
+from bot.files.kinds import SlackFile
 from bot.runtime import EVENTS_PATH
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply, text_of
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack
 from tests.files_data import noisy_png, pdf, png
+from tests.redis_server import redis_server
 
 MENTION = f"<@{BOT_USER_ID}>"
 
@@ -22,6 +26,10 @@ def ask_with_files(
     fake_slack: FakeSlack, text: str, *files: dict[str, object], channel: str = "C1"
 ) -> dict[str, object]:
     return fake_slack.post_as_person(channel, "UALICE", f"{MENTION} {text}", subtype="file_share", files=list(files))
+
+
+def data_url(png_bytes: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes).decode()
 
 
 def last_user_text(fake_model: FakeModel, request: int = 0) -> str:
@@ -38,7 +46,7 @@ async def test_an_image_reaches_the_model_as_an_image_part(
     await events.mention(message)
     assert await fake_slack.wait_for_replies("C1", str(message["ts"])) == ["The port is taken."]
     [sent] = fake_model.images(fake_model.requests[0])
-    assert sent == "data:image/png;base64," + base64.b64encode(image).decode()
+    assert sent == data_url(image)
     assert "Alice: why does this fail?" in last_user_text(fake_model)
     assert "[image error.png: attached]" in last_user_text(fake_model)
 
@@ -255,7 +263,37 @@ async def test_at_most_n_images_are_sent_the_newest_first(
     fake_model.script.append(Reply(["Green now."]))
     await events.mention(question)
     [reply] = await fake_slack.wait_for_replies("C1", str(first["ts"]))
-    assert fake_model.images(fake_model.requests[0]) == ["data:image/png;base64," + base64.b64encode(new).decode()]
+    assert fake_model.images(fake_model.requests[0]) == [data_url(new)]
     assert reply == (
         "Green now.\n\n_I did not read `before.png`: I send at most 1 images per question, the newest first._"
     )
+
+
+async def test_another_process_reuses_the_file_through_redis(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """With REDIS_URL, a follow-up answered by another process reads the image from Redis, not from Slack."""
+    async with redis_server() as redis_url:
+        first = await bot_factory(REDIS_URL=redis_url)
+        second = await bot_factory(REDIS_URL=redis_url)
+        image = png()
+        message = ask_with_files(fake_slack, "what is it?", fake_slack.add_file("shot.png", image, "image/png"))
+        await EventSender(first.url + EVENTS_PATH, http).mention(message)
+        await fake_slack.wait_for_replies("C1", str(message["ts"]))
+        follow_up = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} and now?", thread_ts=str(message["ts"]))
+        await EventSender(second.url + EVENTS_PATH, http).mention(follow_up)
+        await fake_slack.wait_for_replies("C1", str(message["ts"]), count=2)
+        assert fake_model.images(fake_model.requests[1]) == [data_url(image)]
+        assert len(fake_slack.downloads) == 1
+        await first.close()
+        await second.close()
+
+
+async def test_a_hung_download_gives_up_in_time(fake_slack: FakeSlack, http: aiohttp.ClientSession) -> None:
+    """A download that never finishes ends as a failure after the downloader's timeout."""
+    fake_slack.hung_downloads = 1
+    raw = fake_slack.add_file("slow.log", b"never", "text/plain")
+    downloader = Downloader(http, token=BOT_TOKEN, max_bytes=1000, api_url=fake_slack.url, timeout_seconds=0.3)
+    with pytest.raises(DownloadFailed) as failure:
+        await downloader.fetch(SlackFile.from_slack(raw))
+    assert failure.value.reason == "failed"

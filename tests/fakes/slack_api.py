@@ -93,6 +93,7 @@ class FakeSlack:
         self.downloads: list[str] = []
         self.download_attempts: list[str] = []
         self.dropped_downloads = 0  # the next this many downloads lose their connection
+        self.hung_downloads = 0  # the next this many downloads never answer
         # Private channels (and DMs) by id, with their members; the bot reads only those it is in.
         self.private_channels: dict[str, set[str]] = {}
         self.channel_names: dict[str, str] = {}
@@ -438,6 +439,9 @@ class FakeSlack:
         authorized = request.headers.get("Authorization") == f"Bearer {BOT_TOKEN}"
         if not authorized or "files:read" not in self.granted_scopes or file_id not in self.files:
             return web.Response(text=SIGN_IN_PAGE, content_type="text/html")
+        if self.hung_downloads:
+            self.hung_downloads -= 1
+            await self._stopping.wait()
         if self.dropped_downloads and request.transport is not None:
             self.dropped_downloads -= 1
             request.transport.abort()
