@@ -63,6 +63,10 @@ class Report:
     def skipped(self, name: str, detail: str) -> None:
         print(f"- {name}: {detail}", file=self.out)
 
+    def warned(self, name: str, problem: str, fix: str) -> None:
+        """Works, but can go wrong under load; does not fail the check."""
+        print(f"! {name}: {problem}\n    fix: {fix}", file=self.out)
+
 
 async def run_checks(environ: Mapping[str, str], out: TextIO) -> int:
     """Exit code 0 only when every check passes. A part whose settings are missing is reported as not
@@ -233,10 +237,17 @@ async def _check_redis(settings: Settings, report: Report) -> None:
     if not settings.redis_url:
         report.skipped("redis", "REDIS_URL not set: one process, state kept in memory")
         return
-    store = RedisStore.from_url(settings.redis_url)
+    store = RedisStore.from_url(
+        settings.redis_url,
+        max_threads=settings.thread_cache_max_entries,
+        max_thread_bytes=settings.thread_cache_max_bytes,
+    )
     started = time.monotonic()
     try:
         await store.client.ping()
+        latency = (time.monotonic() - started) * 1000
+        memory = await store.client.info("memory")
+        budget = await store.threads.budget()
     except (RedisError, OSError) as error:
         report.failed(
             "redis",
@@ -246,4 +257,23 @@ async def _check_redis(settings: Settings, report: Report) -> None:
         return
     finally:
         await store.close()
-    report.passed("redis", f"answered PING in {(time.monotonic() - started) * 1000:.0f} ms")
+    policy = str(memory.get("maxmemory_policy", "unknown"))
+    limit = int(memory.get("maxmemory", 0))
+    size = f"maxmemory {_megabytes(limit)}" if limit else "no maxmemory"
+    report.passed(
+        "redis",
+        f"answered PING in {latency:.0f} ms; maxmemory-policy {policy}, {size}; "
+        f"thread cache at most {_megabytes(budget)}",
+    )
+    if policy != "noeviction":
+        report.warned(
+            "redis",
+            f"maxmemory-policy {policy}: a full Redis evicts keys, the bot's claims among them (they expire, so "
+            "volatile-* policies evict them too), and a Slack retry could then be answered twice",
+            "`heroku redis:maxmemory -a $APP_NAME --policy noeviction` (Heroku's default); the bot keeps its "
+            "thread cache within a quarter of maxmemory itself.",
+        )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"

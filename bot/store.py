@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from bot.redis_cache import RedisThreadCache
 from bot.redis_turns import DEFAULT_LEASE_SECONDS, RedisTurns
 from bot.thread_locks import ThreadLocks
 
@@ -220,19 +221,23 @@ class RedisStore:
         client: redis.Redis,
         *,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        max_threads: int = 1000,
+        max_thread_bytes: int = 32 * 1024 * 1024,
         thread_ttl_seconds: int = 24 * 3600,
     ) -> None:
         self.client = client
-        self.thread_ttl_seconds = thread_ttl_seconds
         self.turns = RedisTurns(client, KEY_PREFIX, lease_seconds)
+        self.threads = RedisThreadCache(
+            client, KEY_PREFIX, max_entries=max_threads, max_bytes=max_thread_bytes, ttl_seconds=thread_ttl_seconds
+        )
 
     @classmethod
-    def from_url(cls, url: str) -> RedisStore:
+    def from_url(cls, url: str, *, max_threads: int = 1000, max_thread_bytes: int = 32 * 1024 * 1024) -> RedisStore:
         # Heroku Key-Value Store serves rediss:// with a self-signed certificate; Heroku documents
         # connecting without certificate verification.
         options = {"ssl_cert_reqs": None} if urlsplit(url).scheme == "rediss" else {}
         client = redis.from_url(url, decode_responses=True, health_check_interval=30, **options)
-        return cls(client)
+        return cls(client, max_threads=max_threads, max_thread_bytes=max_thread_bytes)
 
     async def claim(self, key: str, ttl_seconds: float) -> bool:
         try:
@@ -245,24 +250,13 @@ class RedisStore:
         return self.turns.hold(key, ts)
 
     async def get_thread(self, key: str) -> str | None:
-        try:
-            value = await self.client.get(KEY_PREFIX + "thread:" + key)
-        except RedisError as error:
-            logger.warning("redis unavailable: reading the thread from Slack", extra={"error": repr(error)})
-            return None
-        return str(value) if value is not None else None
+        return await self.threads.get(key)
 
     async def put_thread(self, key: str, thread: str) -> None:
-        try:
-            await self.client.set(KEY_PREFIX + "thread:" + key, thread, ex=self.thread_ttl_seconds)
-        except RedisError as error:
-            logger.warning("redis unavailable: thread not cached", extra={"error": repr(error)})
+        await self.threads.put(key, thread)
 
     async def forget_thread(self, key: str) -> None:
-        try:
-            await self.client.delete(KEY_PREFIX + "thread:" + key)
-        except RedisError as error:
-            logger.warning("redis unavailable: cached thread not forgotten", extra={"error": repr(error)})
+        await self.threads.forget(key)
 
     async def remember(self, key: str, value: str, ttl_seconds: float) -> None:
         try:

@@ -60,10 +60,20 @@ async def test_check_accepts_a_text_only_model_when_images_are_off(
 
 
 async def test_check_pings_redis(environ: dict[str, str]) -> None:
-    async with redis_server() as url:
+    async with redis_server("--maxmemory", "100mb") as url:
         code, text = await check({**environ, "REDIS_URL": url})
     assert code == 0
     assert "✓ redis: answered PING" in text
+    assert "maxmemory-policy noeviction, maxmemory 100.0 MB; thread cache at most 25.0 MB" in text
+    assert "! redis" not in text
+
+
+async def test_check_warns_where_claims_could_be_evicted(environ: dict[str, str]) -> None:
+    async with redis_server("--maxmemory-policy", "allkeys-lru") as url:
+        code, text = await check({**environ, "REDIS_URL": url})
+    assert code == 0, "it works; it is a warning"
+    assert "! redis: maxmemory-policy allkeys-lru: a full Redis evicts keys, the bot's claims among them" in text
+    assert "fix: `heroku redis:maxmemory -a $APP_NAME --policy noeviction`" in text
 
 
 async def test_check_names_missing_settings() -> None:

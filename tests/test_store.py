@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import redis.asyncio as redis
+
 from bot.answerer import CLAIM_TTL_SECONDS
-from bot.store import MemoryStore
+from bot.store import MemoryStore, RedisStore
+from tests.redis_server import redis_server
 
 
 async def test_a_key_is_claimed_once() -> None:
@@ -88,3 +91,42 @@ async def test_notes_are_bounded() -> None:
     for key in ("a", "b", "c"):
         await store.remember(key, key, 60)
     assert [await store.recall(key) for key in ("a", "b", "c")] == [None, "b", "c"]
+
+
+async def test_the_redis_cache_keeps_its_own_budget_least_recently_written_first() -> None:
+    async with redis_server() as url:
+        store = RedisStore(redis.from_url(url, decode_responses=True), max_threads=3, max_thread_bytes=250)
+        try:
+            for key in ("a", "b"):
+                await store.put_thread(key, key * 100)
+            await store.put_thread("a", "a" * 100)
+            await store.put_thread("c", "é" * 50)
+            assert [await store.get_thread(key) for key in "abc"] == ["a" * 100, None, "é" * 50]
+            assert await store.threads.used_bytes() == 200
+            await store.put_thread("big", "x" * 251)
+            assert await store.get_thread("big") is None, "a thread bigger than the whole budget is not kept"
+            for key in "defg":
+                await store.put_thread(key, key)
+            assert [await store.get_thread(key) for key in "acdefg"] == [None, None, None, "e", "f", "g"]
+            await store.forget_thread("e")
+            assert await store.threads.used_bytes() == 2
+        finally:
+            await store.close()
+
+
+async def test_cache_pressure_never_evicts_a_claim() -> None:
+    """Under `allkeys-lru`, threads filling Redis would evict the claim that refuses Slack's retry."""
+    async with redis_server("--maxmemory-policy", "allkeys-lru") as url:
+        client = redis.from_url(url, decode_responses=True)
+        used = int((await client.info("memory"))["used_memory"])
+        await client.config_set("maxmemory", used + 4 * 1024 * 1024)
+        store = RedisStore(client)
+        try:
+            assert await store.claim("event:first", CLAIM_TTL_SECONDS)
+            for index in range(200):
+                await store.put_thread(f"C1:{index}", "x" * 50_000)
+            assert not await store.claim("event:first", CLAIM_TTL_SECONDS), "the retry is refused"
+            assert int((await client.info("stats"))["evicted_keys"]) == 0
+            assert await store.threads.used_bytes() <= (used + 4 * 1024 * 1024) // 4
+        finally:
+            await store.close()
