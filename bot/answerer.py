@@ -26,6 +26,7 @@ from bot.conversation import (
     user_ids_in,
 )
 from bot.errors import ModelError
+from bot.feedback import Feedback, feedback_blocks
 from bot.files.context import FileContext
 from bot.live_answer import LiveAnswer
 from bot.model_client import Answer, ChatMessage, ModelClient
@@ -116,6 +117,7 @@ class Answerer:
         self.context = context
         self.usage = Usage(store, settings)
         self.files = files
+        self.feedback = Feedback(store)
         self.model_calls = asyncio.Semaphore(settings.max_concurrent_model_calls)
 
     async def answer(self, question: Question, identity: BotIdentity) -> None:
@@ -155,7 +157,7 @@ class Answerer:
             try:
                 await self._respond(turn, messages, status)
             finally:
-                await status.clear()
+                await status.clear(replied=_replied(turn))
 
     @contextlib.asynccontextmanager
     async def _handled(self, turn: Turn, started: float) -> AsyncIterator[None]:
@@ -213,7 +215,7 @@ class Answerer:
             messages, notes = await self._conversation(turn, identity, asked)
             await self._respond(turn, messages, status, notes)
         finally:
-            await status.clear()
+            await status.clear(replied=_replied(turn))
 
     async def _respond(
         self, turn: Turn, messages: list[ChatMessage], status: ThreadStatus, notes: Sequence[str] = ()
@@ -310,8 +312,12 @@ class Answerer:
         else:
             ending = notices.ending_note(turn.answer.finish_reason) if reply.has_text else notices.EMPTY_ANSWER
             notes = [ending, *file_notes]
-            await reply.finish("\n".join(filter(None, notes)) or None)
+            # Feedback buttons go under a complete answer only, never under a notice.
+            blocks = feedback_blocks(self.model.model_id) if reply.has_text else []
+            await reply.finish("\n".join(filter(None, notes)) or None, blocks=blocks)
             turn.log.update(outcome="answered", finish_reason=turn.answer.finish_reason)
+            if reply.has_text:
+                await self.feedback.answered()
         answer = turn.answer
         turn.log.update(
             attempts=answer.attempts,
@@ -353,6 +359,10 @@ class Answerer:
             target = ReplyTarget(question.channel, question.thread_ts, question.user_id, question.team_id)
             turn.reply = SlackReply(self.slack, target, self.capabilities)
         return turn.reply
+
+
+def _replied(turn: Turn) -> bool:
+    return turn.reply is not None and bool(turn.reply.message_ts)
 
 
 def _slack_error_name(error: BaseException) -> str:

@@ -44,6 +44,7 @@ REQUIRED_SCOPES = (
     "files:read",
     "im:read",
     "mpim:read",
+    "assistant:write",
 )
 PROMPT = [ChatMessage("system", "You are a health check. Reply with one word."), ChatMessage("user", "Say ok.")]
 

@@ -1,4 +1,4 @@
-"""The Slack edge for shortcuts and slash commands: parse, check, acknowledge at once, work in a task.
+"""The Slack edge for shortcuts, slash commands and buttons: parse, check, acknowledge at once, work in a task.
 
 Interactivity payloads and commands carry no event id; a retried delivery carries the same trigger id,
 so that is what a request is claimed by. Register further shortcuts, commands and actions here.
@@ -18,10 +18,13 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
 from bot.catch_up import CatchUp, CatchUpRequest, PrivateNote, Source
+from bot.clients import SLACK_FAILURES
 from bot.conversation import BotIdentity
+from bot.feedback import ACTION_ID, Ballot, Feedback
 from bot.tasks import TaskTracker
 from bot.transcript import parse_window
 
@@ -119,3 +122,29 @@ def register_catch_up(app: AsyncApp, catch_up: CatchUp, tasks: TaskTracker) -> N
 
     app.shortcut(SUMMARIZE_THREAD)(on_summarize_thread)
     app.command(CATCHUP_COMMAND)(on_catchup)
+
+
+def register_feedback(app: AsyncApp, feedback: Feedback, client: AsyncWebClient, tasks: TaskTracker) -> None:
+    """The 👍/👎 buttons under answers: each click is recorded (once per person per answer) and thanked
+    privately in the answer's thread."""
+
+    async def on_feedback(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        ballot = Ballot.from_action(body, action)
+        if ballot is None:
+            logger.warning("feedback payload without a vote ignored", extra={"action_id": action.get("action_id")})
+            return
+        tasks.start(_take_vote(feedback, client, ballot), name=f"feedback {ballot.channel}/{ballot.message_ts}")
+
+    app.action(ACTION_ID)(on_feedback)
+
+
+async def _take_vote(feedback: Feedback, client: AsyncWebClient, ballot: Ballot) -> None:
+    await feedback.vote(ballot)
+    thanks = notices.FEEDBACK_THANKS_UP if ballot.vote == "up" else notices.FEEDBACK_THANKS_DOWN
+    try:
+        await client.chat_postEphemeral(
+            channel=ballot.channel, user=ballot.user, thread_ts=ballot.thread_ts, text=thanks
+        )
+    except SLACK_FAILURES as error:
+        logger.warning("could not thank for feedback", extra={"channel": ballot.channel, "error": repr(error)})

@@ -226,3 +226,22 @@ def link_not_followed(url: str) -> str:
 
 def _code_safe(name: str) -> str:
     return name.replace("`", "'").replace("\n", " ")[:200]
+
+
+# The agent tab and feedback on answers (bot/agent_tab.py, bot/feedback.py).
+SUGGESTED_PROMPTS_TITLE = "Try asking me:"
+# Shown in turn under the thread status while the model thinks (Slack rotates them).
+LOADING_MESSAGES = (
+    "Reading the thread…",
+    "Thinking it through…",
+    "Drafting an answer…",
+)
+FEEDBACK_UP = "👍"
+FEEDBACK_DOWN = "👎"
+FEEDBACK_UP_LABEL = "This answer was helpful"
+FEEDBACK_DOWN_LABEL = "This answer was not helpful"
+FEEDBACK_THANKS_UP = "Thanks for the feedback! Glad it helped."
+FEEDBACK_THANKS_DOWN = (
+    "Thanks for the feedback: it helps the people who run me see which answers miss. "
+    "Tell me in this thread what was wrong, and I'll try again."
+)

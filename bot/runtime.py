@@ -11,12 +11,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import __version__
+from bot.agent_tab import SuggestedPrompts
 from bot.answerer import Answerer
 from bot.catch_up import CatchUp, CatchUpFollowUps, SourceReader
 from bot.channel_prompts import ChannelPrompts
 from bot.clients import close_clients, open_model_client, open_slack_client
+from bot.feedback_view import feedback_part
 from bot.files.context import file_context
-from bot.interactivity import register_catch_up
+from bot.interactivity import register_catch_up, register_feedback
 from bot.model_client import ModelClient
 from bot.settings import Settings
 from bot.shutdown import NOTICE_SECONDS
@@ -61,6 +63,7 @@ class Runtime:
         channel_prompts = ChannelPrompts(slack)
         names = NameDirectory(slack)
         sources = SourceReader(slack, threads, names)
+        capabilities = SlackCapabilities(streaming=settings.slack_streaming)
         answerer = Answerer(
             slack=slack,
             model=model,
@@ -68,16 +71,23 @@ class Runtime:
             threads=threads,
             names=names,
             channel_prompts=channel_prompts,
-            capabilities=SlackCapabilities(streaming=settings.slack_streaming),
+            capabilities=capabilities,
             settings=settings,
             context=CatchUpFollowUps(store, sources, settings),
             files=file_context(settings, slack, store, names),
         )
         slack_app = build_slack_app(
-            settings, slack, answerer, channel_prompts, tasks, admin_parts=[usage_part(answerer.usage)]
+            settings,
+            slack,
+            answerer,
+            channel_prompts,
+            tasks,
+            admin_parts=[usage_part(answerer.usage), feedback_part(answerer.feedback, slack)],
+            suggested_prompts=SuggestedPrompts(slack, settings.suggested_prompts, capabilities),
         )
         catch_up = CatchUp(slack=slack, answerer=answerer, store=store, reader=sources, settings=settings)
         register_catch_up(slack_app, catch_up, tasks)
+        register_feedback(slack_app, answerer.feedback, slack, tasks)
         return cls(settings, slack, model, store, tasks, answerer, slack_app)
 
     def web_app(self) -> web.Application:

@@ -10,6 +10,13 @@ from urllib.parse import urlsplit
 
 from bot.errors import ConfigurationError
 from bot.shutdown import MAX_GRACE_SECONDS
+from bot.suggested_prompts import (
+    DEFAULT_SUGGESTED_PROMPTS,
+    FORMAT_HINT,
+    PromptsMalformed,
+    SuggestedPrompt,
+    parse_suggested_prompts,
+)
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant in a Slack workspace. People talk to you in Slack threads; "
@@ -77,6 +84,7 @@ class Settings:
     file_max_bytes: int = 20 * 1024 * 1024
     model_max_images: int = 5
     pdf_max_pages: int = 100
+    suggested_prompts: tuple[SuggestedPrompt, ...] = DEFAULT_SUGGESTED_PROMPTS
 
     @property
     def socket_mode(self) -> bool:
@@ -183,6 +191,7 @@ class Settings:
             file_max_bytes=reader.number("FILE_MAX_MB", int, 20, minimum=1, maximum=1024) * 1024 * 1024,
             model_max_images=reader.number("MODEL_MAX_IMAGES", int, 5, minimum=0, maximum=100),
             pdf_max_pages=reader.number("PDF_MAX_PAGES", int, 100, minimum=1, maximum=10_000),
+            suggested_prompts=reader.suggested_prompts("SUGGESTED_PROMPTS"),
         )
         if settings.redact_patterns and settings.redact != "strict":
             reader.problem(
@@ -318,3 +327,13 @@ class _Reader:
             if compiled.fullmatch(""):
                 self.problem(f"{name}: {pattern!r} matches empty text, so it would mask everywhere; make it stricter.")
         return patterns
+
+    def suggested_prompts(self, name: str) -> tuple[SuggestedPrompt, ...]:
+        raw = self.optional(name)
+        if raw is None:
+            return DEFAULT_SUGGESTED_PROMPTS
+        try:
+            return parse_suggested_prompts(raw)
+        except PromptsMalformed as error:
+            self.problem(f"{name} {error}. {FORMAT_HINT}")
+            return DEFAULT_SUGGESTED_PROMPTS

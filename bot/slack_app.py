@@ -12,6 +12,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.agent_tab import SuggestedPrompts
 from bot.answerer import Answerer, Question
 from bot.channel_prompts import ChannelPrompts
 from bot.clients import SLACK_FAILURES
@@ -90,6 +91,7 @@ def build_slack_app(
     channel_prompts: ChannelPrompts,
     tasks: TaskTracker,
     admin_parts: Sequence[AdminPart] = (),
+    suggested_prompts: SuggestedPrompts | None = None,
 ) -> AsyncApp:
     bolt_logger = logging.getLogger("slack_bolt")
     bolt_logger.addFilter(_expected_token_warnings)
@@ -126,11 +128,13 @@ def build_slack_app(
         tasks.start(answerer.answer(question, identity), name=f"answer {question.channel}/{question.ts}")
 
     async def on_home_opened(event: dict[str, Any]) -> None:
-        if event.get("tab") != "home":
-            return
-        user = str(event["user"])
-        parts = admin_parts if user in settings.admin_user_ids else ()
-        tasks.start(_publish_home(client, user, settings, parts), name="home tab")
+        user = str(event.get("user") or "")
+        if event.get("tab") == "messages" and event.get("channel") and suggested_prompts is not None:
+            # The agent tab: under agent_view this event replaces `assistant_thread_started`.
+            tasks.start(suggested_prompts.offer(str(event["channel"]), user), name="suggested prompts")
+        elif event.get("tab") == "home" and user:
+            parts = admin_parts if user in settings.admin_user_ids else ()
+            tasks.start(_publish_home(client, user, settings, parts), name="home tab")
 
     app.event("app_mention")(on_message_event)
     app.event("message")(on_message_event)

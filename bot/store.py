@@ -50,6 +50,11 @@ class Store(Protocol):
 
     async def recall(self, key: str) -> str | None: ...
 
+    async def exchange(self, key: str, value: str, ttl_seconds: float) -> str | None:
+        """Keeps `value` as the note at `key` and returns the note it replaced, in one step: of two
+        callers at once, each sees the other's value or none, never the same old one."""
+        ...
+
     async def add_counts(self, changes: Mapping[str, Mapping[str, int]], ttl_seconds: int) -> None:
         """Adds to counters (key → field → amount), each addition atomic, so processes can share them;
         a key expires `ttl_seconds` after its last change."""
@@ -154,6 +159,11 @@ class MemoryStore:
             del self._notes[key]
             return None
         return value
+
+    async def exchange(self, key: str, value: str, ttl_seconds: float) -> str | None:
+        previous = await self.recall(key)
+        await self.remember(key, value, ttl_seconds)
+        return previous
 
     async def add_counts(self, changes: Mapping[str, Mapping[str, int]], ttl_seconds: int) -> None:
         self._counters.add(changes, ttl_seconds)
@@ -271,6 +281,14 @@ class RedisStore:
             logger.warning("redis unavailable: note not read", extra={"error": repr(error)})
             return None
         return str(value) if value is not None else None
+
+    async def exchange(self, key: str, value: str, ttl_seconds: float) -> str | None:
+        try:
+            previous = await self.client.set(KEY_PREFIX + "note:" + key, value, ex=max(1, int(ttl_seconds)), get=True)
+        except RedisError as error:
+            logger.warning("redis unavailable: note not kept", extra={"error": repr(error)})
+            return None
+        return str(previous) if previous is not None else None
 
     async def add_counts(self, changes: Mapping[str, Mapping[str, int]], ttl_seconds: int) -> None:
         try:

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.clients import SLACK_FAILURES
-from bot.notices import THINKING_STATUS
+from bot.notices import LOADING_MESSAGES, THINKING_STATUS
 from bot.slack_reply import SlackCapabilities
 
 logger = logging.getLogger(__name__)
@@ -36,19 +36,23 @@ class ThreadStatus:
         self.thread_ts = thread_ts
         self.message_ts = message_ts
         self.reacted = False
+        self.status_shown = False
 
     async def show(self, status: str = THINKING_STATUS) -> None:
         if self.reacted:
             return
         method = "assistant.threads.setStatus"
         if self.capabilities.allows(method, self.channel):
+            # Slack rotates the loading messages in place of the status while the model thinks.
+            loading = list(LOADING_MESSAGES) if status == THINKING_STATUS else None
             outcome = await self._try(
                 method,
                 lambda: self.client.assistant_threads_setStatus(
-                    channel_id=self.channel, thread_ts=self.thread_ts, status=status
+                    channel_id=self.channel, thread_ts=self.thread_ts, status=status, loading_messages=loading
                 ),
             )
             if outcome != "refused":
+                self.status_shown = True
                 return
         outcome = await self._try(
             "reactions.add",
@@ -57,8 +61,16 @@ class ThreadStatus:
         # A reaction whose answer was lost may still have landed: it is taken back all the same.
         self.reacted = outcome != "refused"
 
-    async def clear(self) -> None:
-        """The status clears itself when the bot replies; only a reaction needs taking back."""
+    async def clear(self, replied: bool = True) -> None:
+        """The status clears itself when the bot replies; without a reply it is cleared here (else it
+        would show for two minutes). A reaction is always taken back."""
+        if self.status_shown and not replied:
+            await self._try(
+                "assistant.threads.setStatus",
+                lambda: self.client.assistant_threads_setStatus(
+                    channel_id=self.channel, thread_ts=self.thread_ts, status=""
+                ),
+            )
         if self.reacted:
             await self._try(
                 "reactions.remove",

@@ -41,6 +41,32 @@ def message_shortcut(
     }
 
 
+def block_action(
+    message: dict[str, Any], user: str, action: dict[str, Any], response_url: str, channel: str | None = None
+) -> dict[str, Any]:
+    """A `block_actions` payload: `user` clicked `action` (its `action_id`, `value`, ...) in `message`, a
+    message as the fake Slack stores it (`bot_messages`), in `channel`."""
+    where = channel or message["channel"]
+    stored = {key: value for key, value in message.items() if key != "channel"}
+    container = {"type": "message", "message_ts": message["ts"], "channel_id": where, "is_ephemeral": False}
+    if message.get("thread_ts"):
+        container["thread_ts"] = message["thread_ts"]
+    return {
+        "type": "block_actions",
+        "token": "legacy-verification-token",
+        "api_app_id": "A0001",
+        "team": {"id": TEAM_ID, "domain": "test"},
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+        "container": container,
+        "channel": {"id": where, "name": f"name-of-{where.lower()}"},
+        "message": stored,
+        "trigger_id": f"{next(TRIGGER_IDS)}.1.abcdef",
+        "response_url": response_url,
+        "is_enterprise_install": False,
+        "actions": [{"block_id": "b1", "action_ts": f"{time.time():.6f}", **action}],
+    }
+
+
 def slash_command(command: str, text: str, channel: str, user: str, response_url: str) -> dict[str, str]:
     """A slash command's form fields, as Slack posts them."""
     return {

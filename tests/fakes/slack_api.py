@@ -79,6 +79,8 @@ class FakeSlack:
         self.purposes: dict[str, str] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.home_views: dict[str, dict[str, Any]] = {}
+        # The prompts set in each agent tab (its DM channel), as the last setSuggestedPrompts call left them.
+        self.suggested_prompts: dict[str, dict[str, Any]] = {}
         self.granted_scopes: set[str] = set(REQUIRED_SCOPES)
         # Conversations the bot cannot read, and the error Slack gives (`not_in_channel`, `channel_not_found`).
         self.read_refusals: dict[str, str] = {}
@@ -99,7 +101,7 @@ class FakeSlack:
         self.channel_names: dict[str, str] = {}
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
-        self._stopping = asyncio.Event()
+        self._hangs_released = asyncio.Event()
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -117,11 +119,15 @@ class FakeSlack:
         self.url = f"http://127.0.0.1:{port}/api/"
 
     async def stop(self) -> None:
-        self._stopping.set()
+        self._hangs_released.set()
         for socket in list(self.sockets):
             await socket.close()
         if self._runner:
             await self._runner.cleanup()
+
+    def release_hangs(self) -> None:
+        """Lets every call held by a `hang` fault end (with the fault's error), as a network would time out."""
+        self._hangs_released.set()
 
     def response_url(self, name: str) -> str:
         """A response URL as Slack puts in shortcut and command payloads; what is sent there lands in `responses`."""
@@ -233,7 +239,7 @@ class FakeSlack:
                 if fault.status == 429 and "Retry-After" in fault.headers:
                     self.limited_until[method] = time.monotonic() + float(fault.headers["Retry-After"])
                 if fault.hang:
-                    await self._stopping.wait()
+                    await self._hangs_released.wait()
                 if fault.drop_connection and request.transport is not None:
                     request.transport.abort()
                 return web.json_response(
@@ -384,6 +390,14 @@ class FakeSlack:
 
     def _assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:
         self.statuses.append((str(params["channel_id"]), str(params["thread_ts"]), str(params["status"])))
+        return {}
+
+    def _assistant_threads_setSuggestedPrompts(self, params: dict[str, Any]) -> dict[str, Any]:
+        prompts = params["prompts"]
+        self.suggested_prompts[str(params["channel_id"])] = {
+            "prompts": json.loads(prompts) if isinstance(prompts, str) else prompts,
+            "title": params.get("title"),
+        }
         return {}
 
     def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
