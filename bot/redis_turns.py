@@ -75,6 +75,7 @@ class RedisTurns:
         self._leave = client.register_script(LEAVE)
         self._wakers: dict[str, set[asyncio.Event]] = {}
         self._subscribed = asyncio.Event()
+        self._tried = asyncio.Event()  # the first subscription has succeeded or failed
         self._listener: asyncio.Task[None] | None = None
 
     @contextlib.asynccontextmanager
@@ -145,7 +146,7 @@ class RedisTurns:
             self._listener = asyncio.create_task(self._listen(), name="redis turn wake-ups")
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(RECONNECT_SECONDS * 5):
-                await self._subscribed.wait()
+                await self._tried.wait()
 
     async def _listen(self) -> None:
         """Runs for the life of the store; a lost connection is reopened, and meanwhile leases time the waits."""
@@ -156,11 +157,14 @@ class RedisTurns:
                 async for message in pubsub.listen():
                     if message["type"] == "subscribe":
                         self._subscribed.set()
+                        self._tried.set()
                     elif message["type"] == "message":
                         for wake in self._wakers.get(str(message["data"]), ()):
                             wake.set()
             except (RedisError, OSError) as error:
-                logger.warning("redis wake-ups interrupted; reconnecting", extra={"error": repr(error)})
+                if self._subscribed.is_set() or not self._tried.is_set():  # once per outage, not per retry
+                    logger.warning("redis wake-ups interrupted; reconnecting", extra={"error": repr(error)})
+                self._tried.set()
             finally:
                 self._subscribed.clear()
                 await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -18,7 +18,7 @@ from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
-from tests.process import ROOT
+from tests.process import ROOT, free_port
 from tests.redis_server import redis_server, watching
 
 MENTION = f"<@{BOT_USER_ID}>"
@@ -217,3 +217,13 @@ async def test_turns_across_processes_go_in_message_order(
         for bot in bots:
             await bot.close()
         await watch.wait_for(nothing_left)
+
+
+async def test_an_unreachable_redis_costs_no_answer(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """Nothing listens on REDIS_URL's port: the question is still answered (without de-duplication)."""
+    bot = await bot_factory(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} still there?")
+    await EventSender(bot.url + EVENTS_PATH, http).mention(question)
+    assert await fake_slack.wait_for_replies("C1", question["ts"]) == ["You said: Alice: still there?"]
