@@ -297,3 +297,21 @@ async def test_a_hung_download_gives_up_in_time(fake_slack: FakeSlack, http: aio
     with pytest.raises(DownloadFailed) as failure:
         await downloader.fetch(SlackFile.from_slack(raw))
     assert failure.value.reason == "failed"
+
+
+async def test_a_slack_connect_file_stub_is_described_by_files_info(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """In Slack Connect a message carries only a stub; files.info gives the rest, and a refusal is named."""
+    shared = fake_slack.add_file("notes.txt", b"shared across orgs", "text/plain")
+    stubs = [
+        {"id": shared["id"], "mode": "file_access", "file_access": "check_file_info"},
+        {"id": "FGONE", "mode": "file_access", "file_access": "check_file_info"},
+    ]
+    message = ask_with_files(fake_slack, "read these", *stubs)
+    fake_model.script.append(Reply(["Read one."]))
+    await events.mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    assert "shared across orgs" in last_user_text(fake_model)
+    assert reply == "Read one.\n\n_I did not read `file FGONE`: it was shared from another organisation._"
+    assert len(fake_slack.calls_to("files.info")) == 2

@@ -7,16 +7,19 @@ thread's files (mostly cached by then) once it is known (`attach`).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.clients import SLACK_FAILURES
 from bot.conversation import BotIdentity, ThreadMessage
 from bot.files.attachments import Attached, Extra, attach
 from bot.files.download import Downloader
 from bot.files.images import model_takes_images
+from bot.files.kinds import SlackFile
 from bot.files.links import LinkedThread, LinkFollower, links_in
 from bot.files.reading import MAX_FILES_PER_ANSWER, FileContent, FileLimits, FileReader, ReadStats, files_of, plan
 from bot.notices import file_not_read, link_not_followed
@@ -24,16 +27,28 @@ from bot.settings import Settings
 from bot.slack_thread import NameDirectory
 from bot.store import Store
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class Prefetched:
     contents: dict[str, FileContent] = field(default_factory=dict)
     links: list[LinkedThread] = field(default_factory=list)
     stats: ReadStats = field(default_factory=ReadStats)
+    # Files whose message carried only a stub (Slack Connect), as `files.info` described them.
+    resolved: dict[str, SlackFile] = field(default_factory=dict)
 
 
 class FileContext:
-    def __init__(self, reader: FileReader, links: LinkFollower | None, limits: FileLimits, budget_tokens: int) -> None:
+    def __init__(
+        self,
+        reader: FileReader,
+        links: LinkFollower | None,
+        limits: FileLimits,
+        budget_tokens: int,
+        slack: AsyncWebClient | None = None,
+    ) -> None:
+        self.slack = slack
         self.reader = reader
         self.links = links
         self.limits = limits
@@ -44,7 +59,8 @@ class FileContext:
     ) -> Prefetched:
         """The question's own files and the Slack links in it."""
         prefetched = Prefetched()
-        to_read, decided = plan(reversed(files_of(question)), self.limits)
+        files = await self._resolved(list(reversed(files_of(question))), prefetched.resolved)
+        to_read, decided = plan(files, self.limits)
         links = links_in(str(question.get("text") or "")) if self.links is not None else []
         follower = self.links
         read, followed = await asyncio.gather(
@@ -67,7 +83,7 @@ class FileContext:
         raw_by_ts = {str(message.get("ts")): message for message in raw_thread}
         raw_by_ts[str(question.get("ts"))] = question
         files = [(message.ts, file) for message in thread for file in files_of(raw_by_ts.get(message.ts) or {})]
-        newest_first = [file for _, file in reversed(files)]
+        newest_first = await self._resolved([file for _, file in reversed(files)], prefetched.resolved)
         to_read, decided = plan(newest_first, self.limits)
         known = prefetched.contents
         read = await self.reader.read(thread_key, [f for f in to_read if f.id not in known], prefetched.stats)
@@ -84,6 +100,25 @@ class FileContext:
         notes = [self._note(content) for content in attached.unread]
         notes += [link_not_followed(linked.link.url) for linked in prefetched.links if linked.text is None]
         return attached, notes
+
+    async def _resolved(self, files: list[SlackFile], resolved: dict[str, SlackFile]) -> list[SlackFile]:
+        """Files with their full description: in Slack Connect channels a message carries only a stub
+        (`file_access: check_file_info`), and `files.info` tells the rest, or refuses."""
+        stubs = [file for file in files[:MAX_FILES_PER_ANSWER] if file.access == "check_file_info"]
+        missing = [file for file in stubs if file.id not in resolved]
+        if missing and self.slack is not None:
+            found = await asyncio.gather(*(self._file_info(self.slack, file) for file in missing))
+            resolved.update((file.id, full) for file, full in zip(missing, found, strict=True))
+        return [resolved.get(file.id, file) for file in files]
+
+    async def _file_info(self, slack: AsyncWebClient, stub: SlackFile) -> SlackFile:
+        try:
+            response = await slack.files_info(file=stub.id)
+        except SLACK_FAILURES as error:
+            logger.info("file not described by Slack", extra={"file_id": stub.id, "error": repr(error)})
+            return stub
+        raw = response.get("file")
+        return SlackFile.from_slack(raw) if isinstance(raw, dict) else stub
 
     def _note(self, content: FileContent) -> str:
         limits = self.limits
@@ -115,4 +150,4 @@ def file_context(settings: Settings, slack: AsyncWebClient, store: Store, names:
         slack.session, token=settings.slack_bot_token, max_bytes=limits.max_bytes, api_url=settings.slack_api_url
     )
     reader = FileReader(downloader, store, limits)
-    return FileContext(reader, LinkFollower(slack, names), limits, settings.input_budget_tokens)
+    return FileContext(reader, LinkFollower(slack, names), limits, settings.input_budget_tokens, slack)

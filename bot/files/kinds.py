@@ -86,7 +86,7 @@ class SlackFile:
         size = raw.get("size")
         return cls(
             id=str(raw.get("id") or raw.get("name") or "file"),
-            name=str(raw.get("name") or raw.get("title") or "file"),
+            name=str(raw.get("name") or raw.get("title") or f"file {raw.get('id') or ''}".strip()),
             mimetype=str(raw.get("mimetype") or "").lower(),
             filetype=str(raw.get("filetype") or "").lower(),
             size=size if isinstance(size, int) else None,

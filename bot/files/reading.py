@@ -80,10 +80,10 @@ def plan(files: Iterable[SlackFile], limits: FileLimits) -> tuple[list[SlackFile
     for file in files:
         kind = kind_of(file)
         reason = ""
-        if file.mode in ("tombstone", "external", "hidden_by_limit") or not file.url:
-            reason = NOT_IN_SLACK
-        elif file.access and file.access != "visible":
+        if file.access and file.access != "visible":
             reason = OTHER_ORGANISATION
+        elif file.mode in ("tombstone", "external", "hidden_by_limit") or not file.url:
+            reason = NOT_IN_SLACK
         elif file.size is not None and file.size > limits.max_bytes:
             reason = TOO_LARGE
         elif kind is Kind.OTHER:

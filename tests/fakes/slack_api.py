@@ -93,6 +93,7 @@ class FakeSlack:
         # Files by id: (content, mimetype); a download is served only with the bot token and `files:read`.
         self.files: dict[str, tuple[bytes, str]] = {}
         self.downloads: list[str] = []
+        self.file_objects: dict[str, dict[str, Any]] = {}
         self.download_attempts: list[str] = []
         self.dropped_downloads = 0  # the next this many downloads lose their connection
         self.hung_downloads = 0  # the next this many downloads never answer
@@ -432,7 +433,7 @@ class FakeSlack:
         file_id = f"F{len(self.files) + 1:06d}"
         self.files[file_id] = (content, mimetype)
         base = self.url.removesuffix("/api/")
-        return {
+        self.file_objects[file_id] = {
             "id": file_id,
             "name": name,
             "title": name,
@@ -444,6 +445,13 @@ class FakeSlack:
             "url_private_download": f"{base}/files/{file_id}/{name}",
             **fields,
         }
+        return dict(self.file_objects[file_id])
+
+    def _files_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        file = self.file_objects.get(str(params["file"]))
+        if file is None:
+            raise ApiError("file_not_found")
+        return {"file": file}
 
     async def _download(self, request: web.Request) -> web.Response:
         """Like Slack: without the bot token (or without `files:read`) the sign-in page, with status 200."""
