@@ -463,7 +463,7 @@ class FakeSlack:
             return web.Response(text=SIGN_IN_PAGE, content_type="text/html")
         if self.hung_downloads:
             self.hung_downloads -= 1
-            await self._stopping.wait()
+            await self._hangs_released.wait()
         if self.dropped_downloads and request.transport is not None:
             self.dropped_downloads -= 1
             request.transport.abort()
