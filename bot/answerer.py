@@ -311,7 +311,7 @@ class Answerer:
             turn.log.update(outcome="interrupted" if interrupted else "model_error", error=str(error))
         else:
             ending = notices.ending_note(turn.answer.finish_reason) if reply.has_text else notices.EMPTY_ANSWER
-            notes = [ending, *file_notes]
+            notes = [ending, notices.IMAGES_REFUSED if turn.answer.images_refused else None, *file_notes]
             # Feedback buttons go under a complete answer only, never under a notice.
             blocks = feedback_blocks(self.model.model_id) if reply.has_text else []
             await reply.finish("\n".join(filter(None, notes)) or None, blocks=blocks)

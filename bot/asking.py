@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from functools import lru_cache
 
 from bot.conversation import alternate
-from bot.errors import ContextTooLong
+from bot.errors import ContextTooLong, ModelHTTPError
 from bot.model_client import Answer, ChatMessage, ModelClient, ModelRequest
 from bot.redaction import Redactor
 from bot.settings import Settings
@@ -18,6 +20,8 @@ from bot.usage import estimate_usage
 logger = logging.getLogger(__name__)
 
 Consumer = Callable[[AsyncIterator[str]], Awaitable[None]]
+# How services word a refusal of image input ("does not support image input", "image_url is not supported").
+IMAGES_REFUSED = re.compile(r"image|vision|multimodal|content part|content type", re.IGNORECASE)
 
 
 def model_request(
@@ -28,6 +32,12 @@ def model_request(
     fitted = alternate(fit_to_budget(messages, budget_tokens))
     redacted = redactor(settings.redact, settings.redact_patterns).redact_messages(fitted, private_names)
     return ModelRequest(redacted, settings.temperature, settings.max_tokens)
+
+
+def _refused_images(error: ModelHTTPError, request: ModelRequest, answer: Answer) -> bool:
+    has_images = any(message.images for message in request.messages)
+    refused = 400 <= error.status < 500 and IMAGES_REFUSED.search(error.message) is not None
+    return has_images and refused and not answer.text
 
 
 @lru_cache(maxsize=8)
@@ -54,6 +64,15 @@ async def ask(
     except ContextTooLong as error:
         logger.warning("context too long, retrying with a smaller budget", extra={"error": str(error)})
         request = await asyncio.to_thread(model_request, messages, settings, budget // 2, private_names)
+        await consume(model.stream(request, answer))
+    except ModelHTTPError as error:
+        if not _refused_images(error, request, answer):
+            raise
+        # MODEL_ACCEPTS_IMAGES (or its `auto` table) was wrong for this model: answer from the text.
+        logger.warning("the model refused images, asking again without them", extra={"error": str(error)})
+        answer.images_refused = True
+        text_only = [dataclasses.replace(message, images=()) for message in messages]
+        request = await asyncio.to_thread(model_request, text_only, settings, budget, private_names)
         await consume(model.stream(request, answer))
     finally:
         estimate_usage(answer, request)

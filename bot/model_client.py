@@ -66,6 +66,8 @@ class Answer:
     finish_reason: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
+    # The model refused the conversation's images, and was asked again without them.
+    images_refused: bool = False
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,9 @@ def budget_spent(budget: str, limit: int, resets_in: timedelta) -> str:
     )
 
 
+IMAGES_REFUSED = "_The model would not take the images here, so I answered from the text alone._"
+
+
 # Why a file was not read (bot/files/reading.py's reasons), in the words of the answer's note.
 FILE_REASONS = {
     "too_large": "it is larger than the {max_mb} MB limit",

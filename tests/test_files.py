@@ -315,3 +315,19 @@ async def test_a_slack_connect_file_stub_is_described_by_files_info(
     assert "shared across orgs" in last_user_text(fake_model)
     assert reply == "Read one.\n\n_I did not read `file FGONE`: it was shared from another organisation._"
     assert len(fake_slack.calls_to("files.info")) == 2
+
+
+async def test_a_model_that_refuses_images_is_asked_again_without_them(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """MODEL_ACCEPTS_IMAGES=true with a text-only model: the answer still comes, from the text, and says so."""
+    fake_model.accepts_images = False
+    bot = await bot_factory(MODEL_ACCEPTS_IMAGES="true")
+    message = ask_with_files(fake_slack, "what is this?", fake_slack.add_file("chart.png", png(), "image/png"))
+    fake_model.script.append(Reply(["From the text: a chart."]))
+    await EventSender(bot.url + EVENTS_PATH, http).mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    assert reply == (
+        "From the text: a chart.\n\n_The model would not take the images here, so I answered from the text alone._"
+    )
+    assert [len(fake_model.images(request)) for request in fake_model.requests] == [1, 0]
