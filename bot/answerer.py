@@ -362,7 +362,11 @@ class Answerer:
 
 
 def _replied(turn: Turn) -> bool:
-    return turn.reply is not None and bool(turn.reply.message_ts)
+    """Whether the thread got (or, on shutdown, is about to get: the restart notice) a reply from the bot,
+    which clears the thread status by itself."""
+    task = asyncio.current_task()
+    stopping = task is not None and task.cancelling() > 0
+    return stopping or (turn.reply is not None and bool(turn.reply.message_ts))
 
 
 def _slack_error_name(error: BaseException) -> str:

@@ -281,3 +281,25 @@ async def test_a_click_over_socket_mode_is_acknowledged_and_thanked(
         stop.set()
         await serving
         await runtime.close(grace_seconds=5)
+
+
+def test_the_admin_view_says_when_the_counts_cannot_be_read() -> None:
+    from bot.feedback_view import UNAVAILABLE, feedback_blocks
+
+    assert UNAVAILABLE in json.dumps(feedback_blocks(None, None))
+
+
+@pytest.mark.parametrize(
+    "value", ["", "not json", "[1, 2]", '{"vote": "sideways"}', '{"vote": null}', '"up"'], ids=repr
+)
+def test_a_ballot_is_read_only_from_a_well_formed_click(value: str) -> None:
+    from bot.feedback import Ballot
+
+    body = {"user": {"id": "UBOB"}, "container": {"channel_id": "C1", "message_ts": "1700000000.000002"}}
+    assert Ballot.from_action(body, {"action_id": ACTION_ID, "value": value}) is None
+    good = Ballot.from_action(body, {"action_id": ACTION_ID, "value": '{"vote": "down", "model": "m"}'})
+    assert good is not None
+    assert (good.vote, good.thread_ts, good.model) == ("down", "1700000000.000002", "m")
+    assert Ballot.from_action({**body, "user": {}}, {"value": '{"vote": "up"}'}) is None
+    odd_ts = {**body, "container": {"channel_id": "C1", "message_ts": "x"}}
+    assert Ballot.from_action(odd_ts, {"value": '{"vote": "up"}'}) is None

@@ -13,7 +13,7 @@ from bot.slack_reply import LANDING_SECONDS
 from bot.thread_status import DECORATION_SECONDS
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import FakeModel, Reply
+from tests.fakes.model_api import FakeModel, Hang, Reply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.test_settings import REQUIRED
 
@@ -46,6 +46,21 @@ async def test_a_restart_while_a_stream_is_starting_stops_it_with_the_notice(
     await bot.close(grace_seconds=0)
     assert fake_slack.bot_replies("C1", message["ts"]) == ["Start of the answer. \n\n" + notices.RESTARTING]
     assert fake_slack.streaming_messages() == []
+
+
+async def test_a_restart_before_the_first_word_leaves_the_status_to_the_notice(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """The restart notice clears the thinking status; no call to clear it spends the seconds the notice has."""
+    fake_model.script.append(Hang())
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
+    await events.mention(message)
+    await fake_model.wait_for_requests(1)
+    await bot.close(grace_seconds=0)
+    assert fake_slack.bot_replies("C1", message["ts"]) == [notices.RESTARTING]
+    assert [call.params["status"] for call in fake_slack.calls_to("assistant.threads.setStatus")] == [
+        notices.THINKING_STATUS
+    ]
 
 
 async def test_a_restart_during_the_last_stop_leaves_a_complete_answer_as_it_is(
