@@ -222,6 +222,10 @@ def file_not_read(name: str, reason: str, detail: str = "", **limits: int) -> st
     return f"_I did not read `{_code_safe(name)}`: {why}._"
 
 
+def more_files_not_read(count: int) -> str:
+    return f"_…and {count} more files I did not read._"
+
+
 def link_not_followed(url: str) -> str:
     """Says nothing about what the link points to: the asker may not be allowed to know."""
     return f"_I could not open {url}: I only follow links to conversations that both you and I can see._"

@@ -331,3 +331,33 @@ async def test_a_model_that_refuses_images_is_asked_again_without_them(
         "From the text: a chart.\n\n_The model would not take the images here, so I answered from the text alone._"
     )
     assert [len(fake_model.images(request)) for request in fake_model.requests] == [1, 0]
+
+
+async def test_a_file_larger_than_slack_said_is_cut_off_at_the_cap(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """Without a `size` (or a wrong one), the download stops at FILE_MAX_MB and the file is named as too large."""
+    bot = await bot_factory(FILE_MAX_MB="1")
+    dump = fake_slack.add_file("dump.txt", b"y" * (2 * 1024 * 1024), "text/plain", size=None)
+    message = ask_with_files(fake_slack, "look", dump)
+    fake_model.script.append(Reply(["Sure."]))
+    await EventSender(bot.url + EVENTS_PATH, http).mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    assert reply == "Sure.\n\n_I did not read `dump.txt`: it is larger than the 1 MB limit._"
+    assert "yyyy" not in last_user_text(fake_model)
+
+
+async def test_many_unread_files_are_counted_not_listed(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Seven archives: five named, the rest counted in one line."""
+    archives = [fake_slack.add_file(f"part{index}.zip", b"PK", "application/zip") for index in range(7)]
+    message = ask_with_files(fake_slack, "unpack?", *archives)
+    fake_model.script.append(Reply(["No."]))
+    await events.mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    lines = reply.split("\n")
+    assert lines[2:] == [
+        *(f"_I did not read `part{index}.zip`: I can't read this kind of file._" for index in range(5)),
+        "_…and 2 more files I did not read._",
+    ]

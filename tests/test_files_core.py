@@ -15,7 +15,7 @@ from bot.files.images import MAX_LONG_EDGE, NotAnImage, model_takes_images, prep
 from bot.files.kinds import Kind, SlackFile, kind_of
 from bot.files.links import links_in
 from bot.files.pdf import UnreadablePdf, pdf_text
-from bot.files.reading import FileContent, FileLimits, plan
+from bot.files.reading import FileContent, FileLimits, extract, plan
 from tests.files_data import noisy_png, pdf, png
 
 LIMITS = FileLimits(max_bytes=1000, images_accepted=True, max_images=2, max_pdf_pages=10)
@@ -197,3 +197,12 @@ def test_the_token_goes_only_to_slack() -> None:
     assert not downloader.trusted("http://files.slack.com/files-pri/T1-F1/a.png")
     assert not downloader.trusted("https://files.slack.com.evil.example/a.png")
     assert not downloader.trusted("https://evil.example/slack.com/a.png")
+
+
+def test_a_huge_text_is_cut_when_read_so_the_cache_holds_no_more_than_can_be_sent() -> None:
+    limits = FileLimits(max_bytes=10**8, images_accepted=True, max_images=1, max_pdf_pages=1, max_text_chars=2000)
+    content = extract(slack_file("huge.log"), b"START" + b"x" * 100_000 + b"END", limits)
+    assert len(content.text) <= 2000
+    assert content.text.startswith("START")
+    assert content.text.endswith("END")
+    assert "characters of huge.log left out here" in content.text

@@ -10,14 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bot.files.cutting import cut_middle
 from bot.files.kinds import Kind, SlackFile
 from bot.files.reading import NO_ROOM, FileContent, not_read
 
 FILES_SHARE = 0.75
 CHARACTERS_PER_TOKEN = 4
-# A text cut below this many characters says too little to be worth sending.
-MIN_USEFUL_CHARACTERS = 400
-CUT_MARKER = "\n\n[… {count} characters of {name} left out here to fit the model's input limit …]\n\n"
+
+
+def files_room(budget_tokens: int) -> int:
+    """Characters of file text and linked threads one answer may carry."""
+    return int(budget_tokens * FILES_SHARE) * CHARACTERS_PER_TOKEN
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ def attach(
     extras: Sequence[Extra] = (),
 ) -> Attached:
     """`files`: (message ts, file) in thread order; `extras` count against the same room, before files."""
-    room = int(budget_tokens * FILES_SHARE) * CHARACTERS_PER_TOKEN
+    room = files_room(budget_tokens)
     blocks: dict[tuple[str, int], str] = {}
     images: dict[str, list[str]] = {}
     final: dict[str, FileContent] = {}
@@ -82,15 +85,8 @@ def attach(
 
 def _fit(text: str, name: str, room: int) -> tuple[str, int]:
     """The text, cut to `room` characters keeping its start and end; and the room left after it."""
-    if len(text) <= room:
-        return text, room - len(text)
-    marker = CUT_MARKER.format(count=len(text), name=name)
-    keep = room - len(marker)
-    if keep < MIN_USEFUL_CHARACTERS:
-        return "", room
-    head, tail = keep * 2 // 3, keep // 3
-    cut = text[:head] + CUT_MARKER.format(count=len(text) - head - tail, name=name) + text[len(text) - tail :]
-    return cut, 0
+    cut = cut_middle(text, name, room)
+    return cut, (room - len(cut) if cut else room)
 
 
 def _block(content: FileContent) -> str:

@@ -16,18 +16,21 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clients import SLACK_FAILURES
 from bot.conversation import BotIdentity, ThreadMessage
-from bot.files.attachments import Attached, Extra, attach
+from bot.files.attachments import Attached, Extra, attach, files_room
 from bot.files.download import Downloader
 from bot.files.images import model_takes_images
 from bot.files.kinds import SlackFile
 from bot.files.links import LinkedThread, LinkFollower, links_in
 from bot.files.reading import MAX_FILES_PER_ANSWER, FileContent, FileLimits, FileReader, ReadStats, files_of, plan
-from bot.notices import file_not_read, link_not_followed
+from bot.notices import file_not_read, link_not_followed, more_files_not_read
 from bot.settings import Settings
 from bot.slack_thread import NameDirectory
 from bot.store import Store
 
 logger = logging.getLogger(__name__)
+
+# Lines in an answer's note about files not read; more are counted in one line.
+MAX_NOTES = 5
 
 
 @dataclass
@@ -97,7 +100,9 @@ class FileContext:
         ]
         fresh_after = max((float(message.ts) for message in thread if message.by_this_bot), default=0.0)
         attached = attach(files, contents, budget_tokens=self.budget_tokens, fresh_after=fresh_after, extras=extras)
-        notes = [self._note(content) for content in attached.unread]
+        notes = [self._note(content) for content in attached.unread[:MAX_NOTES]]
+        if len(attached.unread) > MAX_NOTES:
+            notes.append(more_files_not_read(len(attached.unread) - MAX_NOTES))
         notes += [link_not_followed(linked.link.url) for linked in prefetched.links if linked.text is None]
         return attached, notes
 
@@ -145,6 +150,7 @@ def file_context(settings: Settings, slack: AsyncWebClient, store: Store, names:
         images_accepted=model_takes_images(settings.model_accepts_images, settings.inference_model_id),
         max_images=settings.model_max_images,
         max_pdf_pages=settings.pdf_max_pages,
+        max_text_chars=files_room(settings.input_budget_tokens),
     )
     downloader = Downloader(
         slack.session, token=settings.slack_bot_token, max_bytes=limits.max_bytes, api_url=settings.slack_api_url

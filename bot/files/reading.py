@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bot.files.cutting import cut_middle
 from bot.files.decoding import NotText, decode_text
 from bot.files.download import Downloader, DownloadFailed
 from bot.files.images import NotAnImage, prepare_image
@@ -51,6 +52,8 @@ class FileLimits:
     images_accepted: bool
     max_images: int
     max_pdf_pages: int
+    # More text than this can never be sent: it is cut at once, so the cache holds no more.
+    max_text_chars: int = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -102,16 +105,18 @@ def plan(files: Iterable[SlackFile], limits: FileLimits) -> tuple[list[SlackFile
     return to_read, decided
 
 
-def extract(file: SlackFile, data: bytes, max_pdf_pages: int) -> FileContent:
+def extract(file: SlackFile, data: bytes, limits: FileLimits) -> FileContent:
     """The file's text or image; CPU-bound, run in a thread."""
     kind = kind_of(file)
     try:
         if kind is Kind.IMAGE:
             return FileContent(file.id, file.name, kind.value, image=prepare_image(data))
         if kind is Kind.PDF:
-            text, pages = pdf_text(data, max_pdf_pages)
+            text, pages = pdf_text(data, limits.max_pdf_pages)
+            text = cut_middle(text, file.name, limits.max_text_chars)
             return FileContent(file.id, file.name, kind.value, text=text, detail=f"{pages} pages")
-        return FileContent(file.id, file.name, kind.value, text=decode_text(data))
+        text = cut_middle(decode_text(data), file.name, limits.max_text_chars)
+        return FileContent(file.id, file.name, kind.value, text=text)
     except NotText:
         return not_read(file, BINARY)
     except (NotAnImage, UnreadablePdf) as error:
@@ -163,7 +168,7 @@ class FileReader:
         stats.downloaded += 1
         stats.downloaded_bytes += len(data)
         async with self._extractions:
-            return await asyncio.to_thread(extract, file, data, self.limits.max_pdf_pages)
+            return await asyncio.to_thread(extract, file, data, self.limits)
 
 
 def files_key(thread_key: str) -> str:
