@@ -69,7 +69,10 @@ async def serve(latency_seconds: float, chunks: int, screenshot_kb: int) -> None
                 "finished_at": finished,
                 "model": [{"question": q, "started": s, "finished": f} for q, s, f in model.timings],
                 "model_peak_in_flight": model.peak_in_flight,
-                "slack_calls": dict(Counter(call.method for call in slack.calls)),
+                # File downloads count as Slack calls too: each is a request to Slack.
+                "slack_calls": dict(
+                    Counter([*(call.method for call in slack.calls), *("file download" for _ in slack.downloads)])
+                ),
                 "downloads": len(slack.downloads),
             }
         )
