@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -12,6 +13,8 @@ from bot.home_tab import AdminPart, Block
 
 logger = logging.getLogger(__name__)
 
+# The admin's Home tab waits this long at most for the answer's permalink, then links the archive.
+PERMALINK_SECONDS = 2.0
 UNAVAILABLE = "Feedback can't be read right now (the store did not answer). Try again in a moment."
 
 
@@ -29,7 +32,8 @@ def feedback_part(feedback: Feedback, client: AsyncWebClient) -> AdminPart:
 async def _link(client: AsyncWebClient, downvote: Downvote) -> str:
     """The answer's permalink; if Slack cannot give one, its archive address (it opens the same message)."""
     try:
-        response = await client.chat_getPermalink(channel=downvote.channel, message_ts=downvote.message_ts)
+        async with asyncio.timeout(PERMALINK_SECONDS):
+            response = await client.chat_getPermalink(channel=downvote.channel, message_ts=downvote.message_ts)
         return str(response["permalink"])
     except SLACK_FAILURES as error:
         logger.warning("no permalink for the last downvote; linking the archive", extra={"error": repr(error)})

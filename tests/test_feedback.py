@@ -204,8 +204,9 @@ async def test_admins_see_the_weeks_answers_and_votes_on_the_home_tab(
     assert "Answers:" not in json.dumps(fake_slack.home_views["UBOB"])
 
 
+@pytest.mark.parametrize("fault", [Fault(error="channel_not_found"), Fault(hang=True)], ids=["refused", "hung"])
 async def test_the_admin_view_links_the_archive_when_slack_gives_no_permalink(
-    fake_slack: FakeSlack, bot_factory: BotFactory, http: object
+    fake_slack: FakeSlack, bot_factory: BotFactory, http: object, fault: Fault
 ) -> None:
     bot = await bot_factory(ADMIN_USER_IDS="UADMIN")
     events = EventSender(bot.url + "/slack/events", http)  # type: ignore[arg-type]
@@ -215,7 +216,7 @@ async def test_the_admin_view_links_the_archive_when_slack_gives_no_permalink(
     await events.interact(block_action(answer, "UALICE", click(element, "down"), "http://x", channel="DALICE"))
     await fake_slack.wait_for(lambda: len(fake_slack.ephemerals) == 1)
     await bot.runtime.tasks.wait()
-    fake_slack.faults["chat.getPermalink"] = [Fault(error="channel_not_found")]
+    fake_slack.faults["chat.getPermalink"] = [fault]
     await events.deliver(tab_opened("UADMIN", "home", "DADMIN"))
     await fake_slack.wait_for(lambda: "UADMIN" in fake_slack.home_views)
     admin = json.dumps(fake_slack.home_views["UADMIN"], ensure_ascii=False)
