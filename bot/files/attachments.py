@@ -7,6 +7,7 @@ what no longer fits is left out and named. Images go with their message as image
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -57,29 +58,30 @@ def attach(
 ) -> Attached:
     """`files`: (message ts, file) in thread order; `extras` count against the same room, before files."""
     room = files_room(budget_tokens)
-    blocks: dict[tuple[str, int], str] = {}
+    # Per message ts: (order, block); extras first (negative order), then files in thread order.
+    blocks: dict[str, list[tuple[int, str]]] = {}
     images: dict[str, list[str]] = {}
     final: dict[str, FileContent] = {}
     for index, extra in enumerate(extras):
         text, room = _fit(extra.text, extra.label, room)
-        blocks[(extra.ts, -1 - index)] = text or f"[{extra.label}: left out to fit the model's input limit]"
+        block = text or f"[{extra.label}: left out to fit the model's input limit]"
+        blocks.setdefault(extra.ts, []).append((index - len(extras), block))
     for index in reversed(range(len(files))):
         ts, file = files[index]
         content = contents.get(file.id) or not_read(file, NO_ROOM)
         if content.read and content.kind != Kind.IMAGE.value:
             text, room = _fit(content.text, file.name, room)
-            content = FileContent(content.file_id, content.name, content.kind, text=text) if text else content
-            if not text:
-                content = not_read(file, NO_ROOM)
+            content = dataclasses.replace(content, text=text) if text else not_read(file, NO_ROOM)
         final[file.id] = content
-        blocks[(ts, index)] = _block(content)
+        blocks.setdefault(ts, []).append((index, _block(content)))
         if content.image:
             images.setdefault(ts, []).insert(0, content.image)
     attached = Attached()
-    for ts in dict.fromkeys(ts for ts, _ in sorted(blocks, key=lambda key: (float(key[0]), key[1]))):
-        text = "\n\n".join(blocks[key] for key in sorted(blocks, key=lambda key: key[1]) if key[0] == ts)
+    for ts in sorted(blocks, key=float):
+        text = "\n\n".join(block for _, block in sorted(blocks[ts]))
         attached.by_ts[ts] = Attachment(text, tuple(images.get(ts, ())))
-    attached.unread = [final[file.id] for ts, file in files if float(ts) > fresh_after and not final[file.id].read]
+    unread = {file.id: final[file.id] for ts, file in files if float(ts) > fresh_after and not final[file.id].read}
+    attached.unread = list(unread.values())
     return attached
 
 

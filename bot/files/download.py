@@ -19,7 +19,8 @@ HTML_STARTS = (b"<!doctype html", b"<html")
 
 
 class DownloadFailed(Exception):
-    """`refused`: Slack would not hand the file over; `too_large`: over the cap; `failed`: the network."""
+    """`reason` is one of bot/files/reading.py's: `refused` (Slack would not hand the file over),
+    `too_large` (over the cap) or `failed` (the network, or no answer within the timeout)."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -35,7 +36,7 @@ class Downloader:
         token: str,
         max_bytes: int,
         api_url: str,
-        timeout_seconds: float = 60.0,
+        timeout_seconds: float = 30.0,
     ) -> None:
         self.session = session
         self.token = token

@@ -40,7 +40,8 @@ NO_ROOM = "no_room"
 # Worth another try on the next question; everything else is final for that file.
 PASSING_REASONS = frozenset({REFUSED, FAILED})
 MAX_FILES_PER_ANSWER = 20
-CONCURRENT_DOWNLOADS = 4
+# Downloads in flight per process; each holds at most FILE_MAX_MB in memory until it is read.
+CONCURRENT_DOWNLOADS = 8
 # Decoding a screenshot takes tens of MB and a core for ~0.1 s: at most this many at once per process,
 # so memory stays bounded and the event loop keeps a core in a burst of screenshots.
 CONCURRENT_EXTRACTIONS = 2
@@ -164,7 +165,7 @@ class FileReader:
                     "file not downloaded",
                     extra={"file_id": file.id, "file_name": file.name, "reason": error.reason, "detail": error.detail},
                 )
-                return not_read(file, TOO_LARGE if error.reason == "too_large" else error.reason)
+                return not_read(file, error.reason)
         stats.downloaded += 1
         stats.downloaded_bytes += len(data)
         async with self._extractions:
