@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
-from tests.conftest import RunningBot
+from bot.runtime import EVENTS_PATH
+from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, escaped
@@ -73,3 +75,18 @@ async def test_the_bots_own_answer_comes_back_as_it_wrote_it(
         ("assistant", ANSWER),
         ("user", "Alice: and quotes?"),
     ]
+
+
+async def test_a_system_prompt_over_the_budget_never_costs_the_question(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """The question is sent whole beside an oversized system prompt, and no note claims dropped messages."""
+    bot = await bot_factory(SYSTEM_PROMPT="Follow the house rules. " * 800, MODEL_INPUT_BUDGET_TOKENS="1000")
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} what is 2 + 2?")
+    await EventSender(bot.url + EVENTS_PATH, http).mention(message)
+    await fake_slack.wait_for_replies("C1", message["ts"])
+    system, question = fake_model.requests[0]["messages"]
+    assert question == {"role": "user", "content": "Alice: what is 2 + 2?"}
+    assert system["content"].startswith("Follow the house rules.")
+    assert "characters left out here" in system["content"]
+    assert "earlier messages" not in system["content"]
