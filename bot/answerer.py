@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
-from slack_sdk.errors import SlackClientError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
 from bot.asking import ask
 from bot.channel_prompts import ChannelPrompts, system_prompt_for
-from bot.clients import SLACK_FAILURES
+from bot.clients import SLACK_FAILURES, slack_error_code
 from bot.conversation import (
     BotIdentity,
     ThreadMessage,
@@ -370,6 +370,6 @@ def _replied(turn: Turn) -> bool:
 
 
 def _slack_error_name(error: BaseException) -> str:
-    if isinstance(error, SlackClientError) and hasattr(error, "response"):
-        return str(error.response.get("error"))
+    if isinstance(error, SlackApiError):
+        return slack_error_code(error) or "not_json"
     return type(error).__name__

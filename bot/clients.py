@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 import httpx
-from slack_sdk.errors import SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -17,6 +17,12 @@ from bot.settings import Settings
 
 # What a Slack call can end in once the SDK's own retries are spent.
 SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError)
+
+
+def slack_error_code(error: SlackApiError) -> str | None:
+    """Slack's error code (`not_allowed`, ...); None when the body was not Slack's JSON (an HTML 5xx page)."""
+    data = getattr(error.response, "data", error.response)
+    return str(data.get("error")) if isinstance(data, dict) else None
 
 
 def open_slack_client(settings: Settings) -> AsyncWebClient:

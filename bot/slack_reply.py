@@ -37,7 +37,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.clients import SLACK_FAILURES
+from bot.clients import SLACK_FAILURES, slack_error_code
 from bot.rendering import MessageSplitter, Segment, to_mrkdwn
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class SlackCapabilities:
         return EVERYWHERE not in refused and channel not in refused
 
     def learn(self, method: str, channel: str, error: SlackApiError) -> None:
-        code = error.response.get("error")
+        code = slack_error_code(error)
         if code in WORKSPACE_REFUSALS:
             self.refused.setdefault(method, set()).add(EVERYWHERE)
         elif code in CHANNEL_REFUSALS:
@@ -404,5 +404,5 @@ def _markdown_message(markdown: str, blocks: Blocks = ()) -> tuple[str, list[dic
 
 def _error(error: BaseException) -> dict[str, object]:
     if isinstance(error, SlackApiError):
-        return {"error": error.response.get("error")}
+        return {"error": slack_error_code(error) or repr(error)}
     return {"error": repr(error)}

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.clients import SLACK_FAILURES
+from bot.clients import SLACK_FAILURES, slack_error_code
 from bot.notices import LOADING_MESSAGES, THINKING_STATUS
 from bot.slack_reply import SlackCapabilities
 
@@ -83,7 +83,7 @@ class ThreadStatus:
             async with asyncio.timeout(DECORATION_SECONDS):
                 await call()
         except SlackApiError as error:
-            logger.info("decoration refused", extra={"method": method, "error": error.response.get("error")})
+            logger.info("decoration refused", extra={"method": method, "error": slack_error_code(error)})
             self.capabilities.learn(method, self.channel, error)
             return "refused"
         except SLACK_FAILURES as error:
