@@ -119,6 +119,8 @@ class Answerer:
         self.files = files
         self.feedback = Feedback(store)
         self.model_calls = asyncio.Semaphore(settings.max_concurrent_model_calls)
+        # Per thread, the forget still waiting for its turn: later edits ride on it (see `forget_thread`).
+        self._waiting_forgets: dict[str, object] = {}
 
     async def answer(self, question: Question, identity: BotIdentity) -> None:
         """Answers once per message, however many times and ways Slack delivers it; logs one line."""
@@ -183,10 +185,24 @@ class Answerer:
         Taken in turn with the thread's answers: a turn that read the thread just before the edit would
         otherwise write its copy back after this, and the next turn would see the old text. Its place in
         the queue is now: after the turns of every message posted before the edit.
+
+        An edit arriving while an earlier forget of the thread still waits for its turn needs none of its
+        own: that one drops the copy after this edit too. (A streamed answer is edited every second.)
         """
         key = thread_key(channel, thread_ts)
-        async with self.store.thread_lock(key, f"{time.time():.6f}"):
-            await self.threads.forget(channel, thread_ts)
+        if key in self._waiting_forgets:
+            return
+        token = self._waiting_forgets[key] = object()
+        try:
+            async with self.store.thread_lock(key, f"{time.time():.6f}"):
+                self._stop_waiting(key, token)
+                await self.threads.forget(channel, thread_ts)
+        finally:
+            self._stop_waiting(key, token)
+
+    def _stop_waiting(self, key: str, token: object) -> None:
+        if self._waiting_forgets.get(key) is token:
+            del self._waiting_forgets[key]
 
     async def _claim(self, question: Question) -> bool:
         event_is_new = await self.store.claim(f"event:{question.event_id}", CLAIM_TTL_SECONDS)

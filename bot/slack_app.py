@@ -101,6 +101,9 @@ def build_slack_app(
         signing_secret=settings.slack_signing_secret or None,
         request_verification_enabled=not settings.socket_mode,
         logger=bolt_logger,
+        # Bolt's self-event filter would also drop the edit or deletion of one of the bot's own answers,
+        # and a deleted answer would stay in the cached thread. `is_question` keeps the bot quiet on its own.
+        ignoring_self_events_enabled=False,
     )
 
     async def on_message_event(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:

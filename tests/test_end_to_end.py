@@ -232,18 +232,28 @@ async def test_retries_and_double_delivery_are_answered_once(
         {"bot_id": "BOTHER", "user": "UOTHERBOT", "text": "<@UBOT> ping from another bot"},
         {"subtype": "bot_message", "bot_id": "BOTHER", "text": "<@UBOT> classic bot"},
         {"user": BOT_USER_ID, "bot_id": "BBOT", "text": "my own message"},
+        {"user": BOT_USER_ID, "bot_id": "BBOT", "text": "<@UBOT> my own message naming me"},
+        {"user": BOT_USER_ID, "bot_id": "BBOT", "channel_type": "im", "text": "my own DM"},
+        {"user": BOT_USER_ID, "bot_id": "BBOT", "subtype": "thread_broadcast", "text": "<@UBOT> mine, broadcast"},
+        {
+            "subtype": "message_changed",
+            "hidden": True,
+            "message": {"user": BOT_USER_ID, "bot_id": "BBOT", "text": "<@UBOT> my answer, edited", "ts": "1.0"},
+        },
+        {"subtype": "message_deleted", "hidden": True, "previous_message": {"user": BOT_USER_ID, "ts": "1.0"}},
         {"user": "UALICE", "text": "a plain channel message without a mention"},
     ],
 )
 async def test_quiet_where_it_should_be(
     fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot, event: dict[str, object]
 ) -> None:
-    """Own messages, other bots, edits, deletions, joins and unmentioned channel chatter get no answer, and a 200."""
+    """Own messages, other bots, edits, deletions, joins and unmentioned channel chatter get no answer by any
+    path (message, stream, edit or private note), and a 200."""
     payload = {"type": "message", "channel": "C1", "channel_type": "channel", "ts": fake_slack.next_ts(), **event}
     response = await events.deliver(payload)
     assert response.status == 200
     await bot.runtime.tasks.wait()
-    assert fake_slack.calls_to("chat.postMessage") == []
+    assert fake_slack.posts() == []
     assert fake_model.requests == []
 
 
@@ -271,7 +281,7 @@ async def test_forged_and_stale_requests_are_refused(
     stale = await events.post(body, timestamp=stale_stamp)
     assert (forged.status, stale.status) == (401, 401)
     await bot.runtime.tasks.wait()
-    assert fake_slack.calls_to("chat.postMessage") == []
+    assert fake_slack.posts() == []
     assert fake_model.requests == []
 
 

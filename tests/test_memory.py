@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from bot.runtime import EVENTS_PATH
 from bot.store import MemoryStore
@@ -233,3 +234,60 @@ async def test_an_edit_during_a_thread_read_is_not_cached_stale(
     await events.mention(follow_up)
     await fake_slack.wait_for_replies("C1", parent["ts"], count=2)
     assert "Bob: the code is 9999" in conversation(fake_model.requests[1])[0][1]
+
+
+@pytest.mark.parametrize("change", ["deleted", "edited"])
+async def test_a_deleted_or_edited_answer_leaves_the_models_context(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot, change: str
+) -> None:
+    """An admin deletes (or a tool edits) an answer that leaked something after a later turn cached it: the
+    next answer's request holds the thread as Slack has it now, not the cached copy."""
+    parent = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} what is the wifi password?")
+    fake_model.script += [Reply(["It is hunter2."]), Reply(["Noted."]), Reply(["Sure."])]
+    await events.mention(parent)
+    await fake_slack.wait_for_replies("C1", parent["ts"])
+    second = fake_slack.post_as_person("C1", "UBOB", f"{MENTION} thanks", thread_ts=parent["ts"])
+    await events.mention(second)
+    await fake_slack.wait_for_replies("C1", parent["ts"], count=2)
+    await bot.runtime.tasks.wait()
+    assert "hunter2" in str(fake_model.requests[1]["messages"]), "the answer is in the cached thread"
+
+    leaked = fake_slack.bot_messages("C1", parent["ts"])[0]["ts"]
+    if change == "deleted":
+        event = fake_slack.delete("C1", leaked)
+    else:
+        event = fake_slack.edit_as_person("C1", leaked, "(removed by an admin)")
+    await events.message(event)
+    await bot.runtime.tasks.wait()
+    third = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} say it again?", thread_ts=parent["ts"])
+    await events.mention(third)
+    await fake_model.wait_for_requests(3)
+    await bot.runtime.tasks.wait()
+    assert "hunter2" not in str(fake_model.requests[2]["messages"])
+    assert conversation(fake_model.requests[2])[-1] == ("user", "Alice: say it again?")
+
+
+async def test_edits_of_a_streaming_answer_wait_as_one_forget(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """Every update of an answer in progress is an edit event; those that arrive while a forget of the thread
+    waits for its turn ride on it, instead of queueing one forget each."""
+    forgotten: list[str] = []
+    threads = bot.runtime.answerer.threads
+    forget = threads.forget
+
+    async def counting_forget(channel: str, thread_ts: str) -> None:
+        forgotten.append(thread_ts)
+        await forget(channel, thread_ts)
+
+    threads.forget = counting_forget  # type: ignore[method-assign]
+    parent = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} tell me a long story")
+    fake_model.script.append(Reply([f"part {index} " for index in range(4)], delay=0.3))
+    await events.mention(parent)
+    await fake_slack.wait_for(lambda: bool(fake_slack.bot_messages("C1", parent["ts"])))
+    answer = fake_slack.bot_messages("C1", parent["ts"])[0]["ts"]
+    for index in range(20):
+        await events.message(fake_slack.edit_as_person("C1", answer, f"part {index}"))
+    await fake_slack.wait_for_replies("C1", parent["ts"])
+    await bot.runtime.tasks.wait()
+    assert forgotten == [parent["ts"]]

@@ -27,7 +27,9 @@ async def test_outside_the_allowlist_a_mention_gets_an_ephemeral_note(
     await fake_slack.wait_for_replies("CALLOWED1", allowed["ts"])
     await fake_slack.wait_for_replies("D1", dm["ts"])
     await bot.runtime.tasks.wait()
-    assert fake_slack.bot_replies("COTHER01", elsewhere["ts"]) == []
+    assert [call.method for call in fake_slack.posts() if call.params["channel"] == "COTHER01"] == [
+        "chat.postEphemeral"
+    ]
     [note] = fake_slack.ephemerals
     assert (note["channel"], note["user"]) == ("COTHER01", "UALICE")
     assert note["text"] == "I only answer in <#CALLOWED1>, <#CALLOWED2> and in DMs here. Ask me there, or in a DM!"

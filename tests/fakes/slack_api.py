@@ -28,6 +28,20 @@ SIGN_IN_PAGE = (
     "<!DOCTYPE html><html><head><title>Slack</title></head>"
     "<body><h1>Sign in to your workspace</h1><form><input name='email'></form></body></html>"
 )
+POSTING_METHODS = frozenset(
+    {
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.update",
+        "chat.startStream",
+        "chat.appendStream",
+        "chat.stopStream",
+        "chat.meMessage",
+        "chat.scheduleMessage",
+        "files.upload",
+        "files.completeUploadExternal",
+    }
+)
 # Bookkeeping of the fake that Slack itself would not return.
 FAKE_ONLY_FIELDS = frozenset({"visible", "revisions", "streaming", "markdown_text", "finished_at"})
 
@@ -177,6 +191,21 @@ class FakeSlack:
             "previous_message": previous,
         }
 
+    def delete(self, channel: str, ts: str) -> dict[str, Any]:
+        """Deletes a stored message (an admin can delete anyone's); returns the `message_deleted` event."""
+        message = next(message for message in self.messages[channel] if message["ts"] == ts)
+        self.messages[channel].remove(message)
+        previous = {k: v for k, v in message.items() if k not in FAKE_ONLY_FIELDS}
+        return {
+            "type": "message",
+            "subtype": "message_deleted",
+            "hidden": True,
+            "channel": channel,
+            "ts": self.next_ts(),
+            "deleted_ts": ts,
+            "previous_message": previous,
+        }
+
     def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         return [
             message
@@ -197,6 +226,11 @@ class FakeSlack:
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
+
+    def posts(self) -> list[Call]:
+        """Every call by which something would have appeared in Slack: a message, a stream, an edit, a
+        private note. `[]` means the bot stayed quiet by every path."""
+        return [call for call in self.calls if call.method in POSTING_METHODS]
 
     async def wait_for(self, condition: Callable[[], bool], within_seconds: float = 10.0) -> None:
         """Waits until `condition()` holds after some API call; fails the test after `within_seconds`."""
