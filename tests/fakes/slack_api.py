@@ -180,7 +180,11 @@ class FakeSlack:
         """Edits a stored message; returns the `message_changed` event Slack would send."""
         message = next(message for message in self.messages[channel] if message["ts"] == ts)
         previous = dict(message)
+        # The new text replaces the whole content, the Markdown blocks an answer was shown with included.
         message["text"] = text
+        message.pop("blocks", None)
+        if "visible" in message:
+            message["visible"] = text
         return {
             "type": "message",
             "subtype": "message_changed",
