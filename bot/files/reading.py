@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -43,8 +44,10 @@ MAX_FILES_PER_ANSWER = 20
 # Downloads in flight per process; each holds at most FILE_MAX_MB in memory until it is read.
 CONCURRENT_DOWNLOADS = 8
 # Decoding a screenshot takes tens of MB and a core for ~0.1 s: at most this many at once per process,
-# so memory stays bounded and the event loop keeps a core in a burst of screenshots.
+# so memory stays bounded and the event loop keeps a core in a burst of screenshots. Their own threads,
+# too: memory freed in a thread stays with that thread's allocator arena, so few threads keep RSS low.
 CONCURRENT_EXTRACTIONS = 2
+EXTRACTION_THREADS = ThreadPoolExecutor(max_workers=CONCURRENT_EXTRACTIONS, thread_name_prefix="file-reading")
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,6 @@ class FileReader:
         self.store = store
         self.limits = limits
         self._downloads = asyncio.Semaphore(CONCURRENT_DOWNLOADS)
-        self._extractions = asyncio.Semaphore(CONCURRENT_EXTRACTIONS)
 
     async def read(
         self, thread_key: str, files: Sequence[SlackFile], stats: ReadStats | None = None
@@ -168,8 +170,8 @@ class FileReader:
                 return not_read(file, error.reason)
         stats.downloaded += 1
         stats.downloaded_bytes += len(data)
-        async with self._extractions:
-            return await asyncio.to_thread(extract, file, data, self.limits)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(EXTRACTION_THREADS, extract, file, data, self.limits)
 
 
 def files_key(thread_key: str) -> str:
