@@ -15,7 +15,6 @@ USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 # Everything else, whitespace included, is what the person typed.
 MARKUP = re.compile(r"<([^<>\n]*)>|&(amp|lt|gt);")
 ESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
-BLANK_EDGES = re.compile(r"\A(?:[ \t]*\r?\n)+|(?:\r?\n[ \t]*)+\Z")
 
 # Subtypes that carry something a person said; every other subtype (joins, edits, topic changes, ...)
 # is not part of the conversation.
@@ -95,22 +94,47 @@ def plain_text(text: str, bot_user_id: str, names: Mapping[str, str]) -> str:
     Only the markup is translated, in one pass, so `&amp;lt;` (a person typing `&lt;`) comes out as `&lt;`.
     Spaces, tabs, line ends and any Unicode are kept exactly: code keeps its indentation.
     """
-    bot_mention = re.compile(rf"[ \t]*<@{re.escape(bot_user_id)}(?:\|[^>]*)?>[ \t]*") if bot_user_id else None
-
-    def without_bot(match: re.Match[str]) -> str:
-        # Between two words the mention leaves one space; at a line's start or end, nothing.
-        start, end = match.start(), match.end()
-        at_edge = start == 0 or end == len(text) or text[start - 1] in "\r\n" or text[end] in "\r\n"
-        return "" if at_edge else " "
 
     def translate(match: re.Match[str]) -> str:
         if match.group(2):
             return ESCAPED[match.group(2)]
         return _markup(match.group(1), names) or match.group(0)
 
-    if bot_mention is not None:
-        text = bot_mention.sub(without_bot, text)
-    return BLANK_EDGES.sub("", MARKUP.sub(translate, text))
+    if bot_user_id:
+        text = _without_mention(text, re.compile(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>"))
+    return _without_blank_edges(MARKUP.sub(translate, text))
+
+
+def _without_blank_edges(text: str) -> str:
+    """Drops blank lines before the first line and after the last; that line's own spaces stay (indentation).
+
+    (String methods, not a pattern: a pattern anchored at the end rescans a long run of blank lines.)
+    """
+    body = text.lstrip(" \t\r\n")
+    text = text[text.rfind("\n", 0, len(text) - len(body)) + 1 :]
+    body = text.rstrip(" \t\r\n")
+    ends = [index for index in (text.find("\r", len(body)), text.find("\n", len(body))) if index >= 0]
+    return text[: min(ends)] if ends else text
+
+
+def _without_mention(text: str, mention: re.Pattern[str]) -> str:
+    """Drops a mention with the spaces around it: one space stays between two words, none at a line's edge.
+
+    (Split, not one pattern with the spaces in it: that would scan a long run of spaces once per space.)
+    """
+    pieces = mention.split(text)
+    kept: list[str] = []
+    for index, piece in enumerate(pieces):
+        if index > 0:
+            piece = piece.lstrip(" \t")
+        if index < len(pieces) - 1:
+            piece = piece.rstrip(" \t")
+        if not piece:
+            continue
+        if kept and kept[-1][-1] not in "\r\n" and piece[0] not in "\r\n":
+            kept.append(" ")
+        kept.append(piece)
+    return "".join(kept)
 
 
 def _unescape(text: str) -> str:

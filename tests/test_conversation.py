@@ -114,3 +114,9 @@ def test_markdown_written_by_the_bot_is_kept_as_written() -> None:
     assert message is not None
     [_, answer] = build_conversation([message], bot_user_id="UBOT", names=NAMES, system_prompt="s")
     assert answer.content == "Write `&lt;` for <@U1> <"
+
+
+def test_only_blank_lines_around_a_message_are_dropped() -> None:
+    """The first line keeps its indentation and the last its spaces; blank lines around them go."""
+    assert plain_text("<@UBOT>\r\n  \n    code\n  x  \r\n \n\t", "UBOT", NAMES) == "    code\n  x  "
+    assert plain_text("x" + "\n " * 15_000 + "x", "UBOT", NAMES) == "x" + "\n " * 15_000 + "x"
