@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import aiohttp
 import redis.asyncio as redis
 
+from bot import notices
 from bot.runtime import EVENTS_PATH
 from bot.slack_thread import thread_key
 from bot.store import RedisStore
@@ -227,3 +228,32 @@ async def test_an_unreachable_redis_costs_no_answer(
     question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} still there?")
     await EventSender(bot.url + EVENTS_PATH, http).mention(question)
     assert await fake_slack.wait_for_replies("C1", question["ts"]) == ["You said: Alice: still there?"]
+
+
+async def test_a_shutdown_frees_the_thread_for_the_other_process(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """A dyno restarting with one turn answering and one queued: the other dyno answers the next question
+    at once, not when the leases (30 s) run out."""
+    async with redis_server() as url, watching(url) as watch:
+        stopping, staying = [await bot_factory(REDIS_URL=url) for _ in range(2)]
+        to_stopping = EventSender(stopping.url + EVENTS_PATH, http)
+        parent = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} Q0")
+        queued_question = fake_slack.post_as_person("C1", "UBOB", f"{MENTION} Q1", thread_ts=parent["ts"])
+        never = asyncio.Event()
+        fake_model.script.append(Reply(["A0"], starts=never))
+        await to_stopping.mention(parent)
+        await fake_model.wait_for_requests(1)
+        await to_stopping.mention(queued_question)
+
+        async def both_queued(client: redis.Redis) -> bool:
+            return int(await client.zcard("slackbot:turns:" + thread_key("C1", parent["ts"]))) == 2
+
+        await watch.wait_for(both_queued)
+        await stopping.close(grace_seconds=0)
+        await watch.wait_for(nothing_left)
+        after = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} Q2", thread_ts=parent["ts"])
+        await EventSender(staying.url + EVENTS_PATH, http).mention(after)
+        await fake_slack.wait_for(lambda: "You said: Alice: Q2" in fake_slack.bot_replies("C1", parent["ts"]))
+        assert fake_slack.bot_replies("C1", parent["ts"]).count(notices.RESTARTING) == 2
+        never.set()
