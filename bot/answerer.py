@@ -372,7 +372,7 @@ class Answerer:
         """The turn's reply in its thread, made on first use."""
         if turn.reply is None:
             question = turn.question
-            target = ReplyTarget(question.channel, question.thread_ts, question.user_id, question.team_id)
+            target = ReplyTarget(question.channel, question.thread_ts, question.user_id, question.team_id, question.ts)
             turn.reply = SlackReply(self.slack, target, self.capabilities)
         return turn.reply
 

@@ -10,6 +10,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.model_client import ModelClient, RetryPolicy
@@ -17,6 +20,43 @@ from bot.settings import Settings
 
 # What a Slack call can end in once the SDK's own retries are spent.
 SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError)
+# Calls that show something new each time they land: after a lost answer (a dropped connection, a 5xx)
+# they may have landed, so repeating them could show it twice. The SDK repeats them only when the
+# request never left (no connection); their caller (bot.slack_reply) finds out what happened instead.
+NOT_REPEATABLE = frozenset({"chat.postMessage", "chat.startStream", "chat.appendStream"})
+
+
+def _repeatable(request: HttpRequest, error: Exception | None) -> bool:
+    method = request.url.rsplit("/", 1)[-1]
+    return method not in NOT_REPEATABLE or isinstance(error, aiohttp.ClientConnectorError)
+
+
+class _ConnectionErrorRetry(AsyncConnectionErrorRetryHandler):
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return _repeatable(request, error) and await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
+class _ServerErrorRetry(AsyncServerErrorRetryHandler):
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return _repeatable(request, error) and await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
 
 
 def slack_error_code(error: SlackApiError) -> str | None:
@@ -26,17 +66,18 @@ def slack_error_code(error: SlackApiError) -> str | None:
 
 
 def open_slack_client(settings: Settings) -> AsyncWebClient:
-    """One shared session (the SDK would open one per call otherwise); rate limits and dropped
-    connections are waited out and retried by the SDK's retry handlers. Call inside the event loop."""
+    """One shared session (the SDK would open one per call otherwise); rate limits, dropped connections
+    and server errors are waited out and retried by the SDK's retry handlers (calls that could show
+    something twice only when it is safe: `NOT_REPEATABLE`). Call inside the event loop."""
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000))
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         session=session,
         retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            _ConnectionErrorRetry(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
+            _ServerErrorRetry(max_retry_count=2),
         ],
     )
 

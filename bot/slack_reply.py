@@ -19,8 +19,9 @@ Rules this module keeps (asserted in tests/test_slack_reply.py, through every fa
 1. Every started stream is stopped: STREAMING is left only through a `chat.stopStream` call, whatever
    happened before it (a refused or lost append, a failed call, a shutdown).
 2. Text accepted from the model is shown exactly once: appends are confirmed before they count, a lost
-   append is repaired by `chat.update` with the message's whole text, and a call interrupted by shutdown
-   is let land first (briefly), so the machine always knows what Slack shows.
+   append is repaired by `chat.update` with the message's whole text, a lost start or post (it may have
+   landed) is looked for in the thread before another is posted, and a call interrupted by shutdown is
+   let land first (briefly), so the machine always knows what Slack shows.
 3. A note is never glued to text: it starts its own paragraph.
 """
 
@@ -31,7 +32,7 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -53,6 +54,8 @@ WORKSPACE_REFUSALS = frozenset({"unknown_method", "not_allowed_token_type", "mis
 # ... and those that hold for one channel (its settings, or the bot's membership).
 CHANNEL_REFUSALS = frozenset({"not_allowed", "no_permission"})
 EVERYWHERE = "*"
+# A post whose answer is lost is looked for in the thread and made again, up to this many times in all.
+POST_ATTEMPTS = 3
 
 
 class State(enum.Enum):
@@ -127,6 +130,17 @@ class ReplyTarget:
     thread_ts: str
     recipient_user_id: str
     recipient_team_id: str | None
+    # The question's message: the reply's messages are the bot's messages after it.
+    question_ts: str = ""
+
+
+def is_refusal(error: BaseException) -> TypeGuard[SlackApiError]:
+    """Slack answered no, so the call did not land; any other failure (a dropped connection, a timeout,
+    a server error, a page that is not Slack's JSON) leaves it unknown whether it did."""
+    if not isinstance(error, SlackApiError) or error.response.status_code >= 500:
+        return False
+    data = error.response.data
+    return isinstance(data, dict) and bool(data.get("error"))
 
 
 class SlackReply:
@@ -232,9 +246,10 @@ class SlackReply:
         self._landed(event, response, shows)
         return response
 
-    def _landed(self, event: Event, response: AsyncSlackResponse, shows: str) -> None:
+    def _landed(self, event: Event, response: AsyncSlackResponse | str, shows: str) -> None:
+        """The call took effect; a new message's `response` is Slack's answer, or its ts found in the thread."""
         if event in (Event.STREAM_STARTED, Event.POSTED):
-            self.message_ts.append(str(response["ts"]))
+            self.message_ts.append(response if isinstance(response, str) else str(response["ts"]))
         self._apply(event)
         self.shown = shows
         self._last_call_landed = True
@@ -281,20 +296,56 @@ class SlackReply:
                     shows=text,
                 )
                 return
-            except SlackApiError as error:
-                logger.warning("streaming refused; posting and updating instead", extra=_error(error))
-                self.capabilities.learn("chat.startStream", channel, error)
+            except SLACK_FAILURES as error:
+                if not is_refusal(error):
+                    logger.warning("a stream's start was lost; looking for it in the thread", extra=_error(error))
+                    if await self._found_in_thread(Event.STREAM_STARTED, text):
+                        return
+                else:
+                    logger.warning("streaming refused; posting and updating instead", extra=_error(error))
+                    self.capabilities.learn("chat.startStream", channel, error)
         await self._post(text)
 
     async def _post(self, text: str, blocks: Blocks = ()) -> None:
         fallback, message_blocks = _markdown_message(text, blocks)
-        await self._call(
-            Event.POSTED,
-            lambda: self.client.chat_postMessage(
+
+        def post() -> Awaitable[AsyncSlackResponse]:
+            return self.client.chat_postMessage(
                 channel=self.target.channel, thread_ts=self.target.thread_ts, text=fallback, blocks=message_blocks
-            ),
-            shows=text,
-        )
+            )
+
+        for attempt in range(1, POST_ATTEMPTS + 1):
+            try:
+                await self._call(Event.POSTED, post, shows=text)
+                return
+            except SLACK_FAILURES as error:
+                if is_refusal(error) or attempt == POST_ATTEMPTS:
+                    raise
+                logger.warning("a post was lost; looking for it in the thread", extra=_error(error))
+                if await self._found_in_thread(Event.POSTED, text):
+                    return
+
+    async def _found_in_thread(self, event: Event, text: str) -> bool:
+        """After a lost start or post: if the thread holds a message of the bot's that this reply does not
+        know, the call landed and that message is the reply's. If the thread cannot be read, it is taken
+        as not there: better an answer shown twice than none."""
+        thread_ts = self.target.thread_ts
+        after = float(self.target.question_ts or thread_ts)
+        try:
+            bot_user_id = (await self.client.auth_test())["user_id"]
+            read = await self.client.conversations_replies(
+                channel=self.target.channel, ts=thread_ts, oldest=self.target.question_ts or thread_ts, limit=200
+            )
+        except SLACK_FAILURES as error:
+            logger.warning("could not look in the thread; posting again", extra=_error(error))
+            return False
+        messages: list[dict[str, Any]] = read.get("messages", [])
+        for message in messages:
+            ts = str(message.get("ts"))
+            if message.get("user") == bot_user_id and float(ts) > after and ts not in self.message_ts:
+                self._landed(event, ts, text)
+                return True
+        return False
 
     async def _append(self, text: str) -> None:
         if self.state is State.STREAMING:
@@ -314,14 +365,21 @@ class SlackReply:
         await self._update(self.shown + text)
 
     async def _update(self, text: str, blocks: Blocks = ()) -> None:
+        """Sets the message's whole text: repeating it is harmless, so a lost update is tried once more."""
         fallback, message_blocks = _markdown_message(text, blocks)
-        await self._call(
-            Event.UPDATED,
-            lambda: self.client.chat_update(
+
+        def update() -> Awaitable[AsyncSlackResponse]:
+            return self.client.chat_update(
                 channel=self.target.channel, ts=self.message_ts[-1], text=fallback, blocks=message_blocks
-            ),
-            shows=text,
-        )
+            )
+
+        try:
+            await self._call(Event.UPDATED, update, shows=text)
+        except SLACK_FAILURES as error:
+            if is_refusal(error):
+                raise
+            logger.warning("an update was lost; setting the text again", extra=_error(error))
+            await self._call(Event.UPDATED, update, shows=text)
 
     async def _stop(self, text: str = "", blocks: Blocks = ()) -> None:
         """Stops the stream with its last `text` and `blocks`. If Slack fails that, the stream is stopped

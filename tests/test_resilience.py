@@ -246,7 +246,9 @@ async def test_a_dropped_slack_connection_is_retried(
     message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
     await events.mention(message)
     assert await fake_slack.wait_for_replies("C1", message["ts"]) == ["You said: Alice: hi"]
-    assert len(fake_slack.calls_to("chat.startStream")) == 2
+    # The start may have landed: it is looked for in the thread, not repeated blindly.
+    assert len(fake_slack.calls_to("chat.startStream")) == 1
+    assert len(fake_slack.calls_to("conversations.replies")) == 1
 
 
 @pytest.mark.parametrize(

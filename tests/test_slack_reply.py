@@ -116,9 +116,7 @@ async def test_every_failure_of_every_call_keeps_the_rules(
 async def test_a_failed_stream_call_is_got_around(
     fake_slack: FakeSlack, client: AsyncWebClient, method: str, failure: str
 ) -> None:
-    """A refused start posts instead; a failed append or stop is repaired with chat.update: all shown."""
-    if method == "chat.startStream" and failure in ("dropped", "hung"):
-        pytest.skip("a start whose answer was lost may have made a message: posting another could repeat it")
+    """A refused or lost start posts instead; a failed append or stop is repaired with chat.update: all shown."""
     fake_slack.faults[method] = [FAILURES[failure]]
     reply = new_reply(client)
     await write_answer(reply)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import math
@@ -71,13 +72,17 @@ class Call:
 @dataclass
 class Fault:
     """One scripted failure for a method: an HTTP status, a Slack error, and optional headers,
-    or a connection dropped without an answer, or a call that never gets one (`hang`)."""
+    or a connection dropped without an answer, or a call that never gets one (`hang`), or a proxy's
+    HTML page where JSON was expected (`html`). With `lands`, the call takes effect first and only
+    its answer is lost: the caller cannot tell whether it did."""
 
     status: int = 200
     error: str = "internal_error"
     headers: dict[str, str] = field(default_factory=dict)
     drop_connection: bool = False
     hang: bool = False
+    html: bool = False
+    lands: bool = False
 
 
 class FakeSlack:
@@ -275,12 +280,16 @@ class FakeSlack:
             faults = self.faults.get(method)
             if faults:
                 fault = faults.pop(0)
+                if fault.lands:
+                    self._take_effect(method, params)
                 if fault.status == 429 and "Retry-After" in fault.headers:
                     self.limited_until[method] = time.monotonic() + float(fault.headers["Retry-After"])
                 if fault.hang:
                     await self._hangs_released.wait()
                 if fault.drop_connection and request.transport is not None:
                     request.transport.abort()
+                if fault.html:
+                    return web.Response(text=SIGN_IN_PAGE, content_type="text/html", status=fault.status)
                 return web.json_response(
                     {"ok": False, "error": fault.error}, status=fault.status, headers=fault.headers
                 )
@@ -299,6 +308,11 @@ class FakeSlack:
             return web.json_response(result, headers=headers)
         finally:
             await self._notify()
+
+    def _take_effect(self, method: str, params: dict[str, Any]) -> None:
+        handler = getattr(self, "_" + method.replace(".", "_"))
+        with contextlib.suppress(ApiError):  # its answer is lost either way
+            handler(params)
 
     def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": self.url.replace("http://", "ws://").replace("/api/", "/socket")}
