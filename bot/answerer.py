@@ -300,10 +300,6 @@ class Answerer:
         )
         if self.context is not None:
             messages = await self.context.extend(question, identity, messages)
-        if self.settings.log_message_content:
-            # Images are counted, not logged: a screenshot is megabytes of base64.
-            content = [{"role": m.role, "content": m.content, "images": len(m.images)} for m in messages]
-            logger.info("model request", extra={"thread_ts": question.thread_ts, "messages": content})
         return messages, notes
 
     async def _read_thread(self, question: Question) -> list[dict[str, Any]]:
@@ -319,7 +315,15 @@ class Answerer:
         reply = self._reply(turn)
         live = LiveAnswer(reply, self.settings.slack_update_interval_seconds)
         try:
-            await ask(self.model, messages, self.settings, live.relay, turn.answer, private_names=turn.private_names)
+            await ask(
+                self.model,
+                messages,
+                self.settings,
+                live.relay,
+                turn.answer,
+                private_names=turn.private_names,
+                log_fields={"thread_ts": question.thread_ts},
+            )
         except ModelError as error:
             logger.warning("model call failed", extra={"thread_ts": question.thread_ts, "error": str(error)})
             interrupted = reply.has_text

@@ -6,8 +6,9 @@ import asyncio
 import dataclasses
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 from bot.conversation import alternate
 from bot.errors import ContextTooLong, ModelHTTPError
@@ -53,12 +54,17 @@ async def ask(
     answer: Answer,
     *,
     private_names: Collection[str] = (),
+    log_fields: Mapping[str, Any] | None = None,
 ) -> None:
     """Streams the answer into `consume`, within the input budget; if the model still finds the input
     too long, asks once more with half the budget (nothing has been shown at that point)."""
     budget = settings.input_budget_tokens
     # Redaction reads every character of a long thread: off the event loop.
     request = await asyncio.to_thread(model_request, messages, settings, budget, private_names)
+    if settings.log_message_content:
+        # What the model is sent, redacted; images are counted, not logged (megabytes of base64).
+        content = [{"role": m.role, "content": m.content, "images": len(m.images)} for m in request.messages]
+        logger.info("model request", extra={**(log_fields or {}), "messages": content})
     try:
         await consume(model.stream(request, answer))
     except ContextTooLong as error:

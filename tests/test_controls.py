@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.runtime import EVENTS_PATH
 from tests.conftest import BotFactory
@@ -243,3 +245,19 @@ async def test_python_m_bot_usage_says_when_redis_cannot_be_read() -> None:
     process = await BotProcess.start({"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "usage")
     assert await process.finish() == 1
     assert "Usage can't be read right now" in "\n".join(process.output)
+
+
+async def test_the_logged_model_request_is_the_redacted_one(
+    fake_slack: FakeSlack,
+    fake_model: FakeModel,
+    bot_factory: BotFactory,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With LOG_MESSAGE_CONTENT on, the log shows what the model was sent, not what it was spared."""
+    bot = await bot_factory(LOG_MESSAGE_CONTENT="true")
+    with caplog.at_level(logging.INFO, logger="bot.asking"):
+        await ask(fake_slack, sender(bot.url, http), "UALICE", "mail jane.doe@example.com")
+    [logged] = [record for record in caplog.records if record.getMessage() == "model request"]
+    assert logged.messages[-1] == {"role": "user", "content": "Alice: mail [email]", "images": 0}  # type: ignore[attr-defined]
+    assert logged.thread_ts  # type: ignore[attr-defined]
