@@ -361,3 +361,31 @@ async def test_many_unread_files_are_counted_not_listed(
         *(f"_I did not read `part{index}.zip`: I can't read this kind of file._" for index in range(5)),
         "_…and 2 more files I did not read._",
     ]
+
+
+async def test_a_follow_up_keeps_a_linked_thread_only_for_askers_who_may_see_it(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Alice links her private channel; her follow-up still has it, Bob's (he is not a member) does not."""
+    fake_slack.private_channels["G7"] = {BOT_USER_ID, "UALICE"}
+    secret = fake_slack.post_as_person("G7", "UALICE", "The launch date is 3 March")
+    link = f"https://test.slack.com/archives/G7/p{str(secret['ts']).replace('.', '')}"
+    question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} summarise <{link}>")
+    fake_model.script.append(Reply(["A launch is planned."]))
+    await events.mention(question)
+    await fake_slack.wait_for_replies("C1", str(question["ts"]))
+    thread_ts = str(question["ts"])
+
+    again = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} and the date?", thread_ts=thread_ts)
+    fake_model.script.append(Reply(["3 March."]))
+    await events.mention(again)
+    await fake_slack.wait_for_replies("C1", thread_ts, count=2)
+    assert "The launch date is 3 March" in text_of(fake_model.requests[1]["messages"][1])
+
+    bob = fake_slack.post_as_person("C1", "UBOB", f"{MENTION} what date?", thread_ts=thread_ts)
+    fake_model.script.append(Reply(["I can't say."]))
+    await events.mention(bob)
+    replies = await fake_slack.wait_for_replies("C1", thread_ts, count=3)
+    assert "launch date is" not in str(fake_model.requests[2]["messages"])
+    assert "could not be opened" in text_of(fake_model.requests[2]["messages"][1])
+    assert replies[2] == "I can't say."

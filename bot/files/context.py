@@ -20,7 +20,7 @@ from bot.files.attachments import Attached, Extra, attach, files_room
 from bot.files.download import Downloader
 from bot.files.images import model_takes_images
 from bot.files.kinds import SlackFile
-from bot.files.links import LinkedThread, LinkFollower, links_in
+from bot.files.links import MAX_LINKS, LinkedThread, LinkFollower, SlackLink, links_in
 from bot.files.reading import MAX_FILES_PER_ANSWER, FileContent, FileLimits, FileReader, ReadStats, files_of, plan
 from bot.notices import file_not_read, link_not_followed, more_files_not_read
 from bot.settings import Settings
@@ -35,7 +35,10 @@ MAX_NOTES = 5
 
 @dataclass
 class Prefetched:
+    asker: str
+    identity: BotIdentity
     contents: dict[str, FileContent] = field(default_factory=dict)
+    # The question's links, followed (or not) for the asker.
     links: list[LinkedThread] = field(default_factory=list)
     stats: ReadStats = field(default_factory=ReadStats)
     # Files whose message carried only a stub (Slack Connect), as `files.info` described them.
@@ -61,18 +64,39 @@ class FileContext:
         self, thread_key: str, question: Mapping[str, Any], asker: str, identity: BotIdentity
     ) -> Prefetched:
         """The question's own files and the Slack links in it."""
-        prefetched = Prefetched()
+        prefetched = Prefetched(asker, identity)
         files = await self._resolved(list(reversed(files_of(question))), prefetched.resolved)
         to_read, decided = plan(files, self.limits)
-        links = links_in(str(question.get("text") or "")) if self.links is not None else []
-        follower = self.links
+        links = links_in(str(question.get("text") or ""))
         read, followed = await asyncio.gather(
-            self.reader.read(thread_key, to_read, prefetched.stats),
-            asyncio.gather(*(follower.follow(link, asker, identity) for link in links)) if follower else _none(),
+            self.reader.read(thread_key, to_read, prefetched.stats), self._follow(links, asker, identity)
         )
         prefetched.contents = {**decided, **read}
-        prefetched.links = list(followed)
+        prefetched.links = followed
         return prefetched
+
+    async def _follow(self, links: Sequence[SlackLink], asker: str, identity: BotIdentity) -> list[LinkedThread]:
+        if self.links is None or not links:
+            return []
+        follower = self.links
+        return list(await asyncio.gather(*(follower.follow(link, asker, identity) for link in links)))
+
+    async def _earlier_links(
+        self, thread: Sequence[ThreadMessage], asked_ts: str, prefetched: Prefetched
+    ) -> list[tuple[str, LinkedThread]]:
+        """Links people posted earlier in the thread (the newest first, within MAX_LINKS in all), followed
+        again for this question's asker: a follow-up keeps the linked context only if the asker may see it."""
+        seen = {(linked.link.channel, linked.link.ts) for linked in prefetched.links}
+        found: list[tuple[str, SlackLink]] = []
+        for message in reversed(thread):
+            if message.ts == asked_ts or not message.by_a_person:
+                continue
+            for link in links_in(message.text):
+                if (link.channel, link.ts) not in seen and len(seen) < MAX_LINKS:
+                    seen.add((link.channel, link.ts))
+                    found.append((message.ts, link))
+        followed = await self._follow([link for _, link in found], prefetched.asker, prefetched.identity)
+        return [(ts, linked) for (ts, _), linked in zip(found, followed, strict=True)]
 
     async def attach(
         self,
@@ -92,11 +116,13 @@ class FileContext:
         read = await self.reader.read(thread_key, [f for f in to_read if f.id not in known], prefetched.stats)
         contents = {**decided, **read, **known}
         asked_ts = str(question.get("ts"))
+        linked_threads = [(asked_ts, linked) for linked in prefetched.links]
+        linked_threads += await self._earlier_links(thread, asked_ts, prefetched)
         extras = [
-            Extra(asked_ts, f"the linked Slack thread {linked.link.url}", linked.text)
+            Extra(ts, f"the linked Slack thread {linked.link.url}", linked.text)
             if linked.text is not None
-            else Extra(asked_ts, linked.link.url, f"[Slack link {linked.link.url}: could not be opened]")
-            for linked in prefetched.links
+            else Extra(ts, linked.link.url, f"[Slack link {linked.link.url}: could not be opened]")
+            for ts, linked in linked_threads
         ]
         fresh_after = max((float(message.ts) for message in thread if message.by_this_bot), default=0.0)
         attached = attach(files, contents, budget_tokens=self.budget_tokens, fresh_after=fresh_after, extras=extras)
@@ -135,10 +161,6 @@ class FileContext:
             max_images=limits.max_images,
             max_files=MAX_FILES_PER_ANSWER,
         )
-
-
-async def _none() -> list[LinkedThread]:
-    return []
 
 
 def file_context(settings: Settings, slack: AsyncWebClient, store: Store, names: NameDirectory) -> FileContext:
