@@ -6,6 +6,7 @@ import aiohttp
 import pytest
 
 from bot.runtime import EVENTS_PATH
+from bot.slack_app import edited_thread
 from bot.store import MemoryStore
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
@@ -291,3 +292,20 @@ async def test_edits_of_a_streaming_answer_wait_as_one_forget(
     await fake_slack.wait_for_replies("C1", parent["ts"])
     await bot.runtime.tasks.wait()
     assert forgotten == [parent["ts"]]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"subtype": "message_changed", "message": {"subtype": "thread_broadcast", "ts": "5.0", "thread_ts": "1.0"}},
+        {
+            "subtype": "message_deleted",
+            "previous_message": {"subtype": "thread_broadcast", "ts": "5.0", "thread_ts": "1.0"},
+        },
+        {"subtype": "message_changed", "message": {"subtype": "file_share", "ts": "5.0", "thread_ts": "1.0"}},
+        {"subtype": "message_deleted", "previous_message": {"user": BOT_USER_ID, "ts": "5.0", "thread_ts": "1.0"}},
+        {"subtype": "message_changed", "message": {"user": "UALICE", "ts": "1.0"}},
+    ],
+)
+def test_broadcast_file_and_own_edits_name_their_thread(event: dict[str, object]) -> None:
+    assert edited_thread(event) == "1.0"
