@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from bot.errors import ContextTooLong, ModelError, ModelHTTPError, ModelSetupError, ModelStreamBroken
-from bot.safe_text import safe_text
+from bot.safe_text import inert_in_slack, safe_text
 
 ERROR_MESSAGE_LIMIT = 200
 CONTEXT_TOO_LONG = re.compile(
@@ -173,8 +173,10 @@ def _error_message(body: Any) -> str:
 
 
 def _safe_message(message: str, secrets: Sequence[str]) -> str:
-    """One line, secrets masked, then cut: the only way a service's words reach a notice or a log."""
-    return safe_text(" ".join(message.split()), secrets, limit=ERROR_MESSAGE_LIMIT) or "no details given"
+    """One line, secrets masked, pinging no one in Slack, then cut: the only way a service's words reach a
+    notice or a log."""
+    one_line = inert_in_slack(" ".join(message.split()))
+    return safe_text(one_line, secrets, limit=ERROR_MESSAGE_LIMIT) or "no details given"
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:

@@ -33,6 +33,24 @@ TOKEN_SHAPES = re.compile(
 )
 
 
+# Slack's control sequences (<!here>, <!channel>, <@U123>, <#C123|name>, <!subteam^S1>) and a bare
+# @here, @channel or @everyone: in a service's words they would ping people or disguise a link.
+SLACK_CONTROL = re.compile(r"<([!@#])([^<>]*)>|(?<![\w@])@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
+
+
+def inert_in_slack(text: str) -> str:
+    """`text` as Slack shows it, but pinging no one: each control sequence loses its brackets and gets an
+    invisible word joiner after its sigil (`<!channel>` reads as `!channel`, `@here` stays `@here`)."""
+    return SLACK_CONTROL.sub(_inert, text)
+
+
+def _inert(match: re.Match[str]) -> str:
+    if match.group(1) is None:
+        return "@" + WORD_JOINER
+    return match.group(1) + WORD_JOINER + match.group(2)
+
+
 def safe_text(text: str, secrets: Iterable[str] = (), *, limit: int | None = None) -> str:
     """`text` with every secret and credential-shaped string masked, then cut to `limit` characters."""
     masked = _mask_secrets(text, tuple(secret for secret in secrets if len(secret) >= SHORTEST_SECRET))

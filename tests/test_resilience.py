@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import aiohttp
 import pytest
@@ -182,6 +183,28 @@ async def test_a_model_error_echoing_a_secret_reaches_neither_slack_nor_the_log(
         assert [piece for piece in _pieces(MODEL_KEY) + _pieces(BOT_TOKEN) if piece in text] == []
     assert len(notice) < 600
     assert "model call failed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        WholeReply(400, json.dumps({"error": {"message": "Blocked <!channel> <@UBOB> @here, see <#C9|ops>"}})),
+        RawStream([PARTIAL, _error_event("Blocked <!channel> <@UBOB> @here, see <#C9|ops>")]),
+    ],
+    ids=["http-body", "sse-error-event"],
+)
+async def test_a_model_error_with_slack_mentions_pings_no_one(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, fault: WholeReply | RawStream
+) -> None:
+    """The service's words are shown, but neither the message nor its notification text mentions anyone."""
+    fake_model.script.append(fault)
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
+    await events.mention(message)
+    [notice] = await fake_slack.wait_for_replies("C1", message["ts"])
+    [posted] = fake_slack.bot_messages("C1", message["ts"])
+    assert "Blocked" in notice
+    for shown in (notice, posted["text"]):
+        assert not re.search(r"<[!@#]|(?<![\w@])@(here|channel)", shown), shown
 
 
 def _pieces(secret: str) -> list[str]:

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bot.logs import LogfmtFormatter
-from bot.safe_text import REDACTED, safe_text
+from bot.safe_text import REDACTED, WORD_JOINER, inert_in_slack, safe_text
 
 KEY = "inf-5f0c2a9e-77d1-4b7e-9a51-0c3d2e1f4a6b"
 TOKEN = "xoxb-1111111111-2222222222-AbCdEfGhIjKlMnOp"
@@ -88,3 +88,19 @@ def test_log_lines_mask_every_secret_in_every_field() -> None:
     assert leaks(line, KEY, TOKEN) == []
     assert "sk-live-0123456789abcdef" not in line
     assert "failed with [redacted]" in line
+
+
+@pytest.mark.parametrize(
+    "control", ["<!channel>", "<!here>", "<!everyone>", "<@U0123ABC>", "<!subteam^S012|@admins>", "@here", "@channel"]
+)
+def test_a_slack_control_sequence_pings_no_one(control: str) -> None:
+    shown = inert_in_slack(f"upstream says {control} now")
+    assert control not in shown
+    assert shown.replace(WORD_JOINER, "").replace("<", "").replace(">", "") == f"upstream says {control} now".replace(
+        "<", ""
+    ).replace(">", "")
+
+
+def test_ordinary_angle_brackets_and_addresses_are_kept() -> None:
+    text = "expected x < 3 and y > 1, mail ops@example.com, <html> page"
+    assert inert_in_slack(text) == text
