@@ -87,8 +87,10 @@ class ContextSource(Protocol):
     """Adds what a thread is about to its conversation (a catch-up DM thread: the summarized thread)."""
 
     async def extend(
-        self, question: Question, identity: BotIdentity, messages: list[ChatMessage]
-    ) -> list[ChatMessage]: ...
+        self, question: Question, identity: BotIdentity, messages: list[ChatMessage], private: frozenset[str]
+    ) -> tuple[list[ChatMessage], frozenset[str]]:
+        """The extended conversation, and the names to mask in it (`private`, adjusted)."""
+        ...
 
 
 class Answerer:
@@ -144,14 +146,21 @@ class Answerer:
             turn.claimed = True
             await self._answer(turn, identity)
 
-    async def answer_with(self, question: Question, messages: list[ChatMessage], log: dict[str, Any]) -> None:
+    async def answer_with(
+        self,
+        question: Question,
+        messages: list[ChatMessage],
+        log: dict[str, Any],
+        *,
+        private_names: frozenset[str] = frozenset(),
+    ) -> None:
         """Streams the answer to `messages` into the question's thread, like any answer, and logs one line.
 
         For answers whose conversation is not the thread itself (a catch-up summary in the asker's DM);
         the caller has claimed the request.
         """
         started = time.monotonic()
-        turn = Turn(question, log, claimed=True)
+        turn = Turn(question, log, claimed=True, private_names=private_names)
         key = thread_key(question.channel, question.thread_ts)
         async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
             status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
@@ -299,7 +308,7 @@ class Answerer:
             thread, bot_user_id=identity.user_id, names=names, system_prompt=system_prompt, attachments=attachments
         )
         if self.context is not None:
-            messages = await self.context.extend(question, identity, messages)
+            messages, turn.private_names = await self.context.extend(question, identity, messages, turn.private_names)
         return messages, notes
 
     async def _read_thread(self, question: Question) -> list[dict[str, Any]]:

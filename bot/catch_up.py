@@ -14,7 +14,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -27,6 +27,7 @@ from bot.answerer import CLAIM_TTL_SECONDS, Answerer, Question
 from bot.clients import SLACK_FAILURES
 from bot.conversation import BotIdentity, ThreadMessage, user_ids_in
 from bot.model_client import ChatMessage
+from bot.redaction import private_names
 from bot.settings import Settings
 from bot.shutdown import RESTART_NOTICE_SECONDS
 from bot.slack_thread import NameDirectory, ThreadReader, compact
@@ -111,26 +112,22 @@ class SourceReader:
     async def transcript(self, source: Source, identity: BotIdentity, budget_tokens: int) -> Transcript:
         if source.kind == "thread" and source.thread_ts:
             raw = await self.threads.peek(source.channel, source.thread_ts)
-            lines = await self._lines(raw, identity, dated=False)
-            return fit_newest(lines, budget_tokens, keep_first=True)
-        raw, more_before = await self._history(source.channel, source.oldest, budget_tokens)
-        lines = await self._lines(raw, identity, dated=True)
-        return fit_newest(lines, budget_tokens, more_before=more_before)
-
-    async def _lines(self, raw: list[dict[str, Any]], identity: BotIdentity, *, dated: bool) -> list[Line]:
+            more_before = False
+        else:
+            raw, more_before = await self._history(source.channel, source.oldest, budget_tokens)
         spoken = [(message, item) for item in raw if (message := ThreadMessage.from_slack(item, identity))]
         names = await self.names.names(user_ids_in(message for message, _ in spoken))
-        lines = [
-            line_for(
-                message,
-                names=names,
-                bot_user_id=identity.user_id,
-                replies=int(item.get("reply_count") or 0),
-                dated=dated,
-            )
-            for message, item in spoken
-        ]
-        return [line for line in lines if line is not None]
+        lines = _lines(spoken, names, identity, dated=source.kind == "channel")
+        if source.kind == "thread":
+            transcript = fit_newest(lines, budget_tokens, keep_first=True)
+        else:
+            transcript = fit_newest(lines, budget_tokens, more_before=more_before)
+        speakers = {message.author_id for message, _ in spoken if message.by_a_person}
+        return dataclasses.replace(
+            transcript,
+            speakers=frozenset(names.get(speaker, speaker) for speaker in speakers),
+            private_names=private_names(names, speakers),
+        )
 
     async def _history(self, channel: str, oldest: str | None, budget_tokens: int) -> tuple[list[dict[str, Any]], bool]:
         """The channel's top-level messages since `oldest`, oldest first, read newest first only until
@@ -178,7 +175,7 @@ class CatchUp:
             "source_channel": request.source.channel,
             "source_thread_ts": request.source.thread_ts,
         }
-        prepared: tuple[Question, list[ChatMessage]] | None = None
+        prepared: tuple[Question, list[ChatMessage], frozenset[str]] | None = None
         try:
             prepared = await self._prepare(request, note, log)
         except asyncio.CancelledError:
@@ -192,12 +189,12 @@ class CatchUp:
                 log["latency_ms"] = round((time.monotonic() - started) * 1000)
                 logger.info("event handled", extra=log)
         if prepared is not None:
-            question, messages = prepared
-            await self.answerer.answer_with(question, messages, log)
+            question, messages, mentioned_only = prepared
+            await self.answerer.answer_with(question, messages, log, private_names=mentioned_only)
 
     async def _prepare(
         self, request: CatchUpRequest, note: PrivateNote, log: dict[str, Any]
-    ) -> tuple[Question, list[ChatMessage]] | None:
+    ) -> tuple[Question, list[ChatMessage], frozenset[str]] | None:
         """Everything before the model is asked: the claim, the checks, the read, the DM thread's start."""
         source = request.source
         if not await self.store.claim(f"catch-up:{request.key}", CLAIM_TTL_SECONDS):
@@ -235,7 +232,7 @@ class CatchUp:
             team_id=request.team_id,
             message={"ts": root_ts, "user": request.user_id},
         )
-        return question, self._summary_request(request, transcript)
+        return question, self._summary_request(request, transcript), transcript.private_names
 
     def _budget(self) -> int:
         """The transcript's share of the input budget: what the summary prompt and the request leave."""
@@ -294,12 +291,16 @@ class CatchUpFollowUps:
         self.reader = reader
         self.settings = settings
 
-    async def extend(self, question: Question, identity: BotIdentity, messages: list[ChatMessage]) -> list[ChatMessage]:
+    async def extend(
+        self, question: Question, identity: BotIdentity, messages: list[ChatMessage], private: frozenset[str]
+    ) -> tuple[list[ChatMessage], frozenset[str]]:
+        """The conversation with the summarized one added, and the names to mask (`REDACT=strict`): its
+        speakers are part of the conversation now, the people it only mentions are not."""
         if question.channel_type != "im":
-            return messages
+            return messages, private
         stored = await self.store.recall(source_key(question.channel, question.thread_ts))
         if stored is None:
-            return messages
+            return messages, private
         source = Source.from_json(stored)
         budget = int(self.settings.input_budget_tokens * FOLLOW_UP_SHARE)
         try:
@@ -307,12 +308,33 @@ class CatchUpFollowUps:
         except SLACK_FAILURES as error:
             # The DM thread still holds the summary; better that than no answer.
             logger.warning("could not read the summarized conversation again", extra={"error": _error_name(error)})
-            return messages
+            return messages, private
         system, *rest = messages
         context = FOLLOW_UP_CONTEXT.format(kind=source.kind, where=source.where) + "\n\n" + transcript.text
         # The DM thread starts with the bot's messages (the link, the summary): the request came first.
         asked = [ChatMessage("user", SUMMARY_ASKED)] if rest and rest[0].role == "assistant" else []
-        return [dataclasses.replace(system, content=system.content + context), *asked, *rest]
+        extended = [dataclasses.replace(system, content=system.content + context), *asked, *rest]
+        return extended, (private - transcript.speakers) | transcript.private_names
+
+
+def _lines(
+    spoken: list[tuple[ThreadMessage, dict[str, Any]]],
+    names: Mapping[str, str],
+    identity: BotIdentity,
+    *,
+    dated: bool,
+) -> list[Line]:
+    lines = [
+        line_for(
+            message,
+            names=names,
+            bot_user_id=identity.user_id,
+            replies=int(item.get("reply_count") or 0),
+            dated=dated,
+        )
+        for message, item in spoken
+    ]
+    return [line for line in lines if line is not None]
 
 
 def _error_name(error: BaseException) -> str:

@@ -98,6 +98,10 @@ class Transcript:
     """Whether earlier messages were left out to fit the budget."""
     kept_first: bool = False
     """Whether the first line is a thread's parent, kept whatever its age."""
+    speakers: frozenset[str] = frozenset()
+    """The names of the people who speak in it."""
+    private_names: frozenset[str] = frozenset()
+    """The names of people it only mentions (masked before the model with `REDACT=strict`)."""
 
     @property
     def text(self) -> str:

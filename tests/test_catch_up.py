@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -402,3 +403,28 @@ async def test_a_failing_response_url_does_not_stop_the_summary(
     assert dm_messages[1].startswith("You said:")
     await bot.runtime.tasks.wait()
     assert fake_slack.responses == []
+
+
+async def test_strict_redaction_masks_people_the_thread_only_mentions(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: object
+) -> None:
+    """With `REDACT=strict`, in the summary and in its follow-ups, the thread's speakers stay named and
+    people it only mentions are masked."""
+    bot = await bot_factory(REDACT="strict")
+    events = EventSender(bot.url + "/slack/events", http)  # type: ignore[arg-type]
+    fake_slack.add_user("UCAROL", "Carol")
+    root = fake_slack.post_as_person("C1", "UALICE", "Ask <@UCAROL> about the budget")
+    fake_slack.post_as_person("C1", "UBOB", "Will do", thread_ts=str(root["ts"]))
+    await events.interact(message_shortcut(root, "UALICE", fake_slack.response_url("r1")))
+    root_ts, _ = await summary_in_dm(fake_slack)
+    question = fake_slack.post_as_person("DUALICE", "UALICE", "What did Bob say?", thread_ts=root_ts)
+    await events.message(question, channel_type="im")
+    await fake_slack.wait_for_replies("DUALICE", root_ts, count=3)
+
+    summary_input = fake_model.requests[0]["messages"][1]["content"]
+    follow_up_input = json.dumps(fake_model.requests[1]["messages"])
+    for sent in (summary_input, follow_up_input):
+        assert "Carol" not in sent
+        assert "Alice: Ask @[person] about the budget" in sent or "Alice: Ask [person] about the budget" in sent
+        assert "Bob: Will do" in sent
+    assert "What did Bob say?" in follow_up_input
