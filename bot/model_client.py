@@ -100,6 +100,7 @@ class ModelClient:
         self.timeout_seconds = timeout_seconds
         self.retry = retry or RetryPolicy()
         self.secrets = (api_key, *secrets)
+        self.ask_for_usage = True
 
     async def stream(self, request: ModelRequest, answer: Answer) -> AsyncIterator[str]:
         """Yields text as it arrives and fills `answer`; raises a ModelError on any failure.
@@ -119,6 +120,8 @@ class ModelClient:
             except TimeoutError as exc:
                 raise ModelTimeout(self.timeout_seconds) from exc
             except ModelError as error:
+                if self._drop_usage_option(error):
+                    continue
                 delay = self._retry_delay(error, answer.attempts, yielded, deadline)
                 if delay is None:
                     raise
@@ -141,9 +144,10 @@ class ModelClient:
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "stream": True,
-            # The token count the daily budgets use (bot/usage.py), in a last chunk before [DONE].
-            "stream_options": {"include_usage": True},
         }
+        if self.ask_for_usage:
+            # The token count the daily budgets use (bot/usage.py), in a last chunk before [DONE].
+            body["stream_options"] = {"include_usage": True}
         headers = {"Authorization": f"Bearer {self.api_key}", "Accept": "text/event-stream"}
         try:
             async with self.http.stream("POST", self.url, json=body, headers=headers) as response:
@@ -178,6 +182,17 @@ class ModelClient:
             raise ModelStreamBroken(type(exc).__name__) from exc
         except httpx.TransportError as exc:
             raise ModelUnreachable(type(exc).__name__) from exc
+
+    def _drop_usage_option(self, error: ModelError) -> bool:
+        """A service that rejects `stream_options` (some older OpenAI-compatible servers) is asked without
+        it from then on; its usage is then estimated from the text (bot/usage.py)."""
+        if not (self.ask_for_usage and isinstance(error, ModelHTTPError) and error.status in (400, 422)):
+            return False
+        if "stream_options" not in error.message:
+            return False
+        self.ask_for_usage = False
+        logger.warning("the model service refused stream_options; asking without it", extra={"error": str(error)})
+        return True
 
     def _retry_delay(self, error: ModelError, attempts: int, yielded: bool, deadline: float) -> float | None:
         if yielded or attempts >= self.retry.max_attempts:

@@ -261,3 +261,14 @@ async def test_the_logged_model_request_is_the_redacted_one(
     [logged] = [record for record in caplog.records if record.getMessage() == "model request"]
     assert logged.messages[-1] == {"role": "user", "content": "Alice: mail [email]", "images": 0}  # type: ignore[attr-defined]
     assert logged.thread_ts  # type: ignore[attr-defined]
+
+
+async def test_a_service_that_refuses_stream_options_is_asked_without_them(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Some OpenAI-compatible servers reject the usage option: the question is answered all the same."""
+    refusal = '{"error": {"message": "Unrecognized request argument supplied: stream_options"}}'
+    fake_model.script.append(WholeReply(400, refusal))
+    assert await ask(fake_slack, events, "UALICE", "first") == ["You said: Alice: first"]
+    assert await ask(fake_slack, events, "UALICE", "second") == ["You said: Alice: second"]
+    assert ["stream_options" in request for request in fake_model.requests] == [True, False, False]
