@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 Consumer = Callable[[AsyncIterator[str]], Awaitable[None]]
 # How services word a refusal of image input ("does not support image input", "image_url is not supported").
+IMAGES_NOT_SENT = "[The images attached here could not be sent: the model did not accept them.]"
 IMAGES_REFUSED = re.compile(r"image|vision|multimodal|content part|content type", re.IGNORECASE)
 
 
@@ -33,6 +34,12 @@ def model_request(
     fitted = alternate(fit_to_budget(messages, budget_tokens))
     redacted = redactor(settings.redact, settings.redact_patterns).redact_messages(fitted, private_names)
     return ModelRequest(redacted, settings.temperature, settings.max_tokens)
+
+
+def _without_images(message: ChatMessage) -> ChatMessage:
+    if not message.images:
+        return message
+    return dataclasses.replace(message, content=f"{message.content}\n{IMAGES_NOT_SENT}", images=())
 
 
 def _refused_images(error: ModelHTTPError, request: ModelRequest, answer: Answer) -> bool:
@@ -77,7 +84,7 @@ async def ask(
         # MODEL_ACCEPTS_IMAGES (or its `auto` table) was wrong for this model: answer from the text.
         logger.warning("the model refused images, asking again without them", extra={"error": str(error)})
         answer.images_refused = True
-        text_only = [dataclasses.replace(message, images=()) for message in messages]
+        text_only = [_without_images(message) for message in messages]
         request = await asyncio.to_thread(model_request, text_only, settings, budget, private_names)
         await consume(model.stream(request, answer))
     finally:

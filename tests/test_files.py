@@ -331,6 +331,7 @@ async def test_a_model_that_refuses_images_is_asked_again_without_them(
         "From the text: a chart.\n\n_The model would not take the images here, so I answered from the text alone._"
     )
     assert [len(fake_model.images(request)) for request in fake_model.requests] == [1, 0]
+    assert "[The images attached here could not be sent" in last_user_text(fake_model, 1)
 
 
 async def test_a_file_larger_than_slack_said_is_cut_off_at_the_cap(
