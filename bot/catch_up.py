@@ -213,7 +213,7 @@ class CatchUp:
             return None
         if not transcript.lines:
             log["outcome"] = "nothing_to_summarize"
-            await note(notices.nothing_to_catch_up_on(source.channel, request.window or timedelta(0)))
+            await note(notices.nothing_to_catch_up_on(source.channel, request.window))
             return None
         try:
             dm_channel, root_ts = await self._start_dm_thread(request, transcript)
@@ -238,7 +238,9 @@ class CatchUp:
         """The transcript's share of the input budget: what the summary prompt and the request leave."""
         prompt = ChatMessage("system", self.settings.summary_prompt)
         request = ChatMessage("user", CHANNEL_REQUEST + EARLIER_LEFT_OUT)
-        return self.settings.input_budget_tokens - estimate_tokens(prompt) - estimate_tokens(request) - 32
+        left = self.settings.input_budget_tokens - estimate_tokens(prompt) - estimate_tokens(request) - 32
+        # A summary prompt near the whole budget must not leave the conversation out altogether.
+        return max(left, self.settings.input_budget_tokens // 4)
 
     def _summary_request(self, request: CatchUpRequest, transcript: Transcript) -> list[ChatMessage]:
         source = request.source

@@ -142,7 +142,10 @@ def window_phrase(window: timedelta) -> str:
     return f"the last {unit}" if count == 1 else f"the last {count} {unit}s"
 
 
-def nothing_to_catch_up_on(channel: str, window: timedelta) -> str:
+def nothing_to_catch_up_on(channel: str, window: timedelta | None) -> str:
+    """A channel quiet over the span asked for, or a thread with nothing but joins and deletions."""
+    if window is None:
+        return "There's nothing in this thread I can summarize."
     return f"Nothing was said in <#{channel}> in {window_phrase(window)}: you're all caught up."
 
 

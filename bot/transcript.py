@@ -133,6 +133,11 @@ def fit_newest(
             break
         kept.append(line)
         room -= line.tokens
+    newest = lines[-1]
+    if not kept and newest is not first:
+        # Even the newest line alone is too long: its start, cut to the room left, rather than nothing.
+        characters = max(0, room - MESSAGE_OVERHEAD_TOKENS) * CHARACTERS_PER_TOKEN
+        kept.append(Line(newest.ts, newest.text[: max(characters - len(LINE_CUT), 80)] + LINE_CUT))
     kept.reverse()
     dropped = len(lines) - len(kept) - (1 if first else 0)
     partial = more_before or dropped > 0

@@ -428,3 +428,16 @@ async def test_strict_redaction_masks_people_the_thread_only_mentions(
         assert "Alice: Ask @[person] about the budget" in sent or "Alice: Ask [person] about the budget" in sent
         assert "Bob: Will do" in sent
     assert "What did Bob say?" in follow_up_input
+
+
+async def test_a_huge_summary_prompt_still_leaves_room_for_the_channel(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: object
+) -> None:
+    """A SUMMARY_PROMPT as long as the whole budget does not turn a busy channel into "nothing was said"."""
+    bot = await bot_factory(SUMMARY_PROMPT="Be brief. " * 500, MODEL_INPUT_BUDGET_TOKENS="1000")
+    events = EventSender(bot.url + "/slack/events", http)  # type: ignore[arg-type]
+    channel_message(fake_slack, "UBOB", "The deploy is green", hours_ago=1)
+    await events.command(slash_command("/catchup", "", "C1", "UALICE", fake_slack.response_url("c1")))
+    await summary_in_dm(fake_slack)
+    assert "Bob: The deploy is green" in json.dumps(fake_model.requests[0]["messages"])
+    await bot.runtime.tasks.wait()

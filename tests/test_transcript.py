@@ -91,3 +91,13 @@ def test_a_line_names_its_speaker_and_keeps_code_and_is_cut_when_huge() -> None:
     assert long_line.text.startswith("[Tue 14 Nov 22:13] Thread Assistant (bot): yyy")
     assert len(long_line.text) < MAX_LINE_CHARACTERS + 60
     assert line_for(ThreadMessage("3.0", "UALICE", " ", False, True), names=names, bot_user_id="UBOT") is None
+
+
+def test_a_newest_line_bigger_than_the_budget_is_cut_not_dropped() -> None:
+    huge = [Line("1.0", "older"), Line("2.0", "Alice: " + "z" * 8000)]
+    transcript = fit_newest(huge, 300)
+    [line] = transcript.lines
+    assert line.text.startswith("Alice: zzz")
+    assert line.text.endswith(" […]")
+    assert line.tokens <= 300
+    assert transcript.partial
