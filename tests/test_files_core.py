@@ -197,6 +197,7 @@ def test_the_token_goes_only_to_slack() -> None:
     assert not downloader.trusted("http://files.slack.com/files-pri/T1-F1/a.png")
     assert not downloader.trusted("https://files.slack.com.evil.example/a.png")
     assert not downloader.trusted("https://evil.example/slack.com/a.png")
+    assert not downloader.trusted("http://slack.com/files/a.png")
 
 
 def test_a_huge_text_is_cut_when_read_so_the_cache_holds_no_more_than_can_be_sent() -> None:

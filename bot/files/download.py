@@ -42,14 +42,15 @@ class Downloader:
         self.token = token
         self.max_bytes = max_bytes
         # The API's own host (a GovSlack or test server) is trusted like slack.com.
-        self.trusted_host = urlsplit(api_url).hostname or "slack.com"
+        api = urlsplit(api_url)
+        self.trusted_host, self.trusted_scheme = api.hostname or "slack.com", api.scheme or "https"
         self.timeout = aiohttp.ClientTimeout(total=timeout_seconds, sock_connect=10)
 
     def trusted(self, url: str) -> bool:
         parts = urlsplit(url)
         host = parts.hostname or ""
         if host == self.trusted_host:
-            return parts.scheme in ("http", "https")
+            return parts.scheme in ("https", self.trusted_scheme)
         return parts.scheme == "https" and (host == "slack.com" or host.endswith(SLACK_HOST_SUFFIXES))
 
     async def fetch(self, file: SlackFile) -> bytes:
