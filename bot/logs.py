@@ -31,7 +31,10 @@ class LogfmtFormatter(logging.Formatter):
                 fields[key] = value
         if record.exc_info:
             fields["exception"] = self.formatException(record.exc_info)
-        return " ".join(f"{key}={self._quote(value)}" for key, value in fields.items() if value is not None)
+        line = " ".join(f"{key}={self._quote(value)}" for key, value in fields.items() if value is not None)
+        # A lone surrogate (a model may send half an emoji) cannot be written as UTF-8: the whole line
+        # would be lost. It is written as its escape instead.
+        return line.encode("utf-8", "backslashreplace").decode("utf-8")
 
     def _quote(self, value: object) -> str:
         text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)

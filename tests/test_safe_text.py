@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 
 import pytest
@@ -104,3 +106,19 @@ def test_a_slack_control_sequence_pings_no_one(control: str) -> None:
 def test_ordinary_angle_brackets_and_addresses_are_kept() -> None:
     text = "expected x < 3 and y > 1, mail ops@example.com, <html> page"
     assert inert_in_slack(text) == text
+
+
+def test_a_log_line_with_half_an_emoji_is_still_written() -> None:
+    """A lone surrogate from a model's stream would make the whole line unwritable as UTF-8."""
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(LogfmtFormatter())
+    record = logging.LogRecord("bot.answerer", logging.INFO, "", 0, "event handled", None, None)
+    record.undelivered_answer = "Smile \ud83d and \ud83d\ude00 done"
+    with contextlib.redirect_stderr(io.StringIO()) as errors:
+        handler.emit(record)
+    stream.flush()
+    written = stream.buffer.getvalue().decode("utf-8")  # type: ignore[attr-defined]
+    assert errors.getvalue() == ""
+    assert "undelivered_answer=" in written
+    assert "done" in written

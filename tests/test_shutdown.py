@@ -14,7 +14,7 @@ from bot.thread_status import DECORATION_SECONDS
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Hang, Reply
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
 from tests.test_settings import REQUIRED
 
 MENTION = f"<@{BOT_USER_ID}>"
@@ -92,3 +92,38 @@ async def test_no_public_restart_notice_in_a_channel_the_bot_does_not_answer_in(
     public = ("chat.startStream", "chat.postMessage", "chat.update")
     assert [call for call in fake_slack.calls if call.method in public] == []
     assert fake_slack.bot_messages("COTHER1", first["ts"]) == []
+
+
+@pytest.mark.parametrize(
+    "slow", ["conversations.replies", "users.info", "conversations.info", "assistant.threads.setStatus"]
+)
+async def test_a_restart_during_any_read_before_the_answer_ends_with_the_notice(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot, slow: str
+) -> None:
+    """Cut off while the thread, a name, the channel or the status is still on its way: the notice, once."""
+    first = fake_slack.post_as_person("C1", "UBOB", "an earlier message")
+    fake_slack.faults[slow] = [Fault(hang=True)]
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi", thread_ts=first["ts"])
+    await events.mention(message)
+    await fake_slack.wait_for(lambda: bool(fake_slack.calls_to(slow)))
+    await bot.close(grace_seconds=0)
+    assert fake_slack.bot_replies("C1", first["ts"]) == [notices.RESTARTING]
+    assert fake_slack.streaming_messages() == []
+
+
+async def test_a_restart_while_waiting_for_a_model_slot_tells_both_questions(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    bot = await bot_factory(MAX_CONCURRENT_MODEL_CALLS="1")
+    events = EventSender(bot.url + EVENTS_PATH, http)
+    fake_model.script.append(Reply(["Start of the answer. ", "never sent"], delay=30))
+    first = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} first")
+    second = fake_slack.post_as_person("C2", "UBOB", f"{MENTION} second")
+    await events.mention(first)
+    await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("chat.startStream")))
+    await events.mention(second)
+    await fake_slack.wait_for(lambda: len(fake_slack.calls_to("assistant.threads.setStatus")) >= 3)
+    await bot.close(grace_seconds=0)
+    assert fake_slack.bot_replies("C1", first["ts"]) == ["Start of the answer. \n\n" + notices.RESTARTING]
+    assert fake_slack.bot_replies("C2", second["ts"]) == [notices.RESTARTING]
+    assert fake_slack.streaming_messages() == []
