@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 import httpx
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -31,7 +32,9 @@ def _repeatable(request: HttpRequest, error: Exception | None) -> bool:
     return method not in NOT_REPEATABLE or isinstance(error, aiohttp.ClientConnectorError)
 
 
-class _ConnectionErrorRetry(AsyncConnectionErrorRetryHandler):
+class _OnlyWhenRepeatable(AsyncRetryHandler):
+    """Retries as the handler it is mixed into does, except a call that may have landed and would show twice."""
+
     async def _can_retry_async(
         self,
         *,
@@ -45,18 +48,12 @@ class _ConnectionErrorRetry(AsyncConnectionErrorRetryHandler):
         )
 
 
-class _ServerErrorRetry(AsyncServerErrorRetryHandler):
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return _repeatable(request, error) and await super()._can_retry_async(
-            state=state, request=request, response=response, error=error
-        )
+class _ConnectionErrorRetry(_OnlyWhenRepeatable, AsyncConnectionErrorRetryHandler):
+    pass
+
+
+class _ServerErrorRetry(_OnlyWhenRepeatable, AsyncServerErrorRetryHandler):
+    pass
 
 
 def slack_error_code(error: SlackApiError) -> str | None:

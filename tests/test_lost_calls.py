@@ -73,3 +73,32 @@ async def test_a_start_lost_past_the_sdks_retries_is_posted_instead(
     await events.mention(message)
     await bot.runtime.tasks.wait()
     assert fake_slack.bot_replies("C1", message["ts"]) == [ANSWER]
+
+
+READ_FAULTS = {
+    "html": Fault(html=True),
+    "html_502": Fault(status=502, html=True),
+    "dropped": Fault(drop_connection=True),
+    "server_error": Fault(status=500),
+    "rate_limited": Fault(status=429, error="ratelimited", headers={"Retry-After": "1"}),
+}
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["conversations.replies", "users.info", "conversations.info", "assistant.threads.setStatus", "reactions.add"],
+)
+@pytest.mark.parametrize("fault", list(READ_FAULTS))
+async def test_a_failing_read_or_decoration_still_ends_in_one_answer(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot, method: str, fault: str
+) -> None:
+    """Reading the thread, a name or the channel, or showing progress, failing three times in any way."""
+    first = fake_slack.post_as_person("C1", "UBOB", "an earlier message")
+    fake_slack.faults[method] = [READ_FAULTS[fault]] * 3
+    if method == "reactions.add":
+        fake_slack.refused_methods.add("assistant.threads.setStatus")
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi", thread_ts=first["ts"])
+    await events.mention(message)
+    await bot.runtime.tasks.wait()
+    [answer] = fake_slack.bot_replies("C1", first["ts"])
+    assert answer.startswith("You said")
