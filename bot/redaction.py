@@ -43,7 +43,7 @@ AWS_SECRET = re.compile(r"(?i)(aws.?secret.?access.?key[\"']?\s*[:=]\s*[\"']?)[A
 BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/-]{8,}=*")
 EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 # 13 to 19 digits, in groups separated by single spaces or dashes, not part of a longer number or a decimal.
-CARD = re.compile(r"(?<![\w.,-])[2-6]\d{3}(?:[ -]?\d){9,15}(?![\w-]|[.,]\d)")
+CARD = re.compile(r"(?<![\w.,-])\d{4}(?:[ -]?\d){9,15}(?![\w-]|[.,]\d)")
 IBAN_CANDIDATE = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![\w-])", re.IGNORECASE)
 # Numbers written without a country code are read as North American ones; others need their +code.
 PHONE_REGION = "US"
@@ -88,8 +88,10 @@ class Redactor:
 
 
 def _is_card(candidate: str) -> bool:
-    digits = re.sub(r"[ -]", "", candidate)
-    return 13 <= len(digits) <= 19 and luhn.is_valid(digits)
+    # Any script's digits (full-width, Arabic-Indic, ...) are checked as the number they write.
+    digits = "".join(str(int(character)) for character in candidate if character.isdecimal())
+    # Card numbers start with 2 to 6 (Mastercard, Amex, Visa, Discover, ...); ids often start with 1.
+    return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn.is_valid(digits)
 
 
 def _iban(match: re.Match[str]) -> str:

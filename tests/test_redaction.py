@@ -11,6 +11,8 @@ from bot.settings import Settings
 from tests.test_settings import REQUIRED
 
 DEFAULT = Redactor()
+# 4111 1111 1111 1111 in full-width digits (U+FF10 onwards), as East Asian keyboards may type it.
+FULL_WIDTH_CARD = "4111 1111 1111 1111".translate({ord(str(d)): 0xFF10 + d for d in range(10)})
 
 
 @pytest.mark.parametrize(
@@ -19,6 +21,7 @@ DEFAULT = Redactor()
         ("card 4111 1111 1111 1111.", "card [card number]."),
         ("card 4111-1111-1111-1111", "card [card number]"),
         ("amex 378282246310005", "amex [card number]"),
+        ("full-width " + FULL_WIDTH_CARD, "full-width [card number]"),
         ("write to jane.doe+news@mail.example.co.uk!", "write to [email]!"),
         ("call +1 415 555 2671 or (415) 555-2671", "call [phone number] or [phone number]"),
         ("call +33 6 12 34 56 78", "call [phone number]"),
