@@ -3,6 +3,8 @@
     python -m bench run --rate 100 --count 1000      one sustained run
     python -m bench run --rate 0 --count 500         a burst: every conversation at the same instant
     python -m bench all                              the sweep (25, 50, 100, 200 per second) and the burst
+    python -m bench limits                           questions a minute one workspace sustains under
+                                                     Slack's published per-method rate limits
 
 Each run starts the fakes (`bench/fakes.py`), the bot (`python -m bot`) and the load generator
 (`bench/load.py`) as separate processes, waits for every answer, and reads the bot's CPU time and peak
@@ -65,11 +67,22 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 async def run_once(
-    count: int, rate: float, latency: float, chunks: int, profile: bool = False, screenshot_kb: int = 0
+    count: int,
+    rate: float,
+    latency: float,
+    chunks: int,
+    profile: bool = False,
+    screenshot_kb: int = 0,
+    *,
+    slack_limits: float | None = None,
+    follow_ups: bool = False,
+    deadline: float = 60,
 ) -> dict[str, Any]:
+    """`slack_limits` enforces Slack's published rate limits, their windows shortened that many times."""
+    limits = ["--slack-limits", str(slack_limits)] if slack_limits else []
     fakes = await start(
         sys.executable, "-m", "bench.fakes", "--latency", str(latency), "--chunks", str(chunks),
-        "--screenshot-kb", str(screenshot_kb), stdout=asyncio.subprocess.PIPE,
+        "--screenshot-kb", str(screenshot_kb), *limits, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert fakes.stdout is not None
     ready = (await fakes.stdout.readline()).decode().split()
@@ -98,11 +111,12 @@ async def run_once(
             cpu_before = cpu_seconds(bot_pid)
             load = await start(
                 sys.executable, "-m", "bench.load", f"http://127.0.0.1:{port}/slack/events", urls["control"],
-                "--count", str(count), "--rate", str(rate), stdout=asyncio.subprocess.PIPE,
+                "--count", str(count), "--rate", str(rate), *(["--follow-ups"] if follow_ups else []),
+                stdout=asyncio.subprocess.PIPE,
             )  # fmt: skip
             output, _ = await load.communicate()
             deliveries = json.loads(output)
-            stats = await _wait_answered(http, urls["control"], count, deadline=latency + 60)
+            stats = await _wait_answered(http, urls["control"], count, deadline=latency + deadline)
             cpu = cpu_seconds(bot_pid) - cpu_before
             rss = peak_rss_mb(bot_pid)
             if profile:
@@ -114,7 +128,11 @@ async def run_once(
                 process.terminate()
                 await process.wait()
         bot_log.close()
-    return {**_figures(count, rate, latency, deliveries, stats, cpu, rss), "screenshot_kb": screenshot_kb}
+    figures = _figures(count, rate, latency, deliveries, stats, cpu, rss)
+    figures.update(
+        screenshot_kb=screenshot_kb, slack_errors=(RESULTS / "bot.log").read_text().count("outcome=slack_error")
+    )
+    return figures
 
 
 def _child_pid(pid: int) -> int:
@@ -188,6 +206,8 @@ def _figures(
         "model_peak_in_flight": stats["model_peak_in_flight"],
         "cpu_ms_per_answer": round(cpu * 1000 / max(1, answered), 2),
         "peak_rss_mb": round(rss, 1),
+        "streams_left_open": stats["streams_left_open"],
+        "rate_limited_by_method": stats["rate_limited"],
         "ack_samples_ms": acks,
         "added_samples_ms": added,
     }
@@ -234,6 +254,32 @@ async def run_all(latency: float, chunks: int) -> None:
     plot_results(sweep, burst, RESULTS)
 
 
+async def run_limits(per_minute: list[int], minutes: float, time_scale: float, latency: float, chunks: int) -> None:
+    """New threads and follow-ups at each rate, under Slack's limits: what arrives, what is lost, what was refused."""
+    results = []
+    for follow_ups in (False, True):
+        for rate in per_minute:
+            result = await run_once(
+                round(rate * minutes), rate * time_scale / 60, latency, chunks,
+                slack_limits=time_scale, follow_ups=follow_ups, deadline=300,
+            )  # fmt: skip
+            result.update(kind="follow-ups" if follow_ups else "new threads", per_minute=rate, time_scale=time_scale)
+            print(limits_summary(result), flush=True)
+            results.append(result)
+    save("limits", results)
+
+
+def limits_summary(result: dict[str, Any]) -> str:
+    added = result["added_ms"]
+    return (
+        f"{result['kind']} at {result['per_minute']}/min (windows /{result['time_scale']}): "
+        f"answered {result['answered']}/{result['conversations']}, duplicates {result['duplicates']}, "
+        f"wrong text {result['answers_with_wrong_text']}, streams left open {result['streams_left_open']}, "
+        f"slack errors {result['slack_errors']}, added p50/p99 {added['p50'] / 1000:.1f}/{added['p99'] / 1000:.1f} s, "
+        f"calls {result['slack_calls_by_method']}, refused (429) {result['rate_limited_by_method']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -243,7 +289,11 @@ def main() -> None:
     one.add_argument("--profile", action="store_true", help="sample the bot with py-spy (bench/results/profile.txt)")
     one.add_argument("--screenshot-kb", type=int, default=0, help="each question carries a screenshot this large")
     everything = commands.add_parser("all", help="the arrival-rate sweep and the burst, with plots")
-    for command in (one, everything):
+    limits = commands.add_parser("limits", help="questions a minute one workspace sustains under Slack's rate limits")
+    limits.add_argument("--per-minute", default="10,20,30,60", help="question rates to try, comma-separated")
+    limits.add_argument("--minutes", type=float, default=3, help="how long each rate is kept up, in Slack minutes")
+    limits.add_argument("--time-scale", type=float, default=4, help="rate-limit windows are this many times shorter")
+    for command in (one, everything, limits):
         command.add_argument("--latency", type=float, default=2.0, help="the model's own time per answer, s")
         command.add_argument("--chunks", type=int, default=20, help="streamed pieces per answer")
     arguments = parser.parse_args()
@@ -260,6 +310,9 @@ def main() -> None:
         )
         print(summary(result))
         save("run", [result])
+    elif arguments.command == "limits":
+        rates = [int(rate) for rate in arguments.per_minute.split(",")]
+        asyncio.run(run_limits(rates, arguments.minutes, arguments.time_scale, arguments.latency, arguments.chunks))
     else:
         asyncio.run(run_all(arguments.latency, arguments.chunks))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import io
 import random
 import signal
@@ -17,7 +18,7 @@ from aiohttp import web
 from PIL import Image
 
 from tests.fakes.model_api import FakeModel, Reply
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import PUBLISHED_RATE_LIMITS, FakeSlack, RateLimit
 
 
 def streamed_reply(latency_seconds: float, chunks: int) -> Reply:
@@ -37,8 +38,26 @@ def screenshot(target_bytes: int) -> bytes:
     return buffer.getvalue()
 
 
-async def serve(latency_seconds: float, chunks: int, screenshot_kb: int) -> None:
-    slack, model = FakeSlack(), FakeModel()
+def scaled_limits(time_scale: float) -> dict[str, tuple[RateLimit, ...]]:
+    """Slack's published limits with every window `time_scale` times shorter: a minute of Slack's
+    budget passes in 60 / `time_scale` seconds, so a run of a few "minutes" stays short."""
+    return {
+        method: tuple(dataclasses.replace(limit, window_seconds=limit.window_seconds / time_scale) for limit in limits)
+        for method, limits in PUBLISHED_RATE_LIMITS.items()
+    }
+
+
+def finished_at(message: dict[str, Any], expected: str) -> float:
+    """When the answer became complete in Slack: its stream stopped, or (posted and updated) its text whole."""
+    if message.get("streaming"):
+        return 0.0
+    if message.get("finished_at"):
+        return float(message["finished_at"])
+    return float(message.get("changed_at", 0.0)) if message.get("visible") == expected else 0.0
+
+
+async def serve(latency_seconds: float, chunks: int, screenshot_kb: int, time_scale: float | None = None) -> None:
+    slack, model = FakeSlack(scaled_limits(time_scale) if time_scale else None), FakeModel()
     model.default = lambda request: streamed_reply(latency_seconds, chunks)
     await slack.start()
     await model.start()
@@ -59,11 +78,13 @@ async def serve(latency_seconds: float, chunks: int, screenshot_kb: int) -> None
             for message in messages:
                 if message.get("bot_id") and message.get("thread_ts"):
                     answers.setdefault(f"{channel}:{message['thread_ts']}", []).append(message)
-        finished = {key: max(m.get("finished_at", 0.0) for m in found) for key, found in answers.items()}
         expected = "".join(streamed_reply(latency_seconds, chunks).chunks)
+        finished = {key: max(finished_at(m, expected) for m in found) for key, found in answers.items()}
         return web.json_response(
             {
                 "answered": sum(1 for at in finished.values() if at),
+                "streams_left_open": sum(1 for found in answers.values() for m in found if m.get("streaming")),
+                "rate_limited": dict(slack.rate_limited),
                 "duplicates": sum(len(found) - 1 for found in answers.values()),
                 "wrong_text": sum(1 for found in answers.values() if found[0].get("visible") != expected),
                 "finished_at": finished,
@@ -98,8 +119,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--screenshot-kb", type=int, default=0)
+    parser.add_argument("--slack-limits", type=float, default=None, metavar="TIME_SCALE",
+                        help="enforce Slack's published rate limits, windows shortened by TIME_SCALE")  # fmt: skip
     arguments = parser.parse_args()
-    asyncio.run(serve(arguments.latency, arguments.chunks, arguments.screenshot_kb))
+    asyncio.run(serve(arguments.latency, arguments.chunks, arguments.screenshot_kb, arguments.slack_limits))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,18 @@ def conversation(index: int, file: dict[str, Any] | None = None) -> dict[str, An
     return message
 
 
+def follow_up(index: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A thread someone else opened, and a mention in it: answering it needs the thread read from Slack."""
+    opening = {
+        **conversation(index),
+        "user": "UBOB",
+        "text": f"context conv-{index}",
+        "ts": f"1800000000.{2 * index:06d}",
+    }
+    question = {**conversation(index), "ts": f"1800000000.{2 * index + 1:06d}", "thread_ts": opening["ts"]}
+    return opening, question
+
+
 async def deliver(sender: EventSender, message: dict[str, Any]) -> dict[str, Any]:
     sent_at = time.monotonic()
 
@@ -47,7 +59,7 @@ async def deliver(sender: EventSender, message: dict[str, Any]) -> dict[str, Any
 
     results = await asyncio.gather(timed(sender.mention(message)), timed(sender.message(message)))
     return {
-        "key": f"{message['channel']}:{message['ts']}",
+        "key": f"{message['channel']}:{message.get('thread_ts') or message['ts']}",
         "question": message["text"],
         "sent_at": sent_at,
         "statuses": [status for status, _ in results],
@@ -55,13 +67,17 @@ async def deliver(sender: EventSender, message: dict[str, Any]) -> dict[str, Any
     }
 
 
-async def run(events_url: str, control_url: str, count: int, rate: float) -> list[dict[str, Any]]:
+async def run(
+    events_url: str, control_url: str, count: int, rate: float, follow_ups: bool = False
+) -> list[dict[str, Any]]:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
         async with session.get(f"{control_url}/file") as response:
             file = (await response.json())["file"]
-        messages = [conversation(index, file) for index in range(count)]
-        seeded = [{key: value for key, value in message.items() if key != "type"} for message in messages]
+        threads = [follow_up(index) if follow_ups else (None, conversation(index, file)) for index in range(count)]
+        messages = [question for _, question in threads]
+        stored = [message for thread in threads for message in thread if message is not None]
+        seeded = [{key: value for key, value in message.items() if key != "type"} for message in stored]
         async with session.post(f"{control_url}/seed", json={"messages": seeded}) as response:
             response.raise_for_status()
         sender = EventSender(events_url, session)
@@ -80,8 +96,11 @@ def main() -> None:
     parser.add_argument("control_url")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--rate", type=float, required=True, help="conversations per second; 0 for a burst")
+    parser.add_argument("--follow-ups", action="store_true", help="each question is a mention in an existing thread")
     arguments = parser.parse_args()
-    results = asyncio.run(run(arguments.events_url, arguments.control_url, arguments.count, arguments.rate))
+    results = asyncio.run(
+        run(arguments.events_url, arguments.control_url, arguments.count, arguments.rate, arguments.follow_ups)
+    )
     print(json.dumps(results))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import aiohttp
 import httpx
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -56,6 +58,34 @@ class _ServerErrorRetry(_OnlyWhenRepeatable, AsyncServerErrorRetryHandler):
     pass
 
 
+# Calls that close something in Slack: given up on, they leave an answer "streaming" there for good.
+CLOSING_METHODS = frozenset({"chat.stopStream"})
+
+
+class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """Waits out Slack's `Retry-After` on HTTP 429 `ratelimited`, `max_retry_count` times, and up to
+    `closing_retry_count` times for a closing call: `chat.stopStream` shares a Tier 2 budget (about 20
+    calls a minute per workspace) with no other way to close the stream, so it waits for its turn."""
+
+    def __init__(self, max_retry_count: int, closing_retry_count: int) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.closing_retry_count = closing_retry_count
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        method = urlparse(request.url).path.rsplit("/", 1)[-1]
+        retries = self.closing_retry_count if method in CLOSING_METHODS else self.max_retry_count
+        if state.current_attempt >= retries:
+            return False
+        return await self._can_retry_async(state=state, request=request, response=response, error=error)
+
+
 def slack_error_code(error: SlackApiError) -> str | None:
     """Slack's error code (`not_allowed`, ...); None when the body was not Slack's JSON (an HTML 5xx page)."""
     data = getattr(error.response, "data", error.response)
@@ -73,7 +103,7 @@ def open_slack_client(settings: Settings) -> AsyncWebClient:
         session=session,
         retry_handlers=[
             _ConnectionErrorRetry(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            RateLimitRetry(max_retry_count=3, closing_retry_count=10),
             _ServerErrorRetry(max_retry_count=2),
         ],
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault, RateLimit, RateLimiter
 
 MENTION = f"<@{BOT_USER_ID}>"
 
@@ -44,3 +44,37 @@ async def test_a_direct_message_is_answered_without_reading_its_thread(
     await events.message(message, channel_type="im")
     assert await fake_slack.wait_for_replies("D1", message["ts"]) == ["You said: Alice: hello there"]
     assert fake_slack.calls_to("conversations.replies") == []
+
+
+async def test_a_rate_limited_stop_is_waited_out_until_the_stream_is_closed(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """`chat.stopStream` shares a small budget (Tier 2); refused more often than other calls are retried, it
+    still waits its turn: the answer does not stay "streaming" in Slack."""
+    refused = Fault(status=429, error="ratelimited", headers={"Retry-After": "1"})
+    fake_slack.faults["chat.stopStream"] = [refused] * 8
+    fake_model.script.append(Reply(["Hello ", "world."]))
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
+    await events.mention(message)
+    assert await fake_slack.wait_for_replies("C1", message["ts"], within_seconds=30) == ["Hello world."]
+    assert len(fake_slack.calls_to("chat.stopStream")) == 9
+
+
+async def test_a_rate_limited_thread_read_waits_its_turn_and_loses_nothing(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Under Slack's limit (here one `conversations.replies` per 2 s), follow-ups in two threads are both answered
+    with their whole thread; the second waits for `Retry-After` once instead of hammering Slack."""
+    fake_slack.rate_limiter = RateLimiter({"conversations.replies": (RateLimit(1, 2.0),)})
+    questions = []
+    for index in range(2):
+        opening = fake_slack.post_as_person("C1", "UBOB", f"context {index}")
+        questions.append(fake_slack.post_as_person("C1", "UALICE", f"{MENTION} q{index}", thread_ts=opening["ts"]))
+    for question in questions:
+        await events.mention(question)
+    for index, question in enumerate(questions):
+        assert await fake_slack.wait_for_replies("C1", question["thread_ts"], within_seconds=15) == [
+            f"You said: Bob: context {index}\n\nAlice: q{index}"
+        ]
+    assert len(fake_slack.calls_to("conversations.replies")) == 3
+    assert fake_slack.rate_limited == {"conversations.replies": 1}

@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +45,7 @@ POSTING_METHODS = frozenset(
     }
 )
 # Bookkeeping of the fake that Slack itself would not return.
-FAKE_ONLY_FIELDS = frozenset({"visible", "revisions", "streaming", "markdown_text", "finished_at"})
+FAKE_ONLY_FIELDS = frozenset({"visible", "revisions", "streaming", "markdown_text", "finished_at", "changed_at"})
 
 
 class ApiError(Exception):
@@ -85,8 +86,63 @@ class Fault:
     lands: bool = False
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `calls` accepted calls in any `window_seconds` (a sliding window), per workspace, or per
+    value of the parameter `per` (say, `channel`). Past it Slack answers HTTP 429 `ratelimited` with a
+    whole-second `Retry-After`: how long until the oldest call in the window leaves it."""
+
+    calls: int
+    window_seconds: float = 60.0
+    per: str | None = None
+
+
+# Slack's published limits for the methods the bot calls (docs.slack.dev method pages; Tier 2 is 20+ calls a
+# minute, Tier 3 50+, Tier 4 100+, per workspace). The "special" ones are modelled: `chat.postMessage` and
+# `assistant.threads.setStatus` about one a second per conversation with short bursts (and a few hundred a
+# minute per workspace for posting), `auth.test` hundreds a minute.
+PUBLISHED_RATE_LIMITS: dict[str, tuple[RateLimit, ...]] = {
+    "auth.test": (RateLimit(600),),
+    "conversations.replies": (RateLimit(50),),
+    "conversations.info": (RateLimit(50),),
+    "users.info": (RateLimit(100),),
+    "chat.postMessage": (RateLimit(10, 10, per="channel"), RateLimit(300)),
+    "chat.update": (RateLimit(50),),
+    "chat.startStream": (RateLimit(20),),
+    "chat.appendStream": (RateLimit(100),),
+    "chat.stopStream": (RateLimit(20),),
+    "chat.postEphemeral": (RateLimit(100),),
+    "assistant.threads.setStatus": (RateLimit(10, 10, per="channel_id"),),
+    "reactions.add": (RateLimit(50),),
+    "reactions.remove": (RateLimit(20),),
+    "views.publish": (RateLimit(100),),
+}
+
+
+class RateLimiter:
+    def __init__(self, limits: dict[str, tuple[RateLimit, ...]]) -> None:
+        self.limits = limits
+        self._accepted: dict[tuple[str, RateLimit, str], deque[float]] = {}
+
+    def retry_after(self, method: str, params: dict[str, Any]) -> int | None:
+        """None if the call is within every limit of its method (and then it counts), else the seconds to wait."""
+        now = time.monotonic()
+        windows = []
+        for limit in self.limits.get(method, ()):
+            key = (method, limit, str(params.get(limit.per, "")) if limit.per else "")
+            accepted = self._accepted.setdefault(key, deque())
+            while accepted and accepted[0] <= now - limit.window_seconds:
+                accepted.popleft()
+            if len(accepted) >= limit.calls:
+                return max(1, math.ceil(accepted[0] + limit.window_seconds - now))
+            windows.append(accepted)
+        for accepted in windows:
+            accepted.append(now)
+        return None
+
+
 class FakeSlack:
-    def __init__(self) -> None:
+    def __init__(self, rate_limits: dict[str, tuple[RateLimit, ...]] | None = None) -> None:
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.users: dict[str, str] = {}
         self.calls: list[Call] = []
@@ -119,6 +175,8 @@ class FakeSlack:
         # Private channels (and DMs) by id, with their members; the bot reads only those it is in.
         self.private_channels: dict[str, set[str]] = {}
         self.channel_names: dict[str, str] = {}
+        self.rate_limiter = RateLimiter(rate_limits or {})
+        self.rate_limited: Counter[str] = Counter()
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self._hangs_released = asyncio.Event()
@@ -293,6 +351,12 @@ class FakeSlack:
                 return web.json_response(
                     {"ok": False, "error": fault.error}, status=fault.status, headers=fault.headers
                 )
+            retry_after = self.rate_limiter.retry_after(method, params)
+            if retry_after is not None:
+                self.rate_limited[method] += 1
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)}
+                )
             if method in self.refused_methods:
                 return web.json_response({"ok": False, "error": "not_allowed"})
             handler = getattr(self, "_" + method.replace(".", "_"), None)
@@ -392,6 +456,7 @@ class FakeSlack:
         else:
             message["visible"] = message["text"]
         message.setdefault("revisions", []).append(message["visible"])
+        message["changed_at"] = time.monotonic()
 
     def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         message = self._new_bot_message(str(params["channel"]), params.get("thread_ts"))
@@ -440,6 +505,7 @@ class FakeSlack:
         message["visible"] += text
         message["text"] = escaped(message["visible"])
         message["revisions"].append(message["visible"])
+        message["changed_at"] = time.monotonic()
 
     def _assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:
         self.statuses.append((str(params["channel_id"]), str(params["thread_ts"]), str(params["status"])))
