@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
+from bot.access import ConversationAccess
 from bot.answerer import CLAIM_TTL_SECONDS, Answerer, Question
 from bot.clients import SLACK_FAILURES
 from bot.conversation import BotIdentity, ThreadMessage, user_ids_in
@@ -286,12 +287,14 @@ class CatchUp:
 
 
 class CatchUpFollowUps:
-    """Gives a follow-up in a catch-up DM thread the summarized conversation, read again from Slack."""
+    """Gives a follow-up in a catch-up DM thread the summarized conversation, read again from Slack, as long
+    as the asker may still read it (they may have left a private channel since)."""
 
     def __init__(self, store: Store, reader: SourceReader, settings: Settings) -> None:
         self.store = store
         self.reader = reader
         self.settings = settings
+        self.access = ConversationAccess(reader.slack)
 
     async def extend(
         self, question: Question, identity: BotIdentity, messages: list[ChatMessage], private: frozenset[str]
@@ -306,6 +309,9 @@ class CatchUpFollowUps:
         source = Source.from_json(stored)
         budget = int(self.settings.input_budget_tokens * FOLLOW_UP_SHARE)
         try:
+            if not await self.access.can_read(question.user_id, source.channel):
+                logger.info("summarized conversation not read again: the asker can no longer read it")
+                return messages, private
             transcript = await self.reader.transcript(source, identity, budget)
         except SLACK_FAILURES as error:
             # The DM thread still holds the summary; better that than no answer.

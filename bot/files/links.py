@@ -1,9 +1,8 @@
 """Slack message links in a question, followed only where the person asking could read them too.
 
-A link is opened when the bot can read the conversation (`conversations.info`) and the asker can see
-it: a public channel, or a private channel, group DM or DM they are a member of
-(`conversations.members`). Otherwise nothing from it is read into the answer, and the answer only says
-the link could not be opened, so the bot never becomes a way into a conversation someone is not in.
+A link is opened when the bot can read the conversation and the asker can too (`bot.access`).
+Otherwise nothing from it is read into the answer, and the answer only says the link could not be
+opened, so the bot never becomes a way into a conversation someone is not in.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.access import ConversationAccess
 from bot.clients import SLACK_FAILURES
 from bot.conversation import BotIdentity, ThreadMessage, user_ids_in
 from bot.slack_thread import NameDirectory, compact
@@ -30,7 +30,6 @@ SLACK_LINK = re.compile(
 )
 MAX_LINKS = 3
 MAX_LINKED_MESSAGES = 200
-MEMBERS_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -64,11 +63,12 @@ class LinkFollower:
     def __init__(self, slack: AsyncWebClient, names: NameDirectory) -> None:
         self.slack = slack
         self.names = names
+        self.access = ConversationAccess(slack)
 
     async def follow(self, link: SlackLink, asker: str, identity: BotIdentity) -> LinkedThread:
         try:
-            channel = (await self.slack.conversations_info(channel=link.channel)).get("channel") or {}
-            if not await self._asker_can_see(link.channel, channel, asker):
+            channel = await self.access.conversation(link.channel)
+            if not await self.access.can_read(asker, link.channel, channel):
                 logger.info("link not followed: the asker is not in that conversation", extra={"user": asker})
                 return LinkedThread(link, None)
             response = await self.slack.conversations_replies(
@@ -88,22 +88,6 @@ class LinkFollower:
         where = _where(channel)
         text = f'<slack_thread link="{link.url}" where="{where}">\n' + "\n\n".join(lines) + "\n</slack_thread>"
         return LinkedThread(link, text)
-
-    async def _asker_can_see(self, channel_id: str, channel: Mapping[str, Any], asker: str) -> bool:
-        if not asker:
-            return False
-        if channel.get("is_channel") and not channel.get("is_private") and not channel.get("is_im"):
-            return True
-        cursor: str | None = None
-        while True:
-            response = await self.slack.conversations_members(
-                channel=channel_id, limit=MEMBERS_PAGE_SIZE, cursor=cursor
-            )
-            if asker in (response.get("members") or []):
-                return True
-            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                return False
 
 
 def _where(channel: Mapping[str, Any]) -> str:

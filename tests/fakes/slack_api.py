@@ -177,6 +177,11 @@ class FakeSlack:
         self.channel_names: dict[str, str] = {}
         self.rate_limiter = RateLimiter(rate_limits or {})
         self.rate_limited: Counter[str] = Counter()
+        # Members of public channels where a test names them (otherwise every known user is).
+        self.channel_members: dict[str, set[str]] = {}
+        # Guests (Slack's `is_restricted`) and people of other organisations (Slack Connect) by their team.
+        self.guests: set[str] = set()
+        self.user_teams: dict[str, str] = {}
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self._hangs_released = asyncio.Event()
@@ -530,6 +535,8 @@ class FakeSlack:
                 "is_channel": channel[0] == "C",
                 "is_private": private,
                 "is_im": channel[0] == "D",
+                "context_team_id": TEAM_ID,
+                "shared_team_ids": [TEAM_ID],
                 "purpose": {"value": self.purposes.get(channel, "")},
             }
         }
@@ -537,7 +544,7 @@ class FakeSlack:
     def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params["channel"])
         self._check_readable(channel)
-        members = sorted(self.private_channels.get(channel, set(self.users)))
+        members = sorted(self.private_channels.get(channel) or self.channel_members.get(channel, set(self.users)))
         offset = int(params.get("cursor") or 0)
         limit = int(params.get("limit") or 100)
         more = offset + limit < len(members)
@@ -683,4 +690,12 @@ class FakeSlack:
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user_id = str(params["user"])
         name = self.users.get(user_id, user_id.lower())
-        return {"user": {"id": user_id, "name": name.lower(), "profile": {"display_name": name, "real_name": name}}}
+        return {
+            "user": {
+                "id": user_id,
+                "team_id": self.user_teams.get(user_id, TEAM_ID),
+                "name": name.lower(),
+                "is_restricted": user_id in self.guests,
+                "profile": {"display_name": name, "real_name": name},
+            }
+        }
