@@ -2,7 +2,10 @@
 
     python -m bench run --rate 100 --count 1000      one sustained run
     python -m bench run --rate 0 --count 500         a burst: every conversation at the same instant
-    python -m bench all                              the sweep (25, 50, 100, 200 per second) and the burst
+    python -m bench lengths                          answers of 20, 50, 300 and 1,000 pieces (100 pieces/s)
+    python -m bench capacity --chunks 300            the capacity point, then twice that rate (overload)
+    python -m bench all                              the sweep (25, 50, 100, 200 per second), the burst,
+                                                     the lengths and the capacity of 300-piece answers
     python -m bench limits                           questions a minute one workspace sustains under
                                                      Slack's published per-method rate limits
 
@@ -15,14 +18,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -36,15 +42,52 @@ RESULTS = ROOT / "bench" / "results"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SWEEP_RATES = (25, 50, 100, 200)
 SWEEP_SECONDS = 10
+# Real answers: pieces of one to a few tokens at about 100 a second. Each length has an arrival rate that
+# keeps this 2-core machine (bot, fakes and load generator together) below saturation today.
+PIECE_RATE = 100.0
+SHORT = 20
+LENGTHS = ((SHORT, 20.0), (50, 20.0), (300, 10.0), (1000, 3.0))
+# The capacity point: the highest arrival rate that keeps both latencies under these, everything answered.
+CAPACITY_ACK_P99_MS = 100.0
+CAPACITY_ADDED_P99_MS = 500.0
+CAPACITY_SECONDS = 10
 CONVERSATION = re.compile(r"conv-\d+")
+T = TypeVar("T")
 
 
 async def start(*command: str, env: dict[str, str] | None = None, stdout: Any = None) -> asyncio.subprocess.Process:
     """Only the settings given here: a developer's own environment (or .env) must not steer the measured bot."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     return await asyncio.create_subprocess_exec(
-        *command, cwd=RESULTS, env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **(env or {})}, stdout=stdout
+        *command,
+        cwd=RESULTS,
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **(env or {})},
+        stdout=stdout,
+        start_new_session=True,  # its own process group: stopping it stops what it started (py-spy's bot)
     )
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    """Stops a process and everything it started, whatever state it is in."""
+    if process.returncode is not None:
+        return
+    for stop_signal in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, stop_signal)
+        try:
+            await asyncio.wait_for(process.wait(), timeout=10)
+            return
+        except TimeoutError:
+            continue
+
+
+def py_spy() -> str:
+    """py-spy from the virtualenv that runs the benchmark (bench/requirements.txt), else from the PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise SystemExit("--profile needs py-spy: pip install -r bench/requirements.txt")
+    return found
 
 
 def cpu_seconds(pid: int) -> float:
@@ -80,33 +123,36 @@ async def run_once(
 ) -> dict[str, Any]:
     """`slack_limits` enforces Slack's published rate limits, their windows shortened that many times."""
     limits = ["--slack-limits", str(slack_limits)] if slack_limits else []
+    command = [sys.executable, "-m", "bot"]
+    if profile:
+        # py-spy samples the bot from outside; the collapsed stacks land next to the figures.
+        command = [py_spy(), "record", "--format", "raw", "--output", str(RESULTS / "profile.txt"), "--", *command]
     fakes = await start(
         sys.executable, "-m", "bench.fakes", "--latency", str(latency), "--chunks", str(chunks),
         "--screenshot-kb", str(screenshot_kb), *limits, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    assert fakes.stdout is not None
-    ready = (await fakes.stdout.readline()).decode().split()
-    urls = dict(part.split("=", 1) for part in ready[1:])
-    port = free_port()
+    bot: asyncio.subprocess.Process | None = None
     RESULTS.mkdir(parents=True, exist_ok=True)
     bot_log = (RESULTS / "bot.log").open("w")
-    bot_env = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": urls["slack"],
-        "INFERENCE_URL": urls["model"],
-        "INFERENCE_KEY": MODEL_KEY,
-        "INFERENCE_MODEL_ID": MODEL_ID,
-        "PORT": str(port),
-    }
-    command = [sys.executable, "-m", "bot"]
-    if profile:
-        # py-spy samples the bot from outside; the collapsed stacks land next to the figures.
-        command = ["py-spy", "record", "--format", "raw", "--output", str(RESULTS / "profile.txt"), "--", *command]
-    bot = await start(*command, env=bot_env, stdout=bot_log)
     try:
+        assert fakes.stdout is not None
+        ready = (await fakes.stdout.readline()).decode().split()
+        if not ready or ready[0] != "READY":
+            raise RuntimeError("the fakes did not start")
+        urls = dict(part.split("=", 1) for part in ready[1:])
+        port = free_port()
+        bot_env = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": urls["slack"],
+            "INFERENCE_URL": urls["model"],
+            "INFERENCE_KEY": MODEL_KEY,
+            "INFERENCE_MODEL_ID": MODEL_ID,
+            "PORT": str(port),
+        }
+        bot = await start(*command, env=bot_env, stdout=bot_log)
         async with aiohttp.ClientSession() as http:
-            await _wait_healthy(http, f"http://127.0.0.1:{port}/health")
+            await _wait_healthy(http, f"http://127.0.0.1:{port}/health", bot)
             bot_pid = _child_pid(bot.pid) if profile else bot.pid
             cpu_before = cpu_seconds(bot_pid)
             load = await start(
@@ -114,23 +160,28 @@ async def run_once(
                 "--count", str(count), "--rate", str(rate), *(["--follow-ups"] if follow_ups else []),
                 stdout=asyncio.subprocess.PIPE,
             )  # fmt: skip
-            output, _ = await load.communicate()
+            try:
+                output, _ = await load.communicate()
+            finally:
+                await stop(load)
             deliveries = json.loads(output)
             stats = await _wait_answered(http, urls["control"], count, deadline=latency + deadline)
             cpu = cpu_seconds(bot_pid) - cpu_before
             rss = peak_rss_mb(bot_pid)
             if profile:
                 os.kill(bot_pid, signal.SIGTERM)
-                await bot.wait()
+                await asyncio.wait_for(bot.wait(), timeout=60)  # py-spy writes the profile as the bot ends
     finally:
         for process in (bot, fakes):
-            if process.returncode is None:
-                process.terminate()
-                await process.wait()
+            if process is not None:
+                await stop(process)
         bot_log.close()
     figures = _figures(count, rate, latency, deliveries, stats, cpu, rss)
     figures.update(
-        screenshot_kb=screenshot_kb, slack_errors=(RESULTS / "bot.log").read_text().count("outcome=slack_error")
+        pieces_per_answer=chunks,
+        cpu_us_per_piece=round(cpu * 1e6 / max(1, stats["answered"]) / max(1, chunks), 1),
+        screenshot_kb=screenshot_kb,
+        slack_errors=(RESULTS / "bot.log").read_text().count("outcome=slack_error"),
     )
     return figures
 
@@ -138,12 +189,14 @@ async def run_once(
 def _child_pid(pid: int) -> int:
     """The bot's own process, under py-spy."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    if not children:
+        raise RuntimeError("py-spy started no bot; see bench/results/bot.log")
     return int(children[0])
 
 
-async def _wait_healthy(http: aiohttp.ClientSession, url: str) -> None:
+async def _wait_healthy(http: aiohttp.ClientSession, url: str, process: asyncio.subprocess.Process) -> None:
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.returncode is None:
         try:
             async with http.get(url) as response:
                 if response.status == 200:
@@ -216,15 +269,15 @@ def _figures(
 def summary(result: dict[str, Any]) -> str:
     ack, added = result["ack_ms"], result["added_ms"]
     return (
-        f"rate={result['arrival_rate_per_s']} n={result['conversations']}: "
+        f"rate={result['arrival_rate_per_s']} n={result['conversations']} pieces={result['pieces_per_answer']}: "
         f"answered {result['answered']}/{result['conversations']}, duplicates {result['duplicates']}, "
         f"wrong text {result['answers_with_wrong_text']}, "
         f"refused {result['refused_deliveries']}, "
         f"ack p50/p99/max {ack['p50']:.1f}/{ack['p99']:.1f}/{ack['max']:.1f} ms, "
         f"added p50/p99 {added['p50']:.0f}/{added['p99']:.0f} ms, "
         f"Slack calls/answer {result['slack_calls_per_answer']}, model peak in flight "
-        f"{result['model_peak_in_flight']}, CPU {result['cpu_ms_per_answer']} ms/answer, "
-        f"peak RSS {result['peak_rss_mb']} MB"
+        f"{result['model_peak_in_flight']}, CPU {result['cpu_ms_per_answer']} ms/answer "
+        f"({result['cpu_us_per_piece']} µs/piece), peak RSS {result['peak_rss_mb']} MB"
         + (
             f", a {result['screenshot_kb']} KB screenshot each, {result['file_downloads']} downloads"
             if result.get("screenshot_kb")
@@ -239,8 +292,85 @@ def save(name: str, results: list[dict[str, Any]]) -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(brief, indent=2) + "\n")
 
 
-async def run_all(latency: float, chunks: int) -> None:
-    from bench.plots import plot_results
+def latency_for(chunks: int, piece_rate: float) -> float:
+    """The model's own time for an answer of `chunks` pieces streamed at `piece_rate` a second."""
+    return chunks / piece_rate
+
+
+def sustained(result: dict[str, Any]) -> bool:
+    """Whether a run stayed within the capacity point's limits, with every answer whole and once."""
+    whole = result["answered"] == result["conversations"] and not result["duplicates"]
+    clean = not result["answers_with_wrong_text"] and not result["refused_deliveries"]
+    fast = result["ack_ms"]["p99"] < CAPACITY_ACK_P99_MS and result["added_ms"]["p99"] < CAPACITY_ADDED_P99_MS
+    return whole and clean and fast
+
+
+async def run_lengths(piece_rate: float) -> list[dict[str, Any]]:
+    """Answers of each length in `LENGTHS`; CPU per streamed piece is the cost beyond the short answer's."""
+    results = []
+    for chunks, rate in LENGTHS:
+        latency = 2.0 if chunks == SHORT else latency_for(chunks, piece_rate)  # the short case as before
+        result = await run_once(round(rate * SWEEP_SECONDS), rate, latency, chunks)
+        results.append(result)
+        print(summary(result), flush=True)
+    short = results[0]["cpu_ms_per_answer"]
+    for result in results:
+        extra = result["pieces_per_answer"] - SHORT
+        result["cpu_us_per_extra_piece"] = (
+            round((result["cpu_ms_per_answer"] - short) * 1000 / extra, 1) if extra else None
+        )
+    save("lengths", results)
+    return results
+
+
+async def run_capacity(chunks: int, piece_rate: float, start_rate: float, seconds: int) -> dict[str, Any]:
+    """Raises the arrival rate by half until a run misses the limits, narrows the gap twice, then runs at twice
+    the capacity point found (overload: acks must stay well within Slack's 3 s, nothing lost)."""
+    latency = latency_for(chunks, piece_rate)
+    runs: list[dict[str, Any]] = []
+
+    async def trial(rate: float) -> bool:
+        result = await run_once(round(rate * seconds), rate, latency, chunks)
+        result["sustained"] = sustained(result)
+        print(("PASS " if result["sustained"] else "MISS ") + summary(result), flush=True)
+        runs.append(result)
+        return bool(result["sustained"])
+
+    passed, failed = 0.0, 0.0
+    rate = start_rate
+    while await trial(rate):
+        passed, rate = rate, round(rate * 1.5, 1)
+    failed = rate
+    for _ in range(2):
+        middle = round((passed + failed) / 2, 1)
+        if await trial(middle):
+            passed = middle
+        else:
+            failed = middle
+    overload = await run_once(round(2 * passed * seconds), 2 * passed, latency, chunks) if passed else None
+    if overload is not None:
+        print("OVERLOAD " + summary(overload), flush=True)
+    found = {
+        "pieces_per_answer": chunks,
+        "piece_rate_per_s": piece_rate,
+        "capacity_per_s": passed,
+        "first_miss_per_s": failed,
+        "runs": runs,
+        "overload": overload,
+    }
+    brief = {**found, "runs": _brief(runs), "overload": _brief([overload])[0] if overload else None}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"capacity_{chunks}.json").write_text(json.dumps(brief, indent=2) + "\n")
+    print(f"capacity for {chunks}-piece answers: {passed}/s (first miss {failed}/s)", flush=True)
+    return found
+
+
+def _brief(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{key: value for key, value in result.items() if not key.endswith("_samples_ms")} for result in results]
+
+
+async def run_all(latency: float, chunks: int, piece_rate: float) -> None:
+    from bench.plots import plot_capacity, plot_lengths, plot_results
 
     sweep = []
     for rate in SWEEP_RATES:
@@ -252,6 +382,21 @@ async def run_all(latency: float, chunks: int) -> None:
     save("sweep", sweep)
     save("burst", [burst])
     plot_results(sweep, burst, RESULTS)
+    plot_lengths(await run_lengths(piece_rate), RESULTS)
+    plot_capacity(await run_capacity(300, piece_rate, 20, CAPACITY_SECONDS), RESULTS)
+
+
+def run(job: Coroutine[Any, Any, T]) -> T:
+    """Runs `job`; SIGTERM (a `timeout`, a CI runner) ends it like Ctrl-C does, so every process it started
+    is stopped (they run in their own process groups, out of reach of signals sent to this one)."""
+
+    async def cancellable() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await job
+
+    return asyncio.run(cancellable())
 
 
 async def run_limits(per_minute: list[int], minutes: float, time_scale: float, latency: float, chunks: int) -> None:
@@ -288,33 +433,47 @@ def main() -> None:
     one.add_argument("--rate", type=float, default=100, help="conversations per second; 0 for a burst")
     one.add_argument("--profile", action="store_true", help="sample the bot with py-spy (bench/results/profile.txt)")
     one.add_argument("--screenshot-kb", type=int, default=0, help="each question carries a screenshot this large")
-    everything = commands.add_parser("all", help="the arrival-rate sweep and the burst, with plots")
+    lengths = commands.add_parser("lengths", help="answers of 20, 50, 300 and 1,000 pieces, with plots")
+    capacity = commands.add_parser("capacity", help="the capacity point for one answer length, and overload")
+    capacity.add_argument("--start-rate", type=float, default=20, help="the first arrival rate tried, per second")
+    capacity.add_argument("--seconds", type=int, default=CAPACITY_SECONDS, help="arrivals last this long per run")
+    everything = commands.add_parser("all", help="the sweep, the burst, the lengths and the capacity, with plots")
     limits = commands.add_parser("limits", help="questions a minute one workspace sustains under Slack's rate limits")
     limits.add_argument("--per-minute", default="10,20,30,60", help="question rates to try, comma-separated")
     limits.add_argument("--minutes", type=float, default=3, help="how long each rate is kept up, in Slack minutes")
     limits.add_argument("--time-scale", type=float, default=4, help="rate-limit windows are this many times shorter")
-    for command in (one, everything, limits):
+    for command in (one, everything, capacity, limits):
         command.add_argument("--latency", type=float, default=2.0, help="the model's own time per answer, s")
-        command.add_argument("--chunks", type=int, default=20, help="streamed pieces per answer")
+        command.add_argument("--chunks", type=int, default=SHORT, help="streamed pieces per answer")
+    for command in (one, lengths, capacity, everything):
+        command.add_argument(
+            "--piece-rate", type=float, default=None, help="pieces streamed per second (sets --latency from --chunks)"
+        )
     arguments = parser.parse_args()
+    piece_rate = arguments.piece_rate or PIECE_RATE
     if arguments.command == "run":
-        result = asyncio.run(
+        latency = latency_for(arguments.chunks, arguments.piece_rate) if arguments.piece_rate else arguments.latency
+        result = run(
             run_once(
-                arguments.count,
-                arguments.rate,
-                arguments.latency,
-                arguments.chunks,
-                arguments.profile,
-                arguments.screenshot_kb,
+                arguments.count, arguments.rate, latency, arguments.chunks, arguments.profile, arguments.screenshot_kb
             )
         )
         print(summary(result))
         save("run", [result])
     elif arguments.command == "limits":
         rates = [int(rate) for rate in arguments.per_minute.split(",")]
-        asyncio.run(run_limits(rates, arguments.minutes, arguments.time_scale, arguments.latency, arguments.chunks))
+        run(run_limits(rates, arguments.minutes, arguments.time_scale, arguments.latency, arguments.chunks))
+    elif arguments.command == "lengths":
+        from bench.plots import plot_lengths
+
+        plot_lengths(run(run_lengths(piece_rate)), RESULTS)
+    elif arguments.command == "capacity":
+        from bench.plots import plot_capacity
+
+        found = run(run_capacity(arguments.chunks, piece_rate, arguments.start_rate, arguments.seconds))
+        plot_capacity(found, RESULTS)
     else:
-        asyncio.run(run_all(arguments.latency, arguments.chunks))
+        run(run_all(arguments.latency, arguments.chunks, piece_rate))
 
 
 if __name__ == "__main__":

@@ -55,3 +55,47 @@ def _cost_by_rate(sweep: list[dict[str, Any]], path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def plot_lengths(results: list[dict[str, Any]], folder: Path) -> None:
+    """CPU per answer and per streamed piece, by answer length."""
+    pieces = [result["pieces_per_answer"] for result in results]
+    figure, (per_answer, per_piece) = plt.subplots(1, 2, figsize=(12, 4.5))
+    per_answer.plot(pieces, [result["cpu_ms_per_answer"] for result in results], marker="o", label="CPU per answer")
+    per_answer.set(title="Bot CPU per answer, by length", xlabel="streamed pieces per answer", ylabel="ms")
+    extra = [(result["pieces_per_answer"], result["cpu_us_per_extra_piece"]) for result in results[1:]]
+    per_piece.plot([p for p, _ in extra], [cost for _, cost in extra], marker="o", label="beyond the short answer")
+    per_piece.plot(pieces, [result["cpu_us_per_piece"] for result in results], marker="o", label="all CPU / pieces")
+    per_piece.axhline(50, color="grey", linestyle="--", label="target 50 µs")
+    per_piece.set(title="Bot CPU per streamed piece", xlabel="streamed pieces per answer", ylabel="µs")
+    for axis in (per_answer, per_piece):
+        axis.set_xscale("log")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(folder / "lengths.png", dpi=110)
+    plt.close(figure)
+
+
+def plot_capacity(found: dict[str, Any], folder: Path) -> None:
+    """Ack and added p99 by arrival rate, the limits, the capacity point and the overload run."""
+    runs = sorted(found["runs"], key=lambda result: result["arrival_rate_per_s"])
+    if found["overload"] is not None:
+        runs.append(found["overload"])
+    rates = [result["arrival_rate_per_s"] for result in runs]
+    figure, (acks, added) = plt.subplots(1, 2, figsize=(12, 4.5))
+    acks.plot(rates, [result["ack_ms"]["p99"] for result in runs], marker="o", label="ack p99")
+    acks.axhline(100, color="grey", linestyle="--", label="limit 100 ms")
+    acks.axhline(3000, color="red", linestyle=":", label="Slack's 3 s")
+    added.plot(rates, [result["added_ms"]["p99"] for result in runs], marker="o", label="added p99")
+    added.axhline(500, color="grey", linestyle="--", label="limit 500 ms")
+    for axis in (acks, added):
+        axis.axvline(found["capacity_per_s"], color="green", label=f"capacity {found['capacity_per_s']}/s")
+        axis.set(xlabel="conversations per second", ylabel="ms (log)", yscale="log")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend()
+    acks.set_title(f"{found['pieces_per_answer']}-piece answers: acknowledgement p99")
+    added.set_title(f"{found['pieces_per_answer']}-piece answers: added time p99")
+    figure.tight_layout()
+    figure.savefig(folder / f"capacity_{found['pieces_per_answer']}.png", dpi=110)
+    plt.close(figure)
