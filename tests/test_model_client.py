@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bot.errors import ContextTooLong, ModelHTTPError, ModelSetupError, ModelStreamBroken, ModelTimeout
-from bot.model_client import ChatMessage, ModelClient, ModelRequest, RetryPolicy
+from bot.model_client import Answer, ChatMessage, ModelClient, ModelRequest, RetryPolicy
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, RawStream, Reply, WholeReply
 
 REQUEST = ModelRequest([ChatMessage("system", "s"), ChatMessage("user", "hi")], temperature=0.5, max_tokens=100)
@@ -207,3 +207,42 @@ async def test_a_chunk_with_an_empty_error_field_is_not_an_error(client: ModelCl
         )
     )
     assert (await client.complete(REQUEST)).text == "Fine"
+
+
+async def test_crlf_line_endings_and_multi_line_data_events(client: ModelClient, fake_model: FakeModel) -> None:
+    fake_model.script.append(
+        RawStream(
+            [
+                'data: {"choices":[{"delta":{"content":"One "}}]}\r\n\r\n',
+                'data: {"choices":[{"delta":\r\ndata: {"content":"event on two lines"}}]}\r\n\r\n',
+                'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\r\n\r\ndata: [DONE]\r\n\r\n',
+            ]
+        )
+    )
+    answer = await client.complete(REQUEST)
+    assert (answer.text, answer.finish_reason) == ("One event on two lines", "stop")
+
+
+async def test_a_character_split_between_two_reads(client: ModelClient, fake_model: FakeModel) -> None:
+    event = 'data: {"choices":[{"delta":{"content":"caf\u00e9 \U0001f600"}}]}\n\n'.encode()
+    split = event.index("\U0001f600".encode()) + 2
+    end = b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    fake_model.script.append(RawStream([event[: split - 4], event[split - 4 : split], event[split:], end]))
+    assert (await client.complete(REQUEST)).text == "caf\u00e9 \U0001f600"
+
+
+async def test_text_before_an_error_event_in_the_same_read_is_shown_and_not_retried(
+    client: ModelClient, fake_model: FakeModel
+) -> None:
+    one_write = 'data: {"choices":[{"delta":{"content":"Partial"}}]}\n\n' + _event({"message": "upstream failed"})
+    fake_model.script += [RawStream([one_write]), Reply(["never asked"])]
+    shown: list[str] = []
+    answer = Answer()
+
+    async def read() -> None:
+        async for text in client.stream(REQUEST, answer):
+            shown.append(text)
+
+    with pytest.raises(ModelStreamBroken):
+        await read()
+    assert ("".join(shown), answer.text, answer.attempts, len(fake_model.requests)) == ("Partial", "Partial", 1, 1)

@@ -47,9 +47,9 @@ class Hang:
 
 @dataclass
 class RawStream:
-    """Exact bytes of an event stream, for malformed or cut-off streams."""
+    """Exact bytes of an event stream, for malformed or cut-off streams; each item is written on its own."""
 
-    lines: list[str]
+    lines: list[str] | list[bytes]
     drop_connection: bool = False
 
 
@@ -155,7 +155,7 @@ class FakeModel:
         await response.prepare(request)
         if isinstance(script, RawStream):
             for line in script.lines:
-                await response.write(line.encode())
+                await response.write(line if isinstance(line, bytes) else line.encode())
             if script.drop_connection and request.transport is not None:
                 request.transport.abort()
                 return response
