@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
-from bot.clients import SLACK_FAILURES
+from bot.clients import SLACK_FAILURES, slack_error_code
 from bot.slack_reply import SlackCapabilities
 from bot.suggested_prompts import SuggestedPrompt
 
@@ -44,7 +44,7 @@ class SuggestedPrompts:
                 channel_id=channel, prompts=self.prompts, title=notices.SUGGESTED_PROMPTS_TITLE
             )
         except SlackApiError as error:
-            code = str(error.response.get("error"))
+            code = slack_error_code(error) or "unreadable_error"
             self.capabilities.learn(METHOD, channel, error)
             if code not in self._refusals_logged:
                 self._refusals_logged.add(code)

@@ -25,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import notices
 from bot.access import ConversationAccess
 from bot.answerer import CLAIM_TTL_SECONDS, Answerer, Question
-from bot.clients import SLACK_FAILURES
+from bot.clients import SLACK_FAILURES, slack_error_code
 from bot.conversation import BotIdentity, ThreadMessage, user_ids_in
 from bot.model_client import ChatMessage
 from bot.redaction import private_names
@@ -347,5 +347,5 @@ def _lines(
 
 def _error_name(error: BaseException) -> str:
     if isinstance(error, SlackApiError):
-        return str(error.response.get("error"))
+        return slack_error_code(error) or "unreadable_error"
     return type(error).__name__

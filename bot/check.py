@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clients import SLACK_FAILURES, open_model_client, open_slack_client
+from bot.clients import SLACK_FAILURES, open_model_client, open_slack_client, slack_error_code
 from bot.errors import (
     ConfigurationError,
     ModelError,
@@ -128,7 +128,7 @@ async def _check_slack_token(settings: Settings, slack: AsyncWebClient, report: 
     try:
         response = await slack.auth_test()
     except SlackApiError as error:
-        code = error.response.get("error")
+        code = slack_error_code(error) or "an unreadable answer"
         report.failed(
             "slack",
             f"Slack refused the bot token ({code})",
