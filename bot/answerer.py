@@ -253,21 +253,25 @@ class Answerer:
             await self.usage.record_refused()
             turn.log.update(outcome="over_budget", budget=spent.budget)
             return
-        queued = self.model_calls.locked()
-        if queued:
-            turn.log["queued"] = True
-            await status.show(notices.WAITING_STATUS)
-        async with self.model_calls:
+        reserved = await self.usage.reserve(question.user_id, question.channel, direct=direct, messages=messages)
+        try:
+            queued = self.model_calls.locked()
             if queued:
-                await status.show()
-            try:
-                await self._answer_live(turn, messages, notes)
-            finally:
-                if turn.answer.attempts:
-                    failed = turn.log.get("outcome") != "answered"
-                    await self.usage.record(
-                        question.user_id, question.channel, direct=direct, answer=turn.answer, failed=failed
-                    )
+                turn.log["queued"] = True
+                await status.show(notices.WAITING_STATUS)
+            async with self.model_calls:
+                if queued:
+                    await status.show()
+                try:
+                    await self._answer_live(turn, messages, notes)
+                finally:
+                    if turn.answer.attempts:
+                        failed = turn.log.get("outcome") != "answered"
+                        await self.usage.record(
+                            question.user_id, question.channel, direct=direct, answer=turn.answer, failed=failed
+                        )
+        finally:
+            await self.usage.release(reserved)
 
     async def _conversation(
         self, turn: Turn, identity: BotIdentity, asked: ThreadMessage

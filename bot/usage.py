@@ -3,7 +3,8 @@
 Counted in the store (`bot/store.py`), so several processes sharing Redis share the budgets. A day's
 counters expire once the usage view no longer shows that day. A question is checked against the
 budgets before the model is asked; an answer in progress is never cut, so a budget can be overrun by
-one answer, and the next question is refused.
+one answer, and the next question is refused. While a question is in flight, its input (estimated) is
+counted already (`reserve`), so a burst of questions at once cannot all pass a budget that has room for one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from bot.model_client import Answer, ModelRequest
+from bot.model_client import Answer, ChatMessage, ModelRequest
 from bot.settings import Settings
 from bot.store import Store
 
@@ -43,6 +44,16 @@ class BudgetSpent:
     budget: Literal["person", "channel"]
     limit: int
     resets_in: timedelta
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Tokens counted against a question's budgets while it is in flight, on the day it was asked."""
+
+    day: datetime
+    user: str
+    channel: str
+    tokens: int
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,32 @@ class Usage:
             if tokens >= limit:
                 return BudgetSpent(budget, limit, self._until_midnight())
         return None
+
+    async def reserve(
+        self, user: str, channel: str, *, direct: bool, messages: Sequence[ChatMessage]
+    ) -> Reservation | None:
+        """Counts a question's estimated input against its budgets until `release`; None where no budget
+        applies (none set, or an admin)."""
+        budgets = self.settings.daily_tokens_per_person, self.settings.daily_tokens_per_channel
+        if user in self.settings.admin_user_ids or budgets == (None, None):
+            return None
+        tokens = sum(len(message.content) for message in messages) // CHARS_PER_TOKEN
+        reservation = Reservation(self._today(), user, DIRECT_MESSAGES if direct else channel, tokens)
+        await self._spend(reservation, tokens)
+        return reservation
+
+    async def release(self, reservation: Reservation | None) -> None:
+        """Takes a reservation back (what was really spent is counted by `record`)."""
+        if reservation is not None:
+            await self._spend(reservation, -reservation.tokens)
+
+    async def _spend(self, reservation: Reservation, tokens: int) -> None:
+        day = reservation.day
+        changes = {
+            _key(day, "people"): {reservation.user: tokens},
+            _key(day, "channels"): {reservation.channel: tokens},
+        }
+        await self.store.add_counts(changes, KEEP_SECONDS)
 
     async def record_refused(self) -> None:
         await self.store.add_counts({_key(self._today(), "totals"): {"refused": 1}}, KEEP_SECONDS)

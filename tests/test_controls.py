@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -272,3 +273,29 @@ async def test_a_service_that_refuses_stream_options_is_asked_without_them(
     assert await ask(fake_slack, events, "UALICE", "first") == ["You said: Alice: first"]
     assert await ask(fake_slack, events, "UALICE", "second") == ["You said: Alice: second"]
     assert ["stream_options" in request for request in fake_model.requests] == [True, False, False]
+
+
+async def test_questions_asked_at_once_cannot_all_pass_a_budget_with_room_for_one(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """Five questions in five threads while the first answer is still coming: the first is answered, the
+    others are refused, and the model is asked once; once the answer is counted, what it really cost stays."""
+    bot = await bot_factory(DAILY_TOKENS_PER_PERSON="1000")
+    events = sender(bot.url, http)
+    first_may_start = asyncio.Event()
+    fake_model.script.append(Reply(["The answer."], starts=first_may_start))
+    questions = [
+        fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> question {n} " + "x" * 4000) for n in range(5)
+    ]
+    await events.mention(questions[0])
+    await fake_model.wait_for_requests(1)
+    for question in questions[1:]:
+        await events.mention(question)
+    for question in questions[1:]:
+        [notice] = await fake_slack.wait_for_replies("C1", question["ts"])
+        assert "You've used your daily budget of 1,000 tokens" in notice
+    first_may_start.set()
+    assert await fake_slack.wait_for_replies("C1", questions[0]["ts"]) == ["The answer."]
+    assert len(fake_model.requests) == 1
+    await bot.runtime.tasks.wait()
+    assert await bot.runtime.answerer.usage.budget_spent("UALICE", "C1", direct=False) is None
