@@ -7,12 +7,12 @@ Settings come from the environment and from `.env`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 
 from dotenv import load_dotenv
 
-from bot import event_loop
 from bot.chat import chat, stdin_lines
 from bot.check import run_checks
 from bot.errors import ConfigurationError
@@ -38,7 +38,7 @@ def main() -> int:
     # Only the working directory's .env: python-dotenv would otherwise search upwards from this file.
     load_dotenv(".env")
     if command == "check":
-        return event_loop.run(run_checks(os.environ, sys.stdout))
+        return asyncio.run(run_checks(os.environ, sys.stdout))
     try:
         # `chat` talks to the model only: it needs no Slack settings; `usage` reads Redis only.
         parts: tuple[Part, ...] = ("model",) if command == "chat" else () if command == "usage" else ("slack", "model")
@@ -49,12 +49,12 @@ def main() -> int:
     if command == "chat":
         # The conversation owns stdout; log lines (retries, say) go to stderr.
         configure_logging(settings.log_level, settings.secrets, sys.stderr)
-        return event_loop.run(chat(settings, stdin_lines(sys.stdout), sys.stdout))
+        return asyncio.run(chat(settings, stdin_lines(sys.stdout), sys.stdout))
     if command == "usage":
         configure_logging(settings.log_level, settings.secrets, sys.stderr)
-        return event_loop.run(print_usage(settings, sys.stdout))
+        return asyncio.run(print_usage(settings, sys.stdout))
     configure_logging(settings.log_level, settings.secrets)
-    event_loop.run(serve(settings))
+    asyncio.run(serve(settings))
     return 0
 
 
