@@ -137,7 +137,9 @@ def _fence_marker(opening: str) -> str:
 
 # --- Markdown → mrkdwn -------------------------------------------------------------------------------
 
-SLACK_TOKEN = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+(?:\|[^>]*)?|!(?:here|channel|everyone)|!subteam\^[^>]+)>")
+# Mentions of a person or a channel keep working; broadcasts (`<!here>`, `<!channel>`, `<!everyone>`, a user
+# group) are escaped and shown as text: words the model wrote never ping a whole channel or team.
+SLACK_TOKEN = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+(?:\|[^>]*)?)>")
 CODE_SPAN = re.compile(r"`[^`\n]+`")
 # The URL may hold balanced parentheses, as Wikipedia's do; an image's "!" is dropped with it.
 LINK = re.compile(r"!?\[([^\]\n]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\)")

@@ -74,7 +74,11 @@ def test_a_single_huge_line_is_cut_to_the_limit() -> None:
         ("1. first", "1. first"),
         ("> quoted **text**", "> quoted *text*"),
         ("a < b && c > d", "a &lt; b &amp;&amp; c &gt; d"),
-        ("ask <@U123> in <#C1|general>, <!here>", "ask <@U123> in <#C1|general>, <!here>"),
+        ("ask <@U123> in <#C1|general>", "ask <@U123> in <#C1|general>"),
+        (
+            "<!here> <!channel> <!everyone> <!subteam^S1|devs>",
+            "&lt;!here&gt; &lt;!channel&gt; &lt;!everyone&gt; &lt;!subteam^S1|devs&gt;",
+        ),
         ("`a <b> **c**`", "`a &lt;b&gt; **c**`"),
         ("```js\nif (a < b) { x = **y** }\n```", "```\nif (a &lt; b) { x = **y** }\n```"),
         ("---", "───"),
