@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from PIL import Image
+from pypdf import PdfReader, PdfWriter
 
 
 def png(width: int = 40, height: int = 30, colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -51,4 +52,13 @@ def pdf(*pages: str) -> bytes:
     for offset in offsets:
         out.write(f"{offset:010d} 00000 n \n".encode())
     out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
+def encrypted_pdf(text: str, user_password: str = "", algorithm: str = "AES-256") -> bytes:
+    """A PDF encrypted as Acrobat does: with an owner password only (anyone may open it) unless `user_password`."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf(text))))
+    writer.encrypt(user_password=user_password, owner_password="owner-secret", algorithm=algorithm)
+    out = io.BytesIO()
+    writer.write(out)
     return out.getvalue()

@@ -16,7 +16,7 @@ from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply, text_of
 from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack
-from tests.files_data import noisy_png, pdf, png
+from tests.files_data import encrypted_pdf, noisy_png, pdf, png
 from tests.redis_server import redis_server
 
 MENTION = f"<@{BOT_USER_ID}>"
@@ -107,6 +107,22 @@ async def test_a_snippet_and_a_pdf_reach_the_model_as_text(
     text = last_user_text(fake_model)
     assert '<file name="config">\nretries: 3\n\n</file>' in text
     assert "[page 1]\nThe API returns 429 when busy.\n\n[page 2]\nRetry after 5 s." in text
+
+
+async def test_an_encrypted_pdf_is_read_and_a_password_protected_one_named(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Most PDFs with an owner password only (AES, as Acrobat and Word write them) open for anyone: their
+    text reaches the model; one that needs a password to open is named, and the answer still comes."""
+    report = fake_slack.add_file("report.pdf", encrypted_pdf("Revenue grew 12%."), "application/pdf")
+    locked = fake_slack.add_file("locked.pdf", encrypted_pdf("Secret plan", user_password="pw"), "application/pdf")
+    message = ask_with_files(fake_slack, "summarise these", report, locked)
+    await events.mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    text = last_user_text(fake_model)
+    assert "[page 1]\nRevenue grew 12%." in text
+    assert "Secret plan" not in text
+    assert "_I did not read `locked.pdf`: it could not be read (password-protected)._" in reply
 
 
 async def test_an_oversized_file_is_not_downloaded_and_is_named(

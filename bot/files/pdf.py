@@ -6,7 +6,7 @@ import io
 import logging
 
 from pypdf import PdfReader
-from pypdf.errors import PyPdfError
+from pypdf.errors import DependencyError, PyPdfError
 
 # pypdf warns about every small flaw of a PDF in the wild; those are not the operator's concern.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -26,6 +26,8 @@ def pdf_text(data: bytes, max_pages: int) -> tuple[str, int]:
         texts = [reader.pages[index].extract_text() or "" for index in range(min(total, max_pages))]
     except UnreadablePdf:
         raise
+    except DependencyError as error:
+        raise UnreadablePdf("encrypted in a way the bot cannot read") from error
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as error:
         raise UnreadablePdf("damaged or not a PDF") from error
     text = "\n\n".join(f"[page {number}]\n{page.strip()}" for number, page in enumerate(texts, 1) if page.strip())
