@@ -229,6 +229,10 @@ def more_files_not_read(count: int) -> str:
     return f"_…and {count} more files I did not read._"
 
 
+def more_links_not_followed(count: int, max_links: int) -> str:
+    return f"_…and {count} more Slack links I did not open: I follow at most {max_links} in a question._"
+
+
 def link_not_followed(url: str) -> str:
     """Says nothing about what the link points to: the asker may not be allowed to know."""
     return f"_I could not open {url}: I only follow links to conversations that both you and I can see._"

@@ -85,3 +85,17 @@ async def test_a_follow_up_after_the_asker_left_the_private_channel_no_longer_re
     await fake_slack.wait_for_replies(dm, root_ts, count=3)
     await bot.runtime.tasks.wait()
     assert "Layoffs" not in str(fake_model.requests[1]["messages"])
+
+
+async def test_links_past_the_cap_are_counted_in_the_answer_not_dropped_silently(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Five links in one question: the first three are opened, the answer says two more were not."""
+    messages = [fake_slack.post_as_person("C9", "UBOB", f"note {n}") for n in range(5)]
+    links = " ".join(f"<{link_to(message)}>" for message in messages)
+    question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} compare {links}")
+    await events.mention(question)
+    [reply] = await fake_slack.wait_for_replies("C1", str(question["ts"]))
+    sent = text_of(fake_model.requests[0]["messages"][-1])
+    assert [f"note {n}" in sent for n in range(5)] == [True, True, True, False, False]
+    assert reply.endswith("_…and 2 more Slack links I did not open: I follow at most 3 in a question._")

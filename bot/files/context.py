@@ -22,7 +22,7 @@ from bot.files.images import model_takes_images
 from bot.files.kinds import SlackFile
 from bot.files.links import MAX_LINKS, LinkedThread, LinkFollower, SlackLink, links_in
 from bot.files.reading import MAX_FILES_PER_ANSWER, FileContent, FileLimits, FileReader, ReadStats, files_of, plan
-from bot.notices import file_not_read, link_not_followed, more_files_not_read
+from bot.notices import file_not_read, link_not_followed, more_files_not_read, more_links_not_followed
 from bot.settings import Settings
 from bot.slack_thread import NameDirectory
 from bot.store import Store
@@ -40,6 +40,8 @@ class Prefetched:
     contents: dict[str, FileContent] = field(default_factory=dict)
     # The question's links, followed (or not) for the asker.
     links: list[LinkedThread] = field(default_factory=list)
+    # How many more links the question held than are followed.
+    links_left_out: int = 0
     stats: ReadStats = field(default_factory=ReadStats)
     # Files whose message carried only a stub (Slack Connect), as `files.info` described them.
     resolved: dict[str, SlackFile] = field(default_factory=dict)
@@ -69,8 +71,9 @@ class FileContext:
         to_read, decided = plan(files, self.limits)
         links = links_in(str(question.get("text") or ""))
         read, followed = await asyncio.gather(
-            self.reader.read(thread_key, to_read, prefetched.stats), self._follow(links, asker, identity)
+            self.reader.read(thread_key, to_read, prefetched.stats), self._follow(links[:MAX_LINKS], asker, identity)
         )
+        prefetched.links_left_out = max(len(links) - MAX_LINKS, 0)
         prefetched.contents = {**decided, **read}
         prefetched.links = followed
         return prefetched
@@ -130,6 +133,8 @@ class FileContext:
         if len(attached.unread) > MAX_NOTES:
             notes.append(more_files_not_read(len(attached.unread) - MAX_NOTES))
         notes += [link_not_followed(linked.link.url) for linked in prefetched.links if linked.text is None]
+        if prefetched.links_left_out:
+            notes.append(more_links_not_followed(prefetched.links_left_out, MAX_LINKS))
         return attached, notes
 
     async def _resolved(self, files: list[SlackFile], resolved: dict[str, SlackFile]) -> list[SlackFile]:

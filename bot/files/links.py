@@ -49,14 +49,15 @@ class LinkedThread:
 
 
 def links_in(text: str) -> list[SlackLink]:
-    """The Slack message links in a message's raw text, first ones first, each once."""
+    """The Slack message links in a message's raw text, first ones first, each once (callers follow at most
+    `MAX_LINKS`)."""
     links: dict[str, SlackLink] = {}
     for match in SLACK_LINK.finditer(html.unescape(text)):
         query = parse_qs(urlsplit(match.group(0)).query)
         thread_ts = next(iter(query.get("thread_ts") or []), None)
         link = SlackLink(match.group(0), match.group(1), f"{match.group(2)}.{match.group(3)}", thread_ts)
         links.setdefault(f"{link.channel}:{link.ts}", link)
-    return list(links.values())[:MAX_LINKS]
+    return list(links.values())
 
 
 class LinkFollower:
