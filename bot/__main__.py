@@ -1,5 +1,7 @@
-"""`python -m bot`: start the bot; `python -m bot check`: check the setup; `python -m bot chat`: try the model;
-`python -m bot usage`: who used how many tokens, today and in the last 7 days.
+"""The Slack thread assistant: answer in Slack (serve), check the setup, try the model (chat), or show token usage.
+
+`python -m bot` starts the bot; `python -m bot check` checks the setup; `python -m bot chat` talks to the model in
+the terminal; `python -m bot usage` shows who used how many tokens, today and in the last 7 days.
 
 Settings come from the environment and from `.env`.
 """

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -59,3 +61,82 @@ def test_readme_and_env_example_document_every_setting() -> None:
     for name in Settings.names():
         assert f"`{name}`" in readme, name
         assert name in example, name
+
+
+BASE_ENVIRON = {
+    "SLACK_BOT_TOKEN": "xoxb-1",
+    "SLACK_SIGNING_SECRET": "secret",
+    "INFERENCE_URL": "https://inference.example",
+    "INFERENCE_KEY": "key",
+    "INFERENCE_MODEL_ID": "claude-4-5-haiku",
+}
+
+
+def readme_settings() -> dict[str, str]:
+    """The README's settings table: each setting's Default cell, each setting in one row only."""
+    rows: dict[str, str] = {}
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if match := re.fullmatch(r"\| `([A-Z_]+)` \| (.+?) \| .+ \|", line):
+            assert match[1] not in rows, f"{match[1]} has two rows"
+            rows[match[1]] = match[2]
+    return rows
+
+
+def literal(cell: str) -> str | None:
+    """`20` → 20; prose such as 'unset (no limit)' → None."""
+    match = re.fullmatch(r"`([^`]+)`", cell)
+    return match[1] if match else None
+
+
+def test_readme_table_lists_every_setting_once() -> None:
+    from bot.settings import Settings
+
+    assert sorted(readme_settings()) == sorted(Settings.names())
+
+
+def test_documented_defaults_are_the_codes() -> None:
+    """Setting a variable to the default the README, app.json or .env.example names changes nothing."""
+    from bot.settings import Settings
+
+    defaults = Settings.from_env(BASE_ENVIRON)
+    documented: list[tuple[str, str, str]] = []
+    for name, cell in readme_settings().items():
+        if (value := literal(cell)) is not None:
+            documented.append(("README", name, value))
+    for name, var in json.loads((ROOT / "app.json").read_text())["env"].items():
+        if match := re.search(r"\(default ([^,;:)]+)|Default: ([^.,;:]+)", var["description"]):
+            documented.append(("app.json", name, match[1] or match[2]))
+    example = re.findall(r"^#? ?([A-Z_]+)=(\S*)", (ROOT / ".env.example").read_text(), re.MULTILINE)
+    assert len({name for name, _ in example}) == len(example), "a setting appears twice in .env.example"
+    readme_defaults = {name: literal(cell) for name, cell in readme_settings().items()}
+    for name, value in example:
+        if readme_defaults.get(name) is not None:
+            documented.append((".env.example", name, value))
+    assert len(documented) > 20
+    for where, name, value in documented:
+        if name in BASE_ENVIRON:
+            continue
+        assert Settings.from_env({**BASE_ENVIRON, name: value}) == defaults, f"{where}: {name}={value}"
+
+
+def test_manifest_defines_the_shortcut_command_and_events_the_bot_handles() -> None:
+    """What the listeners wait for is what Slack is told to send, all to the one events URL."""
+    from bot.interactivity import CATCHUP_COMMAND, SUMMARIZE_THREAD
+
+    data: Any = manifest()
+    assert [(s["type"], s["callback_id"]) for s in data["features"]["shortcuts"]] == [("message", SUMMARIZE_THREAD)]
+    [command] = data["features"]["slash_commands"]
+    assert command["command"] == CATCHUP_COMMAND
+    events = set(data["settings"]["event_subscriptions"]["bot_events"])
+    assert events == {
+        "app_home_opened",
+        "app_mention",
+        "message.channels",
+        "message.groups",
+        "message.im",
+        "message.mpim",
+    }
+    assert data["settings"]["interactivity"]["is_enabled"] is True
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
+    urls = {command["url"], data["settings"]["interactivity"]["request_url"]}
+    assert urls == {data["settings"]["event_subscriptions"]["request_url"]}
