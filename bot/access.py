@@ -40,7 +40,7 @@ class ConversationAccess:
         if not person:
             return False
         channel = channel if channel is not None else await self.conversation(channel_id)
-        if _is_public(channel) and await self._full_member_of(person, _teams_of(channel)):
+        if is_public(channel) and await self._full_member_of(person, _teams_of(channel)):
             return True
         return await self._is_member(person, channel_id)
 
@@ -66,7 +66,8 @@ class ConversationAccess:
         return False
 
 
-def _is_public(channel: Mapping[str, Any]) -> bool:
+def is_public(channel: Mapping[str, Any]) -> bool:
+    """Open to every full member of its workspaces (not private, not a DM, not shared with another organisation)."""
     return bool(channel.get("is_channel")) and not any(
         channel.get(flag) for flag in ("is_private", "is_im", "is_mpim", "is_group", "is_ext_shared")
     )

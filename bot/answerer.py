@@ -285,7 +285,7 @@ class Answerer:
             # The question's own files and links are fetched while the thread is read.
             raw_thread, prefetched = await asyncio.gather(
                 self._read_thread(question),
-                self.files.prefetch(key, compact(question.message), question.user_id, identity),
+                self.files.prefetch(key, compact(question.message), question.user_id, identity, question.channel),
             )
         thread = [
             message for message in map(partial(ThreadMessage.from_slack, identity=identity), raw_thread) if message

@@ -233,6 +233,14 @@ def more_links_not_followed(count: int, max_links: int) -> str:
     return f"_…and {count} more Slack links I did not open: I follow at most {max_links} in a question._"
 
 
+def link_private_elsewhere(url: str) -> str:
+    """For an asker who may read a private conversation, asking where others would see the answer."""
+    return (
+        f"_I did not open {url} here: not everyone in this thread may be able to see it. "
+        "Ask me about it in a DM with me, or in that conversation._"
+    )
+
+
 def link_not_followed(url: str) -> str:
     """Says nothing about what the link points to: the asker may not be allowed to know."""
     return f"_I could not open {url}: I only follow links to conversations that both you and I can see._"

@@ -229,17 +229,34 @@ async def test_a_link_to_a_private_channel_the_asker_is_not_in_is_not_followed(
     assert all(call.params["channel"] != "G7" for call in fake_slack.calls_to("conversations.replies"))
 
 
-async def test_a_link_to_a_private_channel_the_asker_is_in_is_followed(
+async def test_a_link_to_a_private_channel_the_asker_is_in_is_followed_in_their_dm(
     fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
 ) -> None:
-    """Membership is checked with conversations.members: a member gets the thread."""
+    """Membership is checked with conversations.members: a member asking in their DM gets the thread."""
+    fake_slack.private_channels["G7"] = {BOT_USER_ID, "UALICE", "UBOB"}
+    secret = fake_slack.post_as_person("G7", "UBOB", "The launch date is 3 March")
+    link = f"https://test.slack.com/archives/G7/p{str(secret['ts']).replace('.', '')}"
+    question = fake_slack.post_as_person("DALICE", "UALICE", f"summarise <{link}>")
+    await events.message(question, channel_type="im")
+    await fake_slack.wait_for_replies("DALICE", str(question["ts"]))
+    assert "Bob: The launch date is 3 March" in last_user_text(fake_model)
+
+
+async def test_a_private_channel_is_not_carried_into_a_channel_others_read(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Alice may read G7, but the answer would go to #general, where people who may not read G7 see it."""
     fake_slack.private_channels["G7"] = {BOT_USER_ID, "UALICE", "UBOB"}
     secret = fake_slack.post_as_person("G7", "UBOB", "The launch date is 3 March")
     link = f"https://test.slack.com/archives/G7/p{str(secret['ts']).replace('.', '')}"
     question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} summarise <{link}>")
+    fake_model.script.append(Reply(["I can't see that."]))
     await events.mention(question)
-    await fake_slack.wait_for_replies("C1", str(question["ts"]))
-    assert "Bob: The launch date is 3 March" in last_user_text(fake_model)
+    [reply] = await fake_slack.wait_for_replies("C1", str(question["ts"]))
+    assert "launch" not in str(fake_model.requests[-1]["messages"])
+    assert "launch" not in reply
+    assert f"I did not open {link} here" in reply
+    assert all(call.params["channel"] != "G7" for call in fake_slack.calls_to("conversations.replies"))
 
 
 async def test_a_dropped_download_is_named_and_tried_again_next_time(
@@ -383,10 +400,11 @@ async def test_many_unread_files_are_counted_not_listed(
 async def test_a_follow_up_keeps_a_linked_thread_only_for_askers_who_may_see_it(
     fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
 ) -> None:
-    """Alice links her private channel; her follow-up still has it, Bob's (he is not a member) does not."""
-    fake_slack.private_channels["G7"] = {BOT_USER_ID, "UALICE"}
-    secret = fake_slack.post_as_person("G7", "UALICE", "The launch date is 3 March")
-    link = f"https://test.slack.com/archives/G7/p{str(secret['ts']).replace('.', '')}"
+    """Alice links a public channel; her follow-up still has it, Bob's (a guest, not in it) does not."""
+    fake_slack.guests.add("UBOB")
+    fake_slack.channel_members["C9"] = {BOT_USER_ID, "UALICE"}
+    secret = fake_slack.post_as_person("C9", "UALICE", "The launch date is 3 March")
+    link = f"https://test.slack.com/archives/C9/p{str(secret['ts']).replace('.', '')}"
     question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} summarise <{link}>")
     fake_model.script.append(Reply(["A launch is planned."]))
     await events.mention(question)

@@ -22,7 +22,13 @@ from bot.files.images import model_takes_images
 from bot.files.kinds import SlackFile
 from bot.files.links import MAX_LINKS, LinkedThread, LinkFollower, SlackLink, links_in
 from bot.files.reading import MAX_FILES_PER_ANSWER, FileContent, FileLimits, FileReader, ReadStats, files_of, plan
-from bot.notices import file_not_read, link_not_followed, more_files_not_read, more_links_not_followed
+from bot.notices import (
+    file_not_read,
+    link_not_followed,
+    link_private_elsewhere,
+    more_files_not_read,
+    more_links_not_followed,
+)
 from bot.settings import Settings
 from bot.slack_thread import NameDirectory
 from bot.store import Store
@@ -37,6 +43,8 @@ MAX_NOTES = 5
 class Prefetched:
     asker: str
     identity: BotIdentity
+    # The conversation the answer goes to.
+    answered_in: str
     contents: dict[str, FileContent] = field(default_factory=dict)
     # The question's links, followed (or not) for the asker.
     links: list[LinkedThread] = field(default_factory=list)
@@ -63,26 +71,27 @@ class FileContext:
         self.budget_tokens = budget_tokens
 
     async def prefetch(
-        self, thread_key: str, question: Mapping[str, Any], asker: str, identity: BotIdentity
+        self, thread_key: str, question: Mapping[str, Any], asker: str, identity: BotIdentity, answered_in: str
     ) -> Prefetched:
         """The question's own files and the Slack links in it."""
-        prefetched = Prefetched(asker, identity)
+        prefetched = Prefetched(asker, identity, answered_in)
         files = await self._resolved(list(reversed(files_of(question))), prefetched.resolved)
         to_read, decided = plan(files, self.limits)
         links = links_in(str(question.get("text") or ""))
         read, followed = await asyncio.gather(
-            self.reader.read(thread_key, to_read, prefetched.stats), self._follow(links[:MAX_LINKS], asker, identity)
+            self.reader.read(thread_key, to_read, prefetched.stats), self._follow(links[:MAX_LINKS], prefetched)
         )
         prefetched.links_left_out = max(len(links) - MAX_LINKS, 0)
         prefetched.contents = {**decided, **read}
         prefetched.links = followed
         return prefetched
 
-    async def _follow(self, links: Sequence[SlackLink], asker: str, identity: BotIdentity) -> list[LinkedThread]:
+    async def _follow(self, links: Sequence[SlackLink], prefetched: Prefetched) -> list[LinkedThread]:
         if self.links is None or not links:
             return []
         follower = self.links
-        return list(await asyncio.gather(*(follower.follow(link, asker, identity) for link in links)))
+        asker, identity, answered_in = prefetched.asker, prefetched.identity, prefetched.answered_in
+        return list(await asyncio.gather(*(follower.follow(link, asker, identity, answered_in) for link in links)))
 
     async def _earlier_links(
         self, thread: Sequence[ThreadMessage], asked_ts: str, prefetched: Prefetched
@@ -98,7 +107,7 @@ class FileContext:
                 if (link.channel, link.ts) not in seen and len(seen) < MAX_LINKS:
                     seen.add((link.channel, link.ts))
                     found.append((message.ts, link))
-        followed = await self._follow([link for _, link in found], prefetched.asker, prefetched.identity)
+        followed = await self._follow([link for _, link in found], prefetched)
         return [(ts, linked) for (ts, _), linked in zip(found, followed, strict=True)]
 
     async def attach(
@@ -132,7 +141,11 @@ class FileContext:
         notes = [self._note(content) for content in attached.unread[:MAX_NOTES]]
         if len(attached.unread) > MAX_NOTES:
             notes.append(more_files_not_read(len(attached.unread) - MAX_NOTES))
-        notes += [link_not_followed(linked.link.url) for linked in prefetched.links if linked.text is None]
+        notes += [
+            link_private_elsewhere(linked.link.url) if linked.private_elsewhere else link_not_followed(linked.link.url)
+            for linked in prefetched.links
+            if linked.text is None
+        ]
         if prefetched.links_left_out:
             notes.append(more_links_not_followed(prefetched.links_left_out, MAX_LINKS))
         return attached, notes

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access import ConversationAccess
+from bot.access import ConversationAccess, is_public
 from bot.clients import SLACK_FAILURES
 from bot.conversation import BotIdentity, ThreadMessage, user_ids_in
 from bot.slack_thread import NameDirectory, compact
@@ -46,6 +46,8 @@ class LinkedThread:
 
     link: SlackLink
     text: str | None
+    # The asker may read it, but it is private and the answer goes where others read it.
+    private_elsewhere: bool = False
 
 
 def links_in(text: str) -> list[SlackLink]:
@@ -66,12 +68,17 @@ class LinkFollower:
         self.names = names
         self.access = ConversationAccess(slack)
 
-    async def follow(self, link: SlackLink, asker: str, identity: BotIdentity) -> LinkedThread:
+    async def follow(self, link: SlackLink, asker: str, identity: BotIdentity, answered_in: str) -> LinkedThread:
+        """`answered_in` is the conversation the answer goes to: a private conversation's words are carried
+        only into itself or into the asker's DM with the bot, never to an audience that may not read it."""
         try:
             channel = await self.access.conversation(link.channel)
             if not await self.access.can_read(asker, link.channel, channel):
                 logger.info("link not followed: the asker is not in that conversation", extra={"user": asker})
                 return LinkedThread(link, None)
+            if not is_public(channel) and answered_in != link.channel and not answered_in.startswith("D"):
+                logger.info("link not followed: private, and the answer goes elsewhere", extra={"user": asker})
+                return LinkedThread(link, None, private_elsewhere=True)
             response = await self.slack.conversations_replies(
                 channel=link.channel, ts=link.thread_ts or link.ts, limit=MAX_LINKED_MESSAGES
             )
