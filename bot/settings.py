@@ -217,14 +217,22 @@ class _Reader:
         return value or None
 
     def channel_ids(self, name: str) -> frozenset[str]:
+        return self._ids(
+            name, CHANNEL_ID, "channel ids such as C0123ABCD", "open the channel's details: the id is at the bottom."
+        )
+
+    def user_ids(self, name: str) -> frozenset[str]:
+        return self._ids(
+            name, USER_ID, "Slack user ids such as U0123ABCD", "open the person's profile, ⋮ → Copy member ID."
+        )
+
+    def _ids(self, name: str, pattern: re.Pattern[str], what: str, where: str) -> frozenset[str]:
+        """A list of Slack ids separated by commas or spaces; each one that is not an id is named."""
         raw = self.optional(name) or ""
         ids = frozenset(part.strip() for part in raw.replace(" ", ",").split(",") if part.strip())
-        malformed = sorted(channel for channel in ids if not CHANNEL_ID.fullmatch(channel))
+        malformed = sorted(value for value in ids if not pattern.fullmatch(value))
         if malformed:
-            self.problem(
-                f"{name} must list channel ids such as C0123ABCD, separated by commas, not {', '.join(malformed)}. "
-                "In Slack, open the channel's details: the id is at the bottom."
-            )
+            self.problem(f"{name} must list {what}, separated by commas, not {', '.join(malformed)}. In Slack, {where}")
         return ids
 
     def required(self, name: str, hint: str, *, needed: bool = True) -> str:
@@ -286,17 +294,6 @@ class _Reader:
             return False
         self.problem(f"{name} must be true or false, not {raw!r}.")
         return default
-
-    def user_ids(self, name: str) -> frozenset[str]:
-        raw = self.optional(name) or ""
-        ids = frozenset(part.strip() for part in raw.replace(" ", ",").split(",") if part.strip())
-        malformed = sorted(user for user in ids if not USER_ID.fullmatch(user))
-        if malformed:
-            self.problem(
-                f"{name} must list Slack user ids such as U0123ABCD, separated by commas, not {', '.join(malformed)}. "
-                "In Slack, open the person's profile, ⋮ → Copy member ID."
-            )
-        return ids
 
     def limit(self, name: str) -> int | None:
         """A positive whole number, or None (no limit) when unset."""
