@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -8,10 +10,11 @@ import pytest
 from aiohttp import web
 
 from bot.runtime import EVENTS_PATH, Runtime
+from bot.server import serve_socket_mode
 from bot.settings import Settings
 from tests.fakes.events import SIGNING_SECRET, EventSender
 from tests.fakes.model_api import MODEL_ID, MODEL_KEY, FakeModel
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 
 @pytest.fixture
@@ -70,6 +73,22 @@ async def start_bot(environ: dict[str, str]) -> RunningBot:
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     port = runner.addresses[0][1]
     return RunningBot(runtime, runner, f"http://127.0.0.1:{port}")
+
+
+@contextlib.asynccontextmanager
+async def socket_mode_bot(environ: dict[str, str], fake_slack: FakeSlack) -> AsyncIterator[Runtime]:
+    """The bot in Socket Mode (an app token, no signing secret), connected to the fake Slack's websocket."""
+    settings = {key: value for key, value in environ.items() if key != "SLACK_SIGNING_SECRET"}
+    runtime = await Runtime.start(Settings.from_env({**settings, "SLACK_APP_TOKEN": APP_TOKEN}))
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve_socket_mode(runtime, stop))
+    try:
+        await fake_slack.wait_for(lambda: bool(fake_slack.sockets))
+        yield runtime
+    finally:
+        stop.set()
+        await serving
+        await runtime.close(grace_seconds=5)
 
 
 BotFactory = Callable[..., Awaitable[RunningBot]]

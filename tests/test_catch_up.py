@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
 import pytest
 
 from bot.notices import RESTARTING
-from bot.runtime import Runtime
-from bot.server import serve_socket_mode
-from bot.settings import Settings
-from tests.conftest import BotFactory, RunningBot
+from tests.conftest import BotFactory, RunningBot, socket_mode_bot
 from tests.fakes.events import EventSender, message_shortcut, slash_command
 from tests.fakes.model_api import FakeModel, Reply, WholeReply
-from tests.fakes.slack_api import APP_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack, Fault
+from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack, Fault
 from tests.redis_server import redis_server
 
 POSTING_METHODS = ("chat.postMessage", "chat.startStream", "chat.appendStream", "chat.stopStream", "chat.update")
@@ -255,12 +251,7 @@ async def test_shortcut_and_command_over_socket_mode(
     fake_slack: FakeSlack, fake_model: FakeModel, environ: dict[str, str]
 ) -> None:
     """In Socket Mode both arrive as envelopes, are acked at once, and are summarized in the DM."""
-    settings = {key: value for key, value in environ.items() if key != "SLACK_SIGNING_SECRET"}
-    runtime = await Runtime.start(Settings.from_env({**settings, "SLACK_APP_TOKEN": APP_TOKEN}))
-    stop = asyncio.Event()
-    serving = asyncio.create_task(serve_socket_mode(runtime, stop))
-    try:
-        await fake_slack.wait_for(lambda: bool(fake_slack.sockets))
+    async with socket_mode_bot(environ, fake_slack):
         root, _ = a_thread(fake_slack)
         shortcut = message_shortcut(root, "UALICE", fake_slack.response_url("s1"))
         await fake_slack.push("interactive", shortcut, "env-shortcut")
@@ -274,10 +265,6 @@ async def test_shortcut_and_command_over_socket_mode(
         await summary_in_dm(fake_slack, "UBOB")
         assert "Bob: over the socket" in fake_model.requests[1]["messages"][1]["content"]
         assert posted_in(fake_slack, "C1") == []
-    finally:
-        stop.set()
-        await serving
-        await runtime.close(grace_seconds=5)
 
 
 async def test_slack_failures_on_the_way_give_a_private_note(

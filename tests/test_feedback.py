@@ -3,7 +3,6 @@ thanked privately and counted once per person per answer, and the counts on the 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
@@ -11,14 +10,11 @@ from typing import Any
 import pytest
 
 from bot.feedback import ACTION_ID, Feedback
-from bot.runtime import Runtime
-from bot.server import serve_socket_mode
-from bot.settings import Settings
 from bot.store import MemoryStore, RedisStore
-from tests.conftest import BotFactory, RunningBot
+from tests.conftest import BotFactory, RunningBot, socket_mode_bot
 from tests.fakes.events import EventSender, block_action
 from tests.fakes.model_api import MODEL_ID, FakeModel, Reply, WholeReply
-from tests.fakes.slack_api import APP_TOKEN, BOT_USER_ID, FakeSlack, Fault
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
 from tests.redis_server import redis_server
 from tests.test_agent_tab import tab_opened
 
@@ -261,12 +257,7 @@ async def _count_votes_in(first: Feedback, second: Feedback) -> None:
 async def test_a_click_over_socket_mode_is_acknowledged_and_thanked(
     fake_slack: FakeSlack, fake_model: FakeModel, environ: dict[str, str], http: object
 ) -> None:
-    settings = {key: value for key, value in environ.items() if key != "SLACK_SIGNING_SECRET"}
-    runtime = await Runtime.start(Settings.from_env({**settings, "SLACK_APP_TOKEN": APP_TOKEN}))
-    stop = asyncio.Event()
-    serving = asyncio.create_task(serve_socket_mode(runtime, stop))
-    try:
-        await fake_slack.wait_for(lambda: bool(fake_slack.sockets))
+    async with socket_mode_bot(environ, fake_slack):
         question = fake_slack.post_as_person("DALICE", "UALICE", "hello")
         sender = EventSender("unused", http)  # type: ignore[arg-type]
         await fake_slack.push_event(sender.envelope({**question, "type": "message", "channel_type": "im"}))
@@ -278,10 +269,6 @@ async def test_a_click_over_socket_mode_is_acknowledged_and_thanked(
         envelope_id = await fake_slack.push("interactive", payload, "env-feedback")
         await fake_slack.wait_for(lambda: envelope_id in fake_slack.socket_acks and bool(fake_slack.ephemerals))
         assert fake_slack.ephemerals[0]["text"].startswith("Thanks for the feedback")
-    finally:
-        stop.set()
-        await serving
-        await runtime.close(grace_seconds=5)
 
 
 def test_the_admin_view_says_when_the_counts_cannot_be_read() -> None:
