@@ -19,6 +19,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.model_client import ModelClient, RetryPolicy
+from bot.model_transport import AiohttpTransport
 from bot.settings import Settings
 
 # What a Slack call can end in once the SDK's own retries are spent.
@@ -110,7 +111,7 @@ def open_slack_client(settings: Settings) -> AsyncWebClient:
 
 
 def open_model_client(settings: Settings) -> ModelClient:
-    # No cap on connections: hundreds of answers stream at once; MAX_CONCURRENT_MODEL_CALLS is the cap.
+    # httpx over aiohttp's wire (bot/model_transport.py): the cost of a streamed piece is in the wire.
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(
             connect=settings.model_connect_timeout_seconds,
@@ -118,7 +119,7 @@ def open_model_client(settings: Settings) -> ModelClient:
             write=settings.model_read_timeout_seconds,
             pool=settings.model_timeout_seconds,
         ),
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
+        transport=AiohttpTransport(),
     )
     return ModelClient(
         http,

@@ -32,12 +32,6 @@ logger = logging.getLogger(__name__)
 
 Role = Literal["system", "user", "assistant"]
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
-# After each read of a stream, the socket is left alone this long, so the next read takes every piece that
-# arrived meanwhile: at 100 pieces a second, one read for about five, each at most 50 ms later than it
-# would have come alone (Slack is shown the text about once a second anyway).
-READ_PAUSE_SECONDS = 0.05
-# A block that took longer than this to come was read from the network, not from httpx's buffer.
-WAITED_SECONDS = 0.001
 
 
 @dataclass(frozen=True)
@@ -193,18 +187,10 @@ class ModelClient:
         return True
 
     async def _events(self, response: httpx.Response, answer: Answer) -> AsyncIterator[str]:
-        """The text of an event stream, as it arrives. After each read from the network the stream is left
-        alone for `READ_PAUSE_SECONDS`, so the next read takes every piece that came meanwhile: one
-        read and one wake-up for several pieces (httpx then hands them over one HTTP chunk at a time)."""
+        """The text of an event stream, a block at a time as the transport hands it over (the bot's reads
+        several pieces at once: bot/model_transport.py)."""
         decoder = EventStreamDecoder()
-        blocks = aiter(response.aiter_bytes())
-        clock = asyncio.get_running_loop().time
-        while True:
-            asked = clock()
-            block = await anext(blocks, None)
-            if block is None:
-                break
-            waited = clock() - asked > WAITED_SECONDS
+        async for block in response.aiter_bytes():
             text, done, failure = self._parse(decoder.feed(block), answer)
             if text:
                 yield text
@@ -212,8 +198,6 @@ class ModelClient:
                 raise failure
             if done:
                 return
-            if waited:
-                await asyncio.sleep(READ_PAUSE_SECONDS)
         text, done, failure = self._parse(decoder.end(), answer)
         if text:
             yield text

@@ -6,9 +6,11 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import aiohttp
+import httpx
 import pytest
 from aiohttp import web
 
+from bot.model_transport import AiohttpTransport
 from bot.runtime import EVENTS_PATH, Runtime
 from bot.server import serve_socket_mode
 from bot.settings import Settings
@@ -33,6 +35,20 @@ async def fake_model() -> AsyncIterator[FakeModel]:
     await model.start()
     yield model
     await model.stop()
+
+
+ModelHTTP = Callable[..., httpx.AsyncClient]
+
+
+@pytest.fixture(params=["aiohttp", "httpcore"])
+def model_http(request: pytest.FixtureRequest) -> ModelHTTP:
+    """httpx clients for the model, over the bot's wire (aiohttp's) and httpx's own: both must behave alike."""
+
+    def build(**options: object) -> httpx.AsyncClient:
+        transport = AiohttpTransport() if request.param == "aiohttp" else None
+        return httpx.AsyncClient(transport=transport, **options)  # type: ignore[arg-type]
+
+    return build
 
 
 @pytest.fixture

@@ -6,19 +6,19 @@ import json
 import time
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from bot.errors import ContextTooLong, ModelHTTPError, ModelSetupError, ModelStreamBroken, ModelTimeout
 from bot.model_client import Answer, ChatMessage, ModelClient, ModelRequest, RetryPolicy
+from tests.conftest import ModelHTTP
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, RawStream, Reply, WholeReply
 
 REQUEST = ModelRequest([ChatMessage("system", "s"), ChatMessage("user", "hi")], temperature=0.5, max_tokens=100)
 
 
 @pytest.fixture
-async def client(fake_model: FakeModel) -> AsyncIterator[ModelClient]:
-    async with httpx.AsyncClient() as http:
+async def client(fake_model: FakeModel, model_http: ModelHTTP) -> AsyncIterator[ModelClient]:
+    async with model_http() as http:
         yield ModelClient(
             http,
             base_url=fake_model.url,
@@ -50,8 +50,8 @@ async def test_reasoning_deltas_are_not_shown(client: ModelClient, fake_model: F
     assert (await client.complete(REQUEST)).text == "Answer"
 
 
-async def test_url_ending_in_v1_is_not_doubled(fake_model: FakeModel) -> None:
-    async with httpx.AsyncClient() as http:
+async def test_url_ending_in_v1_is_not_doubled(fake_model: FakeModel, model_http: ModelHTTP) -> None:
+    async with model_http() as http:
         client = ModelClient(http, base_url=fake_model.url + "/v1", api_key="k", model_id="m", timeout_seconds=3)
         assert (await client.complete(REQUEST)).text == "You said: hi"
 
@@ -98,9 +98,9 @@ async def test_long_error_messages_are_cut(client: ModelClient, fake_model: Fake
     assert len(caught.value.message) <= 200
 
 
-async def test_a_hang_times_out(fake_model: FakeModel) -> None:
+async def test_a_hang_times_out(fake_model: FakeModel, model_http: ModelHTTP) -> None:
     fake_model.default = lambda request: Hang()
-    async with httpx.AsyncClient() as http:
+    async with model_http() as http:
         client = ModelClient(http, base_url=fake_model.url, api_key="k", model_id="m", timeout_seconds=0.5)
         with pytest.raises(ModelTimeout):
             await client.complete(REQUEST)

@@ -94,6 +94,8 @@ class FakeModel:
         self.accepts_images = True
         # (first user message, started, finished) per request, on the shared monotonic clock.
         self.timings: list[tuple[str, float, float]] = []
+        # The client's address of each request: a repeated one is a connection kept alive and reused.
+        self.peers: list[object] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._hung = asyncio.Event()
@@ -128,6 +130,7 @@ class FakeModel:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        self.peers.append(request.transport.get_extra_info("peername") if request.transport else None)
         async with self._received:
             self._received.notify_all()
         if not self.accepts_images and self.images(body):

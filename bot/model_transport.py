@@ -1,0 +1,141 @@
+"""httpx's transport for the model stream, carried over aiohttp: the client stays httpx, the wire is aiohttp's.
+
+Why: a model streams an answer as hundreds of small HTTP chunks. httpcore hands each one through h11 and
+several layers of async iterators, which cost about 60 µs per piece in this bot; aiohttp parses the
+chunks in C as they arrive and hands over everything read so far in one block (the README's Benchmark
+section has the numbers). Everything above the wire (`httpx.AsyncClient`, its timeouts, `httpx.Response`,
+the model client's error mapping) is unchanged.
+
+aiohttp's errors become the httpx errors that mean the same thing, so a refused connection is never
+called a timeout and a stream cut short is never called unreachable. `httpx-aiohttp` does this job too,
+but maps refused connections and servers that hang up to `ConnectTimeout`, so it is not used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import httpx
+
+# How often a body that trickles in is read (see _ResponseStream); a block this large means it pours in.
+TRICKLE_PAUSE_SECONDS = 0.05
+POURING_BYTES = 16 * 1024
+
+# Most specific first: the first class an error is an instance of decides.
+_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.ClientPayloadError, httpx.RemoteProtocolError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
+    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
+    (aiohttp.NonHttpUrlClientError, httpx.UnsupportedProtocol),
+    (aiohttp.ClientError, httpx.ReadError),
+)
+
+
+@contextlib.contextmanager
+def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
+    try:
+        yield
+    except aiohttp.ClientError as exc:
+        meaning = next(httpx_error for aiohttp_error, httpx_error in _ERRORS if isinstance(exc, aiohttp_error))
+        raise meaning(f"{type(exc).__name__}: {exc}", request=request) from exc
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    """The body, a block at a time: each block is all that arrived since the last one was taken.
+
+    A body that trickles in (a model's answer, one small HTTP chunk per piece) is read at most once per
+    `TRICKLE_PAUSE_SECONDS`: between two reads the socket itself is left unread, so the pieces that come
+    meanwhile wait in the kernel and the next read takes them all with one wake-up, one system call and
+    one parse. Each piece reaches Slack at most that much later (Slack is shown text once a second).
+    A body that pours in (full blocks) is read straight through, and the end is never waited for.
+    """
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        content = self._response.content
+        while True:
+            with _as_httpx_errors(self._request):
+                block = await content.readany()
+            if not block:
+                return
+            yield block
+            if len(block) < POURING_BYTES and not content.at_eof():
+                await self._leave_unread(TRICKLE_PAUSE_SECONDS)
+
+    async def _leave_unread(self, seconds: float) -> None:
+        """Stops reading the socket for `seconds` (not aiohttp's parser: paused, it would hand over only one
+        chunk of the next read). Reading that aiohttp itself has paused (a full buffer) is left to it."""
+        connection = self._response.connection
+        socket = connection.transport if connection is not None else None
+        if socket is None or not socket.is_reading():
+            await asyncio.sleep(seconds)
+            return
+        socket.pause_reading()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            if not socket.is_closing():
+                socket.resume_reading()
+
+    async def aclose(self) -> None:
+        """A body read to its end has already given its connection back to the pool (aiohttp does at the
+        end); one left unread (a cancelled answer, a failure) closes it, so no later request reads the rest."""
+        self._response.close()
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """Sends httpx's requests through one aiohttp session. The request's httpx timeouts apply: `connect`
+    to opening a connection, `read` to each wait for the response or the next block of it. `write` and
+    `pool` have no counterpart (a request is at most a few megabytes, and the pool has no limit): the
+    model client's own deadline bounds the whole."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def _opened(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            # Unlimited connections (MAX_CONCURRENT_MODEL_CALLS is the cap), the system's proxy settings
+            # as httpx would honour them, httpx's certificate store, and no decompression: httpx decodes.
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, ssl=httpx.create_ssl_context()),
+                trust_env=True,
+                auto_decompress=False,
+            )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions.get("timeout", {})
+        with _as_httpx_errors(request):
+            response = await self._opened().request(
+                request.method,
+                str(request.url),
+                headers=list(request.headers.multi_items()),
+                # A stream, not bytes: a request with images runs to megabytes, written in parts.
+                data=io.BytesIO(await request.aread()),
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=timeouts.get("connect"), sock_read=timeouts.get("read")
+                ),
+            )
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_ResponseStream(response, request),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()},
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()

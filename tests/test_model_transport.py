@@ -1,0 +1,138 @@
+"""The model's wire (bot/model_transport.py): aiohttp's errors keep their meaning, pieces are read in
+blocks, and a connection is reused only when its answer was read to the end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+import aiohttp
+import httpx
+import pytest
+
+from bot import model_transport
+from bot.errors import ModelStreamBroken, ModelTimeout, ModelUnreachable
+from bot.model_client import Answer, ChatMessage, ModelClient, ModelRequest, RetryPolicy
+from bot.model_transport import AiohttpTransport
+from tests.conftest import ModelHTTP
+from tests.fakes.model_api import FakeModel, Reply, WholeReply
+from tests.process import free_port
+
+REQUEST = ModelRequest([ChatMessage("user", "hi")], temperature=0.5, max_tokens=100)
+
+
+def model_client(http: httpx.AsyncClient, url: str, timeout_seconds: float = 3) -> ModelClient:
+    retry = RetryPolicy(max_attempts=3, backoff_seconds=0.01)
+    return ModelClient(http, base_url=url, api_key="k", model_id="m", timeout_seconds=timeout_seconds, retry=retry)
+
+
+async def read_all(stream: AsyncIterator[str]) -> None:
+    async for _ in stream:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("aiohttp_error", "meaning"),
+    [
+        (aiohttp.ConnectionTimeoutError("connect"), httpx.ConnectTimeout),
+        (aiohttp.SocketTimeoutError("read"), httpx.ReadTimeout),
+        (aiohttp.ServerDisconnectedError(), httpx.RemoteProtocolError),
+        (aiohttp.ClientPayloadError("cut short"), httpx.RemoteProtocolError),
+        (aiohttp.ClientOSError(104, "reset"), httpx.ReadError),
+    ],
+)
+def test_aiohttp_errors_become_the_httpx_errors_that_mean_the_same(
+    aiohttp_error: aiohttp.ClientError, meaning: type[httpx.TransportError]
+) -> None:
+    request = httpx.Request("POST", "http://model.test/v1/chat/completions")
+    with pytest.raises(httpx.TransportError) as caught, model_transport._as_httpx_errors(request):
+        raise aiohttp_error
+    assert type(caught.value) is meaning
+    assert caught.value.request is request
+
+
+async def test_a_refused_connection_is_unreachable_not_a_timeout(model_http: ModelHTTP) -> None:
+    async with model_http() as http:
+        with pytest.raises(ModelUnreachable) as caught:
+            await model_client(http, f"http://127.0.0.1:{free_port()}").complete(REQUEST)
+    assert "timed out" not in str(caught.value)
+
+
+@contextlib.asynccontextmanager
+async def raw_server(answer: bytes) -> AsyncIterator[str]:
+    """A server that reads a request, writes `answer` (maybe nothing) and hangs up."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+@pytest.mark.parametrize("answer", [b"", b"this is not HTTP\r\n\r\n"], ids=["hangs-up", "not-http"])
+async def test_a_server_that_answers_no_http_breaks_the_stream(model_http: ModelHTTP, answer: bytes) -> None:
+    async with raw_server(answer) as url, model_http() as http:
+        with pytest.raises(ModelStreamBroken):
+            await model_client(http, url).complete(REQUEST)
+
+
+async def test_a_stall_mid_stream_is_a_read_timeout(fake_model: FakeModel, model_http: ModelHTTP) -> None:
+    fake_model.script.append(Reply(["first ", "second"], delay=2))
+    answer = Answer()
+    async with model_http(timeout=httpx.Timeout(5, read=0.3)) as http:
+        client = model_client(http, fake_model.url, timeout_seconds=10)
+        with pytest.raises(ModelTimeout):
+            await read_all(client.stream(REQUEST, answer))
+    assert answer.text == "first "
+
+
+async def test_after_an_answer_cut_short_the_next_one_is_whole(fake_model: FakeModel, model_http: ModelHTTP) -> None:
+    """A connection given back with part of an answer unread would hand that part to the next request."""
+    fake_model.script.append(Reply([f"cut{index} " for index in range(50)], delay=0.02))
+    async with model_http() as http:
+        client = model_client(http, fake_model.url)
+        stream = client.stream(REQUEST, Answer())
+        assert (await anext(stream)).startswith("cut0")
+        await stream.aclose()
+        assert (await client.complete(REQUEST)).text == "You said: hi"
+    assert fake_model.peers[1] != fake_model.peers[0]
+
+
+async def test_an_answer_read_to_its_end_leaves_its_connection_for_the_next(fake_model: FakeModel) -> None:
+    """No new connection (and, to a real service, no new TLS handshake) per answer. httpx's own wire
+    hands over `[DONE]` before it has read the body's end, and so closes every connection."""
+    fake_model.script += [Reply(["one"]), Reply(["two"], delay=0.01)]
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
+        client = model_client(http, fake_model.url)
+        assert (await client.complete(REQUEST)).text == "one"
+        assert (await client.complete(REQUEST)).text == "two"
+        assert (await client.complete(REQUEST)).text == "You said: hi"
+    assert len(set(fake_model.peers)) == 1
+
+
+async def test_a_trickling_answer_is_read_in_blocks_of_several_pieces(fake_model: FakeModel) -> None:
+    """Pieces that arrive while the socket is left unread come together, with one wake-up for all."""
+    fake_model.script.append(Reply([f"p{index} " for index in range(40)], delay=0.005))
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
+        answer = Answer()
+        texts = [text async for text in model_client(http, fake_model.url).stream(REQUEST, answer)]
+    assert answer.text == "".join(f"p{index} " for index in range(40))
+    assert len(texts) <= 10
+
+
+async def test_a_body_that_pours_in_is_read_straight_through(
+    fake_model: FakeModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a trickle is paced: a one-piece answer of a megabyte is not held between its blocks."""
+    monkeypatch.setattr(model_transport, "TRICKLE_PAUSE_SECONDS", 10)
+    whole = "x" * 1_000_000
+    body = {"choices": [{"message": {"content": whole}, "finish_reason": "stop"}]}
+    fake_model.script.append(WholeReply(200, json.dumps(body), content_type="application/json"))
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
+        assert (await model_client(http, fake_model.url, timeout_seconds=5).complete(REQUEST)).text == whole
