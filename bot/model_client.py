@@ -170,7 +170,8 @@ class ModelClient:
             raise ModelUnreachable("the connection timed out") from exc
         except httpx.TimeoutException as exc:
             raise ModelTimeout(self.http.timeout.read or self.timeout_seconds) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.DecodingError) as exc:
+            # DecodingError: a body whose Content-Encoding lies (a proxy's doing) cannot be read.
             raise ModelStreamBroken(type(exc).__name__) from exc
         except httpx.TransportError as exc:
             raise ModelUnreachable(type(exc).__name__) from exc

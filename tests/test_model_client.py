@@ -130,6 +130,17 @@ async def test_a_stream_broken_before_any_text_is_retried(client: ModelClient, f
     assert (await client.complete(REQUEST)).text == "whole"
 
 
+@pytest.mark.parametrize("status", [200, 500])
+async def test_a_body_that_says_gzip_but_is_not_is_a_broken_stream(
+    client: ModelClient, fake_model: FakeModel, status: int
+) -> None:
+    """A proxy that mislabels a body: httpx cannot decode it, and the user is told the stream broke off
+    (and the call is retried), not left without an answer by an error the bot does not know."""
+    mislabelled = WholeReply(status, "data: [DONE]\n\n", {"Content-Encoding": "gzip"}, "text/event-stream")
+    fake_model.script += [mislabelled, Reply(["whole"])]
+    assert (await client.complete(REQUEST)).text == "whole"
+
+
 async def test_a_server_that_ignores_stream_is_understood(client: ModelClient, fake_model: FakeModel) -> None:
     """Some OpenAI-compatible servers answer `stream: true` with one JSON completion."""
     body = {
