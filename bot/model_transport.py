@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
@@ -102,25 +103,38 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str] = {}
 
     def _opened(self) -> aiohttp.ClientSession:
         if self._session is None:
-            # Unlimited connections (MAX_CONCURRENT_MODEL_CALLS is the cap), the system's proxy settings
-            # as httpx would honour them, httpx's certificate store, and no decompression: httpx decodes.
+            # Unlimited connections (MAX_CONCURRENT_MODEL_CALLS is the cap), httpx's certificate store, and no
+            # decompression: httpx decodes. Not aiohttp's `trust_env`: besides the proxies, it would look
+            # each request's host up in ~/.netrc and refuse the request (a ValueError) on a match.
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, ssl=httpx.create_ssl_context()),
-                trust_env=True,
                 auto_decompress=False,
             )
+            self._proxies = urllib.request.getproxies()
         return self._session
+
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        """The proxy HTTP_PROXY or HTTPS_PROXY names for `url`, unless NO_PROXY exempts its host, as httpx
+        would choose it."""
+        if url.scheme not in self._proxies or urllib.request.proxy_bypass(url.host):
+            return None
+        return self._proxies[url.scheme]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout", {})
+        session = self._opened()
         with _as_httpx_errors(request):
-            response = await self._opened().request(
+            response = await session.request(
                 request.method,
-                str(request.url),
+                # Credentials in the URL are httpx's to send (as a header, already set); aiohttp would
+                # refuse them beside that header.
+                str(request.url.copy_with(userinfo=b"")),
                 headers=list(request.headers.multi_items()),
+                proxy=self._proxy_for(request.url),
                 # A stream, not bytes: a request with images runs to megabytes, written in parts.
                 data=io.BytesIO(await request.aread()),
                 allow_redirects=False,

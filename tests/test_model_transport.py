@@ -4,9 +4,11 @@ blocks, and a connection is reused only when its answer was read to the end."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import httpx
@@ -136,3 +138,39 @@ async def test_a_body_that_pours_in_is_read_straight_through(
     fake_model.script.append(WholeReply(200, json.dumps(body), content_type="application/json"))
     async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
         assert (await model_client(http, fake_model.url, timeout_seconds=5).complete(REQUEST)).text == whole
+
+
+async def test_a_login_in_netrc_leaves_the_key_alone(
+    fake_model: FakeModel, model_http: ModelHTTP, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ~/.netrc (the Heroku CLI writes one) naming a login for the model's host, or for any host: the
+    model is still sent the key, as httpx sends it; aiohttp would put the login in its place, or fail."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login someone password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    async with model_http() as http:
+        assert (await model_client(http, fake_model.url).complete(REQUEST)).text == "You said: hi"
+    assert fake_model.headers[0]["Authorization"] == "Bearer k"
+
+
+async def test_the_proxy_the_environment_names_is_used(
+    fake_model: FakeModel, model_http: ModelHTTP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP(S)_PROXY and NO_PROXY are honoured as httpx honours them (the fake model stands in for the proxy)."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", fake_model.url)
+    async with model_http() as http:
+        assert (await model_client(http, "http://model.invalid").complete(REQUEST)).text == "You said: hi"
+    monkeypatch.setenv("NO_PROXY", "model.invalid")
+    async with model_http() as http:
+        with pytest.raises(ModelUnreachable):
+            await model_client(http, "http://model.invalid").complete(REQUEST)
+
+
+async def test_a_login_in_the_url_is_sent_as_httpx_sends_it(fake_model: FakeModel, model_http: ModelHTTP) -> None:
+    async with model_http() as http:
+        url = fake_model.url.replace("http://", "http://someone:hunter2@")
+        assert (await model_client(http, url).complete(REQUEST)).text == "You said: hi"
+    assert fake_model.headers[0]["Authorization"] == "Basic " + base64.b64encode(b"someone:hunter2").decode()
