@@ -97,7 +97,8 @@ class _ResponseStream(httpx.AsyncByteStream):
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """Sends httpx's requests through one aiohttp session. The request's httpx timeouts apply: `connect`
-    to opening a connection, `read` to each wait for the response or the next block of it. `write` and
+    to opening a connection (finding the host included, as in httpx), `read` to each wait for the
+    response or the next block of it. `write` and
     `pool` have no counterpart (a request is at most a few megabytes, and the pool has no limit): the
     model client's own deadline bounds the whole."""
 
@@ -139,7 +140,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=io.BytesIO(await request.aread()),
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=timeouts.get("connect"), sock_read=timeouts.get("read")
+                    total=None,
+                    connect=timeouts.get("connect"),
+                    sock_connect=timeouts.get("connect"),
+                    sock_read=timeouts.get("read"),
                 ),
             )
         return httpx.Response(

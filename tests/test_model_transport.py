@@ -7,8 +7,11 @@ import asyncio
 import base64
 import contextlib
 import json
+import socket
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
@@ -174,3 +177,27 @@ async def test_a_login_in_the_url_is_sent_as_httpx_sends_it(fake_model: FakeMode
         url = fake_model.url.replace("http://", "http://someone:hunter2@")
         assert (await model_client(http, url).complete(REQUEST)).text == "You said: hi"
     assert fake_model.headers[0]["Authorization"] == "Basic " + base64.b64encode(b"someone:hunter2").decode()
+
+
+async def test_a_name_lookup_that_hangs_is_a_connect_timeout(
+    model_http: ModelHTTP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connect timeout bounds finding the host too, as httpx's does: a resolver that never answers is
+    `unreachable` (and retried) within it, not a silence that uses up the whole answer's time."""
+    answered = threading.Event()
+    lookup = socket.getaddrinfo
+
+    def hanging(host: str | bytes | None, *args: Any, **kwargs: Any) -> Any:
+        if host in ("hangs.test", b"hangs.test"):
+            answered.wait()
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    try:
+        async with model_http(timeout=httpx.Timeout(5, connect=0.2)) as http:
+            with pytest.raises(ModelUnreachable) as caught:
+                await model_client(http, "http://hangs.test", timeout_seconds=10).complete(REQUEST)
+    finally:
+        answered.set()
+    assert "timed out" in str(caught.value)
