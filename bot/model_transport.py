@@ -16,15 +16,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import re
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import httpx
 
+from bot.safe_text import safe_text
+
 # How often a body that trickles in is read (see _ResponseStream); a block this large means it pours in.
 TRICKLE_PAUSE_SECONDS = 0.05
 POURING_BYTES = 16 * 1024
+
+# A URL in aiohttp's words about an error, up to its host: the path and query may carry a gateway's key.
+_URL_PAST_HOST = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#\s'\"]+)[^\s'\"]*")
 
 # Most specific first: the first class an error is an instance of decides.
 _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
@@ -46,7 +52,15 @@ def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
         yield
     except aiohttp.ClientError as exc:
         meaning = next(httpx_error for aiohttp_error, httpx_error in _ERRORS if isinstance(exc, aiohttp_error))
-        raise meaning(f"{type(exc).__name__}: {exc}", request=request) from exc
+        raise meaning(_described(exc, request), request=request) from exc
+
+
+def _described(error: aiohttp.ClientError, request: httpx.Request) -> str:
+    """aiohttp's words for `error`, as safe as httpx's (which name neither the URL nor the credentials):
+    each URL cut after its host, and the request's Authorization masked wherever a server echoed it."""
+    words = _URL_PAST_HOST.sub(r"\1", f"{type(error).__name__}: {error}")
+    credentials = request.headers.get("authorization", "").partition(" ")[2]
+    return safe_text(words, [credentials])
 
 
 class _ResponseStream(httpx.AsyncByteStream):

@@ -16,6 +16,8 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from bot import model_transport
 from bot.errors import ModelStreamBroken, ModelTimeout, ModelUnreachable
@@ -56,6 +58,40 @@ def test_aiohttp_errors_become_the_httpx_errors_that_mean_the_same(
         raise aiohttp_error
     assert type(caught.value) is meaning
     assert caught.value.request is request
+
+
+# A gateway may take its key in the URL; the bot's own key travels in the Authorization header.
+URL_KEY = "gw-key-7f3a9c2e5b1d"
+BEARER_KEY = "inf-secret-4c8e1a7b9d2f"
+
+
+@pytest.mark.parametrize(
+    "aiohttp_error",
+    [
+        aiohttp.ConnectionTimeoutError(f"Connection timeout to host http://model.test/{URL_KEY}/v1?key={URL_KEY}"),
+        aiohttp.ClientOSError(32, f"Can not write request body for http://model.test/{URL_KEY}/v1?key={URL_KEY}"),
+        aiohttp.ClientResponseError(
+            aiohttp.RequestInfo(
+                URL(f"http://model.test/{URL_KEY}/v1?key={URL_KEY}"), "POST", CIMultiDictProxy(CIMultiDict())
+            ),
+            (),
+            status=400,
+            message=f"Bad status line: b'echoing Bearer {BEARER_KEY}'",
+        ),
+    ],
+    ids=["connect-timeout", "write", "not-http"],
+)
+def test_errors_from_aiohttp_name_neither_the_url_nor_the_key(aiohttp_error: aiohttp.ClientError) -> None:
+    """httpx's own errors never name the URL (a gateway may take its key in it) nor the request's
+    Authorization; aiohttp's do name the URL, and may quote what a server echoed."""
+    request = httpx.Request(
+        "POST", f"http://model.test/{URL_KEY}/v1?key={URL_KEY}", headers={"Authorization": f"Bearer {BEARER_KEY}"}
+    )
+    with pytest.raises(httpx.TransportError) as caught, model_transport._as_httpx_errors(request):
+        raise aiohttp_error
+    assert URL_KEY not in str(caught.value)
+    assert BEARER_KEY[:8] not in str(caught.value)
+    assert "model.test" in str(caught.value) or "Bad status line" in str(caught.value)
 
 
 async def test_a_refused_connection_is_unreachable_not_a_timeout(model_http: ModelHTTP) -> None:
