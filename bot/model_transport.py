@@ -19,6 +19,8 @@ import io
 import re
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from types import SimpleNamespace
 
 import aiohttp
 import httpx
@@ -109,12 +111,28 @@ class _ResponseStream(httpx.AsyncByteStream):
         self._response.close()
 
 
+@dataclass
+class _Sending:
+    """One sending of a request, as aiohttp's tracing sees it."""
+
+    on_kept_alive_connection: bool = False
+
+
+async def _note_kept_alive_connection(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceConnectionReuseconnParams
+) -> None:
+    sending: _Sending = context.trace_request_ctx
+    sending.on_kept_alive_connection = True
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """Sends httpx's requests through one aiohttp session. The request's httpx timeouts apply: `connect`
     to opening a connection (finding the host included, as in httpx), `read` to each wait for the
-    response or the next block of it. `write` and
-    `pool` have no counterpart (a request is at most a few megabytes, and the pool has no limit): the
-    model client's own deadline bounds the whole."""
+    response or the next block of it. `write` and `pool` have no counterpart (a request is at most a few
+    megabytes, and the pool has no limit): the model client's own deadline bounds the whole.
+
+    Connections are kept between answers; a request its kept connection's server dropped unanswered is
+    sent once more on another, as browsers do (httpx's wire never reused one, so never met the case)."""
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
@@ -125,9 +143,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             # Unlimited connections (MAX_CONCURRENT_MODEL_CALLS is the cap), httpx's certificate store, and no
             # decompression: httpx decodes. Not aiohttp's `trust_env`: besides the proxies, it would look
             # each request's host up in ~/.netrc and refuse the request (a ValueError) on a match.
+            reuse = aiohttp.TraceConfig()
+            reuse.on_connection_reuseconn.append(_note_kept_alive_connection)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, ssl=httpx.create_ssl_context()),
                 auto_decompress=False,
+                trace_configs=[reuse],
             )
             self._proxies = urllib.request.getproxies()
         return self._session
@@ -140,32 +161,48 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._proxies[url.scheme]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts = request.extensions.get("timeout", {})
         session = self._opened()
+        body = await request.aread()
         with _as_httpx_errors(request):
-            response = await session.request(
-                request.method,
-                # Credentials in the URL are httpx's to send (as a header, already set); aiohttp would
-                # refuse them beside that header.
-                str(request.url.copy_with(userinfo=b"")),
-                headers=list(request.headers.multi_items()),
-                proxy=self._proxy_for(request.url),
-                # A stream, not bytes: a request with images runs to megabytes, written in parts.
-                data=io.BytesIO(await request.aread()),
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    connect=timeouts.get("connect"),
-                    sock_connect=timeouts.get("connect"),
-                    sock_read=timeouts.get("read"),
-                ),
-            )
+            sent = _Sending()
+            try:
+                response = await self._send(session, request, body, sent)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                if not sent.on_kept_alive_connection:
+                    raise
+                # Unanswered on a connection kept from an earlier answer: its server closed it as the request
+                # went out (it times idle connections out sooner, or this loop had yet to see it close).
+                # Sent once more, as browsers do, on a connection aiohttp has checked again.
+                response = await self._send(session, request, body, _Sending())
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
             stream=_ResponseStream(response, request),
             request=request,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()},
+        )
+
+    async def _send(
+        self, session: aiohttp.ClientSession, request: httpx.Request, body: bytes, sent: _Sending
+    ) -> aiohttp.ClientResponse:
+        timeouts = request.extensions.get("timeout", {})
+        return await session.request(
+            request.method,
+            # Credentials in the URL are httpx's to send (as a header, already set); aiohttp would refuse
+            # them beside that header.
+            str(request.url.copy_with(userinfo=b"")),
+            headers=list(request.headers.multi_items()),
+            proxy=self._proxy_for(request.url),
+            # A stream, not bytes: a request with images runs to megabytes, written in parts.
+            data=io.BytesIO(body),
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(
+                total=None,
+                connect=timeouts.get("connect"),
+                sock_connect=timeouts.get("connect"),
+                sock_read=timeouts.get("read"),
+            ),
+            trace_request_ctx=sent,
         )
 
     async def aclose(self) -> None:

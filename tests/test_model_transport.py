@@ -157,6 +157,33 @@ async def test_an_answer_read_to_its_end_leaves_its_connection_for_the_next(fake
     assert len(set(fake_model.peers)) == 1
 
 
+async def test_a_kept_alive_connection_the_server_dropped_is_not_a_failure(model_http: ModelHTTP) -> None:
+    """A server may close an idle connection just as the next request goes out on it (one that times idle
+    connections out sooner than aiohttp does, or a busy event loop that has not seen it close yet): the
+    request is sent again on a new connection, without an attempt or a wait of the model client's."""
+    body = b'data: {"choices":[{"delta":{"content":"ok"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answers the first request of a connection, and closes it when a second one comes."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+            await reader.readexactly(int(length.split(b":")[1]))
+            writer.write(answer)
+            await writer.drain()
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                await reader.readuntil(b"\r\n\r\n")
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    async with server, model_http() as http:
+        client = model_client(http, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        answers = [await client.complete(REQUEST) for _ in range(3)]
+    assert [(answer.text, answer.attempts) for answer in answers] == [("ok", 1)] * 3
+
+
 async def test_a_trickling_answer_is_read_in_blocks_of_several_pieces(fake_model: FakeModel) -> None:
     """Pieces that arrive while the socket is left unread come together, with one wake-up for all."""
     fake_model.script.append(Reply([f"p{index} " for index in range(40)], delay=0.005))
