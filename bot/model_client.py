@@ -25,7 +25,7 @@ from bot.errors import (
     ModelTimeout,
     ModelUnreachable,
 )
-from bot.model_errors import http_error, stream_error
+from bot.model_errors import http_error, redirect_error, stream_error
 from bot.sse import EventStreamDecoder
 
 logger = logging.getLogger(__name__)
@@ -155,6 +155,8 @@ class ModelClient:
                 if response.status_code >= 400:
                     await response.aread()
                     raise http_error(response, self.secrets)
+                if response.is_redirect:
+                    raise redirect_error(response, self.secrets)
                 answer.finish_reason = None
                 if response.headers.get("content-type", "").startswith("application/json"):
                     # Some OpenAI-compatible servers ignore `stream` and answer in one piece.

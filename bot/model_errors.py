@@ -83,6 +83,13 @@ def http_error(response: httpx.Response, secrets: Sequence[str]) -> ModelHTTPErr
     return _error(response.status_code, said, secrets, _retry_after(response.headers))
 
 
+def redirect_error(response: httpx.Response, secrets: Sequence[str]) -> ModelSetupError:
+    """A redirect means INFERENCE_URL is not the service's address (http:// for an https-only service, an
+    old host); it is not followed, since the key would go wherever the redirect says."""
+    location = _safe_message(response.headers.get("location", ""), secrets)
+    return ModelSetupError(response.status_code, f"the service has moved to {location}", ("INFERENCE_URL",))
+
+
 def stream_error(event: dict[str, Any], secrets: Sequence[str]) -> ModelError:
     """The error a gateway's `data: {"error": ...}` event stands for."""
     said = _said_in(event)

@@ -141,6 +141,21 @@ async def test_a_body_that_says_gzip_but_is_not_is_a_broken_stream(
     assert (await client.complete(REQUEST)).text == "whole"
 
 
+@pytest.mark.parametrize("status", [301, 307, 308])
+async def test_a_redirect_names_the_url_setting_and_is_not_followed(
+    client: ModelClient, fake_model: FakeModel, status: int
+) -> None:
+    """INFERENCE_URL=http://… for an https-only service (or an old address): the deployer is told where
+    the service moved, at once. The POST is not followed (the key would go wherever the redirect says)."""
+    moved = WholeReply(status, "", {"Location": "https://moved.example/v1/chat/completions"}, "text/html")
+    fake_model.script.append(moved)
+    with pytest.raises(ModelSetupError) as caught:
+        await client.complete(REQUEST)
+    assert caught.value.settings == ("INFERENCE_URL",)
+    assert "https://moved.example/v1/chat/completions" in str(caught.value)
+    assert len(fake_model.requests) == 1
+
+
 async def test_a_server_that_ignores_stream_is_understood(client: ModelClient, fake_model: FakeModel) -> None:
     """Some OpenAI-compatible servers answer `stream: true` with one JSON completion."""
     body = {
