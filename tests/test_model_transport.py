@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +19,10 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -264,3 +271,54 @@ async def test_a_name_lookup_that_hangs_is_a_connect_timeout(
     finally:
         answered.set()
     assert "timed out" in str(caught.value)
+
+
+@pytest.fixture
+async def tls_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeModel]:
+    """The fake model over TLS, with a certificate of its own that the bot's wire is made to trust."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    trusted = ssl.create_default_context(cafile=tmp_path / "cert.pem")
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda: trusted)
+    model = FakeModel()
+    await model.start(tls=served)
+    yield model
+    await model.stop()
+
+
+async def test_over_tls_a_trickle_is_read_in_blocks_and_a_stall_still_times_out(tls_model: FakeModel) -> None:
+    """The socket is left unread through asyncio's TLS transport too (it holds back what it decrypted): the
+    pieces come whole and together, and a server that stalls is still a read timeout."""
+    tls_model.script += [
+        Reply([f"p{index} " for index in range(40)], delay=0.005),
+        Reply(["first ", "second"], delay=2),
+    ]
+    async with httpx.AsyncClient(transport=AiohttpTransport(), timeout=httpx.Timeout(5, read=0.3)) as http:
+        client = model_client(http, tls_model.url, timeout_seconds=10)
+        whole = Answer()
+        texts = [text async for text in client.stream(REQUEST, whole)]
+        stalled = Answer()
+        with pytest.raises(ModelTimeout):
+            await read_all(client.stream(REQUEST, stalled))
+    assert whole.text == "".join(f"p{index} " for index in range(40))
+    assert len(texts) <= 10
+    assert stalled.text == "first "
