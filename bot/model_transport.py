@@ -80,6 +80,10 @@ class _ResponseStream(httpx.AsyncByteStream):
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
         self._response = response
         self._request = request
+        # aiohttp's read timeout counts from the last bytes it saw, and bytes left in the kernel are not seen:
+        # a pause is kept well inside it, so a steady stream is never taken for a stalled one.
+        read_timeout = request.extensions.get("timeout", {}).get("read")
+        self._pause = TRICKLE_PAUSE_SECONDS if read_timeout is None else min(TRICKLE_PAUSE_SECONDS, read_timeout / 2)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         content = self._response.content
@@ -93,7 +97,7 @@ class _ResponseStream(httpx.AsyncByteStream):
             trickling = clock() - asked < TRICKLE_PAUSE_SECONDS and len(block) < POURING_BYTES
             yield block
             if trickling and not content.at_eof():
-                await self._leave_unread(TRICKLE_PAUSE_SECONDS)
+                await self._leave_unread(self._pause)
 
     async def _leave_unread(self, seconds: float) -> None:
         """Stops reading the socket for `seconds` (not aiohttp's parser: paused, it would hand over only one

@@ -140,6 +140,20 @@ async def test_a_stall_mid_stream_is_a_read_timeout(fake_model: FakeModel, model
     assert answer.text == "first "
 
 
+async def test_the_shortest_read_timeout_is_not_tripped_by_leaving_the_socket_unread(
+    fake_model: FakeModel, model_http: ModelHTTP
+) -> None:
+    """aiohttp's read timeout counts from the last bytes it saw: pieces held in the kernel while the socket
+    is left unread are not seen. A pause as long as the read timeout (MODEL_READ_TIMEOUT_SECONDS may be
+    0.1) would call a steady stream stalled."""
+    pieces = [f"p{index} " for index in range(30)]
+    fake_model.script.append(Reply(pieces, delay=0.01))
+    answer = Answer()
+    async with model_http(timeout=httpx.Timeout(5, read=0.1)) as http:
+        await read_all(model_client(http, fake_model.url, timeout_seconds=10).stream(REQUEST, answer))
+    assert answer.text == "".join(pieces)
+
+
 async def test_after_an_answer_cut_short_the_next_one_is_whole(fake_model: FakeModel, model_http: ModelHTTP) -> None:
     """A connection given back with part of an answer unread would hand that part to the next request."""
     fake_model.script.append(Reply([f"cut{index} " for index in range(50)], delay=0.02))
