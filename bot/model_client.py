@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 Role = Literal["system", "user", "assistant"]
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+# An error response is read this far: what it says is cut to 200 characters anyway, and all of a broken
+# gateway's page of megabytes, searched for secrets, held the event loop for seconds.
+ERROR_BODY_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -153,8 +156,7 @@ class ModelClient:
         try:
             async with self.http.stream("POST", self.url, json=body, headers=headers) as response:
                 if response.status_code >= 400:
-                    await response.aread()
-                    raise http_error(response, self.secrets)
+                    raise http_error(response, await _start_of_body(response), self.secrets)
                 if response.is_redirect:
                     raise redirect_error(response, self.secrets)
                 answer.finish_reason = None
@@ -246,6 +248,17 @@ class ModelClient:
         if time.monotonic() + delay >= deadline:
             return None
         return delay
+
+
+async def _start_of_body(response: httpx.Response) -> str:
+    """The first `ERROR_BODY_BYTES` of a body, as text; the rest is left unread (closing the response
+    closes its connection with it)."""
+    start = bytearray()
+    async for block in response.aiter_bytes():
+        start += block
+        if len(start) >= ERROR_BODY_BYTES:
+            break
+    return start[:ERROR_BODY_BYTES].decode(response.encoding or "utf-8", errors="replace")
 
 
 def _loop_time_at(monotonic_deadline: float) -> float:

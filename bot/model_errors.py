@@ -77,9 +77,9 @@ class _Said:
     status: int | None = None
 
 
-def http_error(response: httpx.Response, secrets: Sequence[str]) -> ModelHTTPError:
-    """The error an HTTP error response stands for (its body already read)."""
-    said = _said_in_body(response)
+def http_error(response: httpx.Response, body: str, secrets: Sequence[str]) -> ModelHTTPError:
+    """The error an HTTP error response with `body` (or its start) stands for."""
+    said = _said_in_body(body, response.reason_phrase)
     return _error(response.status_code, said, secrets, _retry_after(response.headers))
 
 
@@ -133,21 +133,21 @@ def _settings_at_fault(status: int, said: _Said) -> tuple[str, ...]:
     return ()
 
 
-def _said_in_body(response: httpx.Response) -> _Said:
-    text = response.text.strip()
+def _said_in_body(body: str, reason_phrase: str) -> _Said:
+    text = body.strip()
     try:
-        body = json.loads(text)
+        parsed = json.loads(text)
     except json.JSONDecodeError:
-        body = None
-    if body is not None:
-        said = _said_in(body)
+        parsed = None
+    if parsed is not None:
+        said = _said_in(parsed)
     elif "<" in text and ">" in text:
         title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
         said = _Said(title.group(1) if title else re.sub(r"<[^>]+>", " ", text), from_the_service=False)
     else:
         said = _Said(text, from_the_service=False)
     if not said.message.strip():
-        said.message = response.reason_phrase
+        said.message = reason_phrase
     return said
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -96,6 +97,37 @@ async def test_long_error_messages_are_cut(client: ModelClient, fake_model: Fake
     with pytest.raises(ModelHTTPError) as caught:
         await client.complete(REQUEST)
     assert len(caught.value.message) <= 200
+
+
+async def test_an_error_page_of_megabytes_is_read_only_as_far_as_it_is_shown(model_http: ModelHTTP) -> None:
+    """A broken gateway's error page of megabytes: the user is told how it starts, and the rest is left
+    unread (all of it was read, then searched for secrets, holding the event loop for seconds)."""
+    megabyte = b"x" * 1_000_000
+    page_megabytes = 32
+    sent: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n"
+        writer.write(head % (len(b"<p>Bad gateway. </p>") + page_megabytes * len(megabyte)) + b"<p>Bad gateway. </p>")
+        try:
+            for _ in range(page_megabytes):
+                writer.write(megabyte)
+                await writer.drain()
+                sent.append(len(megabyte))
+        except ConnectionError:
+            pass  # the bot hung up
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    async with server, model_http() as http:
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        client = ModelClient(http, base_url=url, api_key=MODEL_KEY, model_id="m", timeout_seconds=30)
+        with pytest.raises(ModelHTTPError) as caught:
+            await client.complete(REQUEST)
+    assert caught.value.message.startswith("Bad gateway. xxx")
+    assert len(sent) < page_megabytes
 
 
 async def test_a_hang_times_out(fake_model: FakeModel, model_http: ModelHTTP) -> None:
