@@ -130,6 +130,16 @@ async def test_a_server_that_answers_no_http_breaks_the_stream(model_http: Model
             await model_client(http, url).complete(REQUEST)
 
 
+async def test_a_header_of_many_kilobytes_is_taken_as_httpx_takes_it(model_http: ModelHTTP) -> None:
+    """A gateway in front of the model may add a long header (a security policy, a debugging trace):
+    httpx takes header blocks up to 100 KB; aiohttp refused any one line over 8 KB."""
+    body = b'data: {"choices":[{"delta":{"content":"ok"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n" % len(body)
+    answer = head + b"Content-Security-Policy: " + b"a" * 20_000 + b"\r\n\r\n" + body
+    async with raw_server(answer) as url, model_http() as http:
+        assert (await model_client(http, url).complete(REQUEST)).text == "ok"
+
+
 async def test_a_stall_mid_stream_is_a_read_timeout(fake_model: FakeModel, model_http: ModelHTTP) -> None:
     fake_model.script.append(Reply(["first ", "second"], delay=2))
     answer = Answer()
