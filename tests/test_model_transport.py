@@ -266,6 +266,20 @@ async def test_the_proxy_the_environment_names_is_used(
             await model_client(http, "http://model.invalid").complete(REQUEST)
 
 
+async def test_a_proxy_that_refuses_the_tunnel_is_unreachable(
+    model_http: ModelHTTP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy that will not open the tunnel to an https service (its login is missing): the service
+    could not be reached, as httpx says; the answer did not "break off"."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with raw_server(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n") as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy)
+        async with model_http() as http:
+            with pytest.raises(ModelUnreachable):
+                await model_client(http, "https://model.invalid").complete(REQUEST)
+
+
 async def test_a_login_in_the_url_is_sent_as_httpx_sends_it(fake_model: FakeModel, model_http: ModelHTTP) -> None:
     async with model_http() as http:
         url = fake_model.url.replace("http://", "http://someone:hunter2@")
