@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import re
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -33,6 +32,8 @@ TRICKLE_PAUSE_SECONDS = 0.1
 POURING_BYTES = 16 * 1024
 # The longest response head httpx (httpcore) takes.
 HEAD_BYTES = 100 * 1024
+# A request is handed to aiohttp in parts this large; it asks for the next once its buffer has room.
+UPLOAD_PART_BYTES = 64 * 1024
 
 # A URL in aiohttp's words about an error, up to its host: the path and query may carry a gateway's key.
 _URL_PAST_HOST = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#\s'\"]+)[^\s'\"]*")
@@ -123,6 +124,46 @@ class _ResponseStream(httpx.AsyncByteStream):
         self._response.close()
 
 
+class _Upload:
+    """A request's body, handed over in parts. Waiting longer than the `write` timeout for aiohttp to take
+    the next one (its buffer does not drain: the server stopped reading) is a write timeout, as with httpx
+    (which gives the whole body that long). aiohttp has no write timeout: a server that stopped reading a
+    request of megabytes (images) held it until the answer's deadline. Once the last part is taken,
+    aiohttp's read timeout takes over."""
+
+    def __init__(self, body: bytes, seconds: float | None) -> None:
+        self._body = body
+        self._seconds = seconds
+        self._deadline: asyncio.Timeout | None = None
+        self._watching = False
+
+    @property
+    def timed_out(self) -> bool:
+        return self._deadline is not None and self._deadline.expired()
+
+    @contextlib.asynccontextmanager
+    async def watched(self) -> AsyncIterator[None]:
+        async with asyncio.timeout(None) as deadline:
+            self._deadline, self._watching = deadline, True
+            try:
+                yield
+            finally:
+                self._watching = False
+
+    async def parts(self) -> AsyncIterator[bytes]:
+        """The body a part at a time, each with `write` seconds to be asked for after the one before."""
+        clock = asyncio.get_running_loop().time
+        for start in range(0, len(self._body), UPLOAD_PART_BYTES):
+            self._reschedule(None if self._seconds is None else clock() + self._seconds)
+            yield self._body[start : start + UPLOAD_PART_BYTES]
+        self._reschedule(None)
+
+    def _reschedule(self, when: float | None) -> None:
+        # A response may come before the whole request is written (an early refusal): the watch is over.
+        if self._watching and self._deadline is not None and not self._deadline.expired():
+            self._deadline.reschedule(when)
+
+
 @dataclass
 class _Sending:
     """One sending of a request, as aiohttp's tracing sees it."""
@@ -140,8 +181,8 @@ async def _note_kept_alive_connection(
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """Sends httpx's requests through one aiohttp session. The request's httpx timeouts apply: `connect`
     to opening a connection (finding the host included, as in httpx), `read` to each wait for the
-    response or the next block of it. `write` and `pool` have no counterpart (a request is at most a few
-    megabytes, and the pool has no limit): the model client's own deadline bounds the whole.
+    response or the next block of it, `write` to each wait to hand aiohttp the next part of the request
+    (see _Upload). `pool` has no counterpart: the pool has no limit.
 
     Connections are kept between answers; a request its kept connection's server dropped unanswered is
     sent once more on another, as browsers do (httpx's wire never reused one, so never met the case)."""
@@ -201,24 +242,30 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self, session: aiohttp.ClientSession, request: httpx.Request, body: bytes, sent: _Sending
     ) -> aiohttp.ClientResponse:
         timeouts = request.extensions.get("timeout", {})
-        return await session.request(
-            request.method,
-            # Credentials in the URL are httpx's to send (as a header, already set); aiohttp would refuse
-            # them beside that header.
-            str(request.url.copy_with(userinfo=b"")),
-            headers=list(request.headers.multi_items()),
-            proxy=self._proxy_for(request.url),
-            # A stream, not bytes: a request with images runs to megabytes, written in parts.
-            data=io.BytesIO(body),
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(
-                total=None,
-                connect=timeouts.get("connect"),
-                sock_connect=timeouts.get("connect"),
-                sock_read=timeouts.get("read"),
-            ),
-            trace_request_ctx=sent,
-        )
+        upload = _Upload(body, timeouts.get("write"))
+        try:
+            async with upload.watched():
+                return await session.request(
+                    request.method,
+                    # Credentials in the URL are httpx's to send (as a header, already set); aiohttp would
+                    # refuse them beside that header.
+                    str(request.url.copy_with(userinfo=b"")),
+                    headers=list(request.headers.multi_items()),
+                    proxy=self._proxy_for(request.url),
+                    data=upload.parts(),
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(
+                        total=None,
+                        connect=timeouts.get("connect"),
+                        sock_connect=timeouts.get("connect"),
+                        sock_read=timeouts.get("read"),
+                    ),
+                    trace_request_ctx=sent,
+                )
+        except TimeoutError as exc:
+            if not upload.timed_out:
+                raise  # aiohttp's own timeouts are TimeoutErrors too
+            raise httpx.WriteTimeout("the request was not taken in time", request=request) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -140,6 +140,27 @@ async def test_a_header_of_many_kilobytes_is_taken_as_httpx_takes_it(model_http:
         assert (await model_client(http, url).complete(REQUEST)).text == "ok"
 
 
+async def test_a_server_that_stops_reading_the_request_is_a_write_timeout(model_http: ModelHTTP) -> None:
+    """A request of megabytes (images) to a server that stops reading it: the wire's own timeout ends the
+    wait, as httpx's write timeout did, not the answer's whole deadline."""
+
+    test_over = asyncio.Event()
+
+    async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await test_over.wait()
+        writer.close()
+        await writer.wait_closed()
+
+    request = ModelRequest([ChatMessage("user", "x" * 8_000_000)], temperature=0.5, max_tokens=100)
+    server = await asyncio.start_server(never_reads, "127.0.0.1", 0)
+    async with server, model_http(timeout=httpx.Timeout(5, read=0.3, write=0.3)) as http:
+        client = model_client(http, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", timeout_seconds=5)
+        with pytest.raises(ModelTimeout) as caught:
+            await client.complete(request)
+        test_over.set()
+    assert caught.value.seconds == 0.3
+
+
 async def test_a_stall_mid_stream_is_a_read_timeout(fake_model: FakeModel, model_http: ModelHTTP) -> None:
     fake_model.script.append(Reply(["first ", "second"], delay=2))
     answer = Answer()
