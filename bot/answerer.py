@@ -234,6 +234,9 @@ class Answerer:
             await self._reply(turn).finish(notices.EMPTY_MENTION)
             turn.log["outcome"] = "empty_question"
             return
+        # Before the thread, its files and links are read: none of that is needed to say no.
+        if await self._refused_by_budget(turn):
+            return
         status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
         await status.show()
         try:
@@ -247,11 +250,9 @@ class Answerer:
     ) -> None:
         question = turn.question
         direct = question.channel_type == "im"
-        spent = await self.usage.budget_spent(question.user_id, question.channel, direct=direct)
-        if spent is not None:
-            await self._reply(turn).finish(notices.budget_spent(spent.budget, spent.limit, spent.resets_in))
-            await self.usage.record_refused()
-            turn.log.update(outcome="over_budget", budget=spent.budget)
+        # (Again for a thread's question: answers that ended while it was read may have spent the budget,
+        # and the reservation must follow its check closely for a burst of questions to be held.)
+        if await self._refused_by_budget(turn):
             return
         reserved = await self.usage.reserve(question.user_id, question.channel, direct=direct, messages=messages)
         try:
@@ -272,6 +273,18 @@ class Answerer:
                         )
         finally:
             await self.usage.release(reserved)
+
+    async def _refused_by_budget(self, turn: Turn) -> bool:
+        """Whether a daily budget refuses the question; if so, the asker has been told which one."""
+        question = turn.question
+        direct = question.channel_type == "im"
+        spent = await self.usage.budget_spent(question.user_id, question.channel, direct=direct)
+        if spent is None:
+            return False
+        await self._reply(turn).finish(notices.budget_spent(spent.budget, spent.limit, spent.resets_in))
+        await self.usage.record_refused()
+        turn.log.update(outcome="over_budget", budget=spent.budget)
+        return True
 
     async def _conversation(
         self, turn: Turn, identity: BotIdentity, asked: ThreadMessage

@@ -14,6 +14,7 @@ from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply, WholeReply, text_of
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+from tests.files_data import pdf
 from tests.process import BotProcess, free_port
 from tests.redis_server import redis_server
 
@@ -52,6 +53,38 @@ async def test_the_question_past_a_persons_budget_gets_a_notice_and_the_model_no
     assert len(fake_model.requests) == 1
 
     assert await ask(fake_slack, events, "UBOB", "mine") == ["You said: Bob: mine"]
+
+
+async def test_an_over_budget_question_is_refused_before_its_files_and_links_are_read(
+    fake_slack: FakeSlack,
+    fake_model: FakeModel,
+    bot_factory: BotFactory,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A person past their budget asks about a PDF and a linked thread: the notice comes at once, and
+    nothing is downloaded or read for an answer the model will never be asked for."""
+    bot = await bot_factory(DAILY_TOKENS_PER_PERSON=SMALL_BUDGET)
+    events = sender(bot.url, http)
+    await ask(fake_slack, events, "UALICE", "first")
+    incident = fake_slack.post_as_person("C9", "UBOB", "Deploy failed: disk full")
+    link = f"https://test.slack.com/archives/C9/p{str(incident['ts']).replace('.', '')}"
+    spec = fake_slack.add_file("spec.pdf", pdf("The API returns 429 when busy."), "application/pdf")
+    question = fake_slack.post_as_person(
+        "C1", "UALICE", f"<@{BOT_USER_ID}> compare <{link}> with this", subtype="file_share", files=[spec]
+    )
+    calls_before = len(fake_slack.calls)
+    with caplog.at_level(logging.INFO, logger="bot.answerer"):
+        await events.mention(question)
+        [notice] = await fake_slack.wait_for_replies("C1", str(question["ts"]))
+        await bot.runtime.tasks.wait()
+    assert "You've used your daily budget of 10 tokens" in notice
+    assert fake_slack.download_attempts == []
+    read = {"files.info", "conversations.replies", "conversations.history", "conversations.members"}
+    assert [call.method for call in fake_slack.calls[calls_before:] if call.method in read] == []
+    [logged] = [record for record in caplog.records if getattr(record, "message_ts", None) == question["ts"]]
+    assert getattr(logged, "outcome", None) == "over_budget"
+    assert len(fake_model.requests) == 1
 
 
 async def test_a_channels_budget_refuses_everyone_there_but_not_in_a_dm(
