@@ -24,6 +24,8 @@ from bot.settings import Part, Settings
 from bot.usage_view import print_usage
 
 EXIT_CONFIGURATION = 2
+# The shell's code for a command ended by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 
 
 def main() -> int:
@@ -51,7 +53,12 @@ def main() -> int:
     if command == "chat":
         # The conversation owns stdout; log lines (retries, say) go to stderr.
         configure_logging(settings.log_level, settings.secrets, sys.stderr)
-        return asyncio.run(chat(settings, stdin_lines(sys.stdout), sys.stdout))
+        try:
+            return asyncio.run(chat(settings, stdin_lines(sys.stdout), sys.stdout))
+        except KeyboardInterrupt:
+            # Ctrl-C: asyncio cancelled the chat, which closed its model connection; no traceback for that.
+            print(file=sys.stdout)
+            return EXIT_INTERRUPTED
     if command == "usage":
         configure_logging(settings.log_level, settings.secrets, sys.stderr)
         return asyncio.run(print_usage(settings, sys.stdout))

@@ -7,7 +7,9 @@ can try prompts and the model before touching Slack.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import threading
 from collections.abc import AsyncIterator
 from typing import TextIO
 
@@ -60,12 +62,26 @@ def _message(index: int, text: str, *, by_bot: bool) -> ThreadMessage:
 
 
 async def stdin_lines(out: TextIO) -> AsyncIterator[str]:
-    """Lines typed at the prompt; the blocking read runs in a thread so the stream keeps printing."""
+    """Lines typed at the prompt. The blocking read runs in a daemon thread, so the stream keeps printing,
+    and a Ctrl-C at the prompt ends the chat at once instead of waiting for a line that never comes."""
     loop = asyncio.get_running_loop()
     while True:
         if sys.stdin.isatty():
             print("you> ", end="", file=out, flush=True)
-        line = await loop.run_in_executor(None, sys.stdin.readline)
+        typed: asyncio.Future[str] = loop.create_future()
+        threading.Thread(target=_read_line, args=(loop, typed), name="stdin", daemon=True).start()
+        line = await typed
         if not line:
             return
         yield line
+
+
+def _read_line(loop: asyncio.AbstractEventLoop, typed: asyncio.Future[str]) -> None:
+    line = sys.stdin.readline()
+    with contextlib.suppress(RuntimeError):  # the loop is closed: the chat ended while this line was typed
+        loop.call_soon_threadsafe(_settle, typed, line)
+
+
+def _settle(typed: asyncio.Future[str], line: str) -> None:
+    if not typed.done():
+        typed.set_result(line)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import signal
 
 import pytest
 
 from bot.check import REQUIRED_SCOPES, run_checks
-from tests.fakes.model_api import MODEL_KEY, FakeModel, Reply, WholeReply
+from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, Reply, WholeReply
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.process import ROOT, BotProcess
 from tests.redis_server import redis_server
@@ -198,3 +200,61 @@ async def test_chat_needs_only_the_model_settings(environ: dict[str, str], fake_
     code, output = await run_chat(model_only, "hi\n")
     assert code == 0
     assert "assistant> Hello.\n" in output
+
+
+async def test_ctrl_c_mid_answer_ends_the_chat_without_a_traceback(
+    environ: dict[str, str], fake_model: FakeModel
+) -> None:
+    """Ctrl-C while the model is still answering: a clean exit with the shell's code for it, 130."""
+    fake_model.script.append(Hang())
+    process = await BotProcess.start(environ, "chat", typed=True)
+    try:
+        assert process.process.stdin is not None
+        process.process.stdin.write(b"hi\n")
+        await fake_model.wait_for_requests(1)
+        process.process.send_signal(signal.SIGINT)
+        code = await process.finish()
+    finally:
+        process.kill()
+    output = "\n".join(process.output)
+    assert "Traceback" not in output
+    assert code == 130
+
+
+async def test_ctrl_c_at_the_prompt_ends_the_chat_without_a_traceback(
+    environ: dict[str, str], fake_model: FakeModel
+) -> None:
+    """Ctrl-C while the chat waits for the next line: it ends at once, though nothing more is typed."""
+    fake_model.script.append(Reply(["Hello."]))
+    process = await BotProcess.start(environ, "chat", typed=True)
+    try:
+        assert process.process.stdin is not None
+        process.process.stdin.write(b"hi\n")
+        await process.wait_for_line("assistant> Hello.")
+        process.process.send_signal(signal.SIGINT)
+        code = await process.finish()
+    finally:
+        process.kill()
+    output = "\n".join(process.output)
+    assert "Traceback" not in output
+    assert code == 130
+
+
+async def test_end_of_input_mid_answer_lets_the_answer_finish(environ: dict[str, str], fake_model: FakeModel) -> None:
+    """Ctrl-D (standard input closed) while the model answers: the answer is shown whole, then a clean exit."""
+    answer_starts = asyncio.Event()
+    fake_model.script.append(Reply(["Hello ", "there."], starts=answer_starts))
+    process = await BotProcess.start(environ, "chat", typed=True)
+    try:
+        assert process.process.stdin is not None
+        process.process.stdin.write(b"hi\n")
+        await fake_model.wait_for_requests(1)
+        process.process.stdin.close()
+        answer_starts.set()
+        code = await process.finish()
+    finally:
+        process.kill()
+    output = "\n".join(process.output)
+    assert "assistant> Hello there." in output
+    assert "Traceback" not in output
+    assert code == 0
