@@ -206,6 +206,9 @@ class CatchUp:
             await note(notices.channel_not_allowed(sorted(allowed)))
             log["outcome"] = "channel_not_allowed"
             return None
+        # Before anything is read or the DM thread started: none of that is needed to say no.
+        if await self._refused_by_budget(request, note, log):
+            return None
         try:
             transcript = await self.reader.transcript(source, request.identity, self._budget())
         except SLACK_FAILURES as error:
@@ -234,6 +237,20 @@ class CatchUp:
             message={"ts": root_ts, "user": request.user_id},
         )
         return question, self._summary_request(request, transcript), transcript.private_names
+
+    async def _refused_by_budget(self, request: CatchUpRequest, note: PrivateNote, log: dict[str, Any]) -> bool:
+        """Whether a daily budget refuses the summary; if so, the asker has been told where they asked.
+
+        The summary is answered in the asker's DM, so the same budgets apply as to a DM: theirs, not the
+        channel's (the answerer checks again just before the model is asked, with the same result)."""
+        usage = self.answerer.usage
+        spent = await usage.budget_spent(request.user_id, request.source.channel, direct=True)
+        if spent is None:
+            return False
+        await note(notices.budget_spent(spent.budget, spent.limit, spent.resets_in))
+        await usage.record_refused()
+        log.update(outcome="over_budget", budget=spent.budget)
+        return True
 
     def _budget(self) -> int:
         """The transcript's share of the input budget: what the summary prompt and the request leave."""

@@ -145,6 +145,71 @@ async def test_the_shortcut_respects_allowed_channels(
     assert fake_model.requests == []
 
 
+async def spend_budget(fake_slack: FakeSlack, events: EventSender, user: str, channel: str = "C1") -> None:
+    """`user` asks once in `channel`: the fake model's 10 + 5 tokens spend a 10-token budget."""
+    question = fake_slack.post_as_person(channel, user, f"<@{BOT_USER_ID}> hello")
+    await events.mention(question)
+    await fake_slack.wait_for_replies(channel, str(question["ts"]))
+
+
+@pytest.mark.parametrize("how", ["shortcut", "command"])
+async def test_a_person_over_budget_is_told_privately_before_anything_is_read(
+    fake_slack: FakeSlack,
+    fake_model: FakeModel,
+    bot_factory: BotFactory,
+    http: object,
+    caplog: pytest.LogCaptureFixture,
+    how: str,
+) -> None:
+    """Past their daily budget, the asker gets the budget notice where they asked, at once: the thread or
+    channel is not read, no DM thread is started, the model is not asked."""
+    bot = await bot_factory(DAILY_TOKENS_PER_PERSON="10")
+    events = EventSender(bot.url + "/slack/events", http)  # type: ignore[arg-type]
+    await spend_budget(fake_slack, events, "UALICE")
+    root, _ = a_thread(fake_slack)
+    channel_message(fake_slack, "UBOB", "Lunch at noon?", hours_ago=1)
+    calls_before = len(fake_slack.calls)
+    with caplog.at_level("INFO"):
+        if how == "shortcut":
+            await events.interact(message_shortcut(root, "UALICE", fake_slack.response_url("r1")))
+        else:
+            await events.command(slash_command("/catchup", "8h", "C1", "UALICE", fake_slack.response_url("r1")))
+        await fake_slack.wait_for(lambda: bool(fake_slack.responses))
+        await bot.runtime.tasks.wait()
+    [note] = fake_slack.responses
+    assert note["response_type"] == "ephemeral"
+    assert note["text"].startswith(":hourglass_flowing_sand: You've used your daily budget of 10 tokens")
+    assert "It resets at midnight UTC, in " in note["text"]
+    called = [call.method for call in fake_slack.calls[calls_before:]]
+    for method in ("conversations.replies", "conversations.history", "chat.getPermalink", "conversations.open"):
+        assert method not in called
+    assert "DUALICE" not in fake_slack.messages
+    assert len(fake_model.requests) == 1
+    lines = [vars(record) for record in caplog.records if record.getMessage() == "event handled"]
+    [logged] = [line for line in lines if line["event_type"] in ("message_action", "slash_command")]
+    assert (logged["outcome"], logged["budget"], logged["user"]) == ("over_budget", "person", "UALICE")
+
+
+async def test_catch_up_is_held_to_the_askers_budget_only_and_not_for_admins(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: object
+) -> None:
+    """A summary goes to the asker's DM, so a channel's spent budget does not stop it (as for DMs); an
+    admin past the person budget is summarized too."""
+    bot = await bot_factory(DAILY_TOKENS_PER_PERSON="10", DAILY_TOKENS_PER_CHANNEL="10", ADMIN_USER_IDS="UALICE")
+    events = EventSender(bot.url + "/slack/events", http)  # type: ignore[arg-type]
+    await spend_budget(fake_slack, events, "UALICE")
+    root, _ = a_thread(fake_slack)
+    fake_model.script.append(Reply(["For Bob."]))
+    await events.interact(message_shortcut(root, "UBOB", fake_slack.response_url("bob")))
+    _, bob_dm = await summary_in_dm(fake_slack, "UBOB")
+    assert bob_dm[1] == "For Bob."
+    fake_model.script.append(Reply(["For Alice."]))
+    await events.interact(message_shortcut(root, "UALICE", fake_slack.response_url("alice")))
+    _, alice_dm = await summary_in_dm(fake_slack, "UALICE")
+    assert alice_dm[1] == "For Alice."
+    await bot.runtime.tasks.wait()
+
+
 def channel_message(
     fake_slack: FakeSlack, user: str, text: str, hours_ago: float, **extra: object
 ) -> dict[str, object]:
