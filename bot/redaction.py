@@ -6,6 +6,21 @@ so code blocks keep their fences and indentation. Numbers are masked only when a
 they look like (Luhn for cards, ISO 7064 for IBANs, libphonenumber's validity rules for phone numbers),
 so timestamps, versions, ids and Slack `ts` values stay as written.
 
+What code and logs are made of is left alone, because the model needs it to answer:
+- a bare run of digits (`4155550100`: no `+`, no spaces, dashes, dots or brackets) is an order id, a
+  build number or a Unix timestamp far more often than a phone number, so it is masked only right after
+  a word that says it is one ("call me at", "phone:", "tel.", "mobile #"); a number with a `+` or written
+  in groups (`+1 415 555 0100`, `(415) 555-0100`, `415-555-0100`, `+44 20 7946 0958`) is masked anywhere;
+- a number glued to a longer token (`415-555-0100-rc1`, `v1.415-555-0100`), or written as an IPv4
+  address, is not a phone number; dates, UUIDs and hex hashes fail the checks above;
+- `user@host` in a URL (`ssh://git@github.com/...`) or before `:path` (an scp-style remote such as
+  `git@github.com:owner/repo.git`) is not an email address; the password in a URL is masked.
+Card numbers are found whatever separates their groups: spaces (also the no-break, thin and narrow ones
+PDFs and banking apps use), dashes, or dots in a card's grouping (`4111.1111.1111.1111`).
+
+Code blocks and `inline code` are masked by exactly the same rules as prose: people paste customer
+records and logs into them, and wrapping a value in backticks does not make it less personal.
+
 Modes: `off`; `default` (cards, emails, phone numbers, IBANs, secrets); `strict` adds the names of people
 other than those speaking in the conversation, and the operator's own patterns (`REDACT_PATTERNS`).
 """
@@ -41,12 +56,40 @@ SECRETS: tuple[tuple[re.Pattern[str], str], ...] = (
 # The value after a name that says it is an AWS secret key (40 characters of base64, no fixed prefix).
 AWS_SECRET = re.compile(r"(?i)(aws.?secret.?access.?key[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
 BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/-]{8,}=*")
-EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-# 13 to 19 digits, in groups separated by single spaces or dashes, not part of a longer number or a decimal.
-CARD = re.compile(r"(?<![\w.,-])\d{4}(?:[ -]?\d){9,15}(?![\w-]|[.,]\d)")
-IBAN_CANDIDATE = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![\w-])", re.IGNORECASE)
+# An address, not the user part of a URL (`ssh://git@host/...`), nor an scp-style remote
+# (`git@github.com:owner/repo.git`): a colon and a path right after the host make it a remote.
+EMAIL = re.compile(
+    r"(?<![\w.+-])(?<!://)[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+    r"(?![\w-]|\.[\w-]|:[\w~/.-])"
+)
+# The password in a URL's user part (`postgres://app:secret@db.example.com`); the user and host stay.
+URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#@]+(?=@)")
+# What PDFs, banking apps and people put between the digit groups of a card or an IBAN: spaces (plain,
+# no-break, figure, thin, narrow no-break) and dashes; dots for cards too, checked against a card's grouping.
+GROUP_SPACES = " \u00a0\u2007\u2009\u202f"
+# 13 to 19 digits, in groups, not part of a longer number or a decimal.
+CARD = re.compile(rf"(?<![\w.,-])\d{{4}}(?:[{GROUP_SPACES}.-]?\d){{9,15}}(?![\w-]|[.,]\d)")
+# Group lengths of dotted card numbers: fours (the last group may be shorter), or Amex's and Diners' 4-6-5/4-6-4.
+CARD_GROUPINGS = re.compile(r"\d{4}(?:\.\d{4})*(?:\.\d{1,4})?|\d{4}\.\d{6}\.\d{4,5}")
+IBAN_CANDIDATE = re.compile(
+    rf"(?<![\w-])[A-Z]{{2}}\d{{2}}(?:[{GROUP_SPACES}]?[A-Z0-9]){{11,30}}(?![\w-])", re.IGNORECASE
+)
 # Numbers written without a country code are read as North American ones; others need their +code.
 PHONE_REGION = "US"
+NO_SPACES = dict.fromkeys(map(ord, GROUP_SPACES))
+# Words that make a bare run of digits a phone number ("call me at 4155550100", "tel: 4155550100").
+PHONE_CUE = re.compile(
+    r"(?i)\b(?:phone|telephone|tel|mobile|cell|fax|whatsapp|sms|call|text(?=\s+(?:me|us)))"
+    r"(?:\s+(?:me|us))?(?:\s+(?:at|on))?(?:\s*(?:no\.?|number))?\s*[:.#]?\s*#?\Z"
+)
+# How far before a bare run of digits PHONE_CUE is looked for.
+PHONE_CUE_REACH = 40
+# An IPv4 address, which libphonenumber reads as a number with dots between its groups.
+IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+# What glues a number to a longer token (an id, a version, a file name): a word character, or a dot or
+# dash next to one.
+GLUED_AFTER = re.compile(r"[\w@]|[.-]\w")
+GLUED_BEFORE = re.compile(r"(?:[\w@]|\w[.-])\Z")
 NAME_BOUNDARY = r"(?<![\w.-]){}(?![\w-])"
 
 
@@ -68,7 +111,9 @@ class Redactor:
             text = pattern.sub(label, text)
         text = AWS_SECRET.sub(lambda match: match.group(1) + "[AWS secret key]", text)
         text = BEARER.sub(lambda match: match.group(1) + "[token]", text)
-        text = EMAIL.sub("[email]", text)
+        if "@" in text:  # most messages hold none: skip two scans
+            text = URL_PASSWORD.sub(lambda match: match.group(1) + "[password]", text)
+            text = EMAIL.sub("[email]", text)
         text = IBAN_CANDIDATE.sub(_iban, text)
         text = CARD.sub(lambda match: "[card number]" if _is_card(match.group()) else match.group(), text)
         text = _mask_phone_numbers(text)
@@ -88,6 +133,8 @@ class Redactor:
 
 
 def _is_card(candidate: str) -> bool:
+    if "." in candidate and not CARD_GROUPINGS.fullmatch(candidate):
+        return False
     # Any script's digits (full-width, Arabic-Indic, ...) are checked as the number they write.
     digits = "".join(str(int(character)) for character in candidate if character.isdecimal())
     # Card numbers start with 2 to 6 (Mastercard, Amex, Visa, Discover, ...); ids often start with 1.
@@ -98,7 +145,7 @@ def _iban(match: re.Match[str]) -> str:
     """The longest prefix of the candidate that is a valid IBAN (a word may follow it), masked."""
     candidate = match.group()
     for end in range(len(candidate), 14, -1):
-        if candidate[end - 1] != " " and iban.is_valid(candidate[:end].upper()):
+        if not candidate[end - 1].isspace() and iban.is_valid(candidate[:end].translate(NO_SPACES).upper()):
             return "[IBAN]" + candidate[end:]
     return candidate
 
@@ -110,11 +157,28 @@ def _mask_phone_numbers(text: str) -> str:
     position = 0
     matcher = phonenumbers.PhoneNumberMatcher(text, PHONE_REGION, leniency=phonenumbers.Leniency.VALID)
     for found in matcher:
+        if not _is_phone_number(text, found.start, found.end):
+            continue
         pieces.append(text[position : found.start])
         pieces.append("[phone number]")
         position = found.end
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def _is_phone_number(text: str, start: int, end: int) -> bool:
+    """Whether a number libphonenumber found is written as people write phone numbers, not as ids are.
+
+    A bare run of digits (no `+`, no separators: `4155550100`) is far more often an order id, a build
+    number or a Unix timestamp than a phone number: it counts only after a word such as "call" or
+    "phone". A number glued to a longer token (`415-555-0100-rc1`, `v1.4155550100`) or written as an
+    IPv4 address is no phone number either."""
+    written = text[start:end]
+    if IPV4.fullmatch(written) or GLUED_AFTER.match(text, end):
+        return False
+    if written[0].isdecimal() and GLUED_BEFORE.search(text, max(0, start - 2), start):
+        return False
+    return not written.isdecimal() or PHONE_CUE.search(text, max(0, start - PHONE_CUE_REACH), start) is not None
 
 
 def private_names(names: Mapping[str, str], speakers: Collection[str]) -> frozenset[str]:

@@ -23,10 +23,12 @@ FULL_WIDTH_CARD = "4111 1111 1111 1111".translate({ord(str(d)): 0xFF10 + d for d
         ("amex 378282246310005", "amex [card number]"),
         ("full-width " + FULL_WIDTH_CARD, "full-width [card number]"),
         ("write to jane.doe+news@mail.example.co.uk!", "write to [email]!"),
+        ("mailto:jane@example.com: and jane@example.com:", "mailto:[email]: and [email]:"),
         ("call +1 415 555 2671 or (415) 555-2671", "call [phone number] or [phone number]"),
         ("call +33 6 12 34 56 78", "call [phone number]"),
         ("pay to GB82WEST12345698765432 today", "pay to [IBAN] today"),
         ("pay to DE89 3704 0044 0532 0130 00 and done", "pay to [IBAN] and done"),
+        ("pay to DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000 and done", "pay to [IBAN] and done"),
         ("SLACK_BOT_TOKEN=xoxb-123456789012-abcdefABCDEF", "SLACK_BOT_TOKEN=[Slack token]"),
         ("hook https://hooks.slack.com/services/T000/B000/XXXXXXXX", "hook [Slack webhook]"),
         ("id AKIAIOSFODNN7EXAMPLE", "id [AWS key]"),
@@ -132,3 +134,92 @@ def test_redaction_settings_are_checked_at_start() -> None:
         Settings.from_env({**REQUIRED, "REDACT_PATTERNS": "ACME-[0-9]+"})
     with pytest.raises(ConfigurationError, match="REDACT must be one of OFF, DEFAULT, STRICT"):
         Settings.from_env({**REQUIRED, "REDACT": "maybe"})
+
+
+@pytest.mark.parametrize("separator", [" ", "-", "\u00a0", "\u202f", "\u2009", "\u2007", "."])
+def test_a_card_number_is_masked_whatever_separates_its_groups(separator: str) -> None:
+    """No-break, narrow and thin spaces and dots are what PDFs and banking apps put between the groups."""
+    visa = separator.join(["4111", "1111", "1111", "1111"])
+    amex = separator.join(["3782", "822463", "10005"])
+    assert DEFAULT.redact(f"card {visa}, or {amex}.") == "card [card number], or [card number]."
+
+
+def test_dotted_digits_are_a_card_only_in_a_cards_grouping() -> None:
+    """Dots also write versions and decimals: 4111111.111111111 passes Luhn but is not how a card is written."""
+    assert DEFAULT.redact("build 4111111.111111111 and 4111.1111.1111-1111") == (
+        "build 4111111.111111111 and 4111.1111.1111-1111"
+    )
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "+1 415 555 0100",
+        "(415) 555-0100",
+        "415-555-0100",
+        "415.555.0100",
+        "415 555 0100",
+        "+44 20 7946 0958",
+        "+14155550100",
+        "415\u00a0555\u00a00100",
+    ],
+)
+def test_a_phone_number_in_a_common_form_is_masked(phone: str) -> None:
+    assert DEFAULT.redact(f"reach Jane on {phone} today") == "reach Jane on [phone number] today"
+
+
+@pytest.mark.parametrize(
+    ("written", "sent"),
+    [
+        ("call me at 4155550100", "call me at [phone number]"),
+        ("Phone: 4155550100", "Phone: [phone number]"),
+        ("tel. 14155550100 or mobile #4155550101", "tel. [phone number] or mobile #[phone number]"),
+        ("tel:+14155550100, text me on 4155550101", "tel:[phone number], text me on [phone number]"),
+        ("the text 4155550100 was sent", "the text 4155550100 was sent"),
+    ],
+)
+def test_a_bare_run_of_digits_is_a_phone_number_when_the_words_before_it_say_so(written: str, sent: str) -> None:
+    assert DEFAULT.redact(written) == sent
+
+
+@pytest.mark.parametrize(
+    "ordinary",
+    [
+        "order 4155550100, build 2125551234, ts 1732598400, id 14155550100",
+        "ERROR 2125551234 request_id=4155550100 retry",
+        "order 4155550100-abcd and build 415-555-0100-rc1",
+        "ip 212.55.50.100, 212.55.50.100:8080 and 10.212.55.50.100",
+        "remote git@github.com:owner/repo.git, git@gitlab.example.com:group/sub/repo.git",
+        "clone ssh://git@github.com/owner/repo.git or https://deploy@example.com/repo",
+        "uuid 41555501-0012-4155-5501-004155550100, sha 3f2a4155550100ab4155550100abcdef01234567",
+        "on 26.11.2024 14:15:55, 12/05/2024, 2024/11/26 1415, 20241126, at 1732598400.123",
+    ],
+)
+def test_ids_timestamps_addresses_and_remotes_in_code_and_logs_stay_as_written(ordinary: str) -> None:
+    assert DEFAULT.redact(ordinary) == ordinary
+
+
+def test_a_password_in_a_url_is_masked_and_the_host_kept() -> None:
+    assert DEFAULT.redact("db at postgres://app:s3cr3t-pw@db.example.com:5432/main") == (
+        "db at postgres://app:[password]@db.example.com:5432/main"
+    )
+
+
+def test_code_is_masked_by_the_same_rules_as_prose_and_keeps_its_shape() -> None:
+    """People paste customer records in code blocks: values are masked there too; ids, remotes and markers stay."""
+    pasted = (
+        "see `jane@example.com` and `git@github.com:acme/shop.git`:\n"
+        "```\n"
+        "2026-11-26T03:00:00Z order=4155550100 ts=1732598400 ip=212.55.50.100\n"
+        "    customer: jane@example.com\tcard: 4111\u00a01111\u00a01111\u00a01111\n"
+        "    phone: +1 415 555 0100\n"
+        "```"
+    )
+    assert DEFAULT.redact(pasted) == (
+        "see `[email]` and `git@github.com:acme/shop.git`:\n"
+        "```\n"
+        "2026-11-26T03:00:00Z order=4155550100 ts=1732598400 ip=212.55.50.100\n"
+        "    customer: [email]\tcard: [card number]\n"
+        "    phone: [phone number]\n"
+        "```"
+    )
