@@ -9,8 +9,9 @@ so timestamps, versions, ids and Slack `ts` values stay as written.
 What code and logs are made of is left alone, because the model needs it to answer:
 - a bare run of digits (`4155550100`: no `+`, no spaces, dashes, dots or brackets) is an order id, a
   build number or a Unix timestamp far more often than a phone number, so it is masked only right after
-  a word that says it is one ("call me at", "phone:", "tel.", "mobile #"); a number with a `+` or written
-  in groups (`+1 415 555 0100`, `(415) 555-0100`, `415-555-0100`, `+44 20 7946 0958`) is masked anywhere;
+  a word that says it is one ("call me at", "phone:", "tel.", "mobile #", a record's `"phone":` key); a
+  number with a `+` or written in groups (`+1 415 555 0100`, `(415) 555-0100`, `415-555-0100`,
+  `+44 20 7946 0958`) is masked anywhere;
 - a number glued to a longer token (`415-555-0100-rc1`, `v1.415-555-0100`), or written as an IPv4
   address, is not a phone number; dates, UUIDs and hex hashes fail the checks above;
 - `user@host` in a URL (`ssh://git@github.com/...`) or before `:path` (an scp-style remote such as
@@ -77,10 +78,12 @@ IBAN_CANDIDATE = re.compile(
 # Numbers written without a country code are read as North American ones; others need their +code.
 PHONE_REGION = "US"
 NO_SPACES = dict.fromkeys(map(ord, GROUP_SPACES))
-# Words that make a bare run of digits a phone number ("call me at 4155550100", "tel: 4155550100").
+# Words that make a bare run of digits a phone number: "call me at 4155550100", "tel: 4155550100", and the
+# keys of pasted records (`"phone": "4155550100"`, `phone_number=4155550100`, `mobilePhone: 4155550100`).
 PHONE_CUE = re.compile(
-    r"(?i)\b(?:phone|telephone|tel|mobile|cell|fax|whatsapp|sms|call|text(?=\s+(?:me|us)))"
-    r"(?:\s+(?:me|us))?(?:\s+(?:at|on))?(?:\s*(?:no\.?|number))?\s*[:.#]?\s*#?\Z"
+    r"(?i)(?:phone|tel|mobile|cell|fax|whatsapp|sms|call|text(?=\s+(?:me|us)))"
+    r"(?:[\s_-]*(?:no\.?|number|num|nr))?(?:\s+(?:me|us))?(?:\s+(?:at|on))?"
+    r"\s*[\"']?\s*[:=#.]?\s*[\"']?\s*#?\Z"
 )
 # How far before a bare run of digits PHONE_CUE is looked for.
 PHONE_CUE_REACH = 40

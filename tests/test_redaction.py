@@ -176,6 +176,11 @@ def test_a_phone_number_in_a_common_form_is_masked(phone: str) -> None:
         ("tel. 14155550100 or mobile #4155550101", "tel. [phone number] or mobile #[phone number]"),
         ("tel:+14155550100, text me on 4155550101", "tel:[phone number], text me on [phone number]"),
         ("the text 4155550100 was sent", "the text 4155550100 was sent"),
+        (
+            '{"order": "4155550100", "phone": "4155550101", "mobilePhone": 4155550102}',
+            '{"order": "4155550100", "phone": "[phone number]", "mobilePhone": [phone number]}',
+        ),
+        ("order_id=4155550100 phone_number=4155550101", "order_id=4155550100 phone_number=[phone number]"),
     ],
 )
 def test_a_bare_run_of_digits_is_a_phone_number_when_the_words_before_it_say_so(written: str, sent: str) -> None:
