@@ -190,6 +190,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[str, str] = {}
+        self._proxy_by_origin: dict[tuple[str, str], str | None] = {}
 
     def _opened(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -211,10 +212,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _proxy_for(self, url: httpx.URL) -> str | None:
         """The proxy HTTP_PROXY or HTTPS_PROXY names for `url`, unless NO_PROXY exempts its host, as httpx
-        would choose it."""
-        if url.scheme not in self._proxies or urllib.request.proxy_bypass(url.host):
-            return None
-        return self._proxies[url.scheme]
+        would choose it: decided once per scheme and host, as the environment is read once (reading
+        NO_PROXY again costs about 40 µs, on every model call)."""
+        origin = (url.scheme, url.host)
+        if origin not in self._proxy_by_origin:
+            exempt = url.scheme not in self._proxies or urllib.request.proxy_bypass(url.host)
+            self._proxy_by_origin[origin] = None if exempt else self._proxies[url.scheme]
+        return self._proxy_by_origin[origin]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._opened()
