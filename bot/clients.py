@@ -30,8 +30,13 @@ SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError)
 NOT_REPEATABLE = frozenset({"chat.postMessage", "chat.startStream", "chat.appendStream"})
 
 
+def _method_of(request: HttpRequest) -> str:
+    """The Web API method a request calls (`chat.postMessage`), the last part of its URL's path."""
+    return urlparse(request.url).path.rsplit("/", 1)[-1]
+
+
 def _repeatable(request: HttpRequest, error: Exception | None) -> bool:
-    method = request.url.rsplit("/", 1)[-1]
+    method = _method_of(request)
     return method not in NOT_REPEATABLE or isinstance(error, aiohttp.ClientConnectorError)
 
 
@@ -80,8 +85,7 @@ class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        method = urlparse(request.url).path.rsplit("/", 1)[-1]
-        retries = self.closing_retry_count if method in CLOSING_METHODS else self.max_retry_count
+        retries = self.closing_retry_count if _method_of(request) in CLOSING_METHODS else self.max_retry_count
         if state.current_attempt >= retries:
             return False
         return await self._can_retry_async(state=state, request=request, response=response, error=error)
