@@ -202,35 +202,21 @@ async def test_chat_needs_only_the_model_settings(environ: dict[str, str], fake_
     assert "assistant> Hello.\n" in output
 
 
-async def test_ctrl_c_mid_answer_ends_the_chat_without_a_traceback(
-    environ: dict[str, str], fake_model: FakeModel
+@pytest.mark.parametrize("moment", ["mid-answer", "at-the-prompt"])
+async def test_ctrl_c_ends_the_chat_without_a_traceback(
+    environ: dict[str, str], fake_model: FakeModel, moment: str
 ) -> None:
-    """Ctrl-C while the model is still answering: a clean exit with the shell's code for it, 130."""
-    fake_model.script.append(Hang())
+    """Ctrl-C while the model is still answering, or while the chat waits for the next line (it ends at
+    once, though nothing more is typed): a clean exit with the shell's code for it, 130."""
+    fake_model.script.append(Hang() if moment == "mid-answer" else Reply(["Hello."]))
     process = await BotProcess.start(environ, "chat", typed=True)
     try:
         assert process.process.stdin is not None
         process.process.stdin.write(b"hi\n")
-        await fake_model.wait_for_requests(1)
-        process.process.send_signal(signal.SIGINT)
-        code = await process.finish()
-    finally:
-        process.kill()
-    output = "\n".join(process.output)
-    assert "Traceback" not in output
-    assert code == 130
-
-
-async def test_ctrl_c_at_the_prompt_ends_the_chat_without_a_traceback(
-    environ: dict[str, str], fake_model: FakeModel
-) -> None:
-    """Ctrl-C while the chat waits for the next line: it ends at once, though nothing more is typed."""
-    fake_model.script.append(Reply(["Hello."]))
-    process = await BotProcess.start(environ, "chat", typed=True)
-    try:
-        assert process.process.stdin is not None
-        process.process.stdin.write(b"hi\n")
-        await process.wait_for_line("assistant> Hello.")
+        if moment == "mid-answer":
+            await fake_model.wait_for_requests(1)
+        else:
+            await process.wait_for_line("assistant> Hello.")
         process.process.send_signal(signal.SIGINT)
         code = await process.finish()
     finally:
