@@ -77,11 +77,18 @@ async def stdin_lines(out: TextIO) -> AsyncIterator[str]:
 
 
 def _read_line(loop: asyncio.AbstractEventLoop, typed: asyncio.Future[str]) -> None:
-    line = sys.stdin.readline()
+    try:
+        line: str | ValueError | OSError = sys.stdin.readline()
+    except (ValueError, OSError) as error:  # bytes not in the terminal's encoding, say: the chat ends with it
+        line = error
     with contextlib.suppress(RuntimeError):  # the loop is closed: the chat ended while this line was typed
         loop.call_soon_threadsafe(_settle, typed, line)
 
 
-def _settle(typed: asyncio.Future[str], line: str) -> None:
-    if not typed.done():
+def _settle(typed: asyncio.Future[str], line: str | ValueError | OSError) -> None:
+    if typed.done():
+        return
+    if isinstance(line, (ValueError, OSError)):
+        typed.set_exception(line)
+    else:
         typed.set_result(line)
