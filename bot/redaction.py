@@ -64,12 +64,15 @@ EMAIL = re.compile(
     r"(?![\w-]|\.[\w-]|:[\w~/.-])"
 )
 # The password in a URL's user part (`postgres://app:secret@db.example.com`); the user and host stay.
-URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#@]+(?=@)")
+# (The scheme is looked for from the start of a run of its characters only: from each letter of a long dotted
+# run, its search was quadratic.)
+URL_PASSWORD = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#@]+(?=@)")
 # What PDFs, banking apps and people put between the digit groups of a card or an IBAN: spaces (plain,
 # no-break, figure, thin, narrow no-break) and dashes; dots for cards too, checked against a card's grouping.
 GROUP_SPACES = " \u00a0\u2007\u2009\u202f"
 # 13 to 19 digits, in groups, not part of a longer number or a decimal.
-CARD = re.compile(rf"(?<![\w.,-])\d{{4}}(?:[{GROUP_SPACES}.-]?\d){{9,15}}(?![\w-]|[.,]\d)")
+# (An underscore next to it is Slack's _italics_, not part of a longer token.)
+CARD = re.compile(rf"(?<![^\W_]|[.,-])\d{{4}}(?:[{GROUP_SPACES}.-]?\d){{9,15}}(?![^\W_]|-|[.,]\d)")
 # Group lengths of dotted card numbers: fours (the last group may be shorter), or Amex's and Diners' 4-6-5/4-6-4.
 CARD_GROUPINGS = re.compile(r"\d{4}(?:\.\d{4})*(?:\.\d{1,4})?|\d{4}\.\d{6}\.\d{4,5}")
 IBAN_CANDIDATE = re.compile(
@@ -83,16 +86,16 @@ NO_SPACES = dict.fromkeys(map(ord, GROUP_SPACES))
 PHONE_CUE = re.compile(
     r"(?i)(?:phone|tel|mobile|cell|fax|whatsapp|sms|call|text(?=\s+(?:me|us)))"
     r"(?:[\s_-]*(?:no\.?|number|num|nr))?(?:\s+(?:me|us))?(?:\s+(?:at|on))?"
-    r"\s*[\"']?\s*[:=#.]?\s*[\"']?\s*#?\Z"
+    r"(?:\s+is)?[\s\"'\uff1a:=#.>-]*\Z"
 )
 # How far before a bare run of digits PHONE_CUE is looked for.
 PHONE_CUE_REACH = 40
 # An IPv4 address, which libphonenumber reads as a number with dots between its groups.
 IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
-# What glues a number to a longer token (an id, a version, a file name): a word character, or a dot or
-# dash next to one.
-GLUED_AFTER = re.compile(r"[\w@]|[.-]\w")
-GLUED_BEFORE = re.compile(r"(?:[\w@]|\w[.-])\Z")
+# What glues a number to a longer token (an id, a version, a file name): a letter or digit, or a dot or
+# dash next to one. An underscore is Slack's _italics_ around it.
+GLUED_AFTER = re.compile(r"[^\W_]|@|[.-]\w")
+GLUED_BEFORE = re.compile(r"(?:[^\W_]|@|\w[.-])\Z")
 NAME_BOUNDARY = r"(?<![\w.-]){}(?![\w-])"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bot.asking import model_request
@@ -228,3 +230,33 @@ def test_code_is_masked_by_the_same_rules_as_prose_and_keeps_its_shape() -> None
         "    phone: [phone number]\n"
         "```"
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "sent"),
+    [
+        ("_call me at 415-555-0100_", "_call me at [phone number]_"),
+        ("_415-555-0100_ or _4111 1111 1111 1111_", "_[phone number]_ or _[card number]_"),
+        ("Tel.: 4155550100, Phone #: 4155550101", "Tel.: [phone number], Phone #: [phone number]"),
+        ("phone\uff1a4155550100", "phone\uff1a[phone number]"),
+        ("my phone is 4155550100, mobile - 4155550101", "my phone is [phone number], mobile - [phone number]"),
+    ],
+)
+def test_a_phone_number_in_slack_italics_or_after_a_cue_with_more_punctuation_is_masked(
+    written: str, sent: str
+) -> None:
+    """Slack's `_italics_`, a signature's "Tel.:", a CJK keyboard's full-width colon: all were masked before
+    bare runs of digits needed a cue, and must still be."""
+    assert DEFAULT.redact(written) == sent
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a." * 50_000 + "://host and @x", "mail a@" + "b." * 50_000 + "c"],
+)
+def test_a_long_dotted_run_is_redacted_in_one_pass(text: str) -> None:
+    """A URL scheme was looked for from every letter of a dotted run (a minified file, a long host): 100,000
+    characters took half a minute, quadratic in the run's length. (A wide bound: it takes a few ms.)"""
+    started = time.perf_counter()
+    DEFAULT.redact(text)
+    assert time.perf_counter() - started < 5
