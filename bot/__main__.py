@@ -15,13 +15,13 @@ import sys
 
 from dotenv import load_dotenv
 
-from bot.chat import chat, stdin_lines
-from bot.check import run_checks
+from bot.app.chat import chat, stdin_lines
+from bot.app.check import run_checks
+from bot.app.server import serve
 from bot.errors import ConfigurationError
+from bot.features.usage_view import print_usage
 from bot.logs import configure_logging
-from bot.server import serve
 from bot.settings import Part, Settings
-from bot.usage_view import print_usage
 
 EXIT_CONFIGURATION = 2
 # The shell's code for a command ended by Ctrl-C (128 + SIGINT).

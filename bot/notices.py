@@ -250,7 +250,7 @@ def _code_safe(name: str) -> str:
     return name.replace("`", "'").replace("\n", " ")[:200]
 
 
-# The agent tab and feedback on answers (bot/agent_tab.py, bot/feedback.py).
+# The agent tab and feedback on answers (bot/features/agent_tab.py, bot/answer/feedback.py).
 SUGGESTED_PROMPTS_TITLE = "Try asking me:"
 # Shown in turn under the thread status while the model thinks (Slack rotates them).
 LOADING_MESSAGES = (

@@ -13,6 +13,6 @@ LISTENER_CLOSE_SECONDS = 2.0
 NOTICE_SECONDS = 6.0
 CLOSE_SECONDS = 1.0
 MAX_GRACE_SECONDS = HEROKU_KILL_SECONDS - LISTENER_CLOSE_SECONDS - NOTICE_SECONDS - CLOSE_SECONDS
-# Within NOTICE_SECONDS: a Slack call in flight lands (bot.slack_reply.LANDING_SECONDS), the progress
-# reaction is taken back (bot.thread_status.DECORATION_SECONDS), then the notice goes out.
+# Within NOTICE_SECONDS: a Slack call in flight lands (bot.slack.reply.LANDING_SECONDS), the progress
+# reaction is taken back (bot.slack.status.DECORATION_SECONDS), then the notice goes out.
 RESTART_NOTICE_SECONDS = 3.0

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.model_transport import AiohttpTransport
-from bot.runtime import EVENTS_PATH, Runtime
-from bot.server import serve_socket_mode
+from bot.app.runtime import EVENTS_PATH, Runtime
+from bot.app.server import serve_socket_mode
+from bot.model.transport import AiohttpTransport
 from bot.settings import Settings
 from tests.fakes.events import SIGNING_SECRET, EventSender
 from tests.fakes.model_api import MODEL_ID, MODEL_KEY, FakeModel

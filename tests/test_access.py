@@ -1,4 +1,4 @@
-"""Who may read a conversation (bot.access), from what Slack says about the person and the conversation."""
+"""Who may read a conversation (bot.slack.access), from what Slack says about the person and the conversation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.access import ConversationAccess
+from bot.slack.access import ConversationAccess
 
 PUBLIC = {"id": "C1", "is_channel": True, "context_team_id": "T1", "shared_team_ids": ["T1"]}
 FULL_MEMBER = {"id": "UA", "team_id": "T1"}

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.check import REQUIRED_SCOPES
+from bot.app.check import REQUIRED_SCOPES
 from bot.notices import LOADING_MESSAGES, THINKING_STATUS
 from bot.suggested_prompts import DEFAULT_SUGGESTED_PROMPTS
 from tests.conftest import BotFactory
@@ -63,7 +63,7 @@ async def test_a_refused_call_breaks_nothing_and_is_logged_once(
     """Refused for the app (a missing scope), the call is not made again; refused for one tab, it is tried
     in the next. Either way the log says it once, and the tab still answers."""
     fake_slack.faults[SET_PROMPTS] = [Fault(error=error), Fault(error=error)]
-    with caplog.at_level(logging.INFO, logger="bot.agent_tab"):
+    with caplog.at_level(logging.INFO, logger="bot.features.agent_tab"):
         await events.deliver(tab_opened("UALICE", "messages", "DALICE"))
         await fake_slack.wait_for(lambda: len(fake_slack.calls_to(SET_PROMPTS)) == 1)
         await events.deliver(tab_opened("UBOB", "messages", "DBOB"))

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from bot.check import REQUIRED_SCOPES, run_checks
+from bot.app.check import REQUIRED_SCOPES, run_checks
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, Reply, WholeReply
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.process import ROOT, BotProcess

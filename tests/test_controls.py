@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.runtime import EVENTS_PATH
+from bot.app.runtime import EVENTS_PATH
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply, WholeReply, text_of
@@ -74,7 +74,7 @@ async def test_an_over_budget_question_is_refused_before_its_files_and_links_are
         "C1", "UALICE", f"<@{BOT_USER_ID}> compare <{link}> with this", subtype="file_share", files=[spec]
     )
     calls_before = len(fake_slack.calls)
-    with caplog.at_level(logging.INFO, logger="bot.answerer"):
+    with caplog.at_level(logging.INFO, logger="bot.answer.answerer"):
         await events.mention(question)
         [notice] = await fake_slack.wait_for_replies("C1", str(question["ts"]))
         await bot.runtime.tasks.wait()
@@ -290,7 +290,7 @@ async def test_the_logged_model_request_is_the_redacted_one(
 ) -> None:
     """With LOG_MESSAGE_CONTENT on, the log shows what the model was sent, not what it was spared."""
     bot = await bot_factory(LOG_MESSAGE_CONTENT="true")
-    with caplog.at_level(logging.INFO, logger="bot.asking"):
+    with caplog.at_level(logging.INFO, logger="bot.answer.asking"):
         await ask(fake_slack, sender(bot.url, http), "UALICE", "mail jane.doe@example.com")
     [logged] = [record for record in caplog.records if record.getMessage() == "model request"]
     assert logged.messages[-1] == {"role": "user", "content": "Alice: mail [email]", "images": 0}  # type: ignore[attr-defined]

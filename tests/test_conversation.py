@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.conversation import BotIdentity, ThreadMessage, alternate, build_conversation, plain_text, user_ids_in
+from bot.answer.conversation import BotIdentity, ThreadMessage, alternate, build_conversation, plain_text, user_ids_in
 
 IDENTITY = BotIdentity(user_id="UBOT", bot_id="BBOT")
 NAMES = {"UALICE": "Alice", "UBOB": "Bob"}

@@ -121,7 +121,7 @@ def test_documented_defaults_are_the_codes() -> None:
 
 def test_manifest_defines_the_shortcut_command_and_events_the_bot_handles() -> None:
     """What the listeners wait for is what Slack is told to send, all to the one events URL."""
-    from bot.interactivity import CATCHUP_COMMAND, SUMMARIZE_THREAD
+    from bot.app.interactivity import CATCHUP_COMMAND, SUMMARIZE_THREAD
 
     data: Any = manifest()
     assert [(s["type"], s["callback_id"]) for s in data["features"]["shortcuts"]] == [("message", SUMMARIZE_THREAD)]

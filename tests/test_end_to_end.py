@@ -178,7 +178,7 @@ async def test_model_failure_is_named_in_the_thread_with_what_helps(
     events = EventSender(bot.url + "/slack/events", http)  # type: ignore[arg-type]
     fake_model.script.append(fault)
     message = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> hi")
-    with caplog.at_level("INFO", logger="bot.answerer"):
+    with caplog.at_level("INFO", logger="bot.answer.answerer"):
         await events.mention(message)
         [notice] = await fake_slack.wait_for_replies("C1", message["ts"])
         await bot.runtime.tasks.wait()
@@ -314,7 +314,7 @@ async def test_one_log_line_per_event_with_latency_and_usage(
 ) -> None:
     """The operator sees ids, thread, outcome, latency and the model's token usage; not the message text."""
     message = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> secret plans")
-    with caplog.at_level("INFO", logger="bot.answerer"):
+    with caplog.at_level("INFO", logger="bot.answer.answerer"):
         await events.mention(message, event_id="EvLog")
         await fake_slack.wait_for_replies("C1", message["ts"])
         await bot.runtime.tasks.wait()

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.feedback import ACTION_ID, Feedback
-from bot.store import MemoryStore, RedisStore
+from bot.answer.feedback import ACTION_ID, Feedback
+from bot.store.store import MemoryStore, RedisStore
 from tests.conftest import BotFactory, RunningBot, socket_mode_bot
 from tests.fakes.events import EventSender, block_action
 from tests.fakes.model_api import MODEL_ID, FakeModel, Reply, WholeReply
@@ -118,7 +118,7 @@ async def test_a_click_is_acknowledged_at_once_thanked_privately_and_counted_onc
     # The thanks hangs: the click is acknowledged all the same, before the work is done.
     fake_slack.faults["chat.postEphemeral"] = [Fault(hang=True)]
     url = fake_slack.response_url("fb")
-    with caplog.at_level(logging.INFO, logger="bot.feedback"):
+    with caplog.at_level(logging.INFO, logger="bot.answer.feedback"):
         response = await events.interact(block_action(answer, "UBOB", click(element, "up"), url, channel="C1"))
         assert response.status == 200
         await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.postEphemeral")) == 1)
@@ -239,7 +239,7 @@ async def test_votes_in_memory() -> None:
 
 
 async def _count_votes_in(first: Feedback, second: Feedback) -> None:
-    from bot.feedback import Ballot
+    from bot.answer.feedback import Ballot
 
     def ballot(user: str, vote: str) -> Ballot:
         return Ballot(user, "C1", "1700000000.000001", "1700000000.000001", vote, MODEL_ID)  # type: ignore[arg-type]
@@ -272,7 +272,7 @@ async def test_a_click_over_socket_mode_is_acknowledged_and_thanked(
 
 
 def test_the_admin_view_says_when_the_counts_cannot_be_read() -> None:
-    from bot.feedback_view import UNAVAILABLE, feedback_blocks
+    from bot.features.feedback_view import UNAVAILABLE, feedback_blocks
 
     assert UNAVAILABLE in json.dumps(feedback_blocks(None, None))
 
@@ -281,7 +281,7 @@ def test_the_admin_view_says_when_the_counts_cannot_be_read() -> None:
     "value", ["", "not json", "[1, 2]", '{"vote": "sideways"}', '{"vote": null}', '"up"'], ids=repr
 )
 def test_a_ballot_is_read_only_from_a_well_formed_click(value: str) -> None:
-    from bot.feedback import Ballot
+    from bot.answer.feedback import Ballot
 
     body = {"user": {"id": "UBOB"}, "container": {"channel_id": "C1", "message_ts": "1700000000.000002"}}
     assert Ballot.from_action(body, {"action_id": ACTION_ID, "value": value}) is None

@@ -9,9 +9,9 @@ import aiohttp
 import pytest
 from PIL import Image
 
+from bot.app.runtime import EVENTS_PATH
 from bot.files.download import Downloader, DownloadFailed
 from bot.files.kinds import SlackFile
-from bot.runtime import EVENTS_PATH
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply, text_of

@@ -5,9 +5,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from bot.runtime import EVENTS_PATH
-from bot.slack_app import edited_thread
-from bot.store import MemoryStore
+from bot.app.listeners import edited_thread
+from bot.app.runtime import EVENTS_PATH
+from bot.store.store import MemoryStore
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply, WholeReply

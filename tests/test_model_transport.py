@@ -1,4 +1,4 @@
-"""The model's wire (bot/model_transport.py): aiohttp's errors keep their meaning, pieces are read in
+"""The model's wire (bot/model/transport.py): aiohttp's errors keep their meaning, pieces are read in
 blocks, and a connection is reused only when its answer was read to the end."""
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from cryptography.x509.oid import NameOID
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from bot import model_transport
 from bot.errors import ModelStreamBroken, ModelTimeout, ModelUnreachable
-from bot.model_client import Answer, ChatMessage, ModelClient, ModelRequest, RetryPolicy
-from bot.model_transport import AiohttpTransport
+from bot.model import transport as model_transport
+from bot.model.client import Answer, ChatMessage, ModelClient, ModelRequest, RetryPolicy
+from bot.model.transport import AiohttpTransport
 from tests.conftest import ModelHTTP
 from tests.fakes.model_api import FakeModel, Reply, WholeReply
 from tests.process import free_port

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from bot.asking import model_request
-from bot.model_client import ChatMessage
-from bot.redaction import Redactor, private_names
+from bot.answer.asking import model_request
+from bot.answer.redaction import Redactor, private_names
+from bot.model.client import ChatMessage
 from bot.settings import Settings
 from tests.test_settings import REQUIRED
 

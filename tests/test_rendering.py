@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bot.rendering import MessageSplitter, Segment, open_fence, to_mrkdwn
+from bot.slack.rendering import MessageSplitter, Segment, open_fence, to_mrkdwn
 
 
 def messages_from(segments: list[Segment]) -> list[str]:

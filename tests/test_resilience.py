@@ -9,8 +9,8 @@ import re
 import aiohttp
 import pytest
 
+from bot.app.runtime import EVENTS_PATH
 from bot.logs import LogfmtFormatter
-from bot.runtime import EVENTS_PATH
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import MODEL_KEY, FakeModel, RawStream, Reply, WholeReply
@@ -41,7 +41,7 @@ async def test_an_answer_that_cannot_be_posted_is_kept_in_the_log(
     fake_slack.faults["chat.postMessage"] = [Fault(error="channel_not_found")]
     fake_model.script.append(Reply(["The whole ", "answer."], delay=0.1))
     message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
-    with caplog.at_level(logging.INFO, logger="bot.answerer"):
+    with caplog.at_level(logging.INFO, logger="bot.answer.answerer"):
         await events.mention(message)
         await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("chat.postMessage")))
         await bot.runtime.tasks.wait()

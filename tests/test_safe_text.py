@@ -113,7 +113,7 @@ def test_a_log_line_with_half_an_emoji_is_still_written() -> None:
     stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     handler = logging.StreamHandler(stream)
     handler.setFormatter(LogfmtFormatter())
-    record = logging.LogRecord("bot.answerer", logging.INFO, "", 0, "event handled", None, None)
+    record = logging.LogRecord("bot.answer.answerer", logging.INFO, "", 0, "event handled", None, None)
     record.undelivered_answer = "Smile \ud83d and \ud83d\ude00 done"
     with contextlib.redirect_stderr(io.StringIO()) as errors:
         handler.emit(record)

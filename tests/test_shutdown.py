@@ -6,11 +6,11 @@ import aiohttp
 import pytest
 
 from bot import notices, shutdown
+from bot.app.runtime import EVENTS_PATH
 from bot.errors import ConfigurationError
-from bot.runtime import EVENTS_PATH
 from bot.settings import Settings
-from bot.slack_reply import LANDING_SECONDS
-from bot.thread_status import DECORATION_SECONDS
+from bot.slack.reply import LANDING_SECONDS
+from bot.slack.status import DECORATION_SECONDS
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Hang, Reply

@@ -1,6 +1,6 @@
 """The reply's state machine, driven through every failure each Slack call can have, and through shutdown.
 
-Its rules (bot/slack_reply.py): every started stream is stopped; text accepted from the model is shown
+Its rules (bot/slack/reply.py): every started stream is stopped; text accepted from the model is shown
 exactly once; a note is never glued to text. Checked against what the fake Slack holds at the end.
 """
 
@@ -14,9 +14,9 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clients import SLACK_FAILURES
-from bot.rendering import MessageSplitter
-from bot.slack_reply import (
+from bot.slack.client import SLACK_FAILURES
+from bot.slack.rendering import MessageSplitter
+from bot.slack.reply import (
     TRANSITIONS,
     Event,
     IllegalTransition,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sse import EventStreamDecoder
+from bot.model.sse import EventStreamDecoder
 
 STREAM = (
     ": keep-alive\n\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import redis.asyncio as redis
 
-from bot.answerer import CLAIM_TTL_SECONDS
-from bot.store import MemoryStore, RedisStore
+from bot.answer.answerer import CLAIM_TTL_SECONDS
+from bot.store.store import MemoryStore, RedisStore
 from tests.redis_server import redis_server
 
 

@@ -11,10 +11,10 @@ import aiohttp
 import redis.asyncio as redis
 
 from bot import notices
-from bot.runtime import EVENTS_PATH
-from bot.slack_thread import thread_key
-from bot.store import RedisStore
-from bot.thread_locks import ThreadLocks, turn_order
+from bot.app.runtime import EVENTS_PATH
+from bot.slack.thread import thread_key
+from bot.store.store import RedisStore
+from bot.store.thread_locks import ThreadLocks, turn_order
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply
@@ -144,7 +144,7 @@ async def test_a_turn_ends_on_cancellation_holding_or_waiting() -> None:
 HOLD_AS_A_PROCESS = """
 import asyncio, sys
 import redis.asyncio as redis
-from bot.store import RedisStore
+from bot.store.store import RedisStore
 
 async def main(url, ts):
     store = RedisStore(redis.from_url(url, decode_responses=True), lease_seconds=0.5)

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.answer.usage import Usage, estimate_usage
 from bot.errors import ConfigurationError
-from bot.model_client import Answer, ChatMessage, ModelRequest
+from bot.model.client import Answer, ChatMessage, ModelRequest
 from bot.settings import Settings
-from bot.store import MemoryCounters, MemoryStore
-from bot.usage import Usage, estimate_usage
+from bot.store.store import MemoryCounters, MemoryStore
 from tests.test_settings import REQUIRED
 
 

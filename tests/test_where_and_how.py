@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from bot.runtime import EVENTS_PATH
+from bot.app.runtime import EVENTS_PATH
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel

@@ -14,8 +14,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clients import SLACK_FAILURES
-from bot.conversation import BotIdentity, ThreadMessage
+from bot.answer.conversation import BotIdentity, ThreadMessage
 from bot.files.attachments import Attached, Extra, attach, files_room
 from bot.files.download import Downloader
 from bot.files.images import model_takes_images
@@ -30,8 +29,9 @@ from bot.notices import (
     more_links_not_followed,
 )
 from bot.settings import Settings
-from bot.slack_thread import NameDirectory
-from bot.store import Store
+from bot.slack.client import SLACK_FAILURES
+from bot.slack.thread import NameDirectory
+from bot.store.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Slack message links in a question, followed only where the person asking could read them too.
 
-A link is opened when the bot can read the conversation and the asker can too (`bot.access`).
+A link is opened when the bot can read the conversation and the asker can too (`bot.slack.access`).
 Otherwise nothing from it is read into the answer, and the answer only says the link could not be
 opened, so the bot never becomes a way into a conversation someone is not in.
 """
@@ -18,10 +18,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access import ConversationAccess, is_public
-from bot.clients import SLACK_FAILURES
-from bot.conversation import BotIdentity, ThreadMessage, user_ids_in
-from bot.slack_thread import NameDirectory, compact
+from bot.answer.conversation import BotIdentity, ThreadMessage, user_ids_in
+from bot.slack.access import ConversationAccess, is_public
+from bot.slack.client import SLACK_FAILURES
+from bot.slack.thread import NameDirectory, compact
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from bot.files.download import Downloader, DownloadFailed
 from bot.files.images import NotAnImage, prepare_image
 from bot.files.kinds import Kind, SlackFile, kind_of
 from bot.files.pdf import UnreadablePdf, pdf_text
-from bot.store import Store
+from bot.store.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.check import REQUIRED_SCOPES
+from bot.app.check import REQUIRED_SCOPES
 
 BOT_TOKEN = "xoxb-test-token-0123456789"
 APP_TOKEN = "xapp-test-token-5555555555"

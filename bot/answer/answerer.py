@@ -1,0 +1,421 @@
+"""Answers one question: read the thread, ask the model, post the answer (or a notice) in the thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Protocol
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import notices
+from bot.answer.asking import ask
+from bot.answer.channel_prompts import ChannelPrompts, system_prompt_for
+from bot.answer.conversation import (
+    BotIdentity,
+    ThreadMessage,
+    build_conversation,
+    history_for,
+    user_ids_in,
+)
+from bot.answer.feedback import Feedback, feedback_blocks
+from bot.answer.redaction import private_names
+from bot.answer.usage import Usage
+from bot.errors import ModelError
+from bot.files.context import FileContext
+from bot.model.client import Answer, ChatMessage, ModelClient
+from bot.settings import Settings
+from bot.shutdown import RESTART_NOTICE_SECONDS
+from bot.slack.client import SLACK_FAILURES, slack_error_code
+from bot.slack.live import LiveAnswer
+from bot.slack.reply import ReplyTarget, SlackCapabilities, SlackReply, State
+from bot.slack.status import ThreadStatus
+from bot.slack.thread import NameDirectory, ThreadReader, compact, thread_key
+from bot.store.store import Store
+
+logger = logging.getLogger(__name__)
+
+# Slack's last retry comes about 6 minutes after the first delivery; a claim outlives that comfortably.
+# Claims held in memory are bounded by time: at most Slack's 30,000 deliveries an hour, for 15 minutes.
+CLAIM_TTL_SECONDS = 15 * 60.0
+
+
+@dataclass(frozen=True)
+class Question:
+    """A person's message that the bot should answer, as the event delivered it."""
+
+    event_id: str
+    event_type: str
+    channel: str
+    channel_type: str
+    team_id: str | None
+    message: dict[str, Any]
+
+    @property
+    def ts(self) -> str:
+        return str(self.message["ts"])
+
+    @property
+    def thread_ts(self) -> str:
+        return str(self.message.get("thread_ts") or self.message["ts"])
+
+    @property
+    def user_id(self) -> str:
+        return str(self.message.get("user") or "")
+
+
+@dataclass
+class Turn:
+    """One question being answered: what the log line will say, and its reply in Slack once it has one."""
+
+    question: Question
+    log: dict[str, Any]
+    answer: Answer = field(default_factory=Answer)
+    reply: SlackReply | None = None
+    claimed: bool = False
+    # People named in the thread who are not speaking in it (masked in REDACT=strict mode).
+    private_names: frozenset[str] = frozenset()
+
+
+class ContextSource(Protocol):
+    """Adds what a thread is about to its conversation (a catch-up DM thread: the summarized thread)."""
+
+    async def extend(
+        self, question: Question, identity: BotIdentity, messages: list[ChatMessage], private: frozenset[str]
+    ) -> tuple[list[ChatMessage], frozenset[str]]:
+        """The extended conversation, and the names to mask in it (`private`, adjusted)."""
+        ...
+
+
+class Answerer:
+    def __init__(
+        self,
+        *,
+        slack: AsyncWebClient,
+        model: ModelClient,
+        store: Store,
+        threads: ThreadReader,
+        names: NameDirectory,
+        channel_prompts: ChannelPrompts,
+        capabilities: SlackCapabilities,
+        settings: Settings,
+        context: ContextSource | None = None,
+        files: FileContext | None = None,
+    ) -> None:
+        self.slack = slack
+        self.model = model
+        self.store = store
+        self.threads = threads
+        self.names = names
+        self.channel_prompts = channel_prompts
+        self.capabilities = capabilities
+        self.settings = settings
+        self.context = context
+        self.usage = Usage(store, settings)
+        self.files = files
+        self.feedback = Feedback(store)
+        self.model_calls = asyncio.Semaphore(settings.max_concurrent_model_calls)
+        # Per thread, the forget still waiting for its turn: later edits ride on it (see `forget_thread`).
+        self._waiting_forgets: dict[str, object] = {}
+
+    async def answer(self, question: Question, identity: BotIdentity) -> None:
+        """Answers once per message, however many times and ways Slack delivers it; logs one line."""
+        started = time.monotonic()
+        turn = Turn(
+            question,
+            {
+                "event_id": question.event_id,
+                "event_type": question.event_type,
+                "channel": question.channel,
+                "thread_ts": question.thread_ts,
+                "message_ts": question.ts,
+                "user": question.user_id,
+            },
+        )
+        key = thread_key(question.channel, question.thread_ts)
+        async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
+            if not await self._claim(question):
+                turn.log["outcome"] = "duplicate"
+                return
+            turn.claimed = True
+            await self._answer(turn, identity)
+
+    async def answer_with(
+        self,
+        question: Question,
+        messages: list[ChatMessage],
+        log: dict[str, Any],
+        *,
+        private_names: frozenset[str] = frozenset(),
+    ) -> None:
+        """Streams the answer to `messages` into the question's thread, like any answer, and logs one line.
+
+        For answers whose conversation is not the thread itself (a catch-up summary in the asker's DM);
+        the caller has claimed the request.
+        """
+        started = time.monotonic()
+        turn = Turn(question, log, claimed=True, private_names=private_names)
+        key = thread_key(question.channel, question.thread_ts)
+        async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
+            status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
+            await status.show()
+            try:
+                await self._respond(turn, messages, status)
+            finally:
+                await status.clear(replied=_replied(turn))
+
+    @contextlib.asynccontextmanager
+    async def _handled(self, turn: Turn, started: float) -> AsyncIterator[None]:
+        """Whatever happens to a turn: Slack failures logged, a shutdown noticed, one log line."""
+        try:
+            yield
+        except SLACK_FAILURES as error:
+            turn.log.update(outcome="slack_error", error=_slack_error_name(error))
+            if turn.answer.text:
+                # The answer could not be delivered; keep it where the operator can find it.
+                turn.log["undelivered_answer"] = turn.answer.text
+        except asyncio.CancelledError:
+            turn.log["outcome"] = "stopped_by_shutdown"
+            await self._say_restarting(turn)
+            raise
+        finally:
+            turn.log["latency_ms"] = round((time.monotonic() - started) * 1000)
+            logger.info("event handled", extra=turn.log)
+
+    async def forget_thread(self, channel: str, thread_ts: str) -> None:
+        """Drops a thread's cached copy after an edit or deletion in it.
+
+        Taken in turn with the thread's answers: a turn that read the thread just before the edit would
+        otherwise write its copy back after this, and the next turn would see the old text. Its place in
+        the queue is now: after the turns of every message posted before the edit.
+
+        An edit arriving while an earlier forget of the thread still waits for its turn needs none of its
+        own: that one drops the copy after this edit too. (A streamed answer is edited every second.)
+        """
+        key = thread_key(channel, thread_ts)
+        if key in self._waiting_forgets:
+            return
+        token = self._waiting_forgets[key] = object()
+        try:
+            async with self.store.thread_lock(key, f"{time.time():.6f}"):
+                self._stop_waiting(key, token)
+                await self.threads.forget(channel, thread_ts)
+        finally:
+            self._stop_waiting(key, token)
+
+    def _stop_waiting(self, key: str, token: object) -> None:
+        if self._waiting_forgets.get(key) is token:
+            del self._waiting_forgets[key]
+
+    async def _claim(self, question: Question) -> bool:
+        event_is_new = await self.store.claim(f"event:{question.event_id}", CLAIM_TTL_SECONDS)
+        message_is_new = await self.store.claim(f"message:{question.channel}:{question.ts}", CLAIM_TTL_SECONDS)
+        return event_is_new and message_is_new
+
+    async def _answer(self, turn: Turn, identity: BotIdentity) -> None:
+        question = turn.question
+        if not self._allowed(question):
+            await self.slack.chat_postEphemeral(
+                channel=question.channel,
+                user=question.user_id,
+                thread_ts=question.message.get("thread_ts"),
+                text=notices.channel_not_allowed(sorted(self.settings.allowed_channels)),
+            )
+            turn.log["outcome"] = "channel_not_allowed"
+            return
+        asked = ThreadMessage.from_slack(compact(question.message), identity)
+        if asked is None or (not asked.readable(identity.user_id, {}).strip() and not asked.file_names):
+            await self._reply(turn).finish(notices.EMPTY_MENTION)
+            turn.log["outcome"] = "empty_question"
+            return
+        # Before the thread, its files and links are read: none of that is needed to say no.
+        if await self._refused_by_budget(turn):
+            return
+        status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
+        await status.show()
+        try:
+            messages, notes = await self._conversation(turn, identity, asked)
+            await self._respond(turn, messages, status, notes)
+        finally:
+            await status.clear(replied=_replied(turn))
+
+    async def _respond(
+        self, turn: Turn, messages: list[ChatMessage], status: ThreadStatus, notes: Sequence[str] = ()
+    ) -> None:
+        question = turn.question
+        direct = question.channel_type == "im"
+        # (Again for a thread's question: answers that ended while it was read may have spent the budget,
+        # and the reservation must follow its check closely for a burst of questions to be held.)
+        if await self._refused_by_budget(turn):
+            return
+        reserved = await self.usage.reserve(question.user_id, question.channel, direct=direct, messages=messages)
+        try:
+            queued = self.model_calls.locked()
+            if queued:
+                turn.log["queued"] = True
+                await status.show(notices.WAITING_STATUS)
+            async with self.model_calls:
+                if queued:
+                    await status.show()
+                try:
+                    await self._answer_live(turn, messages, notes)
+                finally:
+                    if turn.answer.attempts:
+                        failed = turn.log.get("outcome") != "answered"
+                        await self.usage.record(
+                            question.user_id, question.channel, direct=direct, answer=turn.answer, failed=failed
+                        )
+        finally:
+            await self.usage.release(reserved)
+
+    async def _refused_by_budget(self, turn: Turn) -> bool:
+        """Whether a daily budget refuses the question; if so, the asker has been told which one."""
+        question = turn.question
+        direct = question.channel_type == "im"
+        spent = await self.usage.budget_spent(question.user_id, question.channel, direct=direct)
+        if spent is None:
+            return False
+        await self._reply(turn).finish(notices.budget_spent(spent.budget, spent.limit, spent.resets_in))
+        await self.usage.record_refused()
+        turn.log.update(outcome="over_budget", budget=spent.budget)
+        return True
+
+    async def _conversation(
+        self, turn: Turn, identity: BotIdentity, asked: ThreadMessage
+    ) -> tuple[list[ChatMessage], list[str]]:
+        """The conversation for the model, and notes for the answer (files and links that were not read)."""
+        question = turn.question
+        key = thread_key(question.channel, question.thread_ts)
+        if self.files is None:
+            raw_thread, prefetched = await self._read_thread(question), None
+        else:
+            # The question's own files and links are fetched while the thread is read.
+            raw_thread, prefetched = await asyncio.gather(
+                self._read_thread(question),
+                self.files.prefetch(key, compact(question.message), question.user_id, identity, question.channel),
+            )
+        thread = [
+            message for message in map(partial(ThreadMessage.from_slack, identity=identity), raw_thread) if message
+        ]
+        thread = history_for(thread, asked)
+        names = await self.names.names(user_ids_in(thread) - {identity.user_id})
+        turn.private_names = private_names(names, {message.author_id for message in thread if message.by_a_person})
+        instructions = await self.channel_prompts.instructions(question.channel)
+        system_prompt = system_prompt_for(self.settings.system_prompt, instructions)
+        notes: list[str] = []
+        attachments = None
+        if self.files is not None and prefetched is not None:
+            attached, notes = await self.files.attach(key, raw_thread, thread, compact(question.message), prefetched)
+            attachments = attached.by_ts
+            stats = prefetched.stats
+            if stats.downloaded or stats.from_cache or notes:
+                turn.log.update(
+                    files_downloaded=stats.downloaded,
+                    file_bytes_downloaded=stats.downloaded_bytes,
+                    files_from_cache=stats.from_cache,
+                    files_or_links_not_read=len(notes),
+                )
+        messages = build_conversation(
+            thread, bot_user_id=identity.user_id, names=names, system_prompt=system_prompt, attachments=attachments
+        )
+        if self.context is not None:
+            messages, turn.private_names = await self.context.extend(question, identity, messages, turn.private_names)
+        return messages, notes
+
+    async def _read_thread(self, question: Question) -> list[dict[str, Any]]:
+        try:
+            return await self.threads.read(question.channel, question.thread_ts, question.message)
+        except SLACK_FAILURES as error:
+            # Better an answer without the earlier messages than none at all.
+            logger.warning("could not read the thread; answering the question alone", extra={"error": repr(error)})
+            return []
+
+    async def _answer_live(self, turn: Turn, messages: list[ChatMessage], file_notes: Sequence[str]) -> None:
+        question = turn.question
+        reply = self._reply(turn)
+        live = LiveAnswer(reply, self.settings.slack_update_interval_seconds)
+        try:
+            await ask(
+                self.model,
+                messages,
+                self.settings,
+                live.relay,
+                turn.answer,
+                private_names=turn.private_names,
+                log_fields={"thread_ts": question.thread_ts},
+            )
+        except ModelError as error:
+            logger.warning("model call failed", extra={"thread_ts": question.thread_ts, "error": str(error)})
+            interrupted = reply.has_text
+            await reply.finish(notices.interrupted(error) if interrupted else notices.model_failed(error))
+            turn.log.update(outcome="interrupted" if interrupted else "model_error", error=str(error))
+        else:
+            ending = notices.ending_note(turn.answer.finish_reason) if reply.has_text else notices.EMPTY_ANSWER
+            notes = [ending, notices.IMAGES_REFUSED if turn.answer.images_refused else None, *file_notes]
+            # Feedback buttons go under a complete answer only, never under a notice.
+            blocks = feedback_blocks(self.model.model_id) if reply.has_text else []
+            await reply.finish("\n".join(filter(None, notes)) or None, blocks=blocks)
+            turn.log.update(outcome="answered", finish_reason=turn.answer.finish_reason)
+            if reply.has_text:
+                await self.feedback.answered()
+        answer = turn.answer
+        turn.log.update(
+            attempts=answer.attempts,
+            answer_chars=len(answer.text),
+            messages_posted=len(reply.message_ts),
+            slack_calls=reply.slack_calls,
+            **{f"usage_{key}": value for key, value in answer.usage.items() if isinstance(value, int)},
+        )
+
+    async def _say_restarting(self, turn: Turn) -> None:
+        """Best effort, in the seconds left before the process is killed: the question is not lost silently.
+
+        The one shutdown path for a turn: an answer in progress ends with the notice (a stream is
+        stopped); a complete one is left as it is; a question not answered yet gets the notice, unless
+        it came from a channel the bot does not answer in.
+        """
+        if turn.reply is not None and turn.reply.state is State.CLOSED:
+            turn.log["reply_complete"] = True
+            return
+        if not self._allowed(turn.question):
+            return
+        try:
+            async with asyncio.timeout(RESTART_NOTICE_SECONDS):
+                # A question still queued behind another turn has no claim yet: take it now, so that a
+                # duplicate delivery waiting in the same queue does not post a second notice.
+                if turn.claimed or await self._claim(turn.question):
+                    await self._reply(turn).finish(notices.RESTARTING)
+        except (*SLACK_FAILURES, asyncio.CancelledError) as error:
+            logger.warning("could not post the restart notice", extra={"error": repr(error)})
+
+    def _allowed(self, question: Question) -> bool:
+        allowed = self.settings.allowed_channels
+        return not allowed or question.channel_type == "im" or question.channel in allowed
+
+    def _reply(self, turn: Turn) -> SlackReply:
+        """The turn's reply in its thread, made on first use."""
+        if turn.reply is None:
+            question = turn.question
+            target = ReplyTarget(question.channel, question.thread_ts, question.user_id, question.team_id, question.ts)
+            turn.reply = SlackReply(self.slack, target, self.capabilities)
+        return turn.reply
+
+
+def _replied(turn: Turn) -> bool:
+    """Whether the thread got (or, on shutdown, is about to get: the restart notice) a reply from the bot,
+    which clears the thread status by itself."""
+    task = asyncio.current_task()
+    stopping = task is not None and task.cancelling() > 0
+    return stopping or (turn.reply is not None and bool(turn.reply.message_ts))
+
+
+def _slack_error_name(error: BaseException) -> str:
+    if isinstance(error, SlackApiError):
+        return slack_error_code(error) or "not_json"
+    return type(error).__name__

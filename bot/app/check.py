@@ -1,0 +1,280 @@
+"""`python -m bot check`: every setting, Slack, the model and Redis, one line each, with a fix for each failure."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from collections.abc import Mapping
+from typing import TextIO
+
+from PIL import Image
+from redis.exceptions import RedisError
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import (
+    ConfigurationError,
+    ModelError,
+    ModelHTTPError,
+    ModelSetupError,
+    ModelTimeout,
+    ModelUnreachable,
+)
+from bot.files.images import model_takes_images
+from bot.model.client import ChatMessage, ModelClient, ModelRequest
+from bot.settings import Part, Settings
+from bot.slack.client import SLACK_FAILURES, open_model_client, open_slack_client, slack_error_code
+from bot.store.store import RedisStore
+
+# The bot scopes manifest.yml asks for; a token without them fails in ways that are hard to trace later.
+REQUIRED_SCOPES = (
+    "app_mentions:read",
+    "chat:write",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "mpim:history",
+    "users:read",
+    "reactions:write",
+    "channels:read",
+    "groups:read",
+    "commands",
+    "im:write",
+    "files:read",
+    "im:read",
+    "mpim:read",
+    "assistant:write",
+)
+PROMPT = [ChatMessage("system", "You are a health check. Reply with one word."), ChatMessage("user", "Say ok.")]
+
+
+class Report:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.failures = 0
+
+    def passed(self, name: str, detail: str) -> None:
+        print(f"✓ {name}: {detail}", file=self.out)
+
+    def failed(self, name: str, problem: str, fix: str | None = None) -> None:
+        self.failures += 1
+        print(f"✗ {name}: {problem}" + (f"\n    fix: {fix}" if fix else ""), file=self.out)
+
+    def skipped(self, name: str, detail: str) -> None:
+        print(f"- {name}: {detail}", file=self.out)
+
+    def warned(self, name: str, problem: str, fix: str) -> None:
+        """Works, but can go wrong under load; does not fail the check."""
+        print(f"! {name}: {problem}\n    fix: {fix}", file=self.out)
+
+
+async def run_checks(environ: Mapping[str, str], out: TextIO) -> int:
+    """Exit code 0 only when every check passes. A part whose settings are missing is reported as not
+    configured, and the other parts are still checked."""
+    report = Report(out)
+    settings = _check_settings(environ, report)
+    slack_settings = settings or _settings_of_part(environ, "slack")
+    model_settings = settings or _settings_of_part(environ, "model")
+    if slack_settings is None:
+        report.skipped("slack", f"not configured: {NOT_CONFIGURED} (`python -m bot chat` works without it)")
+    else:
+        await _check_slack(slack_settings, report)
+    if model_settings is None:
+        report.skipped("model", f"not configured: {NOT_CONFIGURED}")
+    else:
+        await _check_model(model_settings, report)
+    any_settings = settings or model_settings or slack_settings
+    if any_settings is None:
+        report.skipped("redis", f"not checked: {NOT_CONFIGURED}")
+    else:
+        await _check_redis(any_settings, report)
+    return 1 if report.failures else 0
+
+
+def _check_settings(environ: Mapping[str, str], report: Report) -> Settings | None:
+    """Everything the server needs; each problem is a failure, named with its fix."""
+    try:
+        settings = Settings.from_env(environ)
+    except ConfigurationError as error:
+        for problem in error.problems:
+            report.failed("settings", problem)
+        return None
+    mode = "Socket Mode" if settings.socket_mode else f"HTTP on port {settings.port}, path /slack/events"
+    report.passed("settings", f"all present and valid ({mode})")
+    return settings
+
+
+NOT_CONFIGURED = "fix the settings above to check it"
+
+
+def _settings_of_part(environ: Mapping[str, str], part: Part) -> Settings | None:
+    try:
+        return Settings.from_env(environ, parts=(part,))
+    except ConfigurationError:
+        return None
+
+
+async def _check_slack(settings: Settings, report: Report) -> None:
+    slack = open_slack_client(settings)
+    try:
+        await _check_slack_token(settings, slack, report)
+    finally:
+        if slack.session is not None:
+            await slack.session.close()
+
+
+async def _check_slack_token(settings: Settings, slack: AsyncWebClient, report: Report) -> None:
+    try:
+        response = await slack.auth_test()
+    except SlackApiError as error:
+        code = slack_error_code(error) or "an unreadable answer"
+        report.failed(
+            "slack",
+            f"Slack refused the bot token ({code})",
+            "copy the Bot User OAuth Token (xoxb-...) again from your app's OAuth & Permissions page into "
+            "SLACK_BOT_TOKEN; reinstall the app to the workspace if the token was revoked.",
+        )
+        return
+    except SLACK_FAILURES as error:
+        report.failed(
+            "slack",
+            f"could not reach Slack at {settings.slack_api_url} ({type(error).__name__})",
+            "check SLACK_API_URL (leave it unset for slack.com) and the network.",
+        )
+        return
+    granted = {scope.strip() for scope in str(response.headers.get("x-oauth-scopes", "")).split(",") if scope}
+    missing = [scope for scope in REQUIRED_SCOPES if granted and scope not in granted]
+    who = f"workspace {response.get('team')!r} as @{response.get('user')}"
+    if missing:
+        report.failed(
+            "slack",
+            f"connected to {who}, but the token lacks {', '.join(missing)}",
+            "add these bot scopes (manifest.yml lists them all) under OAuth & Permissions, then reinstall the app.",
+        )
+        return
+    report.passed("slack", f"connected to {who}")
+
+
+async def _check_model(settings: Settings, report: Report) -> None:
+    model = open_model_client(settings)
+    try:
+        if await _check_answer(settings, model, report):
+            await _check_images(settings, model, report)
+    finally:
+        await model.http.aclose()
+
+
+async def _check_answer(settings: Settings, model: ModelClient, report: Report) -> bool:
+    started = time.monotonic()
+    try:
+        answer = await model.complete(ModelRequest(PROMPT, temperature=0, max_tokens=16))
+    except ModelError as error:
+        report.failed("model", f"{settings.inference_model_id} at {settings.inference_url}: {error}", _model_fix(error))
+        return False
+    latency = (time.monotonic() - started) * 1000
+    reply = " ".join(answer.text.split())[:40] or "(empty)"
+    report.passed("model", f"{settings.inference_model_id} answered {reply!r} in {latency:.0f} ms")
+    return True
+
+
+async def _check_images(settings: Settings, model: ModelClient, report: Report) -> None:
+    """Sends a tiny image: does the model take it, and does MODEL_ACCEPTS_IMAGES agree?"""
+    model_id, setting = settings.inference_model_id, settings.model_accepts_images
+    sending = model_takes_images(setting, model_id)
+    probe = ChatMessage("user", "What colour is this square? Answer with one word.", (probe_image(),))
+    try:
+        answer = await model.complete(ModelRequest([probe], temperature=0, max_tokens=16))
+    except ModelHTTPError as error:
+        if not sending:
+            report.passed("images", f"{model_id} takes no images (it refused a test image); images are named, not sent")
+            return
+        report.failed(
+            "images",
+            f"{model_id} refused a test image: {error}",
+            "set MODEL_ACCEPTS_IMAGES=false: images in threads are then named in answers, not sent.",
+        )
+        return
+    except ModelError as error:
+        report.failed("images", f"could not send a test image ({error})", "try again in a moment.")
+        return
+    reply = " ".join(answer.text.split())[:40] or "(empty)"
+    if sending:
+        report.passed("images", f"{model_id} took a test image (answered {reply!r}); images in threads are sent")
+    else:
+        report.passed(
+            "images",
+            f"{model_id} took a test image (answered {reply!r}), but MODEL_ACCEPTS_IMAGES={setting} keeps images "
+            "out: set MODEL_ACCEPTS_IMAGES=true to send them",
+        )
+
+
+def probe_image() -> str:
+    """A 16 x 16 red square as a PNG data URL."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (220, 20, 20)).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+SETTING_FIXES = {
+    "INFERENCE_KEY": "the key was refused: copy INFERENCE_KEY again (`{config} INFERENCE_KEY`).",
+    "INFERENCE_MODEL_ID": "check INFERENCE_MODEL_ID: a model this key may use (`{config} INFERENCE_MODEL_ID`).",
+    "INFERENCE_URL": "check INFERENCE_URL (`{config} INFERENCE_URL`).",
+    "MODEL_TEMPERATURE": "set MODEL_TEMPERATURE within what the model accepts (the message above says the range).",
+    "MODEL_MAX_TOKENS": "lower MODEL_MAX_TOKENS to what the model accepts (the message above says the limit).",
+}
+
+
+def _model_fix(error: ModelError) -> str:
+    config = "heroku config:get -a $APP_NAME"
+    if isinstance(error, ModelSetupError):
+        return " ".join(SETTING_FIXES[name].format(config=config) for name in error.settings)
+    if isinstance(error, (ModelUnreachable, ModelTimeout)):
+        return f"check INFERENCE_URL (`{config} INFERENCE_URL`) and the network; try again if the service is busy."
+    return "check the model settings (INFERENCE_URL, INFERENCE_MODEL_ID) and the service's status page."
+
+
+async def _check_redis(settings: Settings, report: Report) -> None:
+    if not settings.redis_url:
+        report.skipped("redis", "REDIS_URL not set: one process, state kept in memory")
+        return
+    store = RedisStore.from_url(
+        settings.redis_url,
+        max_threads=settings.thread_cache_max_entries,
+        max_thread_bytes=settings.thread_cache_max_bytes,
+    )
+    started = time.monotonic()
+    try:
+        await store.client.ping()
+        latency = (time.monotonic() - started) * 1000
+        memory = await store.client.info("memory")
+        budget = await store.threads.budget()
+    except (RedisError, OSError) as error:
+        report.failed(
+            "redis",
+            f"could not connect ({type(error).__name__})",
+            "check REDIS_URL (`heroku config:get -a $APP_NAME REDIS_URL`, `heroku redis:info -a $APP_NAME`).",
+        )
+        return
+    finally:
+        await store.close()
+    policy = str(memory.get("maxmemory_policy", "unknown"))
+    limit = int(memory.get("maxmemory", 0))
+    size = f"maxmemory {_megabytes(limit)}" if limit else "no maxmemory"
+    report.passed(
+        "redis",
+        f"answered PING in {latency:.0f} ms; maxmemory-policy {policy}, {size}; "
+        f"thread cache at most {_megabytes(budget)}",
+    )
+    if policy != "noeviction":
+        report.warned(
+            "redis",
+            f"maxmemory-policy {policy}: a full Redis evicts keys, the bot's claims among them (they expire, so "
+            "volatile-* policies evict them too), and a Slack retry could then be answered twice",
+            "`heroku redis:maxmemory -a $APP_NAME --policy noeviction` (Heroku's default); the bot keeps its "
+            "thread cache within a quarter of maxmemory itself.",
+        )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"

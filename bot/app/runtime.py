@@ -1,0 +1,119 @@
+"""Builds the running bot from its settings: clients, store, answerer, Slack app and web routes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import __version__
+from bot.answer.answerer import Answerer
+from bot.answer.channel_prompts import ChannelPrompts
+from bot.app.interactivity import register_catch_up, register_feedback
+from bot.app.listeners import build_slack_app
+from bot.features.agent_tab import SuggestedPrompts
+from bot.features.catch_up import CatchUp, CatchUpFollowUps, SourceReader
+from bot.features.feedback_view import feedback_part
+from bot.features.usage_view import usage_part
+from bot.files.context import file_context
+from bot.model.client import ModelClient
+from bot.settings import Settings
+from bot.shutdown import NOTICE_SECONDS
+from bot.slack.client import close_clients, open_model_client, open_slack_client
+from bot.slack.reply import SlackCapabilities
+from bot.slack.thread import NameDirectory, ThreadReader
+from bot.store.store import MemoryStore, RedisStore, Store
+from bot.tasks import TaskTracker
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    slack: AsyncWebClient
+    model: ModelClient
+    store: Store
+    tasks: TaskTracker
+    answerer: Answerer
+    slack_app: AsyncApp
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Runtime:
+        """Opens the shared connections; call from inside the running event loop."""
+        slack = open_slack_client(settings)
+        model = open_model_client(settings)
+        store: Store
+        if settings.redis_url:
+            store = RedisStore.from_url(
+                settings.redis_url,
+                max_threads=settings.thread_cache_max_entries,
+                max_thread_bytes=settings.thread_cache_max_bytes,
+            )
+        else:
+            store = MemoryStore(settings.thread_cache_max_entries, settings.thread_cache_max_bytes)
+        tasks = TaskTracker()
+        threads = ThreadReader(slack, store)
+        channel_prompts = ChannelPrompts(slack)
+        names = NameDirectory(slack)
+        sources = SourceReader(slack, threads, names)
+        capabilities = SlackCapabilities(streaming=settings.slack_streaming)
+        answerer = Answerer(
+            slack=slack,
+            model=model,
+            store=store,
+            threads=threads,
+            names=names,
+            channel_prompts=channel_prompts,
+            capabilities=capabilities,
+            settings=settings,
+            context=CatchUpFollowUps(store, sources, settings),
+            files=file_context(settings, slack, store, names),
+        )
+        slack_app = build_slack_app(
+            settings,
+            slack,
+            answerer,
+            channel_prompts,
+            tasks,
+            admin_parts=[usage_part(answerer.usage), feedback_part(answerer.feedback, slack)],
+            suggested_prompts=SuggestedPrompts(slack, settings.suggested_prompts, capabilities),
+        )
+        catch_up = CatchUp(slack=slack, answerer=answerer, store=store, reader=sources, settings=settings)
+        register_catch_up(slack_app, catch_up, tasks)
+        register_feedback(slack_app, answerer.feedback, slack, tasks)
+        return cls(settings, slack, model, store, tasks, answerer, slack_app)
+
+    def web_app(self) -> web.Application:
+        app = web.Application()
+        app.add_routes([web.post(EVENTS_PATH, self._slack_events), web.get("/health", self._health)])
+        return app
+
+    async def close(self, grace_seconds: float = 0.0) -> None:
+        """Lets answers in flight finish for up to `grace_seconds`, gives the rest `NOTICE_SECONDS` to say
+        they were cut off, then closes every connection (see bot.shutdown for the budget)."""
+        for task in await self.tasks.wait(within_seconds=grace_seconds):
+            task.cancel()
+        left = await self.tasks.wait(within_seconds=NOTICE_SECONDS)
+        if left:
+            logger.warning("answers still busy after their restart notices; closing anyway", extra={"tasks": len(left)})
+        await self.store.close()
+        await close_clients(self.slack, self.model)
+
+    async def _slack_events(self, request: web.Request) -> web.Response:
+        try:
+            bolt_request = await to_bolt_request(request)
+        except ValueError:
+            # Bolt parses the body before checking the signature; a body it cannot parse is refused as such.
+            return web.Response(status=400, text="malformed request body")
+        bolt_response = await self.slack_app.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "version": __version__})

@@ -1,0 +1,466 @@
+"""One answer's messages in a Slack thread, as one explicit state machine.
+
+An answer is streamed with Slack's streaming API (`chat.startStream` / `appendStream` / `stopStream`),
+or, where Slack refuses that, posted once and grown with `chat.update` (Markdown in a `markdown` block).
+An answer longer than one message continues in the next; each message goes through the same states:
+
+    NOTHING_POSTED ──STREAM_STARTED──▶ STREAMING ──APPENDED──▶ STREAMING
+        │    │                            │
+        │    └──POSTED──▶ UPDATING ◀──────┘ STREAM_STOPPED / STOP_FAILED (chat.stopStream was called)
+        │                 │  ▲  │
+        │                 │  └──┘ UPDATED
+        │                 ├──NEXT_MESSAGE──▶ NOTHING_POSTED
+        └──CLOSE──────────┴──CLOSE──▶ CLOSED
+
+Every event but NEXT_MESSAGE and CLOSE is a Slack call, and its transition is taken only after the call
+returned. Only `_apply` changes the state, and it refuses a move that is not in `TRANSITIONS`.
+
+Rules this module keeps (asserted in tests/test_slack_reply.py, through every failure of every call):
+1. Every started stream is stopped: STREAMING is left only through a `chat.stopStream` call, whatever
+   happened before it (a refused or lost append, a failed call, a shutdown).
+2. Text accepted from the model is shown exactly once: appends are confirmed before they count, a lost
+   append is repaired by `chat.update` with the message's whole text, a lost start or post (it may have
+   landed) is looked for in the thread before another is posted, and a call interrupted by shutdown is
+   let land first (briefly), so the machine always knows what Slack shows.
+3. A note is never glued to text: it starts its own paragraph.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeGuard
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.slack.client import SLACK_FAILURES, slack_error_code
+from bot.slack.rendering import MessageSplitter, Segment, to_mrkdwn
+
+logger = logging.getLogger(__name__)
+
+Blocks = Sequence[dict[str, Any]]
+
+# Plain `text` beside the blocks is for notifications and old clients; Slack advises under 4,000 characters.
+FALLBACK_TEXT_LIMIT = 3_900
+# A call in flight when the turn is cancelled (shutdown) gets this long to land, so its outcome is known.
+LANDING_SECONDS = 1.0
+# Refusals that hold for the whole workspace (the app's token, scopes or plan) ...
+WORKSPACE_REFUSALS = frozenset({"unknown_method", "not_allowed_token_type", "missing_scope", "feature_not_enabled"})
+# ... and those that hold for one channel (its settings, or the bot's membership).
+CHANNEL_REFUSALS = frozenset({"not_allowed", "no_permission"})
+EVERYWHERE = "*"
+# A post whose answer is lost is looked for in the thread and made again, up to this many times in all.
+POST_ATTEMPTS = 3
+
+
+class State(enum.Enum):
+    NOTHING_POSTED = "nothing posted"
+    STREAMING = "streaming"
+    UPDATING = "updating"
+    CLOSED = "closed"
+
+
+class Event(enum.Enum):
+    STREAM_STARTED = "chat.startStream"
+    POSTED = "chat.postMessage"
+    APPENDED = "chat.appendStream"
+    STREAM_STOPPED = "chat.stopStream"
+    STOP_FAILED = "chat.stopStream failed"
+    UPDATED = "chat.update"
+    NEXT_MESSAGE = "next message"
+    CLOSE = "close"
+
+
+TRANSITIONS: dict[tuple[State, Event], State] = {
+    (State.NOTHING_POSTED, Event.STREAM_STARTED): State.STREAMING,
+    (State.NOTHING_POSTED, Event.POSTED): State.UPDATING,
+    (State.NOTHING_POSTED, Event.CLOSE): State.CLOSED,
+    (State.STREAMING, Event.APPENDED): State.STREAMING,
+    (State.STREAMING, Event.STREAM_STOPPED): State.UPDATING,
+    (State.STREAMING, Event.STOP_FAILED): State.UPDATING,
+    (State.UPDATING, Event.UPDATED): State.UPDATING,
+    (State.UPDATING, Event.NEXT_MESSAGE): State.NOTHING_POSTED,
+    (State.UPDATING, Event.CLOSE): State.CLOSED,
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A bug: the reply was asked to make a move its state does not allow."""
+
+    def __init__(self, state: State, event: Event) -> None:
+        super().__init__(f"{event.value!r} is not allowed in state {state.value!r}")
+        self.state = state
+        self.event = event
+
+
+@dataclass
+class SlackCapabilities:
+    """What Slack turned out to refuse, learnt while the process runs to save failing calls.
+
+    A refusal is remembered for its channel, or for every channel when it comes from the workspace or
+    the app itself (a missing scope, an unknown method): one channel's settings never turn a feature off
+    everywhere.
+    """
+
+    streaming: bool = True
+    refused: dict[str, set[str]] = field(default_factory=dict)
+
+    def allows(self, method: str, channel: str) -> bool:
+        if method == "chat.startStream" and not self.streaming:
+            return False
+        refused = self.refused.get(method, set())
+        return EVERYWHERE not in refused and channel not in refused
+
+    def learn(self, method: str, channel: str, error: SlackApiError) -> None:
+        code = slack_error_code(error)
+        if code in WORKSPACE_REFUSALS:
+            self.refused.setdefault(method, set()).add(EVERYWHERE)
+        elif code in CHANNEL_REFUSALS:
+            self.refused.setdefault(method, set()).add(channel)
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    channel: str
+    thread_ts: str
+    recipient_user_id: str
+    recipient_team_id: str | None
+    # The question's message: the reply's messages are the bot's messages after it.
+    question_ts: str = ""
+
+
+def is_refusal(error: BaseException) -> TypeGuard[SlackApiError]:
+    """Slack answered no, so the call did not land; any other failure (a dropped connection, a timeout,
+    a server error, a page that is not Slack's JSON) leaves it unknown whether it did."""
+    if not isinstance(error, SlackApiError) or error.response.status_code >= 500:
+        return False
+    data = error.response.data
+    return isinstance(data, dict) and bool(data.get("error"))
+
+
+class SlackReply:
+    """The answer's messages: take text with `add`, show it with `flush`, end with `finish`.
+
+    Text moves one way: accepted (`add`, into the splitter), placed in a message (`queue`, pieces cut to
+    Slack's limits), shown (`shown`, what the current message shows, once Slack confirmed it).
+    """
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        target: ReplyTarget,
+        capabilities: SlackCapabilities,
+        splitter: MessageSplitter | None = None,
+    ) -> None:
+        self.client = client
+        self.target = target
+        self.capabilities = capabilities
+        self.splitter = splitter or MessageSplitter()
+        self.queue: list[Segment] = []
+        self.shown = ""
+        self.state = State.NOTHING_POSTED
+        self.message_ts: list[str] = []
+        self.slack_calls = 0
+        self.has_text = False
+        self._last_call_landed = False
+
+    def add(self, text: str) -> None:
+        """Accepts text from the model; the next `flush` or `finish` shows it."""
+        self.has_text = self.has_text or bool(text.strip())
+        self.splitter.add(text)
+
+    async def flush(self) -> None:
+        """Shows what can be shown now (near Slack's limit, text waits for a good place to cut)."""
+        if self.state is State.CLOSED:
+            return
+        self.queue += self.splitter.take()
+        try:
+            await self._write_queue(keep=0)
+        except SLACK_FAILURES:
+            await self._give_up()
+            raise
+
+    async def finish(self, note: str | None = None, *, blocks: Blocks = ()) -> None:
+        """Shows the rest, then `note` as its own paragraph, and closes the reply.
+
+        `blocks` (Block Kit) go under the last message; pass them only for a complete answer. The last
+        piece of text travels with the closing call (a stream's stop, or the message's last update).
+        """
+        if self.state is State.CLOSED:
+            return
+        if note:
+            self.splitter.add_paragraph(note)
+        self.queue += self.splitter.take(final=True)
+        try:
+            await self._write_queue(keep=1)
+            if self.queue and self.queue[0].starts_message:
+                await self._end_message()
+            try:
+                await self._once(self._close(self.queue[0].text if self.queue else "", blocks))
+            except asyncio.CancelledError:
+                if self._last_call_landed:
+                    self._apply(Event.CLOSE)
+                raise
+            self._apply(Event.CLOSE)
+        except SLACK_FAILURES:
+            await self._give_up()
+            raise
+
+    # --- the transitions --------------------------------------------------------------------------
+
+    def _apply(self, event: Event) -> None:
+        """The one place the state changes."""
+        next_state = TRANSITIONS.get((self.state, event))
+        if next_state is None:
+            raise IllegalTransition(self.state, event)
+        self.state = next_state
+
+    async def _call(
+        self, event: Event, call: Callable[[], Awaitable[AsyncSlackResponse]], shows: str
+    ) -> AsyncSlackResponse:
+        """Makes one Slack call and, once it returned, takes its transition: the message `shows` this text.
+
+        When the turn is cancelled (shutdown) mid-call, the call still gets `LANDING_SECONDS` to land:
+        its transition is then taken before the cancellation goes on, so the restart notice knows what
+        Slack shows (a stream just started is stopped; a complete answer is not marked "restarting").
+        """
+        self.slack_calls += 1
+        self._last_call_landed = False
+        flight = asyncio.ensure_future(call())
+        try:
+            response = await asyncio.shield(flight)
+        except asyncio.CancelledError:
+            try:
+                await asyncio.wait({flight}, timeout=LANDING_SECONDS)
+            finally:
+                landed = flight.done() and not flight.cancelled() and flight.exception() is None
+                flight.cancel()
+            if landed:
+                self._landed(event, flight.result(), shows)
+            raise
+        self._landed(event, response, shows)
+        return response
+
+    def _landed(self, event: Event, response: AsyncSlackResponse | str, shows: str) -> None:
+        """The call took effect; a new message's `response` is Slack's answer, or its ts found in the thread."""
+        if event in (Event.STREAM_STARTED, Event.POSTED):
+            self.message_ts.append(response if isinstance(response, str) else str(response["ts"]))
+        self._apply(event)
+        self.shown = shows
+        self._last_call_landed = True
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    async def _write_queue(self, keep: int) -> None:
+        while len(self.queue) > keep:
+            await self._once(self._write(self.queue[0]))
+
+    async def _once(self, showing: Awaitable[None]) -> None:
+        """Awaits the showing of the queue's first piece and then drops it, also when a shutdown
+        interrupted the showing but its last call landed; otherwise it stays for the next try."""
+        try:
+            await showing
+        except asyncio.CancelledError:
+            if self._last_call_landed and self.queue:
+                self.queue.pop(0)
+            raise
+        if self.queue:
+            self.queue.pop(0)
+
+    async def _write(self, segment: Segment) -> None:
+        if segment.starts_message:
+            await self._end_message()
+        if self.state is State.NOTHING_POSTED:
+            await self._start(segment.text)
+        elif segment.text:
+            await self._append(segment.text)
+
+    async def _start(self, text: str) -> None:
+        channel = self.target.channel
+        if self.capabilities.allows("chat.startStream", channel):
+            try:
+                await self._call(
+                    Event.STREAM_STARTED,
+                    lambda: self.client.chat_startStream(
+                        channel=channel,
+                        thread_ts=self.target.thread_ts,
+                        markdown_text=text,
+                        recipient_user_id=self.target.recipient_user_id,
+                        recipient_team_id=self.target.recipient_team_id,
+                    ),
+                    shows=text,
+                )
+                return
+            except SLACK_FAILURES as error:
+                if not is_refusal(error):
+                    logger.warning("a stream's start was lost; looking for it in the thread", extra=_error(error))
+                    if await self._found_in_thread(Event.STREAM_STARTED, text):
+                        return
+                else:
+                    logger.warning("streaming refused; posting and updating instead", extra=_error(error))
+                    self.capabilities.learn("chat.startStream", channel, error)
+        await self._post(text)
+
+    async def _post(self, text: str, blocks: Blocks = ()) -> None:
+        fallback, message_blocks = _markdown_message(text, blocks)
+
+        def post() -> Awaitable[AsyncSlackResponse]:
+            return self.client.chat_postMessage(
+                channel=self.target.channel, thread_ts=self.target.thread_ts, text=fallback, blocks=message_blocks
+            )
+
+        for attempt in range(1, POST_ATTEMPTS + 1):
+            try:
+                await self._call(Event.POSTED, post, shows=text)
+                return
+            except SLACK_FAILURES as error:
+                if is_refusal(error) or attempt == POST_ATTEMPTS:
+                    raise
+                logger.warning("a post was lost; looking for it in the thread", extra=_error(error))
+                if await self._found_in_thread(Event.POSTED, text):
+                    return
+
+    async def _found_in_thread(self, event: Event, text: str) -> bool:
+        """After a lost start or post: if the thread holds a message of the bot's that this reply does not
+        know, the call landed and that message is the reply's. If the thread cannot be read, it is taken
+        as not there: better an answer shown twice than none."""
+        thread_ts = self.target.thread_ts
+        after = float(self.target.question_ts or thread_ts)
+        try:
+            bot_user_id = (await self.client.auth_test())["user_id"]
+            read = await self.client.conversations_replies(
+                channel=self.target.channel, ts=thread_ts, oldest=self.target.question_ts or thread_ts, limit=200
+            )
+        except SLACK_FAILURES as error:
+            logger.warning("could not look in the thread; posting again", extra=_error(error))
+            return False
+        messages: list[dict[str, Any]] = read.get("messages", [])
+        for message in messages:
+            ts = str(message.get("ts"))
+            if message.get("user") == bot_user_id and float(ts) > after and ts not in self.message_ts:
+                self._landed(event, ts, text)
+                return True
+        return False
+
+    async def _append(self, text: str) -> None:
+        if self.state is State.STREAMING:
+            try:
+                await self._call(
+                    Event.APPENDED,
+                    lambda: self.client.chat_appendStream(
+                        channel=self.target.channel, ts=self.message_ts[-1], markdown_text=text
+                    ),
+                    shows=self.shown + text,
+                )
+                return
+            except SLACK_FAILURES as error:
+                # Whether or not a lost append landed, setting the whole text shows it exactly once.
+                logger.warning("stream append failed; stopping the stream and updating instead", extra=_error(error))
+                await self._stop()
+        await self._update(self.shown + text)
+
+    async def _update(self, text: str, blocks: Blocks = ()) -> None:
+        """Sets the message's whole text: repeating it is harmless, so a lost update is tried once more."""
+        fallback, message_blocks = _markdown_message(text, blocks)
+
+        def update() -> Awaitable[AsyncSlackResponse]:
+            return self.client.chat_update(
+                channel=self.target.channel, ts=self.message_ts[-1], text=fallback, blocks=message_blocks
+            )
+
+        try:
+            await self._call(Event.UPDATED, update, shows=text)
+        except SLACK_FAILURES as error:
+            if is_refusal(error):
+                raise
+            logger.warning("an update was lost; setting the text again", extra=_error(error))
+            await self._call(Event.UPDATED, update, shows=text)
+
+    async def _stop(self, text: str = "", blocks: Blocks = ()) -> None:
+        """Stops the stream with its last `text` and `blocks`. If Slack fails that, the stream is stopped
+        bare (once more: the failure may have been the text's or the blocks') and they are set with
+        chat.update instead."""
+        try:
+            await self._call(
+                Event.STREAM_STOPPED,
+                lambda: self.client.chat_stopStream(
+                    channel=self.target.channel,
+                    ts=self.message_ts[-1],
+                    markdown_text=text or None,
+                    blocks=list(blocks) or None,
+                ),
+                shows=self.shown + text,
+            )
+            return
+        except SLACK_FAILURES as error:
+            logger.warning("could not stop a stream; stopping it bare and setting the text", extra=_error(error))
+            await self._stop_bare()
+        if self.state is State.STREAMING:
+            self._apply(Event.STOP_FAILED)
+        if text or blocks:
+            await self._update(self.shown + text, blocks)
+
+    async def _stop_bare(self) -> None:
+        try:
+            await self._call(
+                Event.STREAM_STOPPED,
+                lambda: self.client.chat_stopStream(channel=self.target.channel, ts=self.message_ts[-1]),
+                shows=self.shown,
+            )
+        except SLACK_FAILURES as error:
+            logger.warning("could not stop a stream", extra=_error(error))
+
+    async def _end_message(self) -> None:
+        """Completes the current message, so that the next text starts a new one."""
+        if self.state is State.STREAMING:
+            await self._stop()
+        if self.state is State.UPDATING:
+            self._apply(Event.NEXT_MESSAGE)
+            self.shown = ""
+
+    async def _close(self, text: str, blocks: Blocks) -> None:
+        """The closing call: the last text and the blocks, with the stream's stop or the last update.
+        Blocks that Slack refuses never cost the text: it is then shown without them."""
+        try:
+            await self._close_with(text, blocks)
+        except SlackApiError as error:
+            if not blocks:
+                raise
+            logger.warning("blocks refused; showing the answer without them", extra=_error(error))
+            await self._close_with(text, ())
+
+    async def _close_with(self, text: str, blocks: Blocks) -> None:
+        if self.state is State.STREAMING:
+            await self._stop(text, blocks)
+        elif self.state is State.NOTHING_POSTED and (text or blocks):
+            await self._post(text, blocks)
+        elif self.state is State.UPDATING and (text or blocks):
+            await self._update(self.shown + text, blocks)
+
+    async def _give_up(self) -> None:
+        """After a failure nothing got around: stop an open stream all the same, and close."""
+        if self.state is State.STREAMING:
+            await self._stop_bare()
+        if self.state is State.STREAMING:
+            self._apply(Event.STOP_FAILED)
+        self._apply(Event.CLOSE)
+
+
+def _markdown_message(markdown: str, blocks: Blocks = ()) -> tuple[str, list[dict[str, Any]]]:
+    """Markdown rendered by Slack in a `markdown` block, with mrkdwn text for notifications."""
+    fallback = to_mrkdwn(markdown)
+    if len(fallback) > FALLBACK_TEXT_LIMIT:
+        fallback = fallback[: FALLBACK_TEXT_LIMIT - 1] + "…"
+    markdown_blocks = [{"type": "markdown", "text": markdown}] if markdown else []
+    return fallback, [*markdown_blocks, *blocks]
+
+
+def _error(error: BaseException) -> dict[str, object]:
+    if isinstance(error, SlackApiError):
+        return {"error": slack_error_code(error) or repr(error)}
+    return {"error": repr(error)}

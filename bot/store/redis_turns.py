@@ -1,0 +1,193 @@
+"""Turn order across processes: one queue per thread in Redis, ordered by message timestamp.
+
+Each turn enters its thread's queue (a sorted set scored by the message's ts) the moment it arrives, with a
+lease: a key that expires unless the turn renews it. The turn whose entry comes first and whose lease is
+alive holds the thread. A turn that ends leaves the queue and publishes the thread's key, which wakes the
+waiting turns of every process at once (no polling). A process that dies stops renewing: its lease expires
+within `lease_seconds`, and the waiters, who also wake when the head's lease is due, skip it.
+
+States of one turn: entering → waiting (not first) → holding (first) → left. It renews its lease in every
+state between entering and leaving, so a turn holds its thread for as long as it lives, however long it
+waits for a model slot; it leaves on every exit, cancellation included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from bot.store.thread_locks import turn_order
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_LEASE_SECONDS = 30.0
+RECONNECT_SECONDS = 1.0
+
+# KEYS: queue, lease. ARGV: token, score, lease in ms.
+ENTER = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+"""
+# KEYS: queue, lease. ARGV: lease in ms. 0 if the lease had lapsed (the process stalled past it).
+RENEW = """
+local alive = redis.call('PEXPIRE', KEYS[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return alive
+"""
+# KEYS: queue. ARGV: lease key prefix. The first entry with a live lease, and its lease's ms left.
+HEAD = """
+while true do
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+  if not first then return {} end
+  local left = redis.call('PTTL', ARGV[1] .. first)
+  if left ~= -2 then return {first, left} end
+  redis.call('ZREM', KEYS[1], first)
+end
+"""
+# KEYS: queue, lease. ARGV: token, channel, thread key.
+LEAVE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+"""
+
+
+class RedisTurns:
+    """Cross-process turns of threads; one pub/sub connection per process carries every wake-up."""
+
+    def __init__(self, client: redis.Redis, prefix: str, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+        self.client = client
+        self.prefix = prefix + "turns:"
+        self.channel = prefix + "turns"
+        self.lease_seconds = lease_seconds
+        self._enter = client.register_script(ENTER)
+        self._renew = client.register_script(RENEW)
+        self._head = client.register_script(HEAD)
+        self._leave = client.register_script(LEAVE)
+        self._wakers: dict[str, set[asyncio.Event]] = {}
+        self._subscribed = asyncio.Event()
+        self._tried = asyncio.Event()  # the first subscription has succeeded or failed
+        self._listener: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str, ts: str) -> AsyncIterator[None]:
+        """Waits for the turns of earlier messages in any process, then holds the thread until the block ends."""
+        turn = _Turn(self.prefix + key, uuid.uuid4().hex, turn_order(ts), round(self.lease_seconds * 1000))
+        wake = asyncio.Event()
+        self._wakers.setdefault(key, set()).add(wake)
+        renewing: asyncio.Task[None] | None = None
+        entering = False
+        try:
+            try:
+                await self._listen_for_wake_ups()
+                entering = True  # from here on, leave: a cancelled call may still have entered
+                await _unless_cancelled(self._enter(keys=turn.keys, args=turn.args))
+                renewing = asyncio.create_task(self._keep_alive(turn), name=f"lease {key}")
+                await self._wait_until_first(turn, wake)
+            except RedisError as error:
+                logger.warning("redis unavailable: answering without the thread's turn", extra={"error": repr(error)})
+            yield
+        finally:
+            self._wakers[key].discard(wake)
+            if not self._wakers[key]:
+                del self._wakers[key]
+            if renewing is not None:
+                renewing.cancel()
+                await asyncio.wait([renewing])  # no renewal may land after the turn has left
+            if entering:
+                try:
+                    await self._leave(keys=turn.keys, args=[turn.token, self.channel, key])
+                except RedisError as error:
+                    logger.warning("redis unavailable: the turn ends when its lease does", extra={"error": repr(error)})
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+
+    async def _wait_until_first(self, turn: _Turn, wake: asyncio.Event) -> None:
+        while True:
+            wake.clear()
+            head: list[Any] = await _unless_cancelled(self._head(keys=[turn.queue], args=[turn.queue + ":"]))
+            if not head:
+                await _unless_cancelled(self._enter(keys=turn.keys, args=turn.args))  # its own lease had lapsed
+                continue
+            first, left_ms = str(head[0]), int(head[1])
+            if first == turn.token:
+                return
+            # Woken by a turn that ends; else when the first one's lease is due (its process may have died).
+            due = min(max(left_ms, 0) / 1000, self.lease_seconds) + 0.01
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(due):
+                    await wake.wait()
+
+    async def _keep_alive(self, turn: _Turn) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                if not await self._renew(keys=turn.keys, args=[turn.lease_ms]):
+                    logger.warning("a thread's turn lapsed (the process stalled); it queues again in its place")
+                    await self._enter(keys=turn.keys, args=turn.args)
+            except RedisError as error:
+                logger.warning("redis unavailable: the thread's turn may lapse", extra={"error": repr(error)})
+
+    async def _listen_for_wake_ups(self) -> None:
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._listen(), name="redis turn wake-ups")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(RECONNECT_SECONDS * 5):
+                await self._tried.wait()
+
+    async def _listen(self) -> None:
+        """Runs for the life of the store; a lost connection is reopened, and meanwhile leases time the waits."""
+        while True:
+            pubsub = self.client.pubsub()
+            try:
+                await pubsub.subscribe(self.channel)
+                async for message in pubsub.listen():
+                    if message["type"] == "subscribe":
+                        self._subscribed.set()
+                        self._tried.set()
+                    elif message["type"] == "message":
+                        for wake in self._wakers.get(str(message["data"]), ()):
+                            wake.set()
+            except (RedisError, OSError) as error:
+                if self._subscribed.is_set() or not self._tried.is_set():  # once per outage, not per retry
+                    logger.warning("redis wake-ups interrupted; reconnecting", extra={"error": repr(error)})
+                self._tried.set()
+            finally:
+                self._subscribed.clear()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            for wakes in self._wakers.values():
+                for wake in wakes:
+                    wake.set()
+            await asyncio.sleep(RECONNECT_SECONDS)
+
+
+async def _unless_cancelled(call: Awaitable[T]) -> T:
+    """Python 3.11's `asyncio.wait_for`, which redis-py uses for socket timeouts, swallows a cancellation
+    that comes as the reply does; a turn must end when cancelled, or shutdown waits for it forever."""
+    result = await call
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    return result
+
+
+class _Turn:
+    def __init__(self, queue: str, token: str, order: int, lease_ms: int) -> None:
+        self.queue = queue
+        self.token = token
+        self.lease_ms = lease_ms
+        self.keys = [queue, f"{queue}:{token}"]
+        self.args: list[str | int] = [token, order, lease_ms]
