@@ -32,10 +32,10 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from tests.bot_process import free_port
 from tests.fakes.events import SIGNING_SECRET
 from tests.fakes.model_api import MODEL_ID, MODEL_KEY
 from tests.fakes.slack_api import BOT_TOKEN
-from tests.process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 import redis.asyncio as redis
 
-from tests.process import free_port
+from tests.bot_process import free_port
 
 
 @asynccontextmanager

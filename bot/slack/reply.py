@@ -15,7 +15,7 @@ An answer longer than one message continues in the next; each message goes throu
 Every event but NEXT_MESSAGE and CLOSE is a Slack call, and its transition is taken only after the call
 returned. Only `_apply` changes the state, and it refuses a move that is not in `TRANSITIONS`.
 
-Rules this module keeps (asserted in tests/test_slack_reply.py, through every failure of every call):
+Rules this module keeps (asserted in tests/unit/slack/test_reply.py, through every failure of every call):
 1. Every started stream is stopped: STREAMING is left only through a `chat.stopStream` call, whatever
    happened before it (a refused or lost append, a failed call, a shutdown).
 2. Text accepted from the model is shown exactly once: appends are confirmed before they count, a lost

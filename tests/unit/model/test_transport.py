@@ -30,9 +30,9 @@ from bot.errors import ModelStreamBroken, ModelTimeout, ModelUnreachable
 from bot.model import transport as model_transport
 from bot.model.client import Answer, ChatMessage, ModelClient, ModelRequest, RetryPolicy
 from bot.model.transport import AiohttpTransport
+from tests.bot_process import free_port
 from tests.conftest import ModelHTTP
 from tests.fakes.model_api import FakeModel, Reply, WholeReply
-from tests.process import free_port
 
 REQUEST = ModelRequest([ChatMessage("user", "hi")], temperature=0.5, max_tokens=100)
 

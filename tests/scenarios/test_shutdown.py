@@ -15,7 +15,7 @@ from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Hang, Reply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
-from tests.test_settings import REQUIRED
+from tests.unit.test_settings import REQUIRED
 
 MENTION = f"<@{BOT_USER_ID}>"
 

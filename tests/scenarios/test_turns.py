@@ -15,11 +15,11 @@ from bot.app.runtime import EVENTS_PATH
 from bot.slack.thread import thread_key
 from bot.store.store import RedisStore
 from bot.store.thread_locks import ThreadLocks, turn_order
+from tests.bot_process import ROOT, free_port
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
-from tests.process import ROOT, free_port
 from tests.redis_server import redis_server, watching
 
 MENTION = f"<@{BOT_USER_ID}>"

@@ -11,7 +11,7 @@ from bot.errors import ConfigurationError
 from bot.model.client import Answer, ChatMessage, ModelRequest
 from bot.settings import Settings
 from bot.store.store import MemoryCounters, MemoryStore
-from tests.test_settings import REQUIRED
+from tests.unit.test_settings import REQUIRED
 
 
 class Clock:

@@ -10,12 +10,12 @@ import aiohttp
 import pytest
 
 from bot.app.runtime import EVENTS_PATH
+from tests.bot_process import BotProcess, free_port
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply, WholeReply, text_of
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.files_data import pdf
-from tests.process import BotProcess, free_port
 from tests.redis_server import redis_server
 
 # The fake model reports 10 input + 5 output tokens per answer: one answer spends a 10-token budget.

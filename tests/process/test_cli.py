@@ -9,9 +9,9 @@ import signal
 import pytest
 
 from bot.app.check import REQUIRED_SCOPES, run_checks
+from tests.bot_process import ROOT, BotProcess
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, Reply, WholeReply
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
-from tests.process import ROOT, BotProcess
 from tests.redis_server import redis_server
 
 

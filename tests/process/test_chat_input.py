@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.bot_process import BotProcess
 from tests.fakes.model_api import FakeModel
-from tests.process import BotProcess
 
 
 async def test_undecodable_input_ends_the_chat_instead_of_hanging(

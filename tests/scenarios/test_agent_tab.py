@@ -13,7 +13,7 @@ from bot.suggested_prompts import DEFAULT_SUGGESTED_PROMPTS
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
-from tests.test_deploy_files import manifest
+from tests.project.test_deploy_files import manifest
 
 SET_PROMPTS = "assistant.threads.setSuggestedPrompts"
 

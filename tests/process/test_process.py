@@ -6,10 +6,10 @@ import signal
 
 import aiohttp
 
+from tests.bot_process import BotProcess, free_port
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
-from tests.process import BotProcess, free_port
 
 
 async def test_missing_settings_stop_the_start_naming_each() -> None:

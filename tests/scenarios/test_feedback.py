@@ -16,7 +16,7 @@ from tests.fakes.events import EventSender, block_action
 from tests.fakes.model_api import MODEL_ID, FakeModel, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
 from tests.redis_server import redis_server
-from tests.test_agent_tab import tab_opened
+from tests.scenarios.test_agent_tab import tab_opened
 
 
 def feedback_element(message: dict[str, Any]) -> dict[str, Any] | None:
