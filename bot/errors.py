@@ -2,6 +2,7 @@
 
     BotError
     ├── ConfigurationError       settings missing or malformed; the bot cannot start
+    ├── StoreUnavailable         Redis could not be reached (named by the failure's type)
     └── ModelError               the chat-completions call did not give a usable answer
         ├── ModelTimeout         no answer within the timeout
         ├── ModelUnreachable     the connection could not be made or was dropped
@@ -27,6 +28,10 @@ class ConfigurationError(BotError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(f"- {problem}" for problem in problems))
+
+
+class StoreUnavailable(BotError):
+    """Redis did not answer; the message names the failure's type (`ConnectionError`), never the URL."""
 
 
 class ModelError(BotError):

@@ -5,10 +5,35 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+import time
+from collections.abc import MutableMapping, Sequence
+from enum import StrEnum
+from typing import Any, TextIO
 
 from bot.safe_text import safe_text
+
+
+class Outcome(StrEnum):
+    """How a handled event ended: the `outcome` field of its one "event handled" line."""
+
+    ANSWERED = "answered"
+    DUPLICATE = "duplicate"
+    CHANNEL_NOT_ALLOWED = "channel_not_allowed"
+    EMPTY_QUESTION = "empty_question"
+    OVER_BUDGET = "over_budget"
+    INTERRUPTED = "interrupted"
+    MODEL_ERROR = "model_error"
+    SLACK_ERROR = "slack_error"
+    STOPPED_BY_SHUTDOWN = "stopped_by_shutdown"
+    CANNOT_READ = "cannot_read"
+    NOTHING_TO_SUMMARIZE = "nothing_to_summarize"
+
+
+def log_event_handled(logger: logging.Logger, log: MutableMapping[str, Any], started: float) -> None:
+    """The one line per handled event: its fields, with the time since `started` (time.monotonic())."""
+    log["latency_ms"] = round((time.monotonic() - started) * 1000)
+    logger.info("event handled", extra=dict(log))
+
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is printed as a field.
 STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}

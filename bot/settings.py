@@ -86,6 +86,10 @@ class Settings:
     pdf_max_pages: int = 100
     suggested_prompts: tuple[SuggestedPrompt, ...] = DEFAULT_SUGGESTED_PROMPTS
 
+    def answers_in(self, channel: str, *, direct: bool) -> bool:
+        """ALLOWED_CHANNELS, when set, names the channels the bot answers in; a DM with it always is."""
+        return not self.allowed_channels or direct or channel in self.allowed_channels
+
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None

@@ -11,33 +11,29 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
 from bot.answer.asking import ask
 from bot.answer.channel_prompts import ChannelPrompts, system_prompt_for
-from bot.answer.conversation import (
-    BotIdentity,
-    ThreadMessage,
-    build_conversation,
-    history_for,
-    user_ids_in,
-)
+from bot.answer.conversation import build_conversation, history_for
 from bot.answer.feedback import Feedback, feedback_blocks
 from bot.answer.redaction import private_names
 from bot.answer.usage import Usage
 from bot.errors import ModelError
 from bot.files.context import FileContext
-from bot.model.client import Answer, ChatMessage, ModelClient
+from bot.logs import Outcome, log_event_handled
+from bot.model.client import Answer, ModelClient
+from bot.model.messages import ChatMessage
 from bot.settings import Settings
 from bot.shutdown import RESTART_NOTICE_SECONDS
-from bot.slack.client import SLACK_FAILURES, slack_error_code
+from bot.slack.errors import SLACK_FAILURES, error_name
 from bot.slack.live import LiveAnswer
+from bot.slack.messages import BotIdentity, ThreadMessage, is_direct_message, user_ids_in
 from bot.slack.reply import ReplyTarget, SlackCapabilities, SlackReply, State
 from bot.slack.status import ThreadStatus
 from bot.slack.thread import NameDirectory, ThreadReader, compact, thread_key
-from bot.store.store import Store
+from bot.store.base import Store
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +64,11 @@ class Question:
     @property
     def user_id(self) -> str:
         return str(self.message.get("user") or "")
+
+    @property
+    def direct(self) -> bool:
+        """Asked in a DM with the bot."""
+        return is_direct_message(self.channel)
 
 
 @dataclass
@@ -141,7 +142,7 @@ class Answerer:
         key = thread_key(question.channel, question.thread_ts)
         async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
             if not await self._claim(question):
-                turn.log["outcome"] = "duplicate"
+                turn.log["outcome"] = Outcome.DUPLICATE
                 return
             turn.claimed = True
             await self._answer(turn, identity)
@@ -176,17 +177,16 @@ class Answerer:
         try:
             yield
         except SLACK_FAILURES as error:
-            turn.log.update(outcome="slack_error", error=_slack_error_name(error))
+            turn.log.update(outcome=Outcome.SLACK_ERROR, error=error_name(error))
             if turn.answer.text:
                 # The answer could not be delivered; keep it where the operator can find it.
                 turn.log["undelivered_answer"] = turn.answer.text
         except asyncio.CancelledError:
-            turn.log["outcome"] = "stopped_by_shutdown"
+            turn.log["outcome"] = Outcome.STOPPED_BY_SHUTDOWN
             await self._say_restarting(turn)
             raise
         finally:
-            turn.log["latency_ms"] = round((time.monotonic() - started) * 1000)
-            logger.info("event handled", extra=turn.log)
+            log_event_handled(logger, turn.log, started)
 
     async def forget_thread(self, channel: str, thread_ts: str) -> None:
         """Drops a thread's cached copy after an edit or deletion in it.
@@ -220,19 +220,19 @@ class Answerer:
 
     async def _answer(self, turn: Turn, identity: BotIdentity) -> None:
         question = turn.question
-        if not self._allowed(question):
+        if not self.settings.answers_in(question.channel, direct=question.direct):
             await self.slack.chat_postEphemeral(
                 channel=question.channel,
                 user=question.user_id,
                 thread_ts=question.message.get("thread_ts"),
                 text=notices.channel_not_allowed(sorted(self.settings.allowed_channels)),
             )
-            turn.log["outcome"] = "channel_not_allowed"
+            turn.log["outcome"] = Outcome.CHANNEL_NOT_ALLOWED
             return
         asked = ThreadMessage.from_slack(compact(question.message), identity)
         if asked is None or (not asked.readable(identity.user_id, {}).strip() and not asked.file_names):
             await self._reply(turn).finish(notices.EMPTY_MENTION)
-            turn.log["outcome"] = "empty_question"
+            turn.log["outcome"] = Outcome.EMPTY_QUESTION
             return
         # Before the thread, its files and links are read: none of that is needed to say no.
         if await self._refused_by_budget(turn):
@@ -249,7 +249,7 @@ class Answerer:
         self, turn: Turn, messages: list[ChatMessage], status: ThreadStatus, notes: Sequence[str] = ()
     ) -> None:
         question = turn.question
-        direct = question.channel_type == "im"
+        direct = question.direct
         # (Again for a thread's question: answers that ended while it was read may have spent the budget,
         # and the reservation must follow its check closely for a burst of questions to be held.)
         if await self._refused_by_budget(turn):
@@ -267,7 +267,7 @@ class Answerer:
                     await self._answer_live(turn, messages, notes)
                 finally:
                     if turn.answer.attempts:
-                        failed = turn.log.get("outcome") != "answered"
+                        failed = turn.log.get("outcome") != Outcome.ANSWERED
                         await self.usage.record(
                             question.user_id, question.channel, direct=direct, answer=turn.answer, failed=failed
                         )
@@ -277,13 +277,10 @@ class Answerer:
     async def _refused_by_budget(self, turn: Turn) -> bool:
         """Whether a daily budget refuses the question; if so, the asker has been told which one."""
         question = turn.question
-        direct = question.channel_type == "im"
-        spent = await self.usage.budget_spent(question.user_id, question.channel, direct=direct)
-        if spent is None:
+        refusal = await self.usage.refusal(question.user_id, question.channel, direct=question.direct, log=turn.log)
+        if refusal is None:
             return False
-        await self._reply(turn).finish(notices.budget_spent(spent.budget, spent.limit, spent.resets_in))
-        await self.usage.record_refused()
-        turn.log.update(outcome="over_budget", budget=spent.budget)
+        await self._reply(turn).finish(refusal)
         return True
 
     async def _conversation(
@@ -354,14 +351,14 @@ class Answerer:
             logger.warning("model call failed", extra={"thread_ts": question.thread_ts, "error": str(error)})
             interrupted = reply.has_text
             await reply.finish(notices.interrupted(error) if interrupted else notices.model_failed(error))
-            turn.log.update(outcome="interrupted" if interrupted else "model_error", error=str(error))
+            turn.log.update(outcome=Outcome.INTERRUPTED if interrupted else "model_error", error=str(error))
         else:
             ending = notices.ending_note(turn.answer.finish_reason) if reply.has_text else notices.EMPTY_ANSWER
             notes = [ending, notices.IMAGES_REFUSED if turn.answer.images_refused else None, *file_notes]
             # Feedback buttons go under a complete answer only, never under a notice.
             blocks = feedback_blocks(self.model.model_id) if reply.has_text else []
             await reply.finish("\n".join(filter(None, notes)) or None, blocks=blocks)
-            turn.log.update(outcome="answered", finish_reason=turn.answer.finish_reason)
+            turn.log.update(outcome=Outcome.ANSWERED, finish_reason=turn.answer.finish_reason)
             if reply.has_text:
                 await self.feedback.answered()
         answer = turn.answer
@@ -383,7 +380,7 @@ class Answerer:
         if turn.reply is not None and turn.reply.state is State.CLOSED:
             turn.log["reply_complete"] = True
             return
-        if not self._allowed(turn.question):
+        if not self.settings.answers_in(turn.question.channel, direct=turn.question.direct):
             return
         try:
             async with asyncio.timeout(RESTART_NOTICE_SECONDS):
@@ -393,10 +390,6 @@ class Answerer:
                     await self._reply(turn).finish(notices.RESTARTING)
         except (*SLACK_FAILURES, asyncio.CancelledError) as error:
             logger.warning("could not post the restart notice", extra={"error": repr(error)})
-
-    def _allowed(self, question: Question) -> bool:
-        allowed = self.settings.allowed_channels
-        return not allowed or question.channel_type == "im" or question.channel in allowed
 
     def _reply(self, turn: Turn) -> SlackReply:
         """The turn's reply in its thread, made on first use."""
@@ -413,9 +406,3 @@ def _replied(turn: Turn) -> bool:
     task = asyncio.current_task()
     stopping = task is not None and task.cancelling() > 0
     return stopping or (turn.reply is not None and bool(turn.reply.message_ts))
-
-
-def _slack_error_name(error: BaseException) -> str:
-    if isinstance(error, SlackApiError):
-        return slack_error_code(error) or "not_json"
-    return type(error).__name__

@@ -15,7 +15,8 @@ from bot.answer.redaction import Redactor
 from bot.answer.trimming import fit_to_budget
 from bot.answer.usage import estimate_usage
 from bot.errors import ContextTooLong, ModelHTTPError
-from bot.model.client import Answer, ChatMessage, ModelClient, ModelRequest
+from bot.model.client import Answer, ModelClient, ModelRequest
+from bot.model.messages import ChatMessage
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,8 @@ from functools import partial
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.single_flight import SingleFlight
-from bot.slack.client import SLACK_FAILURES
+from bot.slack.errors import SLACK_FAILURES
+from bot.slack.messages import is_direct_message
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class ChannelPrompts:
         self._changes: dict[str, int] = {}
 
     async def instructions(self, channel: str) -> str | None:
-        if channel.startswith("D"):
+        if is_direct_message(channel):
             return None
         cached = self._cache.get(channel)
         if cached is not None and cached[0] > time.monotonic():

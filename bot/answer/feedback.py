@@ -2,7 +2,7 @@
 
 A vote is kept once per person per answer: a second click replaces it (the counts move from the old
 vote to the new one), and a repeat of the same click changes nothing. Counts are kept per UTC day of
-the answer, next to the number of answers that day, in the store (`bot/store/store.py`), so several
+the answer, next to the number of answers that day, in the store (`bot/store/`), so several
 processes sharing Redis count together; they expire once the Home tab no longer shows their day.
 """
 
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from bot import notices
-from bot.store.store import Store
+from bot.store.base import Store
 
 logger = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from functools import lru_cache
 import phonenumbers
 from stdnum import iban, luhn
 
-from bot.model.client import ChatMessage
+from bot.model.messages import ChatMessage
 
 Replacement = Callable[[re.Match[str]], str]
 

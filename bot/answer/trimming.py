@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from bot.model.client import ChatMessage
+from bot.model.messages import ChatMessage
 
 CHARACTERS_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4

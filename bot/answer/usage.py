@@ -1,6 +1,6 @@
 """Who used how many tokens, per UTC day: daily budgets for people and channels, and the usage view.
 
-Counted in the store (`bot/store/store.py`), so several processes sharing Redis share the budgets. A day's
+Counted in the store (`bot/store/`), so several processes sharing Redis share the budgets. A day's
 counters expire once the usage view no longer shows that day. A question is checked against the
 budgets before the model is asked; an answer in progress is never cut, so a budget can be overrun by
 one answer, and the next question is refused. While a question is in flight, its input (estimated) is
@@ -10,14 +10,17 @@ counted already (`reserve`), so a burst of questions at once cannot all pass a b
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from bot.model.client import Answer, ChatMessage, ModelRequest
+from bot import notices
+from bot.logs import Outcome
+from bot.model.client import Answer, ModelRequest
+from bot.model.messages import ChatMessage
 from bot.settings import Settings
-from bot.store.store import Store
+from bot.store.base import Store
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +115,16 @@ class Usage:
         self.store = store
         self.settings = settings
         self.clock = clock
+
+    async def refusal(self, user: str, channel: str, *, direct: bool, log: MutableMapping[str, Any]) -> str | None:
+        """The notice that refuses this question when a daily budget is spent (the refusal counted, and
+        logged in `log`); None when the question may be answered."""
+        spent = await self.budget_spent(user, channel, direct=direct)
+        if spent is None:
+            return None
+        await self.record_refused()
+        log.update(outcome=Outcome.OVER_BUDGET, budget=spent.budget)
+        return notices.budget_spent(spent.budget, spent.limit, spent.resets_in)
 
     async def budget_spent(self, user: str, channel: str, *, direct: bool) -> BudgetSpent | None:
         """The budget that refuses this question, if any. Admins have none; if the counters cannot be

@@ -1,1 +1,9 @@
-"""The process: settings to running server, Bolt's listeners and interactivity, and the `check` and `chat` commands."""
+"""The process: settings to a running bot.
+
+runtime        the clients, store and answerer built from the settings, and shut down in order
+server         HTTP (Heroku) or Socket Mode, and SIGTERM
+listeners      Bolt's app and its event listeners: which messages are questions
+interactivity  shortcuts, slash commands and buttons
+check          `python -m bot check`: every setting and connection tried, each problem with its fix
+chat           `python -m bot chat`: the model in the terminal
+"""

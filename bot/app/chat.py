@@ -15,11 +15,12 @@ from typing import TextIO
 
 from bot import notices
 from bot.answer.asking import ask
-from bot.answer.conversation import ThreadMessage, build_conversation
+from bot.answer.conversation import build_conversation
 from bot.errors import ModelError
 from bot.model.client import Answer
+from bot.model.opening import open_model_client
 from bot.settings import Settings
-from bot.slack.client import open_model_client
+from bot.slack.messages import ThreadMessage
 
 YOU = "you"
 

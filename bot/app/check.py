@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import time
 from collections.abc import Mapping
 from typing import TextIO
 
-from PIL import Image
-from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -20,12 +16,16 @@ from bot.errors import (
     ModelSetupError,
     ModelTimeout,
     ModelUnreachable,
+    StoreUnavailable,
 )
-from bot.files.images import model_takes_images
-from bot.model.client import ChatMessage, ModelClient, ModelRequest
+from bot.files.images import model_takes_images, probe_image
+from bot.model.client import ModelClient, ModelRequest
+from bot.model.messages import ChatMessage
+from bot.model.opening import open_model_client
 from bot.settings import Part, Settings
-from bot.slack.client import SLACK_FAILURES, open_model_client, open_slack_client, slack_error_code
-from bot.store.store import RedisStore
+from bot.slack.client import close_slack_client, open_slack_client
+from bot.slack.errors import SLACK_FAILURES, slack_error_code
+from bot.store.redis_store import RedisStore
 
 # The bot scopes manifest.yml asks for; a token without them fails in ways that are hard to trace later.
 REQUIRED_SCOPES = (
@@ -120,8 +120,7 @@ async def _check_slack(settings: Settings, report: Report) -> None:
     try:
         await _check_slack_token(settings, slack, report)
     finally:
-        if slack.session is not None:
-            await slack.session.close()
+        await close_slack_client(slack)
 
 
 async def _check_slack_token(settings: Settings, slack: AsyncWebClient, report: Report) -> None:
@@ -209,13 +208,6 @@ async def _check_images(settings: Settings, model: ModelClient, report: Report) 
         )
 
 
-def probe_image() -> str:
-    """A 16 x 16 red square as a PNG data URL."""
-    buffer = io.BytesIO()
-    Image.new("RGB", (16, 16), (220, 20, 20)).save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
 SETTING_FIXES = {
     "INFERENCE_KEY": "the key was refused: copy INFERENCE_KEY again (`{config} INFERENCE_KEY`).",
     "INFERENCE_MODEL_ID": "check INFERENCE_MODEL_ID: a model this key may use (`{config} INFERENCE_MODEL_ID`).",
@@ -243,28 +235,23 @@ async def _check_redis(settings: Settings, report: Report) -> None:
         max_threads=settings.thread_cache_max_entries,
         max_thread_bytes=settings.thread_cache_max_bytes,
     )
-    started = time.monotonic()
     try:
-        await store.client.ping()
-        latency = (time.monotonic() - started) * 1000
-        memory = await store.client.info("memory")
-        budget = await store.threads.budget()
-    except (RedisError, OSError) as error:
+        health = await store.health()
+    except StoreUnavailable as error:
         report.failed(
             "redis",
-            f"could not connect ({type(error).__name__})",
+            f"could not connect ({error})",
             "check REDIS_URL (`heroku config:get -a $APP_NAME REDIS_URL`, `heroku redis:info -a $APP_NAME`).",
         )
         return
     finally:
         await store.close()
-    policy = str(memory.get("maxmemory_policy", "unknown"))
-    limit = int(memory.get("maxmemory", 0))
+    policy, limit = health.maxmemory_policy, health.maxmemory
     size = f"maxmemory {_megabytes(limit)}" if limit else "no maxmemory"
     report.passed(
         "redis",
-        f"answered PING in {latency:.0f} ms; maxmemory-policy {policy}, {size}; "
-        f"thread cache at most {_megabytes(budget)}",
+        f"answered PING in {health.latency_ms:.0f} ms; maxmemory-policy {policy}, {size}; "
+        f"thread cache at most {_megabytes(health.thread_cache_bytes)}",
     )
     if policy != "noeviction":
         report.warned(

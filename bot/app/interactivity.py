@@ -21,11 +21,11 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
-from bot.answer.conversation import BotIdentity
 from bot.answer.feedback import ACTION_ID, Ballot, Feedback
+from bot.app.listeners import identity_of
 from bot.features.catch_up import CatchUp, CatchUpRequest, PrivateNote, Source
 from bot.features.transcript import parse_window
-from bot.slack.client import SLACK_FAILURES
+from bot.slack.errors import SLACK_FAILURES
 from bot.tasks import TaskTracker
 
 logger = logging.getLogger(__name__)
@@ -55,10 +55,6 @@ def private_note(respond: AsyncRespond | None) -> PrivateNote:
             logger.warning("private note refused", extra={"status": response.status_code, "body": response.body})
 
     return send
-
-
-def identity_of(context: AsyncBoltContext) -> BotIdentity:
-    return BotIdentity(user_id=context.bot_user_id or "", bot_id=context.bot_id or "")
 
 
 def request_key(body: dict[str, Any]) -> str:

@@ -14,12 +14,12 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.answer.answerer import Answerer, Question
 from bot.answer.channel_prompts import ChannelPrompts
-from bot.answer.conversation import BotIdentity, mentions_bot
 from bot.features.agent_tab import SuggestedPrompts
 from bot.features.home_tab import AdminPart, admin_section, home_view
 from bot.settings import Settings
 from bot.single_flight import SingleFlight
-from bot.slack.client import SLACK_FAILURES
+from bot.slack.errors import SLACK_FAILURES
+from bot.slack.messages import BotIdentity, is_direct_message, mentions_bot
 from bot.tasks import TaskTracker
 
 logger = logging.getLogger(__name__)
@@ -44,9 +44,14 @@ def is_question(event_type: str, event: Mapping[str, Any], identity: BotIdentity
         return False
     if event_type == "app_mention":
         return True
-    if event.get("channel_type") == "im":
+    if is_direct_message(str(event["channel"])):
         return True
     return mentions_bot(str(event.get("text") or ""), identity.user_id)
+
+
+def identity_of(context: AsyncBoltContext) -> BotIdentity:
+    """Who the bot is, from what Bolt's authorization put in the request's context."""
+    return BotIdentity(user_id=context.bot_user_id or "", bot_id=context.bot_id or "")
 
 
 def edited_thread(event: Mapping[str, Any]) -> str | None:
@@ -107,7 +112,7 @@ def build_slack_app(
     )
 
     async def on_message_event(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
-        identity = BotIdentity(user_id=context.bot_user_id or "", bot_id=context.bot_id or "")
+        identity = identity_of(context)
         event_type = str(event.get("type"))
         if event.get("subtype") == "channel_purpose":
             channel_prompts.forget(str(event.get("channel")))

@@ -21,12 +21,15 @@ from bot.features.feedback_view import feedback_part
 from bot.features.usage_view import usage_part
 from bot.files.context import file_context
 from bot.model.client import ModelClient
+from bot.model.opening import open_model_client
 from bot.settings import Settings
 from bot.shutdown import NOTICE_SECONDS
-from bot.slack.client import close_clients, open_model_client, open_slack_client
+from bot.slack.client import close_slack_client, open_slack_client
 from bot.slack.reply import SlackCapabilities
 from bot.slack.thread import NameDirectory, ThreadReader
-from bot.store.store import MemoryStore, RedisStore, Store
+from bot.store.base import Store
+from bot.store.memory import MemoryStore
+from bot.store.redis_store import RedisStore
 from bot.tasks import TaskTracker
 
 logger = logging.getLogger(__name__)
@@ -104,7 +107,8 @@ class Runtime:
         if left:
             logger.warning("answers still busy after their restart notices; closing anyway", extra={"tasks": len(left)})
         await self.store.close()
-        await close_clients(self.slack, self.model)
+        await self.model.http.aclose()
+        await close_slack_client(self.slack)
 
     async def _slack_events(self, request: web.Request) -> web.Response:
         try:

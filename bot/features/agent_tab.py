@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
-from bot.slack.client import SLACK_FAILURES, slack_error_code
+from bot.slack.errors import SLACK_FAILURES, slack_error_code
 from bot.slack.reply import SlackCapabilities
 from bot.suggested_prompts import SuggestedPrompt
 

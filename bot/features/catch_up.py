@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
 from bot.answer.answerer import CLAIM_TTL_SECONDS, Answerer, Question
-from bot.answer.conversation import BotIdentity, ThreadMessage, user_ids_in
 from bot.answer.redaction import private_names
 from bot.answer.trimming import estimate_tokens
 from bot.features.transcript import (
@@ -38,13 +36,15 @@ from bot.features.transcript import (
     fit_newest,
     line_for,
 )
-from bot.model.client import ChatMessage
+from bot.logs import Outcome, log_event_handled
+from bot.model.messages import ChatMessage
 from bot.settings import Settings
 from bot.shutdown import RESTART_NOTICE_SECONDS
 from bot.slack.access import ConversationAccess
-from bot.slack.client import SLACK_FAILURES, slack_error_code
+from bot.slack.errors import SLACK_FAILURES, error_name
+from bot.slack.messages import BotIdentity, ThreadMessage, is_direct_message, user_ids_in
 from bot.slack.thread import NameDirectory, ThreadReader, compact
-from bot.store.store import Store
+from bot.store.base import Store
 
 logger = logging.getLogger(__name__)
 
@@ -180,15 +180,14 @@ class CatchUp:
         try:
             prepared = await self._prepare(request, note, log)
         except asyncio.CancelledError:
-            log["outcome"] = "stopped_by_shutdown"
+            log["outcome"] = Outcome.STOPPED_BY_SHUTDOWN
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(RESTART_NOTICE_SECONDS):
                     await note(notices.RESTARTING)
             raise
         finally:
             if prepared is None:
-                log["latency_ms"] = round((time.monotonic() - started) * 1000)
-                logger.info("event handled", extra=log)
+                log_event_handled(logger, log, started)
         if prepared is not None:
             question, messages, mentioned_only = prepared
             await self.answerer.answer_with(question, messages, log, private_names=mentioned_only)
@@ -199,12 +198,11 @@ class CatchUp:
         """Everything before the model is asked: the claim, the checks, the read, the DM thread's start."""
         source = request.source
         if not await self.store.claim(f"catch-up:{request.key}", CLAIM_TTL_SECONDS):
-            log["outcome"] = "duplicate"
+            log["outcome"] = Outcome.DUPLICATE
             return None
-        allowed = self.settings.allowed_channels
-        if allowed and not source.channel.startswith("D") and source.channel not in allowed:
-            await note(notices.channel_not_allowed(sorted(allowed)))
-            log["outcome"] = "channel_not_allowed"
+        if not self.settings.answers_in(source.channel, direct=is_direct_message(source.channel)):
+            await note(notices.channel_not_allowed(sorted(self.settings.allowed_channels)))
+            log["outcome"] = Outcome.CHANNEL_NOT_ALLOWED
             return None
         # Before anything is read or the DM thread started: none of that is needed to say no.
         if await self._refused_by_budget(request, note, log):
@@ -212,17 +210,17 @@ class CatchUp:
         try:
             transcript = await self.reader.transcript(source, request.identity, self._budget())
         except SLACK_FAILURES as error:
-            log.update(outcome="cannot_read", error=_error_name(error))
+            log.update(outcome=Outcome.CANNOT_READ, error=error_name(error))
             await note(await self._cannot_read(source, request.identity, error))
             return None
         if not transcript.lines:
-            log["outcome"] = "nothing_to_summarize"
+            log["outcome"] = Outcome.NOTHING_TO_SUMMARIZE
             await note(notices.nothing_to_catch_up_on(source.channel, request.window))
             return None
         try:
             dm_channel, root_ts = await self._start_dm_thread(request, transcript)
         except SLACK_FAILURES as error:
-            log.update(outcome="slack_error", error=_error_name(error))
+            log.update(outcome=Outcome.SLACK_ERROR, error=error_name(error))
             await note(notices.CATCH_UP_UNDELIVERED)
             return None
         await self.store.remember(source_key(dm_channel, root_ts), source.to_json(), SOURCE_TTL_SECONDS)
@@ -243,13 +241,10 @@ class CatchUp:
 
         The summary is answered in the asker's DM, so the same budgets apply as to a DM: theirs, not the
         channel's (the answerer checks again just before the model is asked, with the same result)."""
-        usage = self.answerer.usage
-        spent = await usage.budget_spent(request.user_id, request.source.channel, direct=True)
-        if spent is None:
+        refusal = await self.answerer.usage.refusal(request.user_id, request.source.channel, direct=True, log=log)
+        if refusal is None:
             return False
-        await note(notices.budget_spent(spent.budget, spent.limit, spent.resets_in))
-        await usage.record_refused()
-        log.update(outcome="over_budget", budget=spent.budget)
+        await note(refusal)
         return True
 
     def _budget(self) -> int:
@@ -292,12 +287,12 @@ class CatchUp:
         try:
             response = await self.slack.chat_getPermalink(channel=channel, message_ts=thread_ts)
         except SLACK_FAILURES as error:
-            logger.warning("no permalink for the summarized thread", extra={"error": _error_name(error)})
+            logger.warning("no permalink for the summarized thread", extra={"error": error_name(error)})
             return None
         return str(response.get("permalink") or "") or None
 
     async def _cannot_read(self, source: Source, identity: BotIdentity, error: BaseException) -> str:
-        if _error_name(error) not in CANT_READ:
+        if error_name(error) not in CANT_READ:
             return notices.catch_up_failed(source.channel)
         names = await self.reader.names.names([identity.user_id])
         return notices.cant_read(source.channel, names.get(identity.user_id, "me"))
@@ -318,7 +313,7 @@ class CatchUpFollowUps:
     ) -> tuple[list[ChatMessage], frozenset[str]]:
         """The conversation with the summarized one added, and the names to mask (`REDACT=strict`): its
         speakers are part of the conversation now, the people it only mentions are not."""
-        if question.channel_type != "im":
+        if not question.direct:
             return messages, private
         stored = await self.store.recall(source_key(question.channel, question.thread_ts))
         if stored is None:
@@ -332,7 +327,7 @@ class CatchUpFollowUps:
             transcript = await self.reader.transcript(source, identity, budget)
         except SLACK_FAILURES as error:
             # The DM thread still holds the summary; better that than no answer.
-            logger.warning("could not read the summarized conversation again", extra={"error": _error_name(error)})
+            logger.warning("could not read the summarized conversation again", extra={"error": error_name(error)})
             return messages, private
         system, *rest = messages
         context = FOLLOW_UP_CONTEXT.format(kind=source.kind, where=source.where) + "\n\n" + transcript.text
@@ -360,9 +355,3 @@ def _lines(
         for message, item in spoken
     ]
     return [line for line in lines if line is not None]
-
-
-def _error_name(error: BaseException) -> str:
-    if isinstance(error, SlackApiError):
-        return slack_error_code(error) or "unreadable_error"
-    return type(error).__name__

@@ -9,7 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answer.feedback import VIEW_DAYS, Downvote, Feedback, FeedbackReport
 from bot.features.home_tab import AdminPart, Block
-from bot.slack.client import SLACK_FAILURES
+from bot.slack.errors import SLACK_FAILURES
 
 logger = logging.getLogger(__name__)
 

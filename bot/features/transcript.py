@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.answer.conversation import ThreadMessage
 from bot.answer.trimming import CHARACTERS_PER_TOKEN, MESSAGE_OVERHEAD_TOKENS
+from bot.slack.messages import ThreadMessage
 
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW = timedelta(days=30)

@@ -8,7 +8,7 @@ from typing import TextIO
 from bot.answer.usage import DIRECT_MESSAGES, Totals, Usage, UsageReport
 from bot.features.home_tab import AdminPart, Block
 from bot.settings import Settings
-from bot.store.store import RedisStore
+from bot.store.redis_store import RedisStore
 
 UNAVAILABLE = "Usage can't be read right now (the store did not answer). Try again in a moment."
 PER_PROCESS = (

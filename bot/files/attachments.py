@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.files.cutting import cut_middle
-from bot.files.kinds import Kind, SlackFile
+from bot.files.kinds import Kind
 from bot.files.reading import NO_ROOM, FileContent, not_read
+from bot.slack.messages import SlackFile
 
 FILES_SHARE = 0.75
 CHARACTERS_PER_TOKEN = 4

@@ -14,11 +14,9 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answer.conversation import BotIdentity, ThreadMessage
 from bot.files.attachments import Attached, Extra, attach, files_room
 from bot.files.download import Downloader
 from bot.files.images import model_takes_images
-from bot.files.kinds import SlackFile
 from bot.files.links import MAX_LINKS, LinkedThread, LinkFollower, SlackLink, links_in
 from bot.files.reading import MAX_FILES_PER_ANSWER, FileContent, FileLimits, FileReader, ReadStats, files_of, plan
 from bot.notices import (
@@ -29,9 +27,10 @@ from bot.notices import (
     more_links_not_followed,
 )
 from bot.settings import Settings
-from bot.slack.client import SLACK_FAILURES
+from bot.slack.errors import SLACK_FAILURES
+from bot.slack.messages import BotIdentity, SlackFile, ThreadMessage
 from bot.slack.thread import NameDirectory
-from bot.store.store import Store
+from bot.store.base import Store
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bot.files.kinds import SlackFile
+from bot.slack.messages import SlackFile
 
 CHUNK_BYTES = 64 * 1024
 SLACK_HOST_SUFFIXES = (".slack.com", ".slack-edge.com", ".slack-gov.com")

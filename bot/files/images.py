@@ -89,3 +89,10 @@ def _encoded_size(raw_bytes: int) -> int:
 
 def _data_url(media_type: str, data: bytes) -> str:
     return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
+
+
+def probe_image() -> str:
+    """A 16 x 16 red square as a PNG data URL: what `check` shows the model to learn whether it takes images."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (220, 20, 20)).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import PurePosixPath
-from typing import Any
+
+from bot.slack.messages import SlackFile
 
 
 def _words(text: str) -> frozenset[str]:
@@ -66,46 +65,6 @@ KNOWN_BINARY_MIMETYPES = frozenset(
         "application/x-executable",
     }
 )
-
-
-@dataclass(frozen=True)
-class SlackFile:
-    """The parts of Slack's file object the bot uses (https://docs.slack.dev/reference/objects/file-object)."""
-
-    id: str
-    name: str
-    mimetype: str = ""
-    filetype: str = ""
-    size: int | None = None
-    url: str = ""
-    mode: str = ""
-    access: str = ""
-
-    @classmethod
-    def from_slack(cls, raw: Mapping[str, Any]) -> SlackFile:
-        size = raw.get("size")
-        return cls(
-            id=str(raw.get("id") or raw.get("name") or "file"),
-            name=str(raw.get("name") or raw.get("title") or f"file {raw.get('id') or ''}".strip()),
-            mimetype=str(raw.get("mimetype") or "").lower(),
-            filetype=str(raw.get("filetype") or "").lower(),
-            size=size if isinstance(size, int) else None,
-            url=str(raw.get("url_private_download") or raw.get("url_private") or ""),
-            mode=str(raw.get("mode") or ""),
-            access=str(raw.get("file_access") or ""),
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "mimetype": self.mimetype,
-            "filetype": self.filetype,
-            "size": self.size,
-            "url_private_download": self.url,
-            "mode": self.mode,
-            "file_access": self.access,
-        }
 
 
 def kind_of(file: SlackFile) -> Kind:

@@ -18,9 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answer.conversation import BotIdentity, ThreadMessage, user_ids_in
 from bot.slack.access import ConversationAccess, is_public
-from bot.slack.client import SLACK_FAILURES
+from bot.slack.errors import SLACK_FAILURES
+from bot.slack.messages import BotIdentity, ThreadMessage, is_direct_message, user_ids_in
 from bot.slack.thread import NameDirectory, compact
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class LinkFollower:
             if not await self.access.can_read(asker, link.channel, channel):
                 logger.info("link not followed: the asker is not in that conversation", extra={"user": asker})
                 return LinkedThread(link, None)
-            if not is_public(channel) and answered_in != link.channel and not answered_in.startswith("D"):
+            if not is_public(channel) and answered_in != link.channel and not is_direct_message(answered_in):
                 logger.info("link not followed: private, and the answer goes elsewhere", extra={"user": asker})
                 return LinkedThread(link, None, private_elsewhere=True)
             response = await self.slack.conversations_replies(

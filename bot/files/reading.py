@@ -19,9 +19,11 @@ from bot.files.cutting import cut_middle
 from bot.files.decoding import NotText, decode_text
 from bot.files.download import Downloader, DownloadFailed
 from bot.files.images import NotAnImage, prepare_image
-from bot.files.kinds import Kind, SlackFile, kind_of
+from bot.files.kinds import Kind, kind_of
 from bot.files.pdf import UnreadablePdf, pdf_text
-from bot.store.store import Store
+from bot.slack.messages import SlackFile
+from bot.slack.thread import files_key
+from bot.store.base import Store
 
 logger = logging.getLogger(__name__)
 
@@ -172,11 +174,6 @@ class FileReader:
         stats.downloaded_bytes += len(data)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(EXTRACTION_THREADS, extract, file, data, self.limits)
-
-
-def files_key(thread_key: str) -> str:
-    """The cache entry of a thread's files, next to the thread's own."""
-    return f"{thread_key}:files"
 
 
 def files_of(raw_message: Mapping[str, Any]) -> list[SlackFile]:

@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
@@ -26,31 +26,15 @@ from bot.errors import (
     ModelUnreachable,
 )
 from bot.model.errors import http_error, redirect_error, stream_error
+from bot.model.messages import ChatMessage
 from bot.model.sse import EventStreamDecoder
 
 logger = logging.getLogger(__name__)
 
-Role = Literal["system", "user", "assistant"]
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 # An error response is read this far: what it says is cut to 200 characters anyway, and all of a broken
 # gateway's page of megabytes, searched for secrets, held the event loop for seconds.
 ERROR_BODY_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    """One message; `images` are data URLs (`data:image/png;base64,...`) sent as image parts after the text."""
-
-    role: Role
-    content: str
-    images: tuple[str, ...] = ()
-
-    def as_json(self) -> dict[str, Any]:
-        if not self.images:
-            return {"role": self.role, "content": self.content}
-        parts: list[dict[str, Any]] = [{"type": "text", "text": self.content}] if self.content else []
-        parts.extend({"type": "image_url", "image_url": {"url": image}} for image in self.images)
-        return {"role": self.role, "content": parts}
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,12 @@
-"""Slack's Web API without Bolt and without the model: messages, threads, the reply, its status and access."""
+"""Slack's Web API without Bolt and without the model.
+
+errors     what a Slack call can fail with, and one name for each failure
+client     the SDK's client: one session, retries that never show anything twice
+messages   Slack's markup read without Slack: the bot's identity, a thread's messages and files, DMs
+thread     a thread read (cached, paged) and people's names
+reply      the reply's state machine: nothing posted → streaming / updating → closed
+live       paces a growing answer into the reply
+status     the thinking status and reactions, decoration that never holds an answer up
+rendering  Markdown → Slack's mrkdwn, and a long answer split where it reads well
+access     who may read a conversation
+"""

@@ -1,12 +1,10 @@
-"""The two outbound clients, built one way for the server, `check` and `chat`."""
+"""The Slack Web API client, built one way for the server and `check`: one session, the SDK's retries made safe."""
 
 from __future__ import annotations
 
 from urllib.parse import urlparse
 
 import aiohttp
-import httpx
-from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -18,12 +16,8 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.model.client import ModelClient, RetryPolicy
-from bot.model.transport import AiohttpTransport
 from bot.settings import Settings
 
-# What a Slack call can end in once the SDK's own retries are spent.
-SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError)
 # Calls that show something new each time they land: after a lost answer (a dropped connection, a 5xx)
 # they may have landed, so repeating them could show it twice. The SDK repeats them only when the
 # request never left (no connection); their caller (bot.slack.reply) finds out what happened instead.
@@ -91,12 +85,6 @@ class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
         return await self._can_retry_async(state=state, request=request, response=response, error=error)
 
 
-def slack_error_code(error: SlackApiError) -> str | None:
-    """Slack's error code (`not_allowed`, ...); None when the body was not Slack's JSON (an HTML 5xx page)."""
-    data = getattr(error.response, "data", error.response)
-    return str(data.get("error")) if isinstance(data, dict) else None
-
-
 def open_slack_client(settings: Settings) -> AsyncWebClient:
     """One shared session (the SDK would open one per call otherwise); rate limits, dropped connections
     and server errors are waited out and retried by the SDK's retry handlers (calls that could show
@@ -114,29 +102,7 @@ def open_slack_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def open_model_client(settings: Settings) -> ModelClient:
-    # httpx over aiohttp's wire (bot/model/transport.py): the cost of a streamed piece is in the wire.
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            connect=settings.model_connect_timeout_seconds,
-            read=settings.model_read_timeout_seconds,
-            write=settings.model_read_timeout_seconds,
-            pool=settings.model_timeout_seconds,
-        ),
-        transport=AiohttpTransport(),
-    )
-    return ModelClient(
-        http,
-        base_url=settings.inference_url,
-        api_key=settings.inference_key,
-        model_id=settings.inference_model_id,
-        timeout_seconds=settings.model_timeout_seconds,
-        retry=RetryPolicy(max_attempts=settings.model_max_attempts),
-        secrets=settings.secrets,
-    )
-
-
-async def close_clients(slack: AsyncWebClient, model: ModelClient) -> None:
-    await model.http.aclose()
+async def close_slack_client(slack: AsyncWebClient) -> None:
+    """Closes the session `open_slack_client` opened."""
     if slack.session is not None:
         await slack.session.close()

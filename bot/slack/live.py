@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from bot.slack.client import SLACK_FAILURES
+from bot.slack.errors import SLACK_FAILURES
 from bot.slack.reply import SlackReply
 
 logger = logging.getLogger(__name__)

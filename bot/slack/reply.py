@@ -38,7 +38,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.slack.client import SLACK_FAILURES, slack_error_code
+from bot.slack.errors import SLACK_FAILURES, error_name, slack_error_code
 from bot.slack.rendering import MessageSplitter, Segment, to_mrkdwn
 
 logger = logging.getLogger(__name__)
@@ -461,6 +461,4 @@ def _markdown_message(markdown: str, blocks: Blocks = ()) -> tuple[str, list[dic
 
 
 def _error(error: BaseException) -> dict[str, object]:
-    if isinstance(error, SlackApiError):
-        return {"error": slack_error_code(error) or repr(error)}
-    return {"error": repr(error)}
+    return {"error": error_name(error)}

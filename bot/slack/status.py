@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.notices import LOADING_MESSAGES, THINKING_STATUS
-from bot.slack.client import SLACK_FAILURES, slack_error_code
+from bot.slack.errors import SLACK_FAILURES, slack_error_code
 from bot.slack.reply import SlackCapabilities
 
 logger = logging.getLogger(__name__)

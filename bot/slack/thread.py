@@ -17,11 +17,10 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.files.kinds import SlackFile
-from bot.files.reading import files_key
 from bot.single_flight import SingleFlight
-from bot.slack.client import SLACK_FAILURES
-from bot.store.store import Store
+from bot.slack.errors import SLACK_FAILURES
+from bot.slack.messages import SlackFile
+from bot.store.base import Store
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +33,11 @@ KEPT_FIELDS = ("ts", "user", "bot_id", "text", "subtype", "hidden", "username")
 
 def thread_key(channel: str, thread_ts: str) -> str:
     return f"{channel}:{thread_ts}"
+
+
+def files_key(thread_key: str) -> str:
+    """The cache entry of a thread's files, next to the thread's own."""
+    return f"{thread_key}:files"
 
 
 def compact(raw: Mapping[str, Any]) -> dict[str, Any]:

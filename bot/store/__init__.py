@@ -1,1 +1,11 @@
-"""State shared between deliveries and processes: claims, turns, caches and counters, in memory or in Redis."""
+"""State shared between deliveries and processes: claims, turns, caches and counters, in memory or in Redis.
+
+    base          the Store protocol both implementations keep
+    memory        one process: everything in its memory
+    redis_store   several processes (Heroku dynos) through REDIS_URL
+    redis_cache   cached threads in Redis, within their own share of maxmemory
+    redis_turns   a thread's turns in message order across processes: leases and wake-ups
+    thread_locks  the same order within one process
+
+Slack stays the source of truth: a store that loses everything costs time, never correctness.
+"""

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from bot.answer.feedback import ACTION_ID, Feedback
-from bot.store.store import MemoryStore, RedisStore
+from bot.store.memory import MemoryStore
+from bot.store.redis_store import RedisStore
 from tests.conftest import BotFactory, RunningBot, socket_mode_bot
 from tests.fakes.events import EventSender, block_action
 from tests.fakes.model_api import MODEL_ID, FakeModel, Reply, WholeReply

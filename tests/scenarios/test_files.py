@@ -11,7 +11,7 @@ from PIL import Image
 
 from bot.app.runtime import EVENTS_PATH
 from bot.files.download import Downloader, DownloadFailed
-from bot.files.kinds import SlackFile
+from bot.slack.messages import SlackFile
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply, text_of

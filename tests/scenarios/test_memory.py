@@ -7,7 +7,7 @@ import pytest
 
 from bot.app.listeners import edited_thread
 from bot.app.runtime import EVENTS_PATH
-from bot.store.store import MemoryStore
+from bot.store.memory import MemoryStore
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply, WholeReply

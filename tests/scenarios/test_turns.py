@@ -13,7 +13,7 @@ import redis.asyncio as redis
 from bot import notices
 from bot.app.runtime import EVENTS_PATH
 from bot.slack.thread import thread_key
-from bot.store.store import RedisStore
+from bot.store.redis_store import RedisStore
 from bot.store.thread_locks import ThreadLocks, turn_order
 from tests.bot_process import ROOT, free_port
 from tests.conftest import BotFactory
@@ -144,7 +144,7 @@ async def test_a_turn_ends_on_cancellation_holding_or_waiting() -> None:
 HOLD_AS_A_PROCESS = """
 import asyncio, sys
 import redis.asyncio as redis
-from bot.store.store import RedisStore
+from bot.store.redis_store import RedisStore
 
 async def main(url, ts):
     store = RedisStore(redis.from_url(url, decode_responses=True), lease_seconds=0.5)

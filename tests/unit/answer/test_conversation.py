@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.answer.conversation import BotIdentity, ThreadMessage, alternate, build_conversation, plain_text, user_ids_in
+from bot.answer.conversation import alternate, build_conversation
+from bot.slack.messages import BotIdentity, ThreadMessage, plain_text, user_ids_in
 
 IDENTITY = BotIdentity(user_id="UBOT", bot_id="BBOT")
 NAMES = {"UALICE": "Alice", "UBOB": "Bob"}

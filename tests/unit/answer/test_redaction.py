@@ -8,7 +8,7 @@ import pytest
 
 from bot.answer.asking import model_request
 from bot.answer.redaction import Redactor, private_names
-from bot.model.client import ChatMessage
+from bot.model.messages import ChatMessage
 from bot.settings import Settings
 from tests.unit.test_settings import REQUIRED
 

@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from bot.answer.conversation import BotIdentity, ThreadMessage, history_for
+from bot.answer.conversation import history_for
 from bot.answer.trimming import estimate_tokens, fit_to_budget
-from bot.model.client import ChatMessage
+from bot.model.messages import ChatMessage
+from bot.slack.messages import BotIdentity, ThreadMessage
 
 MARKER = re.compile(r"\n\n\[… (\d+) characters left out here to fit the model's input limit …\]\n\n")
 NOTE = re.compile(r"\n\n\((\d+) earlier messages of this thread were left out to fit the model's input limit\.\)$")

@@ -8,9 +8,10 @@ import pytest
 
 from bot.answer.usage import Usage, estimate_usage
 from bot.errors import ConfigurationError
-from bot.model.client import Answer, ChatMessage, ModelRequest
+from bot.model.client import Answer, ModelRequest
+from bot.model.messages import ChatMessage
 from bot.settings import Settings
-from bot.store.store import MemoryCounters, MemoryStore
+from bot.store.memory import MemoryCounters, MemoryStore
 from tests.unit.test_settings import REQUIRED
 
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.answer.conversation import ThreadMessage
 from bot.features.transcript import EARLIER_LEFT_OUT, MAX_LINE_CHARACTERS, Line, fit_newest, line_for, parse_window
 from bot.notices import window_phrase
+from bot.slack.messages import ThreadMessage
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,11 @@ from bot.files.attachments import attach
 from bot.files.decoding import NotText, decode_text
 from bot.files.download import Downloader
 from bot.files.images import MAX_LONG_EDGE, NotAnImage, model_takes_images, prepare_image
-from bot.files.kinds import Kind, SlackFile, kind_of
+from bot.files.kinds import Kind, kind_of
 from bot.files.links import links_in
 from bot.files.pdf import UnreadablePdf, pdf_text
 from bot.files.reading import FileContent, FileLimits, extract, plan
+from bot.slack.messages import SlackFile
 from tests.files_data import noisy_png, pdf, png
 
 LIMITS = FileLimits(max_bytes=1000, images_accepted=True, max_images=2, max_pdf_pages=10)

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.errors import ContextTooLong, ModelHTTPError, ModelSetupError, ModelStreamBroken, ModelTimeout
-from bot.model.client import Answer, ChatMessage, ModelClient, ModelRequest, RetryPolicy
+from bot.model.client import Answer, ModelClient, ModelRequest, RetryPolicy
+from bot.model.messages import ChatMessage
 from tests.conftest import ModelHTTP
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, RawStream, Reply, WholeReply
 

@@ -28,7 +28,8 @@ from yarl import URL
 
 from bot.errors import ModelStreamBroken, ModelTimeout, ModelUnreachable
 from bot.model import transport as model_transport
-from bot.model.client import Answer, ChatMessage, ModelClient, ModelRequest, RetryPolicy
+from bot.model.client import Answer, ModelClient, ModelRequest, RetryPolicy
+from bot.model.messages import ChatMessage
 from bot.model.transport import AiohttpTransport
 from tests.bot_process import free_port
 from tests.conftest import ModelHTTP

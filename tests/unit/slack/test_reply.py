@@ -14,7 +14,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.client import SLACK_FAILURES
+from bot.slack.errors import SLACK_FAILURES
 from bot.slack.rendering import MessageSplitter
 from bot.slack.reply import (
     TRANSITIONS,

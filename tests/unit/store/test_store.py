@@ -5,7 +5,8 @@ from __future__ import annotations
 import redis.asyncio as redis
 
 from bot.answer.answerer import CLAIM_TTL_SECONDS
-from bot.store.store import MemoryStore, RedisStore
+from bot.store.memory import MemoryStore
+from bot.store.redis_store import RedisStore
 from tests.redis_server import redis_server
 
 
