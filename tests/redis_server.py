@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,33 @@ from tests.bot_process import free_port
 @asynccontextmanager
 async def redis_server(*options: str) -> AsyncIterator[str]:
     """`options` are redis-server's own, e.g. `--maxmemory-policy allkeys-lru`."""
+    async with controlled_redis_server(*options) as server:
+        yield server.url
+
+
+class RedisProcess:
+    """A running redis-server that a test can stall (SIGSTOP: connections stay open, nothing answers),
+    resume, or stop (connections refused)."""
+
+    def __init__(self, url: str, process: asyncio.subprocess.Process) -> None:
+        self.url = url
+        self.process = process
+
+    def stall(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            await self.process.wait()
+
+
+@asynccontextmanager
+async def controlled_redis_server(*options: str) -> AsyncIterator[RedisProcess]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed here (.ci/run installs it, so CI always runs this)")
@@ -35,14 +63,14 @@ async def redis_server(*options: str) -> AsyncIterator[str]:
         stderr=asyncio.subprocess.STDOUT,
     )
     assert process.stdout is not None
+    server = RedisProcess(f"redis://127.0.0.1:{port}/0", process)
     try:
         async with asyncio.timeout(10):
             while b"Ready to accept connections" not in await process.stdout.readline():
                 pass
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server
     finally:
-        process.terminate()
-        await process.wait()
+        await server.stop()
 
 
 @asynccontextmanager

@@ -34,6 +34,7 @@ from bot.slack.reply import ReplyTarget, SlackCapabilities, SlackReply, State
 from bot.slack.status import ThreadStatus
 from bot.slack.thread import NameDirectory, ThreadReader, compact, thread_key
 from bot.store.base import Store
+from bot.store.deadline import shared_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -140,12 +141,13 @@ class Answerer:
             },
         )
         key = thread_key(question.channel, question.thread_ts)
-        async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
-            if not await self._claim(question):
-                turn.log["outcome"] = Outcome.DUPLICATE
-                return
-            turn.claimed = True
-            await self._answer(turn, identity)
+        with shared_deadline():
+            async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
+                if not await self._claim(question):
+                    turn.log["outcome"] = Outcome.DUPLICATE
+                    return
+                turn.claimed = True
+                await self._answer(turn, identity)
 
     async def answer_with(
         self,
@@ -163,13 +165,14 @@ class Answerer:
         started = time.monotonic()
         turn = Turn(question, log, claimed=True, private_names=private_names)
         key = thread_key(question.channel, question.thread_ts)
-        async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
-            status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
-            await status.show()
-            try:
-                await self._respond(turn, messages, status)
-            finally:
-                await status.clear(replied=_replied(turn))
+        with shared_deadline():
+            async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
+                status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
+                await status.show()
+                try:
+                    await self._respond(turn, messages, status)
+                finally:
+                    await status.clear(replied=_replied(turn))
 
     @contextlib.asynccontextmanager
     async def _handled(self, turn: Turn, started: float) -> AsyncIterator[None]:

@@ -16,6 +16,8 @@ import time
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from bot.store.redis_guard import RedisGuard
+
 logger = logging.getLogger(__name__)
 
 # The share of Redis's maxmemory the cache may take; the rest is for claims, turns and counters.
@@ -63,8 +65,18 @@ redis.call('DEL', KEYS[1])
 
 
 class RedisThreadCache:
-    def __init__(self, client: redis.Redis, prefix: str, *, max_entries: int, max_bytes: int, ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        *,
+        max_entries: int,
+        max_bytes: int,
+        ttl_seconds: int,
+        guard: RedisGuard | None = None,
+    ) -> None:
         self.client = client
+        self.guard = guard or RedisGuard()
         self.entry_prefix = prefix + "thread:"
         self.bookkeeping = [prefix + "threads:used", prefix + "threads:sizes", prefix + "threads:bytes"]
         self.max_entries = max_entries
@@ -87,25 +99,29 @@ class RedisThreadCache:
 
     async def get(self, key: str) -> str | None:
         try:
-            value = await self.client.get(self.entry_prefix + key)
+            value = await self.guard.run(lambda: self.client.get(self.entry_prefix + key))
         except RedisError as error:
             logger.warning("redis unavailable: reading the thread from Slack", extra={"error": repr(error)})
             return None
         return str(value) if value is not None else None
 
     async def put(self, key: str, thread: str) -> None:
-        try:
+
+        async def write() -> None:
             budget = await self.budget()
             now_ms = round(time.time() * 1000)  # dynos' clocks agree closely enough for least-recent order
             await self._put(
                 keys=[self.entry_prefix + key, *self.bookkeeping],
                 args=[key, thread, now_ms, self.ttl_seconds, budget, self.max_entries, self.entry_prefix],
             )
+
+        try:
+            await self.guard.run(write)
         except RedisError as error:
             logger.warning("redis unavailable: thread not cached", extra={"error": repr(error)})
 
     async def forget(self, key: str) -> None:
         try:
-            await self._forget(keys=[self.entry_prefix + key, *self.bookkeeping], args=[key])
+            await self.guard.run(lambda: self._forget(keys=[self.entry_prefix + key, *self.bookkeeping], args=[key]))
         except RedisError as error:
             logger.warning("redis unavailable: cached thread not forgotten", extra={"error": repr(error)})

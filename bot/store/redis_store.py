@@ -5,16 +5,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from bot.errors import StoreUnavailable
 from bot.store.base import KEY_PREFIX
+from bot.store.memory import MemoryStore
 from bot.store.redis_cache import RedisThreadCache
+from bot.store.redis_guard import RedisGuard
 from bot.store.redis_turns import DEFAULT_LEASE_SECONDS, RedisTurns
 
 logger = logging.getLogger(__name__)
@@ -31,7 +35,9 @@ class RedisHealth:
 
 
 class RedisStore:
-    """Redis-backed store for several processes. If Redis fails, it degrades to answering without it."""
+    """Redis-backed store for several processes. If Redis fails, it degrades to the process's own memory:
+    claims and turns as `MemoryStore` keeps them, threads read from Slack (bot/store/redis_guard.py says how
+    a failing Redis is noticed without holding answers up)."""
 
     def __init__(
         self,
@@ -43,9 +49,18 @@ class RedisStore:
         thread_ttl_seconds: int = 24 * 3600,
     ) -> None:
         self.client = client
-        self.turns = RedisTurns(client, KEY_PREFIX, lease_seconds)
+        self.guard = RedisGuard()
+        # What this process has claimed, whatever Redis said: a second delivery of an event it took is known
+        # here even when Redis fails in between; and with Redis down, claims are as good as one process's.
+        self.local = MemoryStore()
+        self.turns = RedisTurns(client, KEY_PREFIX, lease_seconds, self.guard, self.local.turns)
         self.threads = RedisThreadCache(
-            client, KEY_PREFIX, max_entries=max_threads, max_bytes=max_thread_bytes, ttl_seconds=thread_ttl_seconds
+            client,
+            KEY_PREFIX,
+            max_entries=max_threads,
+            max_bytes=max_thread_bytes,
+            ttl_seconds=thread_ttl_seconds,
+            guard=self.guard,
         )
 
     @classmethod
@@ -57,10 +72,16 @@ class RedisStore:
         return cls(client, max_threads=max_threads, max_thread_bytes=max_thread_bytes)
 
     async def claim(self, key: str, ttl_seconds: float) -> bool:
+        if not await self.local.claim(key, ttl_seconds):
+            return False
         try:
-            return bool(await self.client.set(KEY_PREFIX + key, "1", nx=True, ex=max(1, int(ttl_seconds))))
+            return bool(
+                await self.guard.run(
+                    lambda: self.client.set(KEY_PREFIX + key, "1", nx=True, ex=max(1, int(ttl_seconds)))
+                )
+            )
         except RedisError as error:
-            logger.warning("redis unavailable: answering without de-duplication", extra={"error": repr(error)})
+            logger.warning("redis unavailable: claimed in this process only", extra={"error": repr(error)})
             return True
 
     def thread_lock(self, key: str, ts: str) -> contextlib.AbstractAsyncContextManager[None]:
@@ -77,13 +98,15 @@ class RedisStore:
 
     async def remember(self, key: str, value: str, ttl_seconds: float) -> None:
         try:
-            await self.client.set(KEY_PREFIX + "note:" + key, value, ex=max(1, int(ttl_seconds)))
+            await self.guard.run(
+                lambda: self.client.set(KEY_PREFIX + "note:" + key, value, ex=max(1, int(ttl_seconds)))
+            )
         except RedisError as error:
             logger.warning("redis unavailable: note not kept", extra={"error": repr(error)})
 
     async def recall(self, key: str) -> str | None:
         try:
-            value = await self.client.get(KEY_PREFIX + "note:" + key)
+            value = await self.guard.run(lambda: self.client.get(KEY_PREFIX + "note:" + key))
         except RedisError as error:
             logger.warning("redis unavailable: note not read", extra={"error": repr(error)})
             return None
@@ -91,44 +114,59 @@ class RedisStore:
 
     async def exchange(self, key: str, value: str, ttl_seconds: float) -> str | None:
         try:
-            previous = await self.client.set(KEY_PREFIX + "note:" + key, value, ex=max(1, int(ttl_seconds)), get=True)
+            previous = await self.guard.run(
+                lambda: self.client.set(KEY_PREFIX + "note:" + key, value, ex=max(1, int(ttl_seconds)), get=True)
+            )
         except RedisError as error:
             logger.warning("redis unavailable: note not kept", extra={"error": repr(error)})
             return None
         return str(previous) if previous is not None else None
 
     async def add_counts(self, changes: Mapping[str, Mapping[str, int]], ttl_seconds: int) -> None:
+        def build(pipe: Pipeline) -> None:
+            for key, amounts in changes.items():
+                for field, amount in amounts.items():
+                    pipe.hincrby(KEY_PREFIX + key, field, amount)
+                pipe.expire(KEY_PREFIX + key, ttl_seconds)
+
         try:
-            async with self.client.pipeline(transaction=True) as pipe:
-                for key, amounts in changes.items():
-                    for field, amount in amounts.items():
-                        pipe.hincrby(KEY_PREFIX + key, field, amount)
-                    pipe.expire(KEY_PREFIX + key, ttl_seconds)
-                await pipe.execute()
+            await self._pipelined(build, transaction=True)
         except RedisError as error:
             logger.warning("redis unavailable: usage not counted", extra={"error": repr(error)})
 
     async def read_counts(self, keys: Sequence[str]) -> list[dict[str, int]] | None:
+        def build(pipe: Pipeline) -> None:
+            for key in keys:
+                pipe.hgetall(KEY_PREFIX + key)
+
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.hgetall(KEY_PREFIX + key)
-                results = await pipe.execute()
+            results = await self._pipelined(build, transaction=False)
         except RedisError as error:
             logger.warning("redis unavailable: usage not read", extra={"error": repr(error)})
             return None
         return [{str(field): int(value) for field, value in result.items()} for result in results]
 
     async def read_fields(self, fields: Sequence[tuple[str, str]]) -> list[int] | None:
+        def build(pipe: Pipeline) -> None:
+            for key, field in fields:
+                pipe.hget(KEY_PREFIX + key, field)
+
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for key, field in fields:
-                    pipe.hget(KEY_PREFIX + key, field)
-                results = await pipe.execute()
+            results = await self._pipelined(build, transaction=False)
         except RedisError as error:
             logger.warning("redis unavailable: usage not read", extra={"error": repr(error)})
             return None
         return [int(value or 0) for value in results]
+
+    async def _pipelined(self, build: Callable[[Pipeline], None], *, transaction: bool) -> list[Any]:
+        """The commands `build` queues, sent as one round trip within the guard's limits."""
+
+        async def send() -> list[Any]:
+            async with self.client.pipeline(transaction=transaction) as pipe:
+                build(pipe)
+                return await pipe.execute()
+
+        return await self.guard.run(send)
 
     async def health(self) -> RedisHealth:
         """PING's time, the eviction policy and memory limit, and the thread cache's budget; StoreUnavailable

@@ -4,7 +4,8 @@ Each turn enters its thread's queue (a sorted set scored by the message's ts) th
 lease: a key that expires unless the turn renews it. The turn whose entry comes first and whose lease is
 alive holds the thread. A turn that ends leaves the queue and publishes the thread's key, which wakes the
 waiting turns of every process at once (no polling). A process that dies stops renewing: its lease expires
-within `lease_seconds`, and the waiters, who also wake when the head's lease is due, skip it.
+within `lease_seconds`, and the waiters, who also wake when the head's lease is due, skip it. If Redis
+fails before a turn holds its thread, the turn is kept in this process's own order instead (`ThreadLocks`).
 
 States of one turn: entering → waiting (not first) → holding (first) → left. It renews its lease in every
 state between entering and leaving, so a turn holds its thread for as long as it lives, however long it
@@ -17,13 +18,15 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from bot.store.thread_locks import turn_order
+from bot.store.deadline import outside_deadline
+from bot.store.redis_guard import RedisGuard
+from bot.store.thread_locks import ThreadLocks, turn_order
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,8 +67,17 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 class RedisTurns:
     """Cross-process turns of threads; one pub/sub connection per process carries every wake-up."""
 
-    def __init__(self, client: redis.Redis, prefix: str, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        guard: RedisGuard | None = None,
+        local: ThreadLocks | None = None,
+    ) -> None:
         self.client = client
+        self.guard = guard or RedisGuard()
+        self.local = local or ThreadLocks()
         self.prefix = prefix + "turns:"
         self.channel = prefix + "turns"
         self.lease_seconds = lease_seconds
@@ -86,17 +98,22 @@ class RedisTurns:
         self._wakers.setdefault(key, set()).add(wake)
         renewing: asyncio.Task[None] | None = None
         entering = False
+        in_process_only = contextlib.AsyncExitStack()
         try:
             try:
                 await self._listen_for_wake_ups()
                 entering = True  # from here on, leave: a cancelled call may still have entered
-                await _unless_cancelled(self._enter(keys=turn.keys, args=turn.args))
+                await self._call(lambda: self._enter(keys=turn.keys, args=turn.args))
                 renewing = asyncio.create_task(self._keep_alive(turn), name=f"lease {key}")
                 await self._wait_until_first(turn, wake)
             except RedisError as error:
-                logger.warning("redis unavailable: answering without the thread's turn", extra={"error": repr(error)})
+                logger.warning(
+                    "redis unavailable: the thread's turn kept in this process", extra={"error": repr(error)}
+                )
+                await in_process_only.enter_async_context(self.local.hold(key, ts))
             yield
         finally:
+            await in_process_only.aclose()
             self._wakers[key].discard(wake)
             if not self._wakers[key]:
                 del self._wakers[key]
@@ -105,7 +122,7 @@ class RedisTurns:
                 await asyncio.wait([renewing])  # no renewal may land after the turn has left
             if entering:
                 try:
-                    await self._leave(keys=turn.keys, args=[turn.token, self.channel, key])
+                    await self.guard.run(lambda: self._leave(keys=turn.keys, args=[turn.token, self.channel, key]))
                 except RedisError as error:
                     logger.warning("redis unavailable: the turn ends when its lease does", extra={"error": repr(error)})
 
@@ -118,9 +135,9 @@ class RedisTurns:
     async def _wait_until_first(self, turn: _Turn, wake: asyncio.Event) -> None:
         while True:
             wake.clear()
-            head: list[Any] = await _unless_cancelled(self._head(keys=[turn.queue], args=[turn.queue + ":"]))
+            head: list[Any] = await self._call(lambda: self._head(keys=[turn.queue], args=[turn.queue + ":"]))
             if not head:
-                await _unless_cancelled(self._enter(keys=turn.keys, args=turn.args))  # its own lease had lapsed
+                await self._call(lambda: self._enter(keys=turn.keys, args=turn.args))  # its own lease had lapsed
                 continue
             first, left_ms = str(head[0]), int(head[1])
             if first == turn.token:
@@ -131,25 +148,32 @@ class RedisTurns:
                 async with asyncio.timeout(due):
                     await wake.wait()
 
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        return await _unless_cancelled(self.guard.run(call))
+
     async def _keep_alive(self, turn: _Turn) -> None:
+        outside_deadline()
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             try:
-                if not await self._renew(keys=turn.keys, args=[turn.lease_ms]):
+                if not await self.guard.run(lambda: self._renew(keys=turn.keys, args=[turn.lease_ms])):
                     logger.warning("a thread's turn lapsed (the process stalled); it queues again in its place")
-                    await self._enter(keys=turn.keys, args=turn.args)
+                    await self.guard.run(lambda: self._enter(keys=turn.keys, args=turn.args))
             except RedisError as error:
                 logger.warning("redis unavailable: the thread's turn may lapse", extra={"error": repr(error)})
 
     async def _listen_for_wake_ups(self) -> None:
         if self._listener is None or self._listener.done():
             self._listener = asyncio.create_task(self._listen(), name="redis turn wake-ups")
+        if self.guard.paused:
+            return  # leases time the waits; the listener reconnects on its own
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(RECONNECT_SECONDS * 5):
+            async with asyncio.timeout(self.guard.call_timeout_seconds):
                 await self._tried.wait()
 
     async def _listen(self) -> None:
         """Runs for the life of the store; a lost connection is reopened, and meanwhile leases time the waits."""
+        outside_deadline()
         while True:
             pubsub = self.client.pubsub()
             try:

@@ -1,0 +1,78 @@
+"""Redis calls that cannot hold an answer up: a short timeout each, one deadline per answer, and a pause after
+a failure.
+
+redis-py waits 5 s for each reply. On a stalled Redis (a failover, a paused instance: connections stay open,
+nothing answers) the dozen calls on an answer's path would wait a minute in sequence. So:
+- each call gets at most `CALL_TIMEOUT_SECONDS`;
+- the calls made for one answer share one deadline between them (bot/store/deadline.py);
+- after a failure, the process does not try Redis again for `PAUSE_SECONDS`: calls fail at once.
+A call that fails raises RedisError, as redis-py's own failures do; its caller falls back (claims to the
+process's memory, turns to in-process order, the cache to Slack).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.store.deadline import current_deadline
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CALL_TIMEOUT_SECONDS = 1.0
+PAUSE_SECONDS = 5.0
+
+
+class RedisGuard:
+    """Shared by every Redis call of one store; see the module docstring."""
+
+    def __init__(
+        self,
+        call_timeout_seconds: float = CALL_TIMEOUT_SECONDS,
+        pause_seconds: float = PAUSE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.call_timeout_seconds = call_timeout_seconds
+        self.pause_seconds = pause_seconds
+        self.clock = clock
+        self._paused_until = 0.0
+
+    @property
+    def paused(self) -> bool:
+        return self.clock() < self._paused_until
+
+    async def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        if self.paused:
+            raise RedisConnectionError("not tried: Redis failed moments ago")
+        deadline = current_deadline()
+        limit = self.call_timeout_seconds if deadline is None else min(self.call_timeout_seconds, deadline.left)
+        if limit <= 0:
+            raise RedisTimeoutError("not tried: this answer's time for Redis is spent")
+        started = self.clock()
+        try:
+            async with asyncio.timeout(limit):
+                return await call()
+        except TimeoutError as error:
+            self._pause()
+            raise RedisTimeoutError(f"no reply within {limit:g} s") from error
+        except OSError as error:
+            self._pause()
+            raise RedisConnectionError(type(error).__name__) from error
+        except (RedisConnectionError, RedisTimeoutError):
+            self._pause()
+            raise
+        finally:
+            if deadline is not None:
+                deadline.left -= self.clock() - started
+
+    def _pause(self) -> None:
+        if not self.paused:
+            logger.warning("redis failed; not tried again for a few seconds", extra={"seconds": self.pause_seconds})
+        self._paused_until = self.clock() + self.pause_seconds

@@ -1,0 +1,102 @@
+"""The guard around Redis calls: a short wait each, one deadline per answer, a pause after a failure."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.store.deadline import shared_deadline
+from bot.store.redis_guard import RedisGuard
+from bot.store.redis_turns import RedisTurns
+from bot.store.thread_locks import ThreadLocks
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_call_that_hangs_fails_after_the_call_timeout_and_pauses_redis() -> None:
+    clock = Clock()
+    guard = RedisGuard(call_timeout_seconds=0.05, pause_seconds=5, clock=clock)
+    calls = 0
+
+    async def hangs() -> None:
+        nonlocal calls
+        calls += 1
+        await asyncio.Event().wait()
+
+    with pytest.raises(RedisTimeoutError):
+        await guard.run(hangs)
+    with pytest.raises(RedisConnectionError):
+        await guard.run(hangs)
+    assert calls == 1, "while paused, Redis is not tried"
+    clock.now += 5
+
+    async def answers() -> str:
+        return "ok"
+
+    assert await guard.run(answers) == "ok"
+
+
+async def test_calls_inside_one_answer_share_its_deadline() -> None:
+    guard = RedisGuard(call_timeout_seconds=10, pause_seconds=0)
+    seen: list[float] = []
+
+    async def slow() -> None:
+        await asyncio.sleep(0.05)
+
+    with shared_deadline(0.12):
+        for _ in range(5):
+            try:
+                await guard.run(slow)
+                seen.append(1)
+            except RedisTimeoutError:
+                seen.append(0)
+    assert seen[:2] == [1, 1]
+    assert seen[-1] == 0, "once the answer's time is spent, calls fail at once"
+
+
+async def test_a_reply_error_is_not_an_outage() -> None:
+    guard = RedisGuard(pause_seconds=5)
+
+    async def wrong_type() -> None:
+        raise redis.ResponseError("WRONGTYPE")
+
+    with pytest.raises(redis.ResponseError):
+        await guard.run(wrong_type)
+    assert not guard.paused
+
+
+async def test_with_redis_failing_a_threads_turns_keep_their_order_in_the_process() -> None:
+    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.1)
+    guard = RedisGuard(pause_seconds=60)
+    turns = RedisTurns(client, "test:", guard=guard, local=ThreadLocks())
+    order: list[str] = []
+    first_holds = asyncio.Event()
+    release = asyncio.Event()
+
+    async def turn(ts: str) -> None:
+        async with turns.hold("T1", ts):
+            order.append(ts)
+            if ts == "1.0":
+                first_holds.set()
+                await release.wait()
+
+    first = asyncio.create_task(turn("1.0"))
+    await first_holds.wait()
+    second = asyncio.create_task(turn("2.0"))
+    await asyncio.sleep(0.05)
+    assert order == ["1.0"], "the second turn waits for the first, Redis or not"
+    release.set()
+    await asyncio.gather(first, second)
+    assert order == ["1.0", "2.0"]
+    await turns.close()
+    await client.aclose()
