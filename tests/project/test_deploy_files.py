@@ -53,13 +53,16 @@ def test_app_json_offers_every_setting_a_deployer_sets() -> None:
     assert app["formation"]["web"]["quantity"] == 1
 
 
-def test_readme_and_env_example_document_every_setting() -> None:
+SETTINGS_PAGE = ROOT / "docs" / "settings.md"
+
+
+def test_settings_page_and_env_example_document_every_setting() -> None:
     from bot.settings import Settings
 
-    readme = (ROOT / "README.md").read_text()
+    page = SETTINGS_PAGE.read_text()
     example = (ROOT / ".env.example").read_text()
     for name in Settings.names():
-        assert f"`{name}`" in readme, name
+        assert f"`{name}`" in page, name
         assert name in example, name
 
 
@@ -72,10 +75,10 @@ BASE_ENVIRON = {
 }
 
 
-def readme_settings() -> dict[str, str]:
-    """The README's settings table: each setting's Default cell, each setting in one row only."""
+def documented_settings() -> dict[str, str]:
+    """The settings tables of docs/settings.md: each setting's Default cell, each setting in one row only."""
     rows: dict[str, str] = {}
-    for line in (ROOT / "README.md").read_text().splitlines():
+    for line in SETTINGS_PAGE.read_text().splitlines():
         if match := re.fullmatch(r"\| `([A-Z_]+)` \| (.+?) \| .+ \|", line):
             assert match[1] not in rows, f"{match[1]} has two rows"
             rows[match[1]] = match[2]
@@ -88,29 +91,29 @@ def literal(cell: str) -> str | None:
     return match[1] if match else None
 
 
-def test_readme_table_lists_every_setting_once() -> None:
+def test_settings_tables_list_every_setting_once() -> None:
     from bot.settings import Settings
 
-    assert sorted(readme_settings()) == sorted(Settings.names())
+    assert sorted(documented_settings()) == sorted(Settings.names())
 
 
 def test_documented_defaults_are_the_codes() -> None:
-    """Setting a variable to the default the README, app.json or .env.example names changes nothing."""
+    """Setting a variable to the default docs/settings.md, app.json or .env.example names changes nothing."""
     from bot.settings import Settings
 
     defaults = Settings.from_env(BASE_ENVIRON)
     documented: list[tuple[str, str, str]] = []
-    for name, cell in readme_settings().items():
+    for name, cell in documented_settings().items():
         if (value := literal(cell)) is not None:
-            documented.append(("README", name, value))
+            documented.append(("docs/settings.md", name, value))
     for name, var in json.loads((ROOT / "app.json").read_text())["env"].items():
         if match := re.search(r"\(default ([^,;:)]+)|Default: ([^.,;:]+)", var["description"]):
             documented.append(("app.json", name, match[1] or match[2]))
     example = re.findall(r"^#? ?([A-Z_]+)=(\S*)", (ROOT / ".env.example").read_text(), re.MULTILINE)
     assert len({name for name, _ in example}) == len(example), "a setting appears twice in .env.example"
-    readme_defaults = {name: literal(cell) for name, cell in readme_settings().items()}
+    page_defaults = {name: literal(cell) for name, cell in documented_settings().items()}
     for name, value in example:
-        if readme_defaults.get(name) is not None:
+        if page_defaults.get(name) is not None:
             documented.append((".env.example", name, value))
     assert len(documented) > 20
     for where, name, value in documented:
