@@ -2,8 +2,8 @@
 
 Why: a model streams an answer as hundreds of small HTTP chunks. httpcore hands each one through h11 and
 several layers of async iterators, which cost about 60 µs per piece in this bot; aiohttp parses the
-chunks in C as they arrive and hands over everything read so far in one block (the README's Benchmark
-section has the numbers). Everything above the wire (`httpx.AsyncClient`, its timeouts, `httpx.Response`,
+chunks in C as they arrive and hands over everything read so far in one block (bench/README.md
+has the numbers). Everything above the wire (`httpx.AsyncClient`, its timeouts, `httpx.Response`,
 the model client's error mapping) is unchanged.
 
 aiohttp's errors become the httpx errors that mean the same thing, so a refused connection is never

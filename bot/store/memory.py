@@ -18,7 +18,7 @@ class MemoryStore:
     """In-process store. Claims expire by time only; the thread cache is bounded in entries and bytes (LRU).
 
     Claims are never dropped early to save memory: a claim must outlive Slack's last retry. Their number is
-    bounded by time instead: deliveries per second times a claim's lifetime (see README, "Conversation memory").
+    bounded by time instead: deliveries per second times a claim's lifetime (see docs/memory.md).
     """
 
     def __init__(
