@@ -13,7 +13,8 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from bot.errors import StoreUnavailable
-from bot.store.base import KEY_PREFIX
+from bot.store.base import KEY_PREFIX, Budget, Reservation
+from bot.store.redis_budgets import RedisBudgets
 from bot.store.redis_cache import RedisThreadCache
 from bot.store.redis_turns import DEFAULT_LEASE_SECONDS, RedisTurns
 
@@ -47,6 +48,7 @@ class RedisStore:
         self.threads = RedisThreadCache(
             client, KEY_PREFIX, max_entries=max_threads, max_bytes=max_thread_bytes, ttl_seconds=thread_ttl_seconds
         )
+        self.budgets = RedisBudgets(client, KEY_PREFIX)
 
     @classmethod
     def from_url(cls, url: str, *, max_threads: int = 1000, max_thread_bytes: int = 32 * 1024 * 1024) -> RedisStore:
@@ -119,16 +121,17 @@ class RedisStore:
             return None
         return [{str(field): int(value) for field, value in result.items()} for result in results]
 
-    async def read_fields(self, fields: Sequence[tuple[str, str]]) -> list[int] | None:
-        try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for key, field in fields:
-                    pipe.hget(KEY_PREFIX + key, field)
-                results = await pipe.execute()
-        except RedisError as error:
-            logger.warning("redis unavailable: usage not read", extra={"error": repr(error)})
-            return None
-        return [int(value or 0) for value in results]
+    async def spent_budget(self, budgets: Sequence[Budget]) -> int | None:
+        return await self.budgets.spent(budgets)
+
+    async def reserve(self, reservation: Reservation, lease_seconds: float) -> int | None:
+        return await self.budgets.reserve(reservation, lease_seconds)
+
+    async def renew_reservation(self, reservation: Reservation, lease_seconds: float) -> None:
+        await self.budgets.renew(reservation, lease_seconds)
+
+    async def release_reservation(self, reservation: Reservation) -> None:
+        await self.budgets.release(reservation)
 
     async def health(self) -> RedisHealth:
         """PING's time, the eviction policy and memory limit, and the thread cache's budget; StoreUnavailable
