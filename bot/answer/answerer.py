@@ -253,12 +253,14 @@ class Answerer:
     ) -> None:
         question = turn.question
         direct = question.direct
-        # (Again for a thread's question: answers that ended while it was read may have spent the budget,
-        # and the reservation must follow its check closely for a burst of questions to be held.)
-        if await self._refused_by_budget(turn):
-            return
-        reserved = await self.usage.reserve(question.user_id, question.channel, direct=direct, messages=messages)
-        try:
+        # Again for a thread's question: answers that ended while it was read may have spent the budget. And in
+        # the same step as its estimate is reserved, for a burst of questions to be held to what fits.
+        async with self.usage.held(
+            question.user_id, question.channel, direct=direct, messages=messages, log=turn.log
+        ) as refusal:
+            if refusal is not None:
+                await self._reply(turn).finish(refusal)
+                return
             queued = self.model_calls.locked()
             if queued:
                 turn.log["queued"] = True
@@ -274,8 +276,6 @@ class Answerer:
                         await self.usage.record(
                             question.user_id, question.channel, direct=direct, answer=turn.answer, failed=failed
                         )
-        finally:
-            await self.usage.release(reserved)
 
     async def _refused_by_budget(self, turn: Turn) -> bool:
         """Whether a daily budget refuses the question; if so, the asker has been told which one."""

@@ -1,8 +1,9 @@
-"""State shared between deliveries and processes: claims, turns, caches and counters, in memory or in Redis.
+"""State shared between deliveries and processes: claims, turns, caches, counters and budgets, in memory or in Redis.
 
     base          the Store protocol both implementations keep
     memory        one process: everything in its memory
     redis_store   several processes (Heroku dynos) through REDIS_URL
+    redis_budgets daily budgets in Redis: check and reserve in one script, reservations on a lease
     redis_cache   cached threads in Redis, within their own share of maxmemory
     redis_turns   a thread's turns in message order across processes: leases and wake-ups
     thread_locks  the same order within one process
