@@ -27,6 +27,7 @@ class Outcome(StrEnum):
     STOPPED_BY_SHUTDOWN = "stopped_by_shutdown"
     CANNOT_READ = "cannot_read"
     NOTHING_TO_SUMMARIZE = "nothing_to_summarize"
+    MUTED = "muted"
 
 
 def log_event_handled(logger: logging.Logger, log: MutableMapping[str, Any], started: float) -> None:

@@ -267,3 +267,17 @@ FEEDBACK_THANKS_DOWN = (
     "Thanks for the feedback: it helps the people who run me see which answers miss. "
     "Tell me in this thread what was wrong, and I'll try again."
 )
+
+MUTED = "Okay, I'll stay out of this thread until someone mentions me again."
+STOP_FOLLOWING = "Stop following"
+GET_A_HUMAN = "Get a human"
+ESCALATION_ONLY_ASKER = "Only the person who asked can call someone in here. Mention a teammate if you need one."
+ALREADY_ESCALATED = "Someone has already been called in to this thread."
+ESCALATION_UNDELIVERED = f":warning: Sorry, I couldn't call anyone in. {TRY_AGAIN}"
+
+
+def escalation(who: str, asker: str, summary: str) -> str:
+    """`who` is Slack's mention of the group or person (`<!subteam^S…>`, `<@U…>`); `summary` is the asker's
+    own question, made inert before it is quoted."""
+    still_open = f": “{summary}”" if summary else "."
+    return f"{who}, <@{asker}> could use a hand here; I couldn't fully help. Still open{still_open}"

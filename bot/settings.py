@@ -44,6 +44,12 @@ Part = Literal["slack", "model"]
 SERVER_PARTS: frozenset[Part] = frozenset(("slack", "model"))
 CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
 USER_ID = re.compile(r"[UW][A-Z0-9]{4,}")
+# Whom ESCALATE_TO may name: a user group (S…) or a person (U…, W…).
+ESCALATION_ID = re.compile(r"S[A-Z0-9]{4,}|[UW][A-Z0-9]{4,}")
+# A model id as a service names it: letters, digits and . _ - : / (no spaces).
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]*")
+REPLY_MODES = ("mention", "thread", "help")
+REPLY_CHOICES = tuple(mode.upper() for mode in REPLY_MODES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +91,10 @@ class Settings:
     model_max_images: int = 5
     pdf_max_pages: int = 100
     suggested_prompts: tuple[SuggestedPrompt, ...] = DEFAULT_SUGGESTED_PROMPTS
+    default_reply_mode: str = "thread"
+    channel_modes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    escalate_to: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    channel_models: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def answers_in(self, channel: str, *, direct: bool) -> bool:
         """ALLOWED_CHANNELS, when set, names the channels the bot answers in; a DM with it always is."""
@@ -196,6 +206,18 @@ class Settings:
             model_max_images=reader.number("MODEL_MAX_IMAGES", int, 5, minimum=0, maximum=100),
             pdf_max_pages=reader.number("PDF_MAX_PAGES", int, 100, minimum=1, maximum=10_000),
             suggested_prompts=reader.suggested_prompts("SUGGESTED_PROMPTS"),
+            default_reply_mode=reader.choice(
+                "DEFAULT_REPLY_MODE", tuple(mode.upper() for mode in REPLY_MODES), "THREAD"
+            ).lower(),
+            channel_modes=reader.per_channel(
+                "CHANNEL_MODES", lambda value: value.lower() in REPLY_MODES, "one of mention, thread or help", str.lower
+            ),
+            escalate_to=reader.per_channel(
+                "ESCALATE_TO", ESCALATION_ID.fullmatch, "a user group id (S0ABC123) or a person's id (U0AAA111)"
+            ),
+            channel_models=reader.per_channel(
+                "CHANNEL_MODELS", MODEL_ID.fullmatch, "a model id such as claude-4-5-sonnet"
+            ),
         )
         if settings.redact_patterns and settings.redact != "strict":
             reader.problem(
@@ -328,6 +350,29 @@ class _Reader:
             if compiled.fullmatch(""):
                 self.problem(f"{name}: {pattern!r} matches empty text, so it would mask everywhere; make it stricter.")
         return patterns
+
+    def per_channel(
+        self,
+        name: str,
+        valid: Callable[[str], object],
+        what: str,
+        normalize: Callable[[str], str] = str,
+    ) -> dict[str, str]:
+        """`C123=value,C456=value`: a value per channel id; each malformed entry is named."""
+        raw = self.optional(name) or ""
+        values: dict[str, str] = {}
+        for entry in (part.strip() for part in raw.replace(" ", ",").split(",")):
+            if not entry:
+                continue
+            channel, _, value = entry.partition("=")
+            if not CHANNEL_ID.fullmatch(channel.strip()) or not value.strip() or not valid(value.strip()):
+                self.problem(
+                    f"{name} must list channel=value pairs such as C0123ABCD=…, each value {what}, "
+                    f"separated by commas; {entry!r} is not one."
+                )
+                continue
+            values[channel.strip()] = normalize(value.strip())
+        return values
 
     def suggested_prompts(self, name: str) -> tuple[SuggestedPrompt, ...]:
         raw = self.optional(name)

@@ -160,6 +160,7 @@ async def _check_model(settings: Settings, report: Report) -> None:
     try:
         if await _check_answer(settings, model, report):
             await _check_images(settings, model, report)
+            await _check_channel_models(settings, model, report)
     finally:
         await model.http.aclose()
 
@@ -175,6 +176,26 @@ async def _check_answer(settings: Settings, model: ModelClient, report: Report) 
     reply = " ".join(answer.text.split())[:40] or "(empty)"
     report.passed("model", f"{settings.inference_model_id} answered {reply!r} in {latency:.0f} ms")
     return True
+
+
+async def _check_channel_models(settings: Settings, model: ModelClient, report: Report) -> None:
+    """Each model CHANNEL_MODELS names, asked once."""
+    channels: dict[str, list[str]] = {}
+    for channel, model_id in settings.channel_models.items():
+        channels.setdefault(model_id, []).append(channel)
+    for model_id, where in sorted(channels.items()):
+        used_in = ", ".join(sorted(where))
+        try:
+            answer = await model.complete(ModelRequest(PROMPT, temperature=0, max_tokens=16, model=model_id))
+        except ModelError as error:
+            report.failed(
+                "model",
+                f"{model_id} (CHANNEL_MODELS, for {used_in}): {error}",
+                f"check CHANNEL_MODELS: {model_id} must be a model your INFERENCE_KEY may use.",
+            )
+            continue
+        reply = " ".join(answer.text.split())[:40] or "(empty)"
+        report.passed("model", f"{model_id} (for {used_in}) answered {reply!r}")
 
 
 async def _check_images(settings: Settings, model: ModelClient, report: Report) -> None:

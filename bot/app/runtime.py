@@ -15,6 +15,7 @@ from bot.answer.answerer import Answerer
 from bot.answer.channel_prompts import ChannelPrompts
 from bot.app.interactivity import register_catch_up, register_feedback
 from bot.app.listeners import build_slack_app
+from bot.app.thread_buttons import register_thread_buttons
 from bot.features.agent_tab import SuggestedPrompts
 from bot.features.catch_up import CatchUp, CatchUpFollowUps, SourceReader
 from bot.features.feedback_view import feedback_part
@@ -91,6 +92,7 @@ class Runtime:
         catch_up = CatchUp(slack=slack, answerer=answerer, store=store, reader=sources, settings=settings)
         register_catch_up(slack_app, catch_up, tasks)
         register_feedback(slack_app, answerer.feedback, slack, tasks)
+        register_thread_buttons(slack_app, answerer.following, answerer.feedback, slack, settings, tasks)
         return cls(settings, slack, model, store, tasks, answerer, slack_app)
 
     def web_app(self) -> web.Application:

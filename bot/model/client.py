@@ -39,11 +39,13 @@ ERROR_BODY_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class ModelRequest:
-    """What one answer asks of the model; the client adds the model id and streaming."""
+    """What one answer asks of the model; the client adds streaming, and its model id unless `model` names
+    another (a channel's own model, CHANNEL_MODELS)."""
 
     messages: Sequence[ChatMessage]
     temperature: float
     max_tokens: int
+    model: str | None = None
 
 
 @dataclass
@@ -127,7 +129,7 @@ class ModelClient:
 
     async def _attempt(self, request: ModelRequest, answer: Answer) -> AsyncIterator[str]:
         body = {
-            "model": self.model_id,
+            "model": request.model or self.model_id,
             "messages": [message.as_json() for message in request.messages],
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,

@@ -194,7 +194,7 @@ async def test_admins_see_the_weeks_answers_and_votes_on_the_home_tab(
     await events.deliver(tab_opened("UBOB", "home", "DBOB"))
     await fake_slack.wait_for(lambda: {"UADMIN", "UBOB"} <= set(fake_slack.home_views))
     admin = json.dumps(fake_slack.home_views["UADMIN"], ensure_ascii=False)
-    assert "Answers: *2*   👍 *1*   👎 *1*   Voted down: *50% of answers*" in admin
+    assert "Answers: *2*   👍 *1*   👎 *1*   🙋 Called a human: *0*   Voted down: *50% of answers*" in admin
     permalink = f"https://test.slack.com/archives/C1/p{second['ts'].replace('.', '')}"
     assert f"Most recent 👎: <{permalink}|this answer> in <#C1>" in admin
     assert "feedback" not in json.dumps(fake_slack.home_views["UBOB"]).lower()
