@@ -403,6 +403,7 @@ async def test_a_follow_up_keeps_a_linked_thread_only_for_askers_who_may_see_it(
     """Alice links a public channel; her follow-up still has it, Bob's (a guest, not in it) does not."""
     fake_slack.guests.add("UBOB")
     fake_slack.channel_members["C9"] = {BOT_USER_ID, "UALICE"}
+    fake_slack.channel_members["C1"] = {BOT_USER_ID, "UALICE"}
     secret = fake_slack.post_as_person("C9", "UALICE", "The launch date is 3 March")
     link = f"https://test.slack.com/archives/C9/p{str(secret['ts']).replace('.', '')}"
     question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} summarise <{link}>")
@@ -417,6 +418,7 @@ async def test_a_follow_up_keeps_a_linked_thread_only_for_askers_who_may_see_it(
     await fake_slack.wait_for_replies("C1", thread_ts, count=2)
     assert "The launch date is 3 March" in text_of(fake_model.requests[1]["messages"][1])
 
+    fake_slack.channel_members["C1"].add("UBOB")  # a guest joins: nothing from C9 is for this channel now
     bob = fake_slack.post_as_person("C1", "UBOB", f"{MENTION} what date?", thread_ts=thread_ts)
     fake_model.script.append(Reply(["I can't say."]))
     await events.mention(bob)
