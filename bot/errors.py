@@ -3,6 +3,7 @@
     BotError
     ├── ConfigurationError       settings missing or malformed; the bot cannot start
     ├── StoreUnavailable         Redis could not be reached (named by the failure's type)
+    ├── AccessUndecided          Slack could not say who may read a conversation (too many people to check)
     └── ModelError               the chat-completions call did not give a usable answer
         ├── ModelTimeout         no answer within the timeout
         ├── ModelUnreachable     the connection could not be made or was dropped
@@ -32,6 +33,10 @@ class ConfigurationError(BotError):
 
 class StoreUnavailable(BotError):
     """Redis did not answer; the message names the failure's type (`ConnectionError`), never the URL."""
+
+
+class AccessUndecided(BotError):
+    """Who may read a conversation could not be settled (too many members or unknown people); it counts as no."""
 
 
 class ModelError(BotError):

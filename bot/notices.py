@@ -14,6 +14,7 @@ from bot.errors import (
     ModelTimeout,
     ModelUnreachable,
 )
+from bot.safe_text import inert_markup
 
 EMPTY_MENTION = "Hi! Ask me anything: mention me with your question, or write to me in a DM."
 TRY_AGAIN = "Please try again in a moment."
@@ -36,17 +37,21 @@ def model_failed(error: ModelError) -> str:
     elif isinstance(error, ModelUnreachable):
         said, advice = "I could not reach the model service", f"{TRY_AGAIN} {IF_IT_PERSISTS}"
     elif isinstance(error, ModelStreamBroken):
-        said, advice = f"the model service broke off its answer ({error.detail})", TRY_AGAIN
+        said, advice = f"the model service broke off its answer ({inert_markup(error.detail)})", TRY_AGAIN
     elif isinstance(error, ModelSetupError):
-        said = f"the model service refused this bot's settings: HTTP {error.status}: {error.message}"
+        said = f"the model service refused this bot's settings: HTTP {error.status}: {inert_markup(error.message)}"
         advice = SETUP_NEEDS_ATTENTION
     elif isinstance(error, ContextTooLong):
-        said = f"this conversation is too long for the model, even shortened: HTTP {error.status}: {error.message}"
+        said = (
+            "this conversation is too long for the model, even shortened: "
+            f"HTTP {error.status}: {inert_markup(error.message)}"
+        )
         advice = "Please start a new thread, or send a shorter message."
     elif isinstance(error, ModelHTTPError):
-        said, advice = f"the model service answered HTTP {error.status}: {error.message}", _advice_for(error.status)
+        said = f"the model service answered HTTP {error.status}: {inert_markup(error.message)}"
+        advice = _advice_for(error.status)
     else:
-        said, advice = f"the model service failed ({error})", TRY_AGAIN
+        said, advice = f"the model service failed ({inert_markup(str(error))})", TRY_AGAIN
     return ":warning: " + sentences(f"Sorry, {said}", advice)
 
 
@@ -89,7 +94,7 @@ def ending_note(finish_reason: str | None) -> str | None:
 def interrupted(error: ModelError) -> str:
     """Marks a partly shown answer as incomplete, so nobody takes it for the whole answer."""
     advice = SETUP_NEEDS_ATTENTION if isinstance(error, ModelSetupError) else "Please ask again."
-    return f":warning: _{sentences(f'The answer was interrupted ({error})', advice)}_"
+    return f":warning: _{sentences(f'The answer was interrupted ({inert_markup(str(error))})', advice)}_"
 
 
 def channel_not_allowed(allowed_channels: list[str]) -> str:
@@ -107,13 +112,13 @@ CANT_READ_DM = (
     "I can only read channels I'm a member of and our own DM, so I can't summarize this conversation. "
     "Try it in a channel I'm in."
 )
+CATCH_UP_NOT_YOURS = "I can only summarize a conversation you can read yourself, so I didn't summarize this one."
 CATCH_UP_UNDELIVERED = f":warning: Sorry, I couldn't send you the summary in our DM. {TRY_AGAIN}"
 
 
 def catch_up_usage(given: str) -> str:
     """The reply to a `/catchup` argument that is not a time span."""
-    shown = given.strip().replace("`", "'")[:40]
-    return f"I didn't understand `{shown}` as a time span. {CATCH_UP_USAGE}"
+    return f"I didn't understand `{_code_safe(given.strip(), 40)}` as a time span. {CATCH_UP_USAGE}"
 
 
 def cant_read(channel: str, bot_name: str) -> str:
@@ -221,7 +226,9 @@ FILE_REASONS = {
 
 def file_not_read(name: str, reason: str, detail: str = "", **limits: int) -> str:
     """One line per file in the answer's note, so nobody takes an answer for one that read the file."""
-    why = FILE_REASONS.get(reason, "it could not be read").format(detail=detail or "unknown problem", **limits)
+    why = FILE_REASONS.get(reason, "it could not be read").format(
+        detail=inert_markup(detail) if detail else "unknown problem", **limits
+    )
     return f"_I did not read `{_code_safe(name)}`: {why}._"
 
 
@@ -233,21 +240,28 @@ def more_links_not_followed(count: int, max_links: int) -> str:
     return f"_…and {count} more Slack links I did not open: I follow at most {max_links} in a question._"
 
 
-def link_private_elsewhere(url: str) -> str:
-    """For an asker who may read a private conversation, asking where others would see the answer."""
+def link_not_for_everyone_here(url: str) -> str:
+    """The asker may read the linked conversation, but someone who reads this one may not (a private
+    conversation, or a channel shared with guests or another organisation)."""
     return (
-        f"_I did not open {url} here: not everyone in this thread may be able to see it. "
+        f"_I did not open {inert_markup(url)} here: not everyone in this conversation may be able to see it. "
         "Ask me about it in a DM with me, or in that conversation._"
     )
 
 
 def link_not_followed(url: str) -> str:
     """Says nothing about what the link points to: the asker may not be allowed to know."""
-    return f"_I could not open {url}: I only follow links to conversations that both you and I can see._"
+    return f"_I could not open {inert_markup(url)}: I only follow links to conversations that both you and I can see._"
 
 
-def _code_safe(name: str) -> str:
-    return name.replace("`", "'").replace("\n", " ")[:200]
+def link_unchecked(url: str) -> str:
+    """Slack could not say who may see the linked conversation, so it was not opened."""
+    return f"_I did not open {inert_markup(url)}: Slack could not tell me who may see it. {TRY_AGAIN}_"
+
+
+def _code_safe(text: str, limit: int = 200) -> str:
+    """Outside text inside a code span, where Markdown and mrkdwn make no links: it cannot close the span."""
+    return text.replace("`", "'").replace("\n", " ")[:limit]
 
 
 # The agent tab and feedback on answers (bot/features/agent_tab.py, bot/answer/feedback.py).

@@ -45,6 +45,17 @@ def inert_in_slack(text: str) -> str:
     return SLACK_CONTROL.sub(_inert, text)
 
 
+# What makes a link in Markdown (`[label](url)`, `<url>`) or in mrkdwn (`<url|label>`).
+LINK_MARKUP = re.compile(r"(?<=\])(?=\()|(?<=<)")
+
+
+def inert_markup(text: str) -> str:
+    """Outside text (a URL, a name, a service's words) as it reads, but linking and pinging nothing in
+    Slack's mrkdwn or in Markdown: `inert_in_slack`, then a word joiner after every `<` and between `]`
+    and `(`, so `[re-authenticate](https://evil.example)` is shown as written, not as a link."""
+    return LINK_MARKUP.sub(WORD_JOINER, inert_in_slack(text))
+
+
 def _inert(match: re.Match[str]) -> str:
     if match.group(1) is None:
         return "@" + WORD_JOINER

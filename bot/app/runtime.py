@@ -25,6 +25,7 @@ from bot.model.client import ModelClient
 from bot.model.opening import open_model_client
 from bot.settings import Settings
 from bot.shutdown import NOTICE_SECONDS
+from bot.slack.access import ConversationAccess
 from bot.slack.client import close_slack_client, open_slack_client
 from bot.slack.reply import SlackCapabilities
 from bot.slack.thread import NameDirectory, ThreadReader
@@ -67,6 +68,8 @@ class Runtime:
         channel_prompts = ChannelPrompts(slack)
         names = NameDirectory(slack)
         sources = SourceReader(slack, threads, names)
+        # One rule for what may go where, with one cache of who is a guest.
+        access = ConversationAccess(slack)
         capabilities = SlackCapabilities(streaming=settings.slack_streaming)
         answerer = Answerer(
             slack=slack,
@@ -77,8 +80,8 @@ class Runtime:
             channel_prompts=channel_prompts,
             capabilities=capabilities,
             settings=settings,
-            context=CatchUpFollowUps(store, sources, settings),
-            files=file_context(settings, slack, store, names),
+            context=CatchUpFollowUps(store, sources, settings, access),
+            files=file_context(settings, slack, store, names, access),
         )
         slack_app = build_slack_app(
             settings,
@@ -89,7 +92,9 @@ class Runtime:
             admin_parts=[usage_part(answerer.usage), feedback_part(answerer.feedback, slack)],
             suggested_prompts=SuggestedPrompts(slack, settings.suggested_prompts, capabilities),
         )
-        catch_up = CatchUp(slack=slack, answerer=answerer, store=store, reader=sources, settings=settings)
+        catch_up = CatchUp(
+            slack=slack, answerer=answerer, store=store, reader=sources, settings=settings, access=access
+        )
         register_catch_up(slack_app, catch_up, tasks)
         register_feedback(slack_app, answerer.feedback, slack, tasks)
         register_thread_buttons(slack_app, answerer.following, answerer.feedback, slack, settings, tasks)

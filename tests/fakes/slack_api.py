@@ -106,6 +106,8 @@ PUBLISHED_RATE_LIMITS: dict[str, tuple[RateLimit, ...]] = {
     "conversations.replies": (RateLimit(50),),
     "conversations.info": (RateLimit(50),),
     "users.info": (RateLimit(100),),
+    "users.list": (RateLimit(20),),
+    "conversations.members": (RateLimit(100),),
     "chat.postMessage": (RateLimit(10, 10, per="channel"), RateLimit(300)),
     "chat.update": (RateLimit(50),),
     "chat.startStream": (RateLimit(20),),
@@ -181,7 +183,11 @@ class FakeSlack:
         self.channel_members: dict[str, set[str]] = {}
         # Guests (Slack's `is_restricted`) and people of other organisations (Slack Connect) by their team.
         self.guests: set[str] = set()
+        self.single_channel_guests: set[str] = set()  # `is_ultra_restricted`
         self.user_teams: dict[str, str] = {}
+        # Extra fields of a conversation in conversations.info: Slack Connect (`is_ext_shared`, `is_shared`,
+        # `shared_team_ids`), a pending invitation (`is_pending_ext_shared`), another workspace of the org.
+        self.channel_flags: dict[str, dict[str, Any]] = {}
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self._hangs_released = asyncio.Event()
@@ -538,6 +544,7 @@ class FakeSlack:
                 "context_team_id": TEAM_ID,
                 "shared_team_ids": [TEAM_ID],
                 "purpose": {"value": self.purposes.get(channel, "")},
+                **self.channel_flags.get(channel, {}),
             }
         }
 
@@ -688,14 +695,26 @@ class FakeSlack:
         return message
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        user_id = str(params["user"])
+        return {"user": self._user(str(params["user"]))}
+
+    def _users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Everyone the fake knows of, paged as Slack pages it."""
+        known = sorted({*self.users, *self.guests, *self.single_channel_guests, *self.user_teams, BOT_USER_ID})
+        offset = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 100)
+        more = offset + limit < len(known)
+        return {
+            "members": [self._user(user_id) for user_id in known[offset : offset + limit]],
+            "response_metadata": {"next_cursor": str(offset + limit) if more else ""},
+        }
+
+    def _user(self, user_id: str) -> dict[str, Any]:
         name = self.users.get(user_id, user_id.lower())
         return {
-            "user": {
-                "id": user_id,
-                "team_id": self.user_teams.get(user_id, TEAM_ID),
-                "name": name.lower(),
-                "is_restricted": user_id in self.guests,
-                "profile": {"display_name": name, "real_name": name},
-            }
+            "id": user_id,
+            "team_id": self.user_teams.get(user_id, TEAM_ID),
+            "name": name.lower(),
+            "is_restricted": user_id in self.guests,
+            "is_ultra_restricted": user_id in self.single_channel_guests,
+            "profile": {"display_name": name, "real_name": name},
         }

@@ -12,7 +12,7 @@ from PIL import Image
 from bot.app.runtime import EVENTS_PATH
 from bot.files.download import Downloader, DownloadFailed
 from bot.slack.messages import SlackFile
-from tests.conftest import BotFactory
+from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply, text_of
 from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack
@@ -403,6 +403,7 @@ async def test_a_follow_up_keeps_a_linked_thread_only_for_askers_who_may_see_it(
     """Alice links a public channel; her follow-up still has it, Bob's (a guest, not in it) does not."""
     fake_slack.guests.add("UBOB")
     fake_slack.channel_members["C9"] = {BOT_USER_ID, "UALICE"}
+    fake_slack.channel_members["C1"] = {BOT_USER_ID, "UALICE"}
     secret = fake_slack.post_as_person("C9", "UALICE", "The launch date is 3 March")
     link = f"https://test.slack.com/archives/C9/p{str(secret['ts']).replace('.', '')}"
     question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} summarise <{link}>")
@@ -417,6 +418,7 @@ async def test_a_follow_up_keeps_a_linked_thread_only_for_askers_who_may_see_it(
     await fake_slack.wait_for_replies("C1", thread_ts, count=2)
     assert "The launch date is 3 March" in text_of(fake_model.requests[1]["messages"][1])
 
+    fake_slack.channel_members["C1"].add("UBOB")  # a guest joins: nothing from C9 is for this channel now
     bob = fake_slack.post_as_person("C1", "UBOB", f"{MENTION} what date?", thread_ts=thread_ts)
     fake_model.script.append(Reply(["I can't say."]))
     await events.mention(bob)
@@ -424,3 +426,34 @@ async def test_a_follow_up_keeps_a_linked_thread_only_for_askers_who_may_see_it(
     assert "launch date is" not in str(fake_model.requests[2]["messages"])
     assert "could not be opened" in text_of(fake_model.requests[2]["messages"][1])
     assert replies[2] == "I can't say."
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "x=[re-authenticate here](https://evil.example/login)",
+        "x=[re-authenticate_here](https://evil.example/login)",
+        "thread_ts=[re-authenticate_here](https://evil.example/login)",
+    ],
+)
+@pytest.mark.parametrize("streaming", [True, False], ids=["markdown_text", "fallback"])
+async def test_a_link_cannot_put_a_link_of_its_own_into_the_bots_words(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot, query: str, streaming: bool
+) -> None:
+    """The notice names the Slack link as Slack writes it, rebuilt from its parts: whatever else the
+    question's link held is not shown, in the Markdown or in the notification text."""
+    if not streaming:
+        fake_slack.refused_methods.add("chat.startStream")
+    fake_slack.private_channels["G7"] = {BOT_USER_ID, "UBOB"}
+    secret = fake_slack.post_as_person("G7", "UBOB", "The launch date is 3 March")
+    link = f"https://test.slack.com/archives/G7/p{str(secret['ts']).replace('.', '')}"
+    question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} summarise <{link}?{query}>")
+    fake_model.script.append(Reply(["I can't see that."]))
+    await events.mention(question)
+    await fake_slack.wait_for_replies("C1", str(question["ts"]))
+    await bot.runtime.tasks.wait()
+    [reply] = fake_slack.bot_replies("C1", str(question["ts"]))
+    [posted] = fake_slack.bot_messages("C1", str(question["ts"]))
+    assert f"_I could not open {link}: I only follow links" in reply
+    for shown in (reply, posted["text"]):
+        assert "evil.example" not in shown

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import aiohttp
 import pytest
 
 from bot.app.runtime import EVENTS_PATH
+from bot.safe_text import WORD_JOINER
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, RawStream, Reply, WholeReply
@@ -267,3 +269,35 @@ async def test_a_channel_that_refuses_streaming_does_not_turn_it_off_elsewhere(
     await bot.runtime.tasks.wait()
     assert [call.params["channel"] for call in fake_slack.calls_to("chat.startStream")] == ["C1", "C2"]
     assert fake_slack.bot_messages("C2", elsewhere)[0].get("streaming") is False, "C2 still streams"
+
+
+BROADCASTS = re.compile(r"<!|(?<![\w@])@(?:here|channel|everyone)\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["markdown_text", "fallback"])
+async def test_broadcasts_in_the_models_words_ping_no_one(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot, streaming: bool
+) -> None:
+    """`<!channel>`, `<!here>`, `<!subteam^…>` and a bare @here are shown as written but inert, streamed or
+    not, even when the model's pieces cut them in two; a mention of one person keeps working."""
+    if not streaming:
+        fake_slack.refused_methods.add("chat.startStream")
+    pieces = ["Heads up <!chan", "nel> and @he", "re, @channel: ping <!subteam^S1|@devs> or <!here>. Ask <@UBOB>."]
+    fake_model.script.append(Reply(pieces, delay=0.2))
+    thread = await ask(fake_slack, events)
+    await fake_slack.wait_for_replies("C1", thread)
+    await bot.runtime.tasks.wait()
+    [reply] = fake_slack.bot_replies("C1", thread)
+    [posted] = fake_slack.bot_messages("C1", thread)
+    assert reply.replace(WORD_JOINER, "") == "".join(pieces)
+    sent = [
+        str(call.params.get(field) or "")
+        for call in fake_slack.calls
+        if call.method.startswith("chat.")
+        for field in ("markdown_text", "text", "blocks")
+    ]
+    for shown in (reply, posted["text"], *posted["revisions"], *sent):
+        assert not BROADCASTS.search(shown), shown
+    assert "<@UBOB>" in reply
+    if not streaming:
+        assert "<@UBOB>" in posted["text"]  # the fallback's mrkdwn (streamed text's is Slack's own)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from bot import notices
 from bot.errors import ContextTooLong, ModelHTTPError, ModelSetupError
+from bot.safe_text import WORD_JOINER
+from bot.slack.rendering import to_mrkdwn
 
 
 def test_a_service_message_with_its_own_stop_gets_no_second_one() -> None:
@@ -29,3 +31,30 @@ def test_a_busy_service_says_to_wait() -> None:
         ":warning: Sorry, the model service answered HTTP 429: slow down. "
         "It is busy right now; please try again in a minute."
     )
+
+
+INJECTED = "[re-authenticate here](https://evil.example/login) or <https://evil.example/login|re-authenticate>"
+
+
+def test_a_service_message_cannot_put_a_link_into_a_notice() -> None:
+    """Shown as written, linking nowhere: in Markdown (`markdown_text`) and in mrkdwn (the fallback text)."""
+    for notice in (
+        notices.model_failed(ModelHTTPError(400, INJECTED)),
+        notices.model_failed(ModelSetupError(401, INJECTED, ("INFERENCE_KEY",))),
+        notices.interrupted(ModelHTTPError(400, INJECTED)),
+        notices.file_not_read("x.pdf", "unreadable", INJECTED),
+    ):
+        assert "](" not in notice
+        assert "<https://" not in notice
+        assert "<https://evil" not in to_mrkdwn(notice)
+        assert "re-authenticate here" in notice.replace(WORD_JOINER, "")
+
+
+def test_a_link_in_a_notice_is_inert_whatever_it_holds() -> None:
+    for notice in (
+        notices.link_not_followed(INJECTED),
+        notices.link_not_for_everyone_here(INJECTED),
+        notices.link_unchecked(INJECTED),
+    ):
+        assert "](" not in notice
+        assert "<https://evil" not in to_mrkdwn(notice)
