@@ -70,6 +70,13 @@ ACKNOWLEDGEMENTS = frozenset(
         "it works",
     }
 )
+# An acknowledgement in other words: only these words, with at least one thanks or okay among them.
+THANKS_AND_OKAYS = frozenset(
+    "thanks thank thx ty tysm cheers ok okay cool great nice perfect awesome noted lol haha brilliant".split()
+)
+ACKNOWLEDGING_WORDS = THANKS_AND_OKAYS | frozenset(
+    "you so much a lot very many again all everyone folks team guys really super got it that works makes sense".split()
+)
 GREETINGS = frozenset({"hi", "hello", "hey", "hi all", "hello all", "hey all", "morning", "good morning"})
 MAX_ASKERS = 20
 STOP_WORDS = frozenset({"stop", "stop following", "stop following this thread"})
@@ -138,7 +145,10 @@ def mentions_someone_else(text: str, bot_user_id: str) -> bool:
 def is_acknowledgement(text: str, bot_user_id: str) -> bool:
     """Only thanks, an okay or an emoji: nothing to answer."""
     words = words_of(text, bot_user_id)
-    return not words or words in ACKNOWLEDGEMENTS
+    if not words or words in ACKNOWLEDGEMENTS:
+        return True
+    each = set(words.split())
+    return each <= ACKNOWLEDGING_WORDS and bool(each & THANKS_AND_OKAYS)
 
 
 def says_stop(text: str, bot_user_id: str) -> bool:

@@ -244,3 +244,11 @@ async def test_end_of_input_mid_answer_lets_the_answer_finish(environ: dict[str,
     assert "assistant> Hello there." in output
     assert "Traceback" not in output
     assert code == 0
+
+
+async def test_check_tries_each_channels_model_once(environ: dict[str, str], fake_model: FakeModel) -> None:
+    """CHANNEL_MODELS: each model named is asked once, and named with the channels that use it."""
+    code, text = await check({**environ, "CHANNEL_MODELS": "C0TEAM001=claude-4-5-sonnet,C0TEAM002=claude-4-5-sonnet"})
+    assert code == 0
+    assert [request["model"] for request in fake_model.requests].count("claude-4-5-sonnet") == 1
+    assert "✓ model: claude-4-5-sonnet (for C0TEAM001, C0TEAM002) answered" in text

@@ -72,3 +72,23 @@ def test_a_part_not_asked_for_may_be_missing_but_the_rest_is_checked() -> None:
     assert Settings.from_env(slack_only, parts=("slack",)).inference_url == ""
     with pytest.raises(ConfigurationError, match="MODEL_TEMPERATURE"):
         Settings.from_env({**slack_only, "MODEL_TEMPERATURE": "hot"}, parts=("slack",))
+
+
+def test_per_channel_settings_are_read_and_each_malformed_entry_named() -> None:
+    settings = Settings.from_env(
+        {
+            **REQUIRED,
+            "DEFAULT_REPLY_MODE": "mention",
+            "CHANNEL_MODES": "C0HELP001=Help, C0QUIET01=mention",
+            "ESCALATE_TO": "C0HELP001=S0ABC123",
+            "CHANNEL_MODELS": "C0HELP001=claude-4-5-sonnet",
+        }
+    )
+    assert settings.default_reply_mode == "mention"
+    assert settings.channel_modes == {"C0HELP001": "help", "C0QUIET01": "mention"}
+    assert settings.escalate_to == {"C0HELP001": "S0ABC123"}
+    assert settings.channel_models == {"C0HELP001": "claude-4-5-sonnet"}
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({**REQUIRED, "CHANNEL_MODES": "C0HELP001=loud", "ESCALATE_TO": "general=S0ABC123"})
+    assert "'C0HELP001=loud' is not one" in str(raised.value)
+    assert "'general=S0ABC123' is not one" in str(raised.value)
