@@ -72,10 +72,50 @@ ACKNOWLEDGEMENTS = frozenset(
 )
 # An acknowledgement in other words: only these words, with at least one thanks or okay among them.
 THANKS_AND_OKAYS = frozenset(
-    "thanks thank thx ty tysm cheers ok okay cool great nice perfect awesome noted lol haha brilliant".split()
+    [
+        "thanks",
+        "thank",
+        "thx",
+        "ty",
+        "tysm",
+        "cheers",
+        "ok",
+        "okay",
+        "cool",
+        "great",
+        "nice",
+        "perfect",
+        "awesome",
+        "noted",
+        "lol",
+        "haha",
+        "brilliant",
+    ]
 )
 ACKNOWLEDGING_WORDS = THANKS_AND_OKAYS | frozenset(
-    "you so much a lot very many again all everyone folks team guys really super got it that works makes sense".split()
+    [
+        "you",
+        "so",
+        "much",
+        "a",
+        "lot",
+        "very",
+        "many",
+        "again",
+        "all",
+        "everyone",
+        "folks",
+        "team",
+        "guys",
+        "really",
+        "super",
+        "got",
+        "it",
+        "that",
+        "works",
+        "makes",
+        "sense",
+    ]
 )
 GREETINGS = frozenset({"hi", "hello", "hey", "hi all", "hello all", "hey all", "morning", "good morning"})
 MAX_ASKERS = 20
