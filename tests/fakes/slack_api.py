@@ -8,7 +8,7 @@ import itertools
 import json
 import math
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +17,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.app.check import REQUIRED_SCOPES
+from tests.fakes.faults import Fault
+from tests.fakes.rate_limits import RateLimit, RateLimiter
 
 BOT_TOKEN = "xoxb-test-token-0123456789"
 APP_TOKEN = "xapp-test-token-5555555555"
@@ -68,79 +70,6 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class Fault:
-    """One scripted failure for a method: an HTTP status, a Slack error, and optional headers,
-    or a connection dropped without an answer, or a call that never gets one (`hang`), or a proxy's
-    HTML page where JSON was expected (`html`). With `lands`, the call takes effect first and only
-    its answer is lost: the caller cannot tell whether it did."""
-
-    status: int = 200
-    error: str = "internal_error"
-    headers: dict[str, str] = field(default_factory=dict)
-    drop_connection: bool = False
-    hang: bool = False
-    html: bool = False
-    lands: bool = False
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """At most `calls` accepted calls in any `window_seconds` (a sliding window), per workspace, or per
-    value of the parameter `per` (say, `channel`). Past it Slack answers HTTP 429 `ratelimited` with a
-    whole-second `Retry-After`: how long until the oldest call in the window leaves it."""
-
-    calls: int
-    window_seconds: float = 60.0
-    per: str | None = None
-
-
-# Slack's published limits for the methods the bot calls (docs.slack.dev method pages; Tier 2 is 20+ calls a
-# minute, Tier 3 50+, Tier 4 100+, per workspace). The "special" ones are modelled: `chat.postMessage` and
-# `assistant.threads.setStatus` about one a second per conversation with short bursts (and a few hundred a
-# minute per workspace for posting), `auth.test` hundreds a minute.
-PUBLISHED_RATE_LIMITS: dict[str, tuple[RateLimit, ...]] = {
-    "auth.test": (RateLimit(600),),
-    "conversations.replies": (RateLimit(50),),
-    "conversations.info": (RateLimit(50),),
-    "users.info": (RateLimit(100),),
-    "users.list": (RateLimit(20),),
-    "conversations.members": (RateLimit(100),),
-    "chat.postMessage": (RateLimit(10, 10, per="channel"), RateLimit(300)),
-    "chat.update": (RateLimit(50),),
-    "chat.startStream": (RateLimit(20),),
-    "chat.appendStream": (RateLimit(100),),
-    "chat.stopStream": (RateLimit(20),),
-    "chat.postEphemeral": (RateLimit(100),),
-    "assistant.threads.setStatus": (RateLimit(10, 10, per="channel_id"),),
-    "reactions.add": (RateLimit(50),),
-    "reactions.remove": (RateLimit(20),),
-    "views.publish": (RateLimit(100),),
-}
-
-
-class RateLimiter:
-    def __init__(self, limits: dict[str, tuple[RateLimit, ...]]) -> None:
-        self.limits = limits
-        self._accepted: dict[tuple[str, RateLimit, str], deque[float]] = {}
-
-    def retry_after(self, method: str, params: dict[str, Any]) -> int | None:
-        """None if the call is within every limit of its method (and then it counts), else the seconds to wait."""
-        now = time.monotonic()
-        windows = []
-        for limit in self.limits.get(method, ()):
-            key = (method, limit, str(params.get(limit.per, "")) if limit.per else "")
-            accepted = self._accepted.setdefault(key, deque())
-            while accepted and accepted[0] <= now - limit.window_seconds:
-                accepted.popleft()
-            if len(accepted) >= limit.calls:
-                return max(1, math.ceil(accepted[0] + limit.window_seconds - now))
-            windows.append(accepted)
-        for accepted in windows:
-            accepted.append(now)
-        return None
 
 
 class FakeSlack:

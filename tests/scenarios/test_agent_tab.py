@@ -12,7 +12,8 @@ from bot.notices import LOADING_MESSAGES, THINKING_STATUS
 from bot.suggested_prompts import DEFAULT_SUGGESTED_PROMPTS
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
+from tests.fakes.faults import Fault
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.project.test_deploy_files import manifest
 
 SET_PROMPTS = "assistant.threads.setSuggestedPrompts"

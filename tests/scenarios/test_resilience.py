@@ -13,8 +13,9 @@ from bot.app.runtime import EVENTS_PATH
 from bot.logs import LogfmtFormatter
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
+from tests.fakes.faults import Fault
 from tests.fakes.model_api import MODEL_KEY, FakeModel, RawStream, Reply, WholeReply
-from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack, Fault
+from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack
 
 MENTION = f"<@{BOT_USER_ID}>"
 

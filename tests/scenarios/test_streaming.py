@@ -12,8 +12,9 @@ from bot.app.runtime import EVENTS_PATH
 from bot.safe_text import WORD_JOINER
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
+from tests.fakes.faults import Fault
 from tests.fakes.model_api import FakeModel, RawStream, Reply, WholeReply
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 
 MENTION = f"<@{BOT_USER_ID}>"
 
