@@ -1,5 +1,5 @@
 """Slack's per-method rate limits, as the fake Slack enforces them: sliding windows per workspace or per
-conversation, and Slack's published limits for the methods the bot calls."""
+conversation, Slack's published limits for the methods the bot calls, and the HTTP 429 past them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
+
+from aiohttp import web
 
 
 @dataclass(frozen=True)
@@ -65,3 +67,10 @@ class RateLimiter:
         for accepted in windows:
             accepted.append(now)
         return None
+
+
+def ratelimited(retry_after: int) -> web.Response:
+    """Slack's answer past a limit: HTTP 429 `ratelimited`, and how many whole seconds to wait."""
+    return web.json_response(
+        {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)}
+    )
