@@ -11,7 +11,7 @@ from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import MODEL_ID, MODEL_KEY, FakeModel, Hang, RawStream, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack
-from tests.project.test_deploy_files import manifest
+from tests.manifest import manifest
 
 
 async def test_channel_mention_is_answered_in_its_thread(

@@ -16,7 +16,7 @@ from tests.fakes.events import EventSender
 from tests.fakes.faults import Fault
 from tests.fakes.model_api import FakeModel, Hang, Reply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
-from tests.unit.test_settings import REQUIRED
+from tests.settings_env import REQUIRED
 
 MENTION = f"<@{BOT_USER_ID}>"
 

@@ -6,14 +6,7 @@ import pytest
 
 from bot.errors import ConfigurationError
 from bot.settings import Settings
-
-REQUIRED = {
-    "SLACK_BOT_TOKEN": "xoxb-1",
-    "SLACK_SIGNING_SECRET": "secret",
-    "INFERENCE_URL": "https://us.inference.heroku.com",
-    "INFERENCE_KEY": "inf-key",
-    "INFERENCE_MODEL_ID": "claude-4-5-haiku",
-}
+from tests.settings_env import REQUIRED
 
 
 def test_defaults() -> None:
