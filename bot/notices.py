@@ -38,7 +38,7 @@ def model_failed(error: ModelError) -> str:
     elif isinstance(error, ModelUnreachable):
         said, advice = "I could not reach the model service", f"{TRY_AGAIN} {IF_IT_PERSISTS}"
     elif isinstance(error, ModelAnswerTooLarge):
-        said = f"the model service sent {error.detail}, far more than any answer, so I stopped reading it"
+        said = f"the model service sent {error.detail}, more than any real answer, so I stopped reading it"
         advice = f"{TRY_AGAIN} {IF_IT_PERSISTS}"
     elif isinstance(error, ModelStreamBroken):
         said, advice = f"the model service broke off its answer ({error.detail})", TRY_AGAIN
