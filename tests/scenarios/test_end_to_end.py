@@ -136,7 +136,7 @@ def _error(message: str, **fields: str) -> str:
         ),
         (
             RawStream([f"data: {_error('model not found: claude-9', code='model_not_found')}\n\n"]),
-            "HTTP 404: model not found: claude-9. ",
+            "refused this bot's settings: model not found: claude-9. ",
             SETUP,
             "check INFERENCE_MODEL_ID",
         ),
