@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.errors import (
     ContextTooLong,
+    ModelAnswerTooLarge,
     ModelError,
     ModelHTTPError,
     ModelSetupError,
@@ -31,28 +32,39 @@ SETUP_NEEDS_ATTENTION = (
 
 
 def model_failed(error: ModelError) -> str:
-    """Names the failure and what will help: waiting, changing the message, or fixing the bot's setup."""
+    """Names the failure and what will help: waiting, changing the message, or fixing the bot's setup. The
+    service's own words are quoted as a short summary (its internals go to the log, not to the channel)."""
     if isinstance(error, ModelTimeout):
         said, advice = f"the model service timed out after {error.seconds:g} s", TRY_AGAIN
     elif isinstance(error, ModelUnreachable):
         said, advice = "I could not reach the model service", f"{TRY_AGAIN} {IF_IT_PERSISTS}"
+    elif isinstance(error, ModelAnswerTooLarge):
+        said = f"the model service sent {error.detail}, more than any real answer, so I stopped reading it"
+        advice = f"{TRY_AGAIN} {IF_IT_PERSISTS}"
     elif isinstance(error, ModelStreamBroken):
         said, advice = f"the model service broke off its answer ({inert_markup(error.detail)})", TRY_AGAIN
     elif isinstance(error, ModelSetupError):
-        said = f"the model service refused this bot's settings: HTTP {error.status}: {inert_markup(error.message)}"
-        advice = SETUP_NEEDS_ATTENTION
+        said, advice = f"the model service refused this bot's settings: {_quoted(error)}", SETUP_NEEDS_ATTENTION
     elif isinstance(error, ContextTooLong):
-        said = (
-            "this conversation is too long for the model, even shortened: "
-            f"HTTP {error.status}: {inert_markup(error.message)}"
-        )
+        said = f"this conversation is too long for the model, even shortened: {_quoted(error)}"
         advice = "Please start a new thread, or send a shorter message."
     elif isinstance(error, ModelHTTPError):
-        said = f"the model service answered HTTP {error.status}: {inert_markup(error.message)}"
-        advice = _advice_for(error.status)
+        said, advice = _service_said(error), _advice_for(error.status)
     else:
         said, advice = f"the model service failed ({inert_markup(str(error))})", TRY_AGAIN
     return ":warning: " + sentences(f"Sorry, {said}", advice)
+
+
+def _quoted(error: ModelHTTPError) -> str:
+    """The service's summary, with the HTTP status it came with; an error event in a stream came with none."""
+    message = inert_markup(error.message)
+    return message if error.in_stream else f"HTTP {error.status}: {message}"
+
+
+def _service_said(error: ModelHTTPError) -> str:
+    if error.in_stream:
+        return f"the model service reported an error mid-answer: {inert_markup(error.message)}"
+    return f"the model service answered HTTP {error.status}: {inert_markup(error.message)}"
 
 
 IF_IT_PERSISTS = "If it keeps happening, please tell the person who runs this bot."
@@ -94,7 +106,8 @@ def ending_note(finish_reason: str | None) -> str | None:
 def interrupted(error: ModelError) -> str:
     """Marks a partly shown answer as incomplete, so nobody takes it for the whole answer."""
     advice = SETUP_NEEDS_ATTENTION if isinstance(error, ModelSetupError) else "Please ask again."
-    return f":warning: _{sentences(f'The answer was interrupted ({inert_markup(str(error))})', advice)}_"
+    said = _service_said(error) if isinstance(error, ModelHTTPError) else inert_markup(str(error))
+    return f":warning: _{sentences(f'The answer was interrupted ({said})', advice)}_"
 
 
 def channel_not_allowed(allowed_channels: list[str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Literal, TypeVar
@@ -159,7 +160,7 @@ class Settings:
             slack_signing_secret=signing_secret,
             slack_app_token=app_token,
             slack_api_url=reader.url("SLACK_API_URL", "https://slack.com/api/", trailing_slash=True),
-            inference_url=reader.url("INFERENCE_URL", None, trailing_slash=False, needed=model),
+            inference_url=reader.model_base_url("INFERENCE_URL", needed=model),
             inference_key=reader.required("INFERENCE_KEY", INFERENCE_HINT.format(name="INFERENCE_KEY"), needed=model),
             inference_model_id=reader.required(
                 "INFERENCE_MODEL_ID", INFERENCE_HINT.format(name="INFERENCE_MODEL_ID"), needed=model
@@ -226,6 +227,21 @@ class Settings:
         return settings
 
 
+CHAT_COMPLETIONS = "/chat/completions"
+
+
+def _on_this_machine(address: str) -> bool:
+    """`localhost:11434`, `127.0.0.1:8000`, `[::1]:8000`: a server on this machine, which speaks plain HTTP
+    (Ollama, vLLM, a fake); tried as https it would fail with a TLS error that names nothing."""
+    host = urlsplit("//" + address).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class _Reader:
     """Reads and checks values, collecting every problem instead of stopping at the first."""
 
@@ -277,13 +293,29 @@ class _Reader:
                 self.problem(f"{name} is not set. {INFERENCE_HINT.format(name=name)}")
             return ""
         if "://" not in value:
-            value = "https://" + value
+            value = ("http://" if _on_this_machine(value) else "https://") + value
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             self.problem(f"{name} must be an http(s) URL such as https://us.inference.heroku.com, not {value!r}.")
             return ""
         value = value.rstrip("/")
         return value + "/" if trailing_slash else value
+
+    def model_base_url(self, name: str, *, needed: bool) -> str:
+        """The base the bot adds `/v1/chat/completions` to. The whole endpoint, as a curl example shows it,
+        names its base unambiguously: it is taken for it (`…/v1`, which the model client completes), so the
+        bot calls exactly the URL given. Any other path ending in /chat/completions cannot be called."""
+        value = self.url(name, None, trailing_slash=False, needed=needed)
+        if not value.endswith(CHAT_COMPLETIONS):
+            return value
+        base = value.removesuffix(CHAT_COMPLETIONS)
+        if base.endswith("/v1"):
+            return base
+        self.problem(
+            f"{name} must be the service's base URL, e.g. https://us.inference.heroku.com (the bot adds "
+            f"/v1{CHAT_COMPLETIONS} itself), not {value!r}."
+        )
+        return ""
 
     def number(
         self, name: str, kind: Callable[[str], Number], default: Number, *, minimum: Number, maximum: Number

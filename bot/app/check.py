@@ -232,9 +232,17 @@ async def _check_images(settings: Settings, model: ModelClient, report: Report) 
 SETTING_FIXES = {
     "INFERENCE_KEY": "the key was refused: copy INFERENCE_KEY again (`{config} INFERENCE_KEY`).",
     "INFERENCE_MODEL_ID": "check INFERENCE_MODEL_ID: a model this key may use (`{config} INFERENCE_MODEL_ID`).",
-    "INFERENCE_URL": "check INFERENCE_URL (`{config} INFERENCE_URL`).",
+    "INFERENCE_URL": "check INFERENCE_URL, the service's base URL (`{config} INFERENCE_URL`).",
     "MODEL_TEMPERATURE": "set MODEL_TEMPERATURE within what the model accepts (the message above says the range).",
     "MODEL_MAX_TOKENS": "lower MODEL_MAX_TOKENS to what the model accepts (the message above says the limit).",
+}
+
+
+# Each model setting, for a refusal that names none of them.
+EACH_MODEL_SETTING = {
+    "INFERENCE_URL": "the service's base URL, e.g. https://us.inference.heroku.com",
+    "INFERENCE_KEY": "copy it again",
+    "INFERENCE_MODEL_ID": "a model this key may use",
 }
 
 
@@ -242,9 +250,24 @@ def _model_fix(error: ModelError) -> str:
     config = "heroku config:get -a $APP_NAME"
     if isinstance(error, ModelSetupError):
         return " ".join(SETTING_FIXES[name].format(config=config) for name in error.settings)
+    if _refused_the_probe(error):
+        # A gateway's "No connected db" for a key it does not know, a 400 page of a proxy: not about the
+        # question, and its words do not say which setting.
+        each = [f"{name}: {what} (`{config} {name}`)" for name, what in EACH_MODEL_SETTING.items()]
+        return "\n      ".join(
+            ["the service refused a one-line test question without saying which setting is wrong; check each:", *each]
+        )
     if isinstance(error, (ModelUnreachable, ModelTimeout)):
         return f"check INFERENCE_URL (`{config} INFERENCE_URL`) and the network; try again if the service is busy."
-    return "check the model settings (INFERENCE_URL, INFERENCE_MODEL_ID) and the service's status page."
+    return (
+        "try again in a moment; if it keeps failing, see the service's status page, and check INFERENCE_URL, "
+        "INFERENCE_KEY and INFERENCE_MODEL_ID."
+    )
+
+
+def _refused_the_probe(error: ModelError) -> bool:
+    """A 4xx for check's own one-line question cannot be about the question; a rate limit is about the load."""
+    return isinstance(error, ModelHTTPError) and 400 <= error.status < 500 and error.status != 429
 
 
 async def _check_redis(settings: Settings, report: Report) -> None:

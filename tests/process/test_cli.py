@@ -10,7 +10,7 @@ import pytest
 
 from bot.app.check import REQUIRED_SCOPES, run_checks
 from tests.bot_process import ROOT, BotProcess
-from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, Reply, WholeReply
+from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, Reply, WholeReply, gateway_page
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.redis_server import redis_server
 
@@ -139,6 +139,39 @@ async def test_check_reports_a_refused_model_key(environ: dict[str, str], fake_m
     assert code == 1
     assert "HTTP 401: invalid api key" in text
     assert "copy INFERENCE_KEY again" in text
+
+
+async def test_a_refused_probe_that_names_no_setting_names_every_model_setting(
+    environ: dict[str, str], fake_model: FakeModel
+) -> None:
+    """A gateway's 400 for a wrong key ("No connected db", the key in its page): a one-line test question
+    cannot be the cause, so each model setting is named with its fix, and the key is shown nowhere."""
+    fake_model.script.append(WholeReply(400, gateway_page(MODEL_KEY), content_type="text/plain"))
+    code, text = await check(environ)
+    assert code == 1
+    assert "✗ model: claude-4-5-haiku at http://127.0.0.1:" in text
+    assert "HTTP 400: No connected db." in text
+    fix = text.split("    fix: ", 1)[1]
+    assert fix.startswith("the service refused a one-line test question without saying which setting is wrong")
+    for line in (
+        "      INFERENCE_URL: the service's base URL, e.g. https://us.inference.heroku.com "
+        "(`heroku config:get -a $APP_NAME INFERENCE_URL`)",
+        "      INFERENCE_KEY: copy it again (`heroku config:get -a $APP_NAME INFERENCE_KEY`)",
+        "      INFERENCE_MODEL_ID: a model this key may use (`heroku config:get -a $APP_NAME INFERENCE_MODEL_ID`)",
+    ):
+        assert line in fix.splitlines()
+    assert len(fake_model.requests) == 1
+
+
+@pytest.mark.parametrize("form", ["endpoint", "no-scheme"])
+async def test_check_reaches_the_model_at_the_url_as_a_deployer_writes_it(
+    environ: dict[str, str], fake_model: FakeModel, form: str
+) -> None:
+    """The whole endpoint (`…/v1/chat/completions`), or a loopback address without a scheme."""
+    url = fake_model.url + "/v1/chat/completions" if form == "endpoint" else fake_model.url.removeprefix("http://")
+    code, text = await check({**environ, "INFERENCE_URL": url})
+    assert code == 0, text
+    assert "✓ model: claude-4-5-haiku answered" in text
 
 
 async def test_check_names_the_setting_behind_an_unknown_model(environ: dict[str, str], fake_model: FakeModel) -> None:

@@ -9,14 +9,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-import yaml
+
+from tests.manifest import manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT.parent / "shared" / "reference" / "slack-app-manifest.schema.v1.json"
-
-
-def manifest() -> dict[str, object]:
-    return yaml.safe_load((ROOT / "manifest.yml").read_text())  # type: ignore[no-any-return]
 
 
 @pytest.mark.skipif(not SCHEMA.exists(), reason="../shared is not checked out beside this repository")

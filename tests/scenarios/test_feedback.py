@@ -13,11 +13,11 @@ from bot.answer.feedback import ACTION_ID, Feedback
 from bot.store.memory import MemoryStore
 from bot.store.redis_store import RedisStore
 from tests.conftest import BotFactory, RunningBot, socket_mode_bot
-from tests.fakes.events import EventSender, block_action
+from tests.fakes.events import EventSender, block_action, tab_opened
+from tests.fakes.faults import Fault
 from tests.fakes.model_api import MODEL_ID, FakeModel, Reply, WholeReply
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.redis_server import redis_server
-from tests.scenarios.test_agent_tab import tab_opened
 
 
 def feedback_element(message: dict[str, Any]) -> dict[str, Any] | None:

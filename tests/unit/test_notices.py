@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot import notices
-from bot.errors import ContextTooLong, ModelHTTPError, ModelSetupError
+from bot.errors import ContextTooLong, ModelAnswerTooLarge, ModelHTTPError, ModelSetupError
 from bot.safe_text import WORD_JOINER
 from bot.slack.rendering import to_mrkdwn
 
@@ -58,3 +58,20 @@ def test_a_link_in_a_notice_is_inert_whatever_it_holds() -> None:
     ):
         assert "](" not in notice
         assert "<https://evil" not in to_mrkdwn(notice)
+
+
+def test_an_answer_too_large_says_the_bot_stopped_reading_it() -> None:
+    notice = notices.model_failed(ModelAnswerTooLarge("an answer of over 8 MB"))
+    assert notice == (
+        ":warning: Sorry, the model service sent an answer of over 8 MB, more than any real answer, so I stopped "
+        "reading it. Please try again in a moment. If it keeps happening, please tell the person who runs this bot."
+    )
+
+
+def test_an_error_event_in_a_stream_names_no_http_status() -> None:
+    error = ModelHTTPError(500, "Upstream crashed.", in_stream=True)
+    assert notices.model_failed(error) == (
+        ":warning: Sorry, the model service reported an error mid-answer: Upstream crashed. "
+        "Please try again in a moment."
+    )
+    assert "HTTP" not in notices.interrupted(error)

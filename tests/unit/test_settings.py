@@ -6,14 +6,7 @@ import pytest
 
 from bot.errors import ConfigurationError
 from bot.settings import Settings
-
-REQUIRED = {
-    "SLACK_BOT_TOKEN": "xoxb-1",
-    "SLACK_SIGNING_SECRET": "secret",
-    "INFERENCE_URL": "https://us.inference.heroku.com",
-    "INFERENCE_KEY": "inf-key",
-    "INFERENCE_MODEL_ID": "claude-4-5-haiku",
-}
+from tests.settings_env import REQUIRED
 
 
 def test_defaults() -> None:
@@ -27,6 +20,44 @@ def test_defaults() -> None:
 def test_inference_url_without_scheme_means_https() -> None:
     settings = Settings.from_env({**REQUIRED, "INFERENCE_URL": "us.inference.heroku.com/"})
     assert settings.inference_url == "https://us.inference.heroku.com"
+
+
+@pytest.mark.parametrize(
+    ("given", "url"),
+    [
+        ("localhost:11434", "http://localhost:11434"),
+        ("127.0.0.1:8000/", "http://127.0.0.1:8000"),
+        ("[::1]:8000", "http://[::1]:8000"),
+        ("models.localhost", "http://models.localhost"),
+        ("https://localhost:8443", "https://localhost:8443"),
+        ("localhost.example.com", "https://localhost.example.com"),
+    ],
+)
+def test_a_loopback_address_without_scheme_means_http(given: str, url: str) -> None:
+    """A model server on this machine (Ollama, vLLM) speaks plain HTTP; tried as https it fails with a TLS error."""
+    assert Settings.from_env({**REQUIRED, "INFERENCE_URL": given}).inference_url == url
+
+
+@pytest.mark.parametrize(
+    ("given", "url"),
+    [
+        ("https://us.inference.heroku.com/v1/chat/completions", "https://us.inference.heroku.com/v1"),
+        ("https://us.inference.heroku.com/v1/chat/completions/", "https://us.inference.heroku.com/v1"),
+        ("http://localhost:11434/v1", "http://localhost:11434/v1"),
+    ],
+)
+def test_the_whole_endpoint_is_taken_for_its_base(given: str, url: str) -> None:
+    """The endpoint pasted from a curl example names the base unambiguously: the bot calls exactly it."""
+    assert Settings.from_env({**REQUIRED, "INFERENCE_URL": given}).inference_url == url
+
+
+def test_an_endpoint_the_bot_cannot_call_asks_for_the_base_url() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({**REQUIRED, "INFERENCE_URL": "https://gateway.example.com/openai/chat/completions"})
+    assert str(caught.value) == (
+        "- INFERENCE_URL must be the service's base URL, e.g. https://us.inference.heroku.com (the bot adds "
+        "/v1/chat/completions itself), not 'https://gateway.example.com/openai/chat/completions'."
+    )
 
 
 def test_every_problem_is_reported_at_once() -> None:

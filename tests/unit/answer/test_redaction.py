@@ -10,7 +10,7 @@ from bot.answer.asking import model_request
 from bot.answer.redaction import Redactor, private_names
 from bot.model.messages import ChatMessage
 from bot.settings import Settings
-from tests.unit.test_settings import REQUIRED
+from tests.settings_env import REQUIRED
 
 DEFAULT = Redactor()
 # 4111 1111 1111 1111 in full-width digits (U+FF10 onwards), as East Asian keyboards may type it.

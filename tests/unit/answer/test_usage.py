@@ -20,7 +20,7 @@ from bot.store.memory import MemoryCounters, MemoryStore
 from bot.store.redis_store import RedisStore
 from tests.bot_process import free_port
 from tests.redis_server import redis_server, watching
-from tests.unit.test_settings import REQUIRED
+from tests.settings_env import REQUIRED
 
 # 400 characters: an estimate of 100 tokens.
 QUESTION = [ChatMessage("user", "x" * 400)]
