@@ -23,16 +23,19 @@ class BotProcess:
         self.output: list[str] = []
 
     @classmethod
-    async def start(cls, environ: dict[str, str], *arguments: str, typed: bool = False) -> BotProcess:
-        """`typed`: give the process a standard input to type into (see `type_and_finish`)."""
-        # An empty working directory, so that no developer's .env leaks into the run.
+    async def start(
+        cls, environ: dict[str, str], *arguments: str, typed: bool = False, cwd: Path = ROOT / "tests"
+    ) -> BotProcess:
+        """`typed`: give the process a standard input to type into (see `type_and_finish`); `cwd`: where
+        it reads `.env` from."""
+        # By default a directory without .env, so that no developer's .env leaks into the run.
         env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **environ}
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bot",
             *arguments,
-            cwd=ROOT / "tests",
+            cwd=cwd,
             env=env,
             stdin=asyncio.subprocess.PIPE if typed else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
