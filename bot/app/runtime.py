@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -15,6 +15,7 @@ from bot.answer.answerer import Answerer
 from bot.answer.channel_prompts import ChannelPrompts
 from bot.app.interactivity import register_catch_up, register_feedback
 from bot.app.listeners import build_slack_app
+from bot.app.signature import SignatureWarnings
 from bot.features.agent_tab import SuggestedPrompts
 from bot.features.catch_up import CatchUp, CatchUpFollowUps, SourceReader
 from bot.features.feedback_view import feedback_part
@@ -47,6 +48,7 @@ class Runtime:
     tasks: TaskTracker
     answerer: Answerer
     slack_app: AsyncApp
+    signatures: SignatureWarnings = field(default_factory=SignatureWarnings)
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -122,6 +124,8 @@ class Runtime:
             # Bolt parses the body before checking the signature; a body it cannot parse is refused as such.
             return web.Response(status=400, text="malformed request body")
         bolt_response = await self.slack_app.async_dispatch(bolt_request)
+        if bolt_response.status == 401:  # in HTTP mode only Bolt's signature check answers 401
+            self.signatures.refused(request.headers)
         return await to_aiohttp_response(bolt_response)
 
     async def _health(self, request: web.Request) -> web.Response:

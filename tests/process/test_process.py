@@ -132,3 +132,24 @@ async def test_logs_hold_no_secret_even_at_debug_level(
     assert "outcome=model_error" in log
     for secret in (environ["SLACK_BOT_TOKEN"], environ["SLACK_SIGNING_SECRET"], MODEL_KEY):
         assert secret not in log
+
+
+async def test_a_wrong_signing_secret_is_a_warning_in_the_real_log(environ: dict[str, str]) -> None:
+    """Slack's URL check signed with the app's real secret while SLACK_SIGNING_SECRET holds another: the
+    process logs (with its own logging set-up, Bolt kept at WARNING) one line naming the setting."""
+    port = free_port()
+    process = await BotProcess.start({**environ, "PORT": str(port)})
+    try:
+        await process.wait_for_line("msg=listening")
+        async with aiohttp.ClientSession() as http:
+            slack = EventSender(f"http://127.0.0.1:{port}/slack/events", http, secret="secret-slack-has-4e5f6a7b")
+            response = await slack.post('{"type": "url_verification", "challenge": "c1", "token": "t"}')
+        assert response.status == 401
+        line = await process.wait_for_line("SLACK_SIGNING_SECRET")
+        process.process.send_signal(signal.SIGTERM)
+        assert await process.finish() == 0
+    finally:
+        process.kill()
+    assert "level=warning logger=bot.app.signature" in line
+    assert "Basic Information → App Credentials → Signing Secret" in line
+    assert "secret-slack-has-4e5f6a7b" not in "\n".join(process.output)
