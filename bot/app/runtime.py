@@ -16,6 +16,7 @@ from bot.answer.channel_prompts import ChannelPrompts
 from bot.app.interactivity import register_catch_up, register_feedback
 from bot.app.listeners import build_slack_app
 from bot.app.signature import SignatureWarnings
+from bot.app.welcome import request_url, welcome_page
 from bot.features.agent_tab import SuggestedPrompts
 from bot.features.catch_up import CatchUp, CatchUpFollowUps, SourceReader
 from bot.features.feedback_view import feedback_part
@@ -102,7 +103,13 @@ class Runtime:
 
     def web_app(self) -> web.Application:
         app = web.Application()
-        app.add_routes([web.post(EVENTS_PATH, self._slack_events), web.get("/health", self._health)])
+        app.add_routes(
+            [
+                web.post(EVENTS_PATH, self._slack_events),
+                web.get("/health", self._health),
+                web.get("/", self._welcome),
+            ]
+        )
         return app
 
     async def close(self, grace_seconds: float = 0.0) -> None:
@@ -130,3 +137,9 @@ class Runtime:
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "version": __version__})
+
+    async def _welcome(self, request: web.Request) -> web.Response:
+        """The page app.json's success_url opens after a deploy (bot.app.welcome)."""
+        url = request_url(request.host, request.headers.get("X-Forwarded-Proto"), request.scheme, EVENTS_PATH)
+        page = welcome_page(self.settings, url, __version__)
+        return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from bot.app.runtime import EVENTS_PATH
-from tests.conftest import RunningBot
+from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 
 URL_CHECK = json.dumps({"token": "legacy", "challenge": "challenge-3f9a", "type": "url_verification"})
@@ -50,3 +50,43 @@ async def test_a_right_signature_or_an_unsigned_request_logs_no_warning(
     assert passed.status == 200
     assert json.loads(events.last_body) == {"challenge": "challenge-3f9a"}
     assert secret_warnings(caplog) == []
+
+
+async def welcome(http: aiohttp.ClientSession, bot: RunningBot, headers: dict[str, str]) -> str:
+    async with http.get(bot.url + "/", headers=headers) as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+        return await response.text()
+
+
+async def test_the_welcome_page_gives_the_request_url_heroku_serves_the_app_at(
+    bot: RunningBot, http: aiohttp.ClientSession
+) -> None:
+    """Behind Heroku's router (Host and X-Forwarded-Proto set): the exact URL to paste, the mode, what is set."""
+    page = await welcome(http, bot, {"Host": "my-assistant.herokuapp.com", "X-Forwarded-Proto": "https"})
+    assert '<code class="url">https://my-assistant.herokuapp.com/slack/events</code>' in page
+    assert "Mode: HTTP" in page
+    assert "<tr><td><code>SLACK_SIGNING_SECRET</code></td><td>set</td></tr>" in page
+    assert "<tr><td><code>REDIS_URL</code></td><td>not set: one process, its state kept in memory</td></tr>" in page
+    assert "manifest.yml" in page
+    assert "Verified" in page
+
+
+async def test_the_welcome_page_shows_no_secret(bot_factory: BotFactory, http: aiohttp.ClientSession) -> None:
+    """Distinctive values for every secret the bot holds, and not one of them, nor a token's prefix, on the page."""
+    bot = await bot_factory(
+        SLACK_SIGNING_SECRET="signing-Quokka-4a1f9e", REDIS_URL="redis://:Wombat-pass-77c2@127.0.0.1:9/0"
+    )
+    page = await welcome(http, bot, {})
+    secrets = bot.runtime.settings.secrets
+    assert {"signing-Quokka-4a1f9e", "Wombat-pass-77c2"} <= set(secrets)
+    for secret in [*secrets, "Quokka", "Wombat", "xoxb-", "inf-", "redis://"]:
+        assert secret not in page
+    assert "<tr><td><code>REDIS_URL</code></td><td>set</td></tr>" in page
+    assert f'<code class="url">{bot.url}/slack/events</code>' in page
+
+
+async def test_a_hostile_host_header_is_not_echoed(bot: RunningBot, http: aiohttp.ClientSession) -> None:
+    page = await welcome(http, bot, {"Host": '"><script>alert(1)</script>', "X-Forwarded-Proto": "javascript"})
+    assert "<script>" not in page
+    assert "https://YOUR-HEROKU-APP.herokuapp.com/slack/events</code>" in page
