@@ -35,6 +35,19 @@ async def test_check_passes_when_everything_works(environ: dict[str, str], fake_
     assert "- redis: REDIS_URL not set" in text
 
 
+async def test_check_says_how_to_verify_the_signing_secret(environ: dict[str, str]) -> None:
+    """The secret cannot be tried from the bot's side: check says so, and how Slack confirms it."""
+    _, text = await check(environ)
+    [line] = [line for line in text.splitlines() if line.startswith("- signing secret: ")]
+    assert "only a request from Slack can test it" in line
+    assert 'Slack shows "Verified" when SLACK_SIGNING_SECRET matches' in line
+    assert "Basic Information → App Credentials → Signing Secret" in line
+    socket_mode = {**environ, "SLACK_APP_TOKEN": "xapp-1-A1-123-abc"}
+    del socket_mode["SLACK_SIGNING_SECRET"]
+    _, text = await check(socket_mode)
+    assert "signing secret" not in text
+
+
 async def test_check_sends_a_test_image(environ: dict[str, str], fake_model: FakeModel) -> None:
     """The image probe is one red PNG as an image part."""
     code, _ = await check(environ)
