@@ -235,8 +235,9 @@ async def test_chat_shows_failures_as_the_bot_would(environ: dict[str, str], fak
     ]
     code, output = await run_chat(environ, "one\ntwo\n")
     assert code == 0
-    assert "HTTP 400: bad request" in output
-    assert "assistant> fine\n_(The answer stops here: it reached the length limit" in output
+    assert "assistant> Sorry, the model service answered HTTP 400: bad request." in output
+    assert "assistant> fine\n(The answer stops here: it reached the length limit" in output
+    assert ":warning:" not in output
 
 
 async def test_chat_needs_only_the_model_settings(environ: dict[str, str], fake_model: FakeModel) -> None:
