@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 
 from bot.errors import (
@@ -308,3 +309,27 @@ def escalation(who: str, asker: str, summary: str) -> str:
     own question, made inert before it is quoted."""
     still_open = f": “{summary}”" if summary else "."
     return f"{who}, <@{asker}> could use a hand here; I couldn't fully help. Still open{still_open}"
+
+
+# Slack's markup in the texts above, for `python -m bot chat`: the terminal shows none of it.
+EMOJI_CODE = re.compile(r"(?<![\w:]):[a-z0-9_+-]+:(?![\w:]) ?")
+EMPHASIS = re.compile(r"(?<![\w*_~])([_*~])(?=\S)(.+?)(?<=\S)\1(?![\w*_~])")
+SLACK_LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>")
+SLACK_REFERENCE = re.compile(r"<[!]?([#@]?[^<>|]+)>")
+
+
+def plain_text(text: str) -> str:
+    """A notice written in Slack's mrkdwn as plain text, so the terminal chat says the same words: no emoji
+    codes, no _italic_, *bold* or ~strike~ markers, a link as its label and address, a date as its fallback."""
+    plain = EMOJI_CODE.sub("", text)
+    plain = SLACK_LINK.sub(_link, plain)
+    plain = SLACK_REFERENCE.sub(r"\1", plain)
+    previous = None
+    while previous != plain:  # _*nested*_ markers
+        previous, plain = plain, EMPHASIS.sub(r"\2", plain)
+    return plain
+
+
+def _link(match: re.Match[str]) -> str:
+    target, label = match.group(1), match.group(2)
+    return f"{label} ({target})" if target.startswith(("http://", "https://")) else label

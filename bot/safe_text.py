@@ -26,7 +26,8 @@ TOKEN_SHAPES = re.compile(
     | \bsk-[A-Za-z0-9_-]{12,}                 # OpenAI- and Anthropic-style keys (sk-…, sk-proj-…, sk-ant-…)
     | \binf-[A-Za-z0-9_-]{8,}                 # Heroku Managed Inference keys (INFERENCE_KEY)
     | (?<=\bBearer\ )\S+                      # Authorization: Bearer <anything>
-    | (?<=\bBasic\ )[A-Za-z0-9+/=]{8,}        # Authorization: Basic <base64>
+    # Authorization: Basic <base64>; not a capitalised word (Slack's "Basic Information" page, named in hints)
+    | (?<=\bBasic\ )(?!(?-i:[A-Z][a-z]+)\b)[A-Za-z0-9+/=]{8,}
     | (?<=://)[^/\s:@]*:[^/\s@]+(?=@)         # user:password in a URL (redis://:password@host)
     """,
     re.VERBOSE | re.IGNORECASE,

@@ -33,6 +33,8 @@ DEFAULT_SUMMARY_PROMPT = (
     'whom), writing "None" under a list that has nothing. Only report what the messages say.'
 )
 
+# Where Slack shows each credential; the settings' hints, the warning on a failed signature and `check` say it.
+SIGNING_SECRET_WHERE = "Basic Information → App Credentials → Signing Secret"
 HEROKU_HINT = "On Heroku: `heroku config:set -a $APP_NAME {name}=...`; locally: put it in .env."
 INFERENCE_HINT = (
     "On Heroku, attach a model with `heroku ai:models:create -a $APP_NAME claude-4-5-haiku --as INFERENCE`; "
@@ -51,6 +53,11 @@ ESCALATION_ID = re.compile(r"S[A-Z0-9]{4,}|[UW][A-Z0-9]{4,}")
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]*")
 REPLY_MODES = ("mention", "thread", "help")
 REPLY_CHOICES = tuple(mode.upper() for mode in REPLY_MODES)
+# What examples put where a credential goes (`xoxb-...` and `...` in .env.example, `your-token`, `<key>`,
+# `changeme`): such a value is refused as if it were missing, since Slack or the model would refuse it later.
+PLACEHOLDER = re.compile(
+    r"\.\.\.|…|^<.*>$|^your[-_ ]|^(?:change[-_ ]?me|replace[-_ ]?me|placeholder|todo|x{3,})$", re.IGNORECASE
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,6 +141,13 @@ class Settings:
     def _read(cls, reader: _Reader, parts: frozenset[Part] = SERVER_PARTS) -> Settings:
         slack, model = "slack" in parts, "model" in parts
         app_token = reader.optional("SLACK_APP_TOKEN")
+        if app_token is not None and PLACEHOLDER.search(app_token):
+            if slack:
+                reader.problem(
+                    "SLACK_APP_TOKEN is a placeholder, not a real token: copy the app-level token (xapp-...) from "
+                    "Basic Information → App-Level Tokens, or unset it to run in HTTP mode."
+                )
+            app_token = None
         if slack and app_token is not None and not app_token.startswith("xapp-"):
             reader.problem(
                 "SLACK_APP_TOKEN must be an app-level token starting with `xapp-` (Basic Information → "
@@ -151,7 +165,7 @@ class Settings:
         if app_token is None:
             signing_secret = reader.required(
                 "SLACK_SIGNING_SECRET",
-                "Copy the Signing Secret from your Slack app's Basic Information page. "
+                f"Copy it from your Slack app's {SIGNING_SECRET_WHERE}. "
                 + HEROKU_HINT.format(name="SLACK_SIGNING_SECRET"),
                 needed=slack,
             )
@@ -278,11 +292,13 @@ class _Reader:
         return ids
 
     def required(self, name: str, hint: str, *, needed: bool = True) -> str:
-        """`needed=False`: the value's part is not asked for; missing, it is empty, not a problem."""
+        """`needed=False`: the value's part is not asked for; missing, it is empty, not a problem.
+        A placeholder counts as missing."""
         value = self.optional(name)
-        if value is None:
+        if value is None or PLACEHOLDER.search(value):
             if needed:
-                self.problem(f"{name} is not set. {hint}")
+                state = "is not set" if value is None else "still holds a placeholder, not a real value"
+                self.problem(f"{name} {state}. {hint}")
             return ""
         return value
 

@@ -22,7 +22,7 @@ from bot.files.images import model_takes_images, probe_image
 from bot.model.client import ModelClient, ModelRequest
 from bot.model.messages import ChatMessage
 from bot.model.opening import open_model_client
-from bot.settings import Part, Settings
+from bot.settings import SIGNING_SECRET_WHERE, Part, Settings
 from bot.slack.client import close_slack_client, open_slack_client
 from bot.slack.errors import SLACK_FAILURES, slack_error_code
 from bot.store.redis_store import RedisStore
@@ -121,6 +121,17 @@ async def _check_slack(settings: Settings, report: Report) -> None:
         await _check_slack_token(settings, slack, report)
     finally:
         await close_slack_client(slack)
+    if not settings.socket_mode:
+        report.skipped("signing secret", SIGNING_SECRET_CHECK)
+
+
+# Slack signs each request with the secret and the bot only checks it, so no call from here can test it.
+SIGNING_SECRET_CHECK = (
+    "only a request from Slack can test it. In your Slack app's Event Subscriptions, enter the Request URL "
+    'that the bot\'s page at / shows (https://<app>.herokuapp.com/slack/events): Slack shows "Verified" '
+    f"when SLACK_SIGNING_SECRET matches. If it does not, copy it again from {SIGNING_SECRET_WHERE}; the bot's "
+    "log names SLACK_SIGNING_SECRET whenever a signature fails."
+)
 
 
 async def _check_slack_token(settings: Settings, slack: AsyncWebClient, report: Report) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -15,7 +15,9 @@ from bot.answer.answerer import Answerer
 from bot.answer.channel_prompts import ChannelPrompts
 from bot.app.interactivity import register_catch_up, register_feedback
 from bot.app.listeners import build_slack_app
+from bot.app.signature import SignatureWarnings
 from bot.app.thread_buttons import register_thread_buttons
+from bot.app.welcome import request_url, welcome_page
 from bot.features.agent_tab import SuggestedPrompts
 from bot.features.catch_up import CatchUp, CatchUpFollowUps, SourceReader
 from bot.features.feedback_view import feedback_part
@@ -48,6 +50,7 @@ class Runtime:
     tasks: TaskTracker
     answerer: Answerer
     slack_app: AsyncApp
+    signatures: SignatureWarnings = field(default_factory=SignatureWarnings)
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -102,7 +105,13 @@ class Runtime:
 
     def web_app(self) -> web.Application:
         app = web.Application()
-        app.add_routes([web.post(EVENTS_PATH, self._slack_events), web.get("/health", self._health)])
+        app.add_routes(
+            [
+                web.post(EVENTS_PATH, self._slack_events),
+                web.get("/health", self._health),
+                web.get("/", self._welcome),
+            ]
+        )
         return app
 
     async def close(self, grace_seconds: float = 0.0) -> None:
@@ -124,7 +133,15 @@ class Runtime:
             # Bolt parses the body before checking the signature; a body it cannot parse is refused as such.
             return web.Response(status=400, text="malformed request body")
         bolt_response = await self.slack_app.async_dispatch(bolt_request)
+        if bolt_response.status == 401:  # in HTTP mode only Bolt's signature check answers 401
+            self.signatures.refused(request.headers)
         return await to_aiohttp_response(bolt_response)
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "version": __version__})
+
+    async def _welcome(self, request: web.Request) -> web.Response:
+        """The page app.json's success_url opens after a deploy (bot.app.welcome)."""
+        url = request_url(request.host, request.headers.get("X-Forwarded-Proto"), request.scheme, EVENTS_PATH)
+        page = welcome_page(self.settings, url, __version__)
+        return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})

@@ -35,6 +35,19 @@ async def test_check_passes_when_everything_works(environ: dict[str, str], fake_
     assert "- redis: REDIS_URL not set" in text
 
 
+async def test_check_says_how_to_verify_the_signing_secret(environ: dict[str, str]) -> None:
+    """The secret cannot be tried from the bot's side: check says so, and how Slack confirms it."""
+    _, text = await check(environ)
+    [line] = [line for line in text.splitlines() if line.startswith("- signing secret: ")]
+    assert "only a request from Slack can test it" in line
+    assert 'Slack shows "Verified" when SLACK_SIGNING_SECRET matches' in line
+    assert "Basic Information → App Credentials → Signing Secret" in line
+    socket_mode = {**environ, "SLACK_APP_TOKEN": "xapp-1-A1-123-abc"}
+    del socket_mode["SLACK_SIGNING_SECRET"]
+    _, text = await check(socket_mode)
+    assert "signing secret" not in text
+
+
 async def test_check_sends_a_test_image(environ: dict[str, str], fake_model: FakeModel) -> None:
     """The image probe is one red PNG as an image part."""
     code, _ = await check(environ)
@@ -222,8 +235,9 @@ async def test_chat_shows_failures_as_the_bot_would(environ: dict[str, str], fak
     ]
     code, output = await run_chat(environ, "one\ntwo\n")
     assert code == 0
-    assert "HTTP 400: bad request" in output
-    assert "assistant> fine\n_(The answer stops here: it reached the length limit" in output
+    assert "assistant> Sorry, the model service answered HTTP 400: bad request." in output
+    assert "assistant> fine\n(The answer stops here: it reached the length limit" in output
+    assert ":warning:" not in output
 
 
 async def test_chat_needs_only_the_model_settings(environ: dict[str, str], fake_model: FakeModel) -> None:

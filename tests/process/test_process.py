@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
+from pathlib import Path
 
 import aiohttp
 
-from tests.bot_process import BotProcess, free_port
+from tests.bot_process import ROOT, BotProcess, free_port
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
@@ -22,6 +24,25 @@ async def test_missing_settings_stop_the_start_naming_each() -> None:
         assert name in output
     assert "heroku config:get -a $APP_NAME INFERENCE_KEY" in output
     assert "INFERENCE_URL" not in output
+
+
+async def test_an_unedited_copy_of_env_example_stops_the_start_and_fails_the_check(tmp_path: Path) -> None:
+    """`cp .env.example .env && python -m bot`: the placeholders are refused by name, not taken for settings."""
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    started = await BotProcess.start({"PORT": str(free_port())}, cwd=tmp_path)
+    checked = await BotProcess.start({}, "check", cwd=tmp_path)
+    try:
+        assert await started.finish(within_seconds=10) == 2
+        assert await checked.finish(within_seconds=10) == 1
+    finally:
+        started.kill()
+        checked.kill()
+    for output in ("\n".join(started.output), "\n".join(checked.output)):
+        for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "INFERENCE_KEY"):
+            assert f"{name} still holds a placeholder, not a real value" in output
+        assert "listening" not in output
+        assert "all present and valid" not in output
+    assert "- slack: not configured" in "\n".join(checked.output)
 
 
 async def test_python_m_bot_answers_a_signed_mention(
@@ -111,3 +132,24 @@ async def test_logs_hold_no_secret_even_at_debug_level(
     assert "outcome=model_error" in log
     for secret in (environ["SLACK_BOT_TOKEN"], environ["SLACK_SIGNING_SECRET"], MODEL_KEY):
         assert secret not in log
+
+
+async def test_a_wrong_signing_secret_is_a_warning_in_the_real_log(environ: dict[str, str]) -> None:
+    """Slack's URL check signed with the app's real secret while SLACK_SIGNING_SECRET holds another: the
+    process logs (with its own logging set-up, Bolt kept at WARNING) one line naming the setting."""
+    port = free_port()
+    process = await BotProcess.start({**environ, "PORT": str(port)})
+    try:
+        await process.wait_for_line("msg=listening")
+        async with aiohttp.ClientSession() as http:
+            slack = EventSender(f"http://127.0.0.1:{port}/slack/events", http, secret="secret-slack-has-4e5f6a7b")
+            response = await slack.post('{"type": "url_verification", "challenge": "c1", "token": "t"}')
+        assert response.status == 401
+        line = await process.wait_for_line("SLACK_SIGNING_SECRET")
+        process.process.send_signal(signal.SIGTERM)
+        assert await process.finish() == 0
+    finally:
+        process.kill()
+    assert "level=warning logger=bot.app.signature" in line
+    assert "Basic Information → App Credentials → Signing Secret" in line
+    assert "secret-slack-has-4e5f6a7b" not in "\n".join(process.output)

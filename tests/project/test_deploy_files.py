@@ -48,6 +48,7 @@ def test_app_json_offers_every_setting_a_deployer_sets() -> None:
     assert all(var["description"] for var in app["env"].values())
     assert {"plan": "heroku-inference:claude-4-5-haiku", "as": "INFERENCE"} in app["addons"]
     assert app["formation"]["web"]["quantity"] == 1
+    assert app["success_url"] == "/", "after a deploy, the welcome page (the Request URL), not /health's JSON"
 
 
 SETTINGS_PAGE = ROOT / "docs" / "settings.md"

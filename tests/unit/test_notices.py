@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot import notices
 from bot.errors import ContextTooLong, ModelAnswerTooLarge, ModelHTTPError, ModelSetupError
 from bot.safe_text import WORD_JOINER
@@ -75,3 +77,27 @@ def test_an_error_event_in_a_stream_names_no_http_status() -> None:
         "Please try again in a moment."
     )
     assert "HTTP" not in notices.interrupted(error)
+
+
+@pytest.mark.parametrize(
+    ("mrkdwn", "plain"),
+    [
+        (":warning: Sorry, the model service timed out.", "Sorry, the model service timed out."),
+        (
+            ":warning: _The answer was interrupted (HTTP 500: oops). Please ask again._",
+            "The answer was interrupted (HTTP 500: oops). Please ask again.",
+        ),
+        (notices.LENGTH_LIMIT, "(The answer stops here: it reached the length limit. Ask me to continue.)"),
+        ("*Bold* and ~gone~ and _*both*_", "Bold and gone and both"),
+        ("lower MODEL_MAX_TOKENS; model_not_found; `python -m bot check`", None),
+        (
+            "See <https://example.com/x|this thread> in <#C0123ABCD>",
+            "See this thread (https://example.com/x) in #C0123ABCD",
+        ),
+        ("<!date^1700000000^{date_short_pretty}|14 Nov 22:13 UTC>", "14 Nov 22:13 UTC"),
+        ("at 10:30: done, ratio 3:4", None),
+    ],
+)
+def test_plain_text_drops_slacks_markup_and_keeps_every_word(mrkdwn: str, plain: str | None) -> None:
+    """The terminal chat shows the notices Slack shows, without the markup (None: nothing to change)."""
+    assert notices.plain_text(mrkdwn) == (mrkdwn if plain is None else plain)

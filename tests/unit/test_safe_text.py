@@ -72,6 +72,12 @@ def test_authorization_headers_and_url_passwords_are_masked() -> None:
     assert safe == f"sent Authorization: Bearer {REDACTED} to redis://{REDACTED}@host:6379/0"
 
 
+def test_basic_credentials_are_masked_but_slacks_basic_information_page_is_named() -> None:
+    """The signing-secret warning says where Slack shows it; `Basic ` before a plain word is no credential."""
+    safe = safe_text("Authorization: Basic c29tZW9uZTpodW50ZXIy or Basic dXNlcjpwYXNz; see Basic Information")
+    assert safe == f"Authorization: Basic {REDACTED} or Basic {REDACTED}; see Basic Information"
+
+
 def test_ordinary_text_is_kept() -> None:
     text = "The model `claude-4-5-haiku` is unknown; task-sk-list and risk-assessment stay, 1 inf-norm."
     assert safe_text(text, [KEY, TOKEN]) == text

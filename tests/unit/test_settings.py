@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from dotenv import dotenv_values
 
 from bot.errors import ConfigurationError
 from bot.settings import Settings
 from tests.settings_env import REQUIRED
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults() -> None:
@@ -123,3 +128,53 @@ def test_per_channel_settings_are_read_and_each_malformed_entry_named() -> None:
         Settings.from_env({**REQUIRED, "CHANNEL_MODES": "C0HELP001=loud", "ESCALATE_TO": "general=S0ABC123"})
     assert "'C0HELP001=loud' is not one" in str(raised.value)
     assert "'general=S0ABC123' is not one" in str(raised.value)
+
+
+def env_example() -> dict[str, str]:
+    """.env.example as `python -m bot` reads it once copied to .env."""
+    return {name: value for name, value in dotenv_values(ROOT / ".env.example").items() if value is not None}
+
+
+def test_the_placeholders_of_env_example_are_refused_by_name_with_where_to_find_the_value() -> None:
+    """`cp .env.example .env` unchanged: each placeholder is a problem like a missing setting, named."""
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(env_example())
+    problems = caught.value.problems
+    assert [problem.split(" ", 1)[0] for problem in problems] == [
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "INFERENCE_KEY",
+    ]
+    assert all("still holds a placeholder, not a real value" in problem for problem in problems)
+    assert "OAuth & Permissions" in problems[0]
+    assert "Basic Information → App Credentials → Signing Secret" in problems[1]
+    assert "heroku config:get -a $APP_NAME INFERENCE_KEY" in problems[2]
+
+
+@pytest.mark.parametrize(
+    "placeholder", ["xoxb-...", "...", "xoxb-…", "your-bot-token", "YOUR_TOKEN", "<bot token>", "changeme", "xxxx"]
+)
+def test_a_placeholder_is_refused_like_a_missing_setting(placeholder: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({**REQUIRED, "SLACK_BOT_TOKEN": placeholder})
+    [problem] = caught.value.problems
+    assert problem.startswith("SLACK_BOT_TOKEN still holds a placeholder")
+
+
+def test_a_placeholder_of_a_part_not_asked_for_is_no_problem() -> None:
+    """`python -m bot chat` with .env.example's Slack placeholders and a real model key."""
+    settings = Settings.from_env({**env_example(), "INFERENCE_KEY": "inf-key"}, parts=("model",))
+    assert (settings.slack_bot_token, settings.slack_signing_secret) == ("", "")
+
+
+def test_an_app_token_placeholder_is_named_and_does_not_switch_on_socket_mode() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({**REQUIRED, "SLACK_APP_TOKEN": "xapp-..."})
+    [problem] = caught.value.problems
+    assert problem.startswith("SLACK_APP_TOKEN is a placeholder")
+    assert "App-Level Tokens" in problem
+
+
+def test_real_looking_values_are_not_placeholders() -> None:
+    values = {"SLACK_BOT_TOKEN": "xoxb-12-34-abcXYZ", "SLACK_SIGNING_SECRET": "8f14e45fceea167a5a36dedd4bea2543"}
+    assert Settings.from_env({**REQUIRED, **values}).slack_signing_secret == values["SLACK_SIGNING_SECRET"]
