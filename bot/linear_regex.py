@@ -53,12 +53,15 @@ def is_word(character: str) -> bool:
 
 
 def encodable(text: str) -> str:
-    """`text`, with each lone surrogate (half an emoji from a model's stream) as `?`: RE2 reads UTF-8,
-    which has no lone surrogates. Every other character, and so every position, stays."""
+    """`text`, with each lone surrogate (half an emoji from a model's stream) as U+FFFD, as any UTF-8
+    reader shows it: RE2 reads UTF-8, which has none. A str subclass (an enum's value) becomes a plain str,
+    which RE2's `sub` needs."""
+    if type(text) is not str:
+        text = str.__str__(text)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return text
 
 

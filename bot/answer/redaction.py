@@ -55,8 +55,20 @@ CLOSING = {"(": ")", "[": "]"}
 
 # The placeholders that replace secrets, which a later pattern leaves as they are.
 LABELS = (
-    "[private key]", "[JWT]", "[Slack token]", "[Slack webhook]", "[AWS key]", "[GitHub token]", "[GitLab token]",
-    "[API key]", "[Google API key]", "[Stripe key]", "[npm token]", "[AWS secret key]", "[secret]", "[token]",
+    "[private key]",
+    "[JWT]",
+    "[Slack token]",
+    "[Slack webhook]",
+    "[AWS key]",
+    "[GitHub token]",
+    "[GitLab token]",
+    "[API key]",
+    "[Google API key]",
+    "[Stripe key]",
+    "[npm token]",
+    "[AWS secret key]",
+    "[secret]",
+    "[token]",
     "[credentials]",
 )
 # Secrets, most specific first: a private-key block may hold text that looks like a token.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -18,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import linear_regex
 from bot.slack.access import ConversationAccess, is_public
 from bot.slack.errors import SLACK_FAILURES
 from bot.slack.messages import BotIdentity, ThreadMessage, is_direct_message, user_ids_in
@@ -25,7 +25,7 @@ from bot.slack.thread import NameDirectory, compact
 
 logger = logging.getLogger(__name__)
 
-SLACK_LINK = re.compile(
+SLACK_LINK = linear_regex.compile(
     r"https://[a-z0-9.-]*slack(?:-gov)?\.com/archives/([CGD][A-Z0-9]+)/p(\d{10})(\d{6})(?:\?[^\s|>]*)?"
 )
 MAX_LINKS = 3
