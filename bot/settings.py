@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
+from bot import linear_regex
 from bot.errors import ConfigurationError
 from bot.shutdown import MAX_GRACE_SECONDS
 from bot.suggested_prompts import (
@@ -386,17 +387,24 @@ class _Reader:
         return value
 
     def patterns(self, name: str) -> tuple[str, ...]:
-        """Regular expressions, one per line; each must compile and must not match empty text."""
+        """Regular expressions, one per line, as RE2 runs them (in time linear in the text, so no message can
+        stall the bot); each must compile and must not match empty text."""
         raw = self.optional(name) or ""
         patterns = tuple(line.strip() for line in raw.splitlines() if line.strip())
         for pattern in patterns:
             try:
-                compiled = re.compile(pattern)
-            except re.error as error:
-                self.problem(f"{name}: {pattern!r} is not a valid regular expression ({error}).")
+                compiled = linear_regex.compile(pattern)
+            except linear_regex.PatternError as error:
+                self.problem(
+                    f"{name}: {pattern!r} is not a valid regular expression ({linear_regex.error_text(error)}); "
+                    "write it in RE2 syntax: no lookbehind, lookahead or backreferences."
+                )
                 continue
-            if compiled.fullmatch(""):
-                self.problem(f"{name}: {pattern!r} matches empty text, so it would mask everywhere; make it stricter.")
+            if linear_regex.matches_empty(compiled):
+                self.problem(
+                    f"{name}: {pattern!r} matches empty text, so it would mask everywhere; "
+                    "make it stricter (+ instead of *, no lone \\b or ^)."
+                )
         return patterns
 
     def per_channel(
