@@ -177,6 +177,17 @@ class Worker:
             raise WorkerDied("the reader answered nonsense")
         return answer
 
+    async def ended(self, within_seconds: float = 1.0) -> None:
+        """A worker that closed its pipe has ended, or soon will: its exit code says why. Not killed at once:
+        signalling a process that may already be dead makes Popen reap it behind asyncio's back, and its
+        exit code is lost (asyncio reports 255)."""
+        try:
+            async with asyncio.timeout(within_seconds):
+                await self.process.wait()
+        except TimeoutError:
+            await self.kill()
+        self.state = State.DEAD
+
     async def kill(self) -> None:
         """Ends the process at once and reaps it (a matter of milliseconds)."""
         self.state = State.DEAD
@@ -218,6 +229,7 @@ class FileParsers:
 
     async def _parse_in(self, worker: Worker, job: Job, data: bytes) -> Parsed:
         await self._move(worker, State.BUSY)
+        logger.debug("file parse started", extra={"pid": worker.pid, "kind": job.kind, "bytes": len(data)})
         try:
             async with asyncio.timeout(self.limits.wall_seconds):
                 answer = await worker.run(job, data)
@@ -225,7 +237,7 @@ class FileParsers:
         except TimeoutError:
             detail = "it took too long"
         except (asyncio.IncompleteReadError, ConnectionError, WorkerDied, ValueError) as error:
-            await worker.kill()
+            await worker.ended()
             detail = error.detail if isinstance(error, WorkerDied) else worker.why_it_died()
         except BaseException:
             # Cancelled (a restart): the worker is busy with a parse nobody waits for.
