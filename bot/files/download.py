@@ -59,7 +59,8 @@ class Downloader:
             return parts.scheme in ("https", self.trusted_scheme)
         return parts.scheme == "https" and (host == "slack.com" or host.endswith(SLACK_HOST_SUFFIXES))
 
-    async def fetch(self, file: SlackFile) -> bytes:
+    async def fetch(self, file: SlackFile) -> bytearray:
+        """The file's bytes, in the buffer they arrived in: a copy into `bytes` would hold them twice."""
         if not file.url or not self.trusted(file.url):
             raise DownloadFailed("refused", "not a Slack download link")
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -70,17 +71,21 @@ class Downloader:
                 declared = response.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > self.max_bytes:
                     raise DownloadFailed("too_large")
-                data = bytearray()
+                # Allocated once at the size announced, so that growing it never holds two copies.
+                data = bytearray(int(declared)) if declared and declared.isdigit() else bytearray()
+                filled = 0
                 async for chunk in response.content.iter_chunked(CHUNK_BYTES):
-                    data += chunk
-                    if len(data) > self.max_bytes:
+                    if filled + len(chunk) > self.max_bytes:
                         raise DownloadFailed("too_large")
+                    data[filled : filled + len(chunk)] = chunk
+                    filled += len(chunk)
+                del data[filled:]
                 content_type = response.headers.get("Content-Type", "").lower()
         except (aiohttp.ClientError, TimeoutError) as error:
             raise DownloadFailed("failed", type(error).__name__) from error
         if _looks_like_html(bytes(data[:512]), content_type) and not _is_html_file(file):
             raise DownloadFailed("refused", "Slack answered with a sign-in page")
-        return bytes(data)
+        return data
 
 
 def _looks_like_html(start: bytes, content_type: str) -> bool:

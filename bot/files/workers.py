@@ -154,7 +154,7 @@ class Worker:
     async def ready(self) -> None:
         await self._answer()
 
-    async def run(self, job: Job, data: bytes) -> Mapping[str, object]:
+    async def run(self, job: Job, data: bytes | bytearray) -> Mapping[str, object]:
         stdin = self.process.stdin
         assert stdin is not None
         header = json.dumps({**asdict(job), "size": len(data)}).encode()
@@ -216,7 +216,7 @@ class FileParsers:
         self._free = asyncio.Semaphore(self.limits.workers)
         self._closed = False
 
-    async def parse(self, job: Job, data: bytes) -> Parsed:
+    async def parse(self, job: Job, data: bytes | bytearray) -> Parsed:
         if self._closed:
             return Parsed(not_read=BUSY)
         async with self._free:
@@ -227,7 +227,7 @@ class FileParsers:
                 return Parsed(not_read=BUSY)
             return await self._parse_in(worker, job, data)
 
-    async def _parse_in(self, worker: Worker, job: Job, data: bytes) -> Parsed:
+    async def _parse_in(self, worker: Worker, job: Job, data: bytes | bytearray) -> Parsed:
         await self._move(worker, State.BUSY)
         logger.debug("file parse started", extra={"pid": worker.pid, "kind": job.kind, "bytes": len(data)})
         try:
