@@ -235,6 +235,9 @@ FILE_REASONS = {
     "binary": "it is not text",
     "unreadable": "it could not be read ({detail})",
     "no_room": "it did not fit in the model's input limit next to newer content",
+    "too_complex": "it is too complex for me to read ({detail})",
+    "image_too_large": "the image is too large for me to read ({detail})",
+    "busy": "I was reading too many files at once; ask again in a minute",
 }
 
 

@@ -22,7 +22,7 @@ from bot.features.agent_tab import SuggestedPrompts
 from bot.features.catch_up import CatchUp, CatchUpFollowUps, SourceReader
 from bot.features.feedback_view import feedback_part
 from bot.features.usage_view import usage_part
-from bot.files.context import file_context
+from bot.files.context import FileContext, file_context
 from bot.model.client import ModelClient
 from bot.model.opening import open_model_client
 from bot.settings import Settings
@@ -50,6 +50,7 @@ class Runtime:
     tasks: TaskTracker
     answerer: Answerer
     slack_app: AsyncApp
+    files: FileContext
     signatures: SignatureWarnings = field(default_factory=SignatureWarnings)
 
     @classmethod
@@ -74,6 +75,7 @@ class Runtime:
         # One rule for what may go where, with one cache of who is a guest.
         access = ConversationAccess(slack)
         capabilities = SlackCapabilities(streaming=settings.slack_streaming)
+        files = file_context(settings, slack, store, names, access)
         answerer = Answerer(
             slack=slack,
             model=model,
@@ -84,7 +86,7 @@ class Runtime:
             capabilities=capabilities,
             settings=settings,
             context=CatchUpFollowUps(store, sources, settings, access),
-            files=file_context(settings, slack, store, names, access),
+            files=files,
         )
         slack_app = build_slack_app(
             settings,
@@ -101,7 +103,7 @@ class Runtime:
         register_catch_up(slack_app, catch_up, tasks)
         register_feedback(slack_app, answerer.feedback, slack, tasks)
         register_thread_buttons(slack_app, answerer.following, answerer.feedback, slack, settings, tasks)
-        return cls(settings, slack, model, store, tasks, answerer, slack_app)
+        return cls(settings, slack, model, store, tasks, answerer, slack_app, files)
 
     def web_app(self) -> web.Application:
         app = web.Application()
@@ -116,12 +118,14 @@ class Runtime:
 
     async def close(self, grace_seconds: float = 0.0) -> None:
         """Lets answers in flight finish for up to `grace_seconds`, gives the rest `NOTICE_SECONDS` to say
-        they were cut off, then closes every connection (see bot.shutdown for the budget)."""
+        they were cut off, then closes every connection (see bot.shutdown for the budget). A cancelled
+        answer kills the worker parsing its file; whatever is left is killed here, never waited on."""
         for task in await self.tasks.wait(within_seconds=grace_seconds):
             task.cancel()
         left = await self.tasks.wait(within_seconds=NOTICE_SECONDS)
         if left:
             logger.warning("answers still busy after their restart notices; closing anyway", extra={"tasks": len(left)})
+        await self.files.close()
         await self.store.close()
         await self.model.http.aclose()
         await close_slack_client(self.slack)

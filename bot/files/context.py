@@ -19,6 +19,7 @@ from bot.files.download import Downloader
 from bot.files.images import model_takes_images
 from bot.files.links import MAX_LINKS, LinkedThread, LinkFollower, SlackLink, links_in
 from bot.files.reading import MAX_FILES_PER_ANSWER, FileContent, FileLimits, FileReader, ReadStats, files_of, plan
+from bot.files.workers import FileParsers
 from bot.notices import (
     file_not_read,
     link_not_followed,
@@ -164,6 +165,10 @@ class FileContext:
         raw = response.get("file")
         return SlackFile.from_slack(raw) if isinstance(raw, dict) else stub
 
+    async def close(self) -> None:
+        """Kills the file-reading workers, busy or not: a restart never waits on a parse."""
+        await self.reader.parsers.close()
+
     def _note(self, content: FileContent) -> str:
         limits = self.limits
         return file_not_read(
@@ -204,5 +209,5 @@ def file_context(
     downloader = Downloader(
         slack.session, token=settings.slack_bot_token, max_bytes=limits.max_bytes, api_url=settings.slack_api_url
     )
-    reader = FileReader(downloader, store, limits)
+    reader = FileReader(downloader, store, limits, FileParsers())
     return FileContext(reader, LinkFollower(slack, names, access), limits, settings.input_budget_tokens, slack)

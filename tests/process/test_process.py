@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import signal
 from pathlib import Path
 
 import aiohttp
 
+from bot import notices
+from bot.shutdown import HEROKU_KILL_SECONDS
 from tests.bot_process import ROOT, BotProcess, free_port
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+from tests.files_data import ENDLESS_PAGES, endless_pdf
 
 
 async def test_missing_settings_stop_the_start_naming_each() -> None:
@@ -153,3 +158,40 @@ async def test_a_wrong_signing_secret_is_a_warning_in_the_real_log(environ: dict
     assert "level=warning logger=bot.app.signature" in line
     assert "Basic Information → App Credentials → Signing Secret" in line
     assert "secret-slack-has-4e5f6a7b" not in "\n".join(process.output)
+
+
+async def test_sigterm_during_a_hung_parse_exits_within_herokus_budget(
+    fake_slack: FakeSlack, fake_model: FakeModel, environ: dict[str, str]
+) -> None:
+    """A PDF that would take minutes to read is being parsed: SIGTERM still ends the process well before
+    Heroku's SIGKILL, the answer says it was cut off by the restart, and the worker is gone too."""
+    port = free_port()
+    settings = {
+        "PORT": str(port),
+        "SHUTDOWN_GRACE_SECONDS": "1",
+        "PDF_MAX_PAGES": str(ENDLESS_PAGES),
+        "LOG_LEVEL": "DEBUG",
+    }
+    process = await BotProcess.start({**environ, **settings})
+    try:
+        await process.wait_for_line("msg=listening")
+        hostile = fake_slack.add_file("endless.pdf", endless_pdf(), "application/pdf")
+        message = fake_slack.post_as_person(
+            "C1", "UALICE", f"<@{BOT_USER_ID}> read this", subtype="file_share", files=[hostile]
+        )
+        async with aiohttp.ClientSession() as http:
+            await EventSender(f"http://127.0.0.1:{port}/slack/events", http).mention(message)
+        started = await process.wait_for_line("file parse started")
+        match = re.search(r"pid=(\d+)", started)
+        assert match is not None
+        process.process.send_signal(signal.SIGTERM)
+        assert await process.finish(within_seconds=HEROKU_KILL_SECONDS) == 0
+    finally:
+        process.kill()
+    assert fake_slack.bot_replies("C1", message["ts"]) == [notices.RESTARTING]
+    try:
+        os.kill(int(match[1]), 0)
+    except ProcessLookupError:
+        pass
+    else:
+        raise AssertionError("the worker outlived the bot")

@@ -11,7 +11,7 @@ from PIL import Image
 from bot.files.attachments import attach
 from bot.files.decoding import NotText, decode_text
 from bot.files.download import Downloader
-from bot.files.images import MAX_LONG_EDGE, NotAnImage, model_takes_images, prepare_image
+from bot.files.images import MAX_LONG_EDGE, ImageTooLarge, NotAnImage, model_takes_images, prepare_image
 from bot.files.kinds import Kind, kind_of
 from bot.files.links import links_in
 from bot.files.pdf import UnreadablePdf, pdf_text
@@ -68,7 +68,7 @@ def test_a_large_image_is_scaled_to_the_long_edge_and_the_byte_limit() -> None:
 def test_an_image_with_too_many_pixels_is_refused_before_decoding() -> None:
     buffer = io.BytesIO()
     Image.new("1", (10_000, 6_000)).save(buffer, "PNG")
-    with pytest.raises(NotAnImage, match="too many pixels"):
+    with pytest.raises(ImageTooLarge, match="10,000 x 6,000 pixels; I read up to 16 megapixels"):
         prepare_image(buffer.getvalue())
 
 
