@@ -92,6 +92,7 @@ async def test_sigterm_finishes_short_answers_and_says_so_for_long_ones(
         async with aiohttp.ClientSession() as http:
             sender = EventSender(f"http://127.0.0.1:{port}/slack/events", http)
             await sender.mention(short)
+            await fake_model.wait_for_requests(1)  # the short reply goes to the short question
             await sender.mention(long)
             await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.startStream")) == 2)
             process.process.send_signal(signal.SIGTERM)
