@@ -184,3 +184,63 @@ async def test_a_channels_model_reaches_the_model_request(
         "claude-4-5-sonnet",
     ]
     assert fake_model.requests[0]["model"] != "claude-4-5-sonnet"
+
+
+async def test_get_a_human_that_slack_fails_to_post_can_be_clicked_again(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+) -> None:
+    """Slack fails the escalation's post: the asker is told, and a second click calls the group in (the
+    once-per-thread claim is not spent on a ping nobody saw)."""
+    from bot.app.runtime import EVENTS_PATH
+    from tests.fakes.faults import Fault
+
+    bot = await bot_factory(ESCALATE_TO="C0TEAM001=S0ABC123")
+    events = EventSender(bot.url + EVENTS_PATH, http)
+    fake_model.script += [Reply(["Try restarting it."])]
+    thread = await asked_and_answered(fake_slack, events, "why is the staging worker stuck?", "C0TEAM001")
+    answer = fake_slack.bot_messages("C0TEAM001", thread)[0]
+    click = block_action({**answer, "channel": "C0TEAM001"}, "UALICE", button(answer, "get_a_human"), "http://x")
+
+    fake_slack.faults["chat.postMessage"] = [Fault(error="fatal_error")]
+    await events.interact(click)
+    await bot.runtime.tasks.wait()
+    assert fake_slack.bot_replies("C0TEAM001", thread) == ["Try restarting it."]
+    assert "couldn't call anyone in" in fake_slack.ephemerals[-1]["text"]
+
+    await events.interact(click)
+    await bot.runtime.tasks.wait()
+    replies = fake_slack.bot_replies("C0TEAM001", thread)
+    assert replies[-1].startswith("<!subteam^S0ABC123>, <@UALICE> could use a hand here")
+    report = await bot.runtime.answerer.feedback.report()
+    assert report is not None
+    assert report.escalations == 1
+
+
+async def test_get_a_human_cut_short_by_shutdown_can_be_clicked_again(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+) -> None:
+    """The escalation's post is in flight when its task is cancelled (SIGTERM): the claim is given back."""
+    import asyncio
+
+    from bot.app.runtime import EVENTS_PATH
+    from tests.fakes.faults import Fault
+
+    bot = await bot_factory(ESCALATE_TO="C0TEAM001=S0ABC123")
+    events = EventSender(bot.url + EVENTS_PATH, http)
+    fake_model.script += [Reply(["Try restarting it."])]
+    thread = await asked_and_answered(fake_slack, events, "why is the staging worker stuck?", "C0TEAM001")
+    answer = fake_slack.bot_messages("C0TEAM001", thread)[0]
+    click = block_action({**answer, "channel": "C0TEAM001"}, "UALICE", button(answer, "get_a_human"), "http://x")
+    posts = len(fake_slack.calls_to("chat.postMessage"))
+
+    fake_slack.faults["chat.postMessage"] = [Fault(hang=True)]
+    await events.interact(click)
+    await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.postMessage")) > posts)
+    (escalating,) = [task for task in asyncio.all_tasks() if task.get_name() == "escalate C0TEAM001"]
+    escalating.cancel()
+    await bot.runtime.tasks.wait()
+    fake_slack.release_hangs()
+
+    await events.interact(click)
+    await bot.runtime.tasks.wait()
+    assert fake_slack.bot_replies("C0TEAM001", thread)[-1].startswith("<!subteam^S0ABC123>, <@UALICE> could use")
