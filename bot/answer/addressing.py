@@ -6,7 +6,7 @@ without a mention when all of these hold:
 1. the thread is not muted (a mention that says only "stop", or *Stop following*, mutes it until the next
    mention);
 2. it mentions nobody else: no person, no user group, no `@here`, `@channel` or `@everyone`;
-3. it is more than an acknowledgement ("thanks!", "ok", "got it", an emoji);
+3. it is more than an acknowledgement ("thanks!", "ok", "got it", an emoji, `<3`, `+1`);
 4. the sender has asked the bot something in this thread before (with a mention, or as the thread's first
    question): others who join in talk to the people there until they mention the bot;
 5. it answers the bot: the thread's previous message is the bot's, or the sender's own message that was
@@ -30,6 +30,10 @@ from bot.slack.messages import USER_MENTION
 # `<!subteam^S123>`, `<!here>`, `<!channel>`, `<!everyone>`, with or without a label.
 GROUP_MENTION = re.compile(r"<!(?:subteam\^[A-Z0-9]+|here|channel|everyone)(?:\|[^>]*)?>")
 EMOJI_CODE = re.compile(r":[a-z0-9_+'-]+:")
+# Emoji typed as text, standing alone: `<3`, `+1`, `:D`, `:p`, `xD` (after Slack's escapes are undone).
+TEXT_EMOJI = re.compile(r"(?<!\S)(?:<3+|\+1|[:;=]-?[dpo3]|xd)(?!\S)")
+SLACK_ESCAPES = re.compile(r"&(amp|lt|gt);")
+UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
 ACKNOWLEDGEMENTS = frozenset(
     {
         "thanks",
@@ -168,7 +172,8 @@ class ThreadState:
 def words_of(text: str, bot_user_id: str) -> str:
     """The message as words: the bot's mention, emoji, punctuation and case taken out."""
     text = USER_MENTION.sub(lambda match: "" if match.group(1) == bot_user_id else match.group(0), text)
-    text = EMOJI_CODE.sub(" ", text.lower())
+    text = SLACK_ESCAPES.sub(lambda match: UNESCAPED[match.group(1)], text)
+    text = TEXT_EMOJI.sub(" ", EMOJI_CODE.sub(" ", text.lower()))
     kept = "".join(
         character if character.isalnum() or character.isspace() else " "
         for character in unicodedata.normalize("NFKC", text)
