@@ -62,7 +62,7 @@ class Following:
         state = await self.state(channel, thread_ts)
         if not state.answered:
             return False
-        for_bot = follow_up_is_for_bot(text, sender, bot_user_id, state)
+        for_bot = follow_up_is_for_bot(text, sender, bot_user_id, state, has_files=bool(event.get("files")))
         await self._keep(channel, thread_ts, ThreadState(True, state.muted, sender, for_bot, state.askers))
         return for_bot
 

@@ -244,3 +244,17 @@ async def test_get_a_human_cut_short_by_shutdown_can_be_clicked_again(
     await events.interact(click)
     await bot.runtime.tasks.wait()
     assert fake_slack.bot_replies("C0TEAM001", thread)[-1].startswith("<!subteam^S0ABC123>, <@UALICE> could use")
+
+
+async def test_the_log_the_bot_asked_for_shared_without_words_is_answered(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """The bot asks for the log; the asker uploads it with no text (a `file_share` follow-up): answered, with
+    the file, not taken for a silent nod."""
+    fake_model.script += [Reply(["Please share the worker's log."]), Reply(["The disk is full."])]
+    thread = await asked_and_answered(fake_slack, events, "why did the worker crash?")
+    log = fake_slack.add_file("worker.log", b"ENOSPC: no space left on device\n", "text/plain")
+    upload = fake_slack.post_as_person("C1", "UALICE", "", thread_ts=thread, subtype="file_share", files=[log])
+    await events.message(upload)
+    assert (await fake_slack.wait_for_replies("C1", thread, count=2))[-1] == "The disk is full."
+    assert "ENOSPC" in str(fake_model.requests[1]["messages"][-1]["content"])
