@@ -258,3 +258,42 @@ async def test_the_log_the_bot_asked_for_shared_without_words_is_answered(
     await events.message(upload)
     assert (await fake_slack.wait_for_replies("C1", thread, count=2))[-1] == "The disk is full."
     assert "ENOSPC" in str(fake_model.requests[1]["messages"][-1]["content"])
+
+
+async def test_two_processes_share_the_thread_its_mute_and_its_escalation(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+) -> None:
+    """With Redis, a follow-up delivered to the other process is answered once, a mute made in one keeps the
+    other quiet, and the escalation happens once whichever process each click reaches."""
+    from bot.app.runtime import EVENTS_PATH
+    from tests.redis_server import redis_server
+
+    async with redis_server() as url:
+        one, two = [await bot_factory(REDIS_URL=url, ESCALATE_TO="C0TEAM001=S0ABC123") for _ in range(2)]
+        to_one, to_two = (EventSender(bot.url + EVENTS_PATH, http) for bot in (one, two))
+        fake_model.script += [Reply(["Deploy to EU."]), Reply(["Staging is us-east."])]
+        thread = await asked_and_answered(fake_slack, to_one, "where do we deploy?", "C0TEAM001")
+
+        follow_up = fake_slack.post_as_person("C0TEAM001", "UALICE", "and for staging?", thread_ts=thread)
+        await to_two.message(follow_up)
+        await to_one.message(follow_up)  # Slack's retry, to the other process
+        await fake_slack.wait_for_replies("C0TEAM001", thread, count=2)
+        for bot in (one, two):
+            await bot.runtime.tasks.wait()
+        assert fake_slack.bot_replies("C0TEAM001", thread) == ["Deploy to EU.", "Staging is us-east."]
+
+        answer = fake_slack.bot_messages("C0TEAM001", thread)[-1]
+        human = block_action({**answer, "channel": "C0TEAM001"}, "UALICE", button(answer, "get_a_human"), "http://x")
+        await to_one.interact(human)
+        await to_two.interact(human)
+        stop = block_action({**answer, "channel": "C0TEAM001"}, "UALICE", button(answer, "stop_following"), "http://x")
+        await to_one.interact(stop)
+        for bot in (one, two):
+            await bot.runtime.tasks.wait()
+        await to_two.message(fake_slack.post_as_person("C0TEAM001", "UALICE", "and for prod?", thread_ts=thread))
+        for bot in (one, two):
+            await bot.runtime.tasks.wait()
+        replies = fake_slack.bot_replies("C0TEAM001", thread)
+        assert len(fake_model.requests) == 2
+        assert sum(reply.startswith("<!subteam^S0ABC123>") for reply in replies) == 1
+        assert replies[-1] == "Okay, I'll stay out of this thread until someone mentions me again."
