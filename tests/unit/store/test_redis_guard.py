@@ -100,3 +100,21 @@ async def test_with_redis_failing_a_threads_turns_keep_their_order_in_the_proces
     assert order == ["1.0", "2.0"]
     await turns.close()
     await client.aclose()
+
+
+async def test_an_answer_whose_own_time_runs_out_does_not_pause_redis_for_every_other_answer() -> None:
+    """A call cut short by its answer's deadline (not by the call timeout) says nothing about Redis: the
+    process goes on using it (a pause would make every claim local-only, and two processes could each
+    answer the same mention, for the pause's 5 s)."""
+    guard = RedisGuard(call_timeout_seconds=1, pause_seconds=5)
+
+    async def slow() -> str:
+        await asyncio.sleep(0.05)
+        return "ok"
+
+    with shared_deadline(0.08):
+        assert await guard.run(slow) == "ok"
+        with pytest.raises(RedisTimeoutError):
+            await guard.run(slow)
+    assert not guard.paused
+    assert await guard.run(slow) == "ok"
