@@ -6,7 +6,8 @@ without a mention when all of these hold:
 1. the thread is not muted (a mention that says only "stop", or *Stop following*, mutes it until the next
    mention);
 2. it mentions nobody else: no person, no user group, no `@here`, `@channel` or `@everyone`;
-3. it is more than an acknowledgement ("thanks!", "ok", "got it", an emoji);
+3. it is more than an acknowledgement ("thanks!", "ok", "got it", an emoji, `<3`, `+1`); a message
+   with a file is more;
 4. the sender has asked the bot something in this thread before (with a mention, or as the thread's first
    question): others who join in talk to the people there until they mention the bot;
 5. it answers the bot: the thread's previous message is the bot's, or the sender's own message that was
@@ -30,6 +31,10 @@ from bot.slack.messages import USER_MENTION
 # `<!subteam^S123>`, `<!here>`, `<!channel>`, `<!everyone>`, with or without a label.
 GROUP_MENTION = re.compile(r"<!(?:subteam\^[A-Z0-9]+|here|channel|everyone)(?:\|[^>]*)?>")
 EMOJI_CODE = re.compile(r":[a-z0-9_+'-]+:")
+# Emoji typed as text, standing alone: `<3`, `+1`, `:D`, `:p`, `xD` (after Slack's escapes are undone).
+TEXT_EMOJI = re.compile(r"(?<!\S)(?:<3+|\+1|[:;=]-?[dpo3]|xd)(?!\S)")
+SLACK_ESCAPES = re.compile(r"&(amp|lt|gt);")
+UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
 ACKNOWLEDGEMENTS = frozenset(
     {
         "thanks",
@@ -168,7 +173,8 @@ class ThreadState:
 def words_of(text: str, bot_user_id: str) -> str:
     """The message as words: the bot's mention, emoji, punctuation and case taken out."""
     text = USER_MENTION.sub(lambda match: "" if match.group(1) == bot_user_id else match.group(0), text)
-    text = EMOJI_CODE.sub(" ", text.lower())
+    text = SLACK_ESCAPES.sub(lambda match: UNESCAPED[match.group(1)], text)
+    text = TEXT_EMOJI.sub(" ", EMOJI_CODE.sub(" ", text.lower()))
     kept = "".join(
         character if character.isalnum() or character.isspace() else " "
         for character in unicodedata.normalize("NFKC", text)
@@ -196,11 +202,16 @@ def says_stop(text: str, bot_user_id: str) -> bool:
     return words_of(text, bot_user_id) in STOP_WORDS
 
 
-def follow_up_is_for_bot(text: str, sender: str, bot_user_id: str, state: ThreadState) -> bool:
-    """Rules 1 to 5 of the module docstring, for a person's message in a channel thread."""
+def follow_up_is_for_bot(
+    text: str, sender: str, bot_user_id: str, state: ThreadState, *, has_files: bool = False
+) -> bool:
+    """Rules 1 to 5 of the module docstring, for a person's message in a channel thread. A shared file is more
+    than an acknowledgement, with or without words (the log or screenshot the bot asked for)."""
     if not state.answered or state.muted or sender not in state.askers:
         return False
-    if mentions_someone_else(text, bot_user_id) or is_acknowledgement(text, bot_user_id):
+    if mentions_someone_else(text, bot_user_id):
+        return False
+    if not has_files and is_acknowledgement(text, bot_user_id):
         return False
     return state.last_author == bot_user_id or (state.last_author == sender and state.last_for_bot)
 

@@ -31,6 +31,10 @@ def _key(channel: str, thread_ts: str) -> str:
     return f"following:{channel}:{thread_ts}"
 
 
+def _escalation_key(channel: str, thread_ts: str) -> str:
+    return f"escalated:{channel}:{thread_ts}"
+
+
 class Following:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
@@ -58,7 +62,7 @@ class Following:
         state = await self.state(channel, thread_ts)
         if not state.answered:
             return False
-        for_bot = follow_up_is_for_bot(text, sender, bot_user_id, state)
+        for_bot = follow_up_is_for_bot(text, sender, bot_user_id, state, has_files=bool(event.get("files")))
         await self._keep(channel, thread_ts, ThreadState(True, state.muted, sender, for_bot, state.askers))
         return for_bot
 
@@ -82,7 +86,11 @@ class Following:
 
     async def escalate_once(self, channel: str, thread_ts: str) -> bool:
         """True the first time a thread calls for a human, in any process."""
-        return await self.store.claim(f"escalated:{channel}:{thread_ts}", KEEP_SECONDS)
+        return await self.store.claim(_escalation_key(channel, thread_ts), KEEP_SECONDS)
+
+    async def escalation_failed(self, channel: str, thread_ts: str) -> None:
+        """The call for a human did not reach the thread: the next click may try again."""
+        await self.store.release(_escalation_key(channel, thread_ts))
 
     async def _keep(self, channel: str, thread_ts: str, state: ThreadState) -> None:
         await self.store.remember(_key(channel, thread_ts), state.to_json(), KEEP_SECONDS)

@@ -3,6 +3,7 @@ ESCALATE_TO names for the channel, once per thread and only for the person who a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -79,18 +80,35 @@ async def _stop_following(following: Following, client: AsyncWebClient, channel:
 async def _escalate(
     following: Following, feedback: Feedback, client: AsyncWebClient, click: EscalationClick, target: str
 ) -> None:
-    private = None
+    if click.user != click.asker:
+        await _tell_privately(client, click, notices.ESCALATION_ONLY_ASKER)
+    elif not await following.escalate_once(click.channel, click.thread_ts):
+        await _tell_privately(client, click, notices.ALREADY_ESCALATED)
+    elif await _post_escalation(following, client, click, target):
+        await feedback.escalated()
+        logger.info("escalated", extra={"channel": click.channel, "thread_ts": click.thread_ts, "to": target})
+    else:
+        await _tell_privately(client, click, notices.ESCALATION_UNDELIVERED)
+
+
+async def _post_escalation(following: Following, client: AsyncWebClient, click: EscalationClick, target: str) -> bool:
+    """Posts the call for a human; if it fails (or shutdown cuts it short), the thread's once-only claim is
+    given back, so that the asker's next click tries again rather than hearing someone was called in."""
+    text = notices.escalation(escalation_target(target), click.asker, quoted(click.summary))
     try:
-        if click.user != click.asker:
-            private = notices.ESCALATION_ONLY_ASKER
-        elif not await following.escalate_once(click.channel, click.thread_ts):
-            private = notices.ALREADY_ESCALATED
-        else:
-            text = notices.escalation(escalation_target(target), click.asker, quoted(click.summary))
-            await client.chat_postMessage(channel=click.channel, thread_ts=click.thread_ts, text=text)
-            await feedback.escalated()
-            logger.info("escalated", extra={"channel": click.channel, "thread_ts": click.thread_ts, "to": target})
-            return
-        await client.chat_postEphemeral(channel=click.channel, user=click.user, thread_ts=click.thread_ts, text=private)
+        await client.chat_postMessage(channel=click.channel, thread_ts=click.thread_ts, text=text)
     except SLACK_FAILURES as error:
         logger.warning("escalation not delivered", extra={"channel": click.channel, "error": repr(error)})
+        await following.escalation_failed(click.channel, click.thread_ts)
+        return False
+    except asyncio.CancelledError:
+        await following.escalation_failed(click.channel, click.thread_ts)
+        raise
+    return True
+
+
+async def _tell_privately(client: AsyncWebClient, click: EscalationClick, text: str) -> None:
+    try:
+        await client.chat_postEphemeral(channel=click.channel, user=click.user, thread_ts=click.thread_ts, text=text)
+    except SLACK_FAILURES as error:
+        logger.warning("escalation reply not delivered", extra={"channel": click.channel, "error": repr(error)})

@@ -26,6 +26,9 @@ async def admin_section(parts: Sequence[AdminPart]) -> list[Block]:
     return blocks
 
 
+# Slack refuses a whole view (invalid_blocks) whose section or context text is longer than this.
+TEXT_CHARS = 3000
+
 MODE_WORDS = {
     "mention": "only when mentioned",
     "thread": "follow-ups in threads I've answered in, without a mention",
@@ -85,11 +88,23 @@ def _thread_line(default_mode: str) -> str:
 
 
 def _modes_text(default_mode: str, channel_modes: Mapping[str, str]) -> str:
-    lines = [f"*When I answer*\nIn channels: {MODE_WORDS.get(default_mode, default_mode)}."]
-    lines += [f"• <#{channel}>: {MODE_WORDS.get(mode, mode)}" for channel, mode in sorted(channel_modes.items())]
-    return "\n".join(lines)
+    head = f"*When I answer*\nIn channels: {MODE_WORDS.get(default_mode, default_mode)}."
+    lines = [f"• <#{channel}>: {MODE_WORDS.get(mode, mode)}" for channel, mode in sorted(channel_modes.items())]
+    return _fitted(head, lines, "\n")
 
 
 def _models_text(model_id: str, channel_models: Mapping[str, str]) -> str:
-    own = "; ".join(f"<#{channel}> uses `{model}`" for channel, model in sorted(channel_models.items()))
-    return f"Model: `{model_id}`" + (f"; {own}" if own else "")
+    own = [f"<#{channel}> uses `{model}`" for channel, model in sorted(channel_models.items())]
+    return _fitted(f"Model: `{model_id}`", own, "; ")
+
+
+def _fitted(head: str, items: Sequence[str], separator: str, limit: int = TEXT_CHARS) -> str:
+    """`head` and as many `items` as fit in `limit` characters; the rest counted ("… and 12 more")."""
+    text = head
+    for index, item in enumerate(items):
+        left_after = len(items) - index - 1
+        room_for_rest = len(f"{separator}… and {left_after} more") if left_after else 0
+        if len(text) + len(separator) + len(item) + room_for_rest > limit:
+            return f"{text}{separator}… and {len(items) - index} more"
+        text += separator + item
+    return text

@@ -41,6 +41,10 @@ class Store(Protocol):
         """True for the first caller of `key` within `ttl_seconds`, False for every later one."""
         ...
 
+    async def release(self, key: str) -> None:
+        """Gives a claim back, for a step that failed after claiming: the next caller of `key` gets it."""
+        ...
+
     def thread_lock(self, key: str, ts: str) -> contextlib.AbstractAsyncContextManager[None]:
         """Held while one turn of a thread is answered: turns go one at a time, in the order of their
         messages' `ts` (the order they were posted), whichever process and whenever they arrive."""

@@ -63,6 +63,10 @@ class MemoryStore:
         heapq.heappush(self._claim_expiries, (now + ttl_seconds, key))
         return True
 
+    async def release(self, key: str) -> None:
+        # Its entry in `_claim_expiries` stays until due; it no longer matches, so it drops nothing.
+        self._claims.pop(key, None)
+
     def thread_lock(self, key: str, ts: str) -> contextlib.AbstractAsyncContextManager[None]:
         return self.turns.hold(key, ts)
 

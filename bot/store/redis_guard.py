@@ -5,7 +5,8 @@ redis-py waits 5 s for each reply. On a stalled Redis (a failover, a paused inst
 nothing answers) the dozen calls on an answer's path would wait a minute in sequence. So:
 - each call gets at most `CALL_TIMEOUT_SECONDS`;
 - the calls made for one answer share one deadline between them (bot/store/deadline.py);
-- after a failure, the process does not try Redis again for `PAUSE_SECONDS`: calls fail at once.
+- after a failure, the process does not try Redis again for `PAUSE_SECONDS`: calls fail at once (a call cut
+  short by its answer's deadline, not by its own timeout, is no such failure).
 A call that fails raises RedisError, as redis-py's own failures do; its caller falls back (claims to the
 process's memory, turns to in-process order, the cache to Slack).
 """
@@ -60,7 +61,9 @@ class RedisGuard:
             async with asyncio.timeout(limit):
                 return await call()
         except TimeoutError as error:
-            self._pause()
+            if limit >= self.call_timeout_seconds:
+                self._pause()
+            # Else the answer's own time ran out: Redis may be slow for it, not failing for every other answer.
             raise RedisTimeoutError(f"no reply within {limit:g} s") from error
         except OSError as error:
             self._pause()

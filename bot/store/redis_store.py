@@ -54,6 +54,8 @@ class RedisStore:
         # What this process has claimed, whatever Redis said: a second delivery of an event it took is known
         # here even when Redis fails in between; and with Redis down, claims are as good as one process's.
         self.local = MemoryStore()
+        # What Redis said another process has claimed: still refused when Redis then fails.
+        self.taken_elsewhere = MemoryStore()
         self.turns = RedisTurns(client, KEY_PREFIX, lease_seconds, self.guard, self.local.turns)
         self.threads = RedisThreadCache(
             client,
@@ -77,14 +79,31 @@ class RedisStore:
         if not await self.local.claim(key, ttl_seconds):
             return False
         try:
-            return bool(
+            taken = bool(
                 await self.guard.run(
                     lambda: self.client.set(KEY_PREFIX + key, "1", nx=True, ex=max(1, int(ttl_seconds)))
                 )
             )
         except RedisError as error:
+            if not await self.taken_elsewhere.claim(key, ttl_seconds):
+                await self.local.release(key)
+                return False
+            await self.taken_elsewhere.release(key)
             logger.warning("redis unavailable: claimed in this process only", extra={"error": repr(error)})
             return True
+        if not taken:
+            # Another process holds it: refused here too while Redis is down, but not held by this process, so
+            # that once that process gives it back (`release`), Redis decides again.
+            await self.local.release(key)
+            await self.taken_elsewhere.claim(key, ttl_seconds)
+        return taken
+
+    async def release(self, key: str) -> None:
+        await self.local.release(key)
+        try:
+            await self.guard.run(lambda: self.client.delete(KEY_PREFIX + key))
+        except RedisError as error:
+            logger.warning("redis unavailable: claim kept until it expires", extra={"error": repr(error)})
 
     def thread_lock(self, key: str, ts: str) -> contextlib.AbstractAsyncContextManager[None]:
         return self.turns.hold(key, ts)

@@ -5,7 +5,8 @@ lease: a key that expires unless the turn renews it. The turn whose entry comes 
 alive holds the thread. A turn that ends leaves the queue and publishes the thread's key, which wakes the
 waiting turns of every process at once (no polling). A process that dies stops renewing: its lease expires
 within `lease_seconds`, and the waiters, who also wake when the head's lease is due, skip it. If Redis
-fails before a turn holds its thread, the turn is kept in this process's own order instead (`ThreadLocks`).
+fails before a turn holds its thread, the turn is kept in this process's own order instead (`ThreadLocks`),
+which every turn also holds once it comes first, so that a turn falling back waits for one holding through Redis.
 
 States of one turn: entering → waiting (not first) → holding (first) → left. It renews its lease in every
 state between entering and leaving, so a turn holds its thread for as long as it lives, however long it
@@ -98,7 +99,7 @@ class RedisTurns:
         self._wakers.setdefault(key, set()).add(wake)
         renewing: asyncio.Task[None] | None = None
         entering = False
-        in_process_only = contextlib.AsyncExitStack()
+        in_process = contextlib.AsyncExitStack()
         try:
             try:
                 await self._listen_for_wake_ups()
@@ -110,10 +111,12 @@ class RedisTurns:
                 logger.warning(
                     "redis unavailable: the thread's turn kept in this process", extra={"error": repr(error)}
                 )
-                await in_process_only.enter_async_context(self.local.hold(key, ts))
+            # Held in this process's order too, whichever way the turn came first: a turn that falls back when
+            # Redis fails mid-answer then waits for the one holding the thread through Redis.
+            await in_process.enter_async_context(self.local.hold(key, ts))
             yield
         finally:
-            await in_process_only.aclose()
+            await in_process.aclose()
             self._wakers[key].discard(wake)
             if not self._wakers[key]:
                 del self._wakers[key]

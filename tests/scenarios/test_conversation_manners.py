@@ -184,3 +184,116 @@ async def test_a_channels_model_reaches_the_model_request(
         "claude-4-5-sonnet",
     ]
     assert fake_model.requests[0]["model"] != "claude-4-5-sonnet"
+
+
+async def test_get_a_human_that_slack_fails_to_post_can_be_clicked_again(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+) -> None:
+    """Slack fails the escalation's post: the asker is told, and a second click calls the group in (the
+    once-per-thread claim is not spent on a ping nobody saw)."""
+    from bot.app.runtime import EVENTS_PATH
+    from tests.fakes.faults import Fault
+
+    bot = await bot_factory(ESCALATE_TO="C0TEAM001=S0ABC123")
+    events = EventSender(bot.url + EVENTS_PATH, http)
+    fake_model.script += [Reply(["Try restarting it."])]
+    thread = await asked_and_answered(fake_slack, events, "why is the staging worker stuck?", "C0TEAM001")
+    answer = fake_slack.bot_messages("C0TEAM001", thread)[0]
+    click = block_action({**answer, "channel": "C0TEAM001"}, "UALICE", button(answer, "get_a_human"), "http://x")
+
+    fake_slack.faults["chat.postMessage"] = [Fault(error="fatal_error")]
+    await events.interact(click)
+    await bot.runtime.tasks.wait()
+    assert fake_slack.bot_replies("C0TEAM001", thread) == ["Try restarting it."]
+    assert "couldn't call anyone in" in fake_slack.ephemerals[-1]["text"]
+
+    await events.interact(click)
+    await bot.runtime.tasks.wait()
+    replies = fake_slack.bot_replies("C0TEAM001", thread)
+    assert replies[-1].startswith("<!subteam^S0ABC123>, <@UALICE> could use a hand here")
+    report = await bot.runtime.answerer.feedback.report()
+    assert report is not None
+    assert report.escalations == 1
+
+
+async def test_get_a_human_cut_short_by_shutdown_can_be_clicked_again(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+) -> None:
+    """The escalation's post is in flight when its task is cancelled (SIGTERM): the claim is given back."""
+    import asyncio
+
+    from bot.app.runtime import EVENTS_PATH
+    from tests.fakes.faults import Fault
+
+    bot = await bot_factory(ESCALATE_TO="C0TEAM001=S0ABC123")
+    events = EventSender(bot.url + EVENTS_PATH, http)
+    fake_model.script += [Reply(["Try restarting it."])]
+    thread = await asked_and_answered(fake_slack, events, "why is the staging worker stuck?", "C0TEAM001")
+    answer = fake_slack.bot_messages("C0TEAM001", thread)[0]
+    click = block_action({**answer, "channel": "C0TEAM001"}, "UALICE", button(answer, "get_a_human"), "http://x")
+    posts = len(fake_slack.calls_to("chat.postMessage"))
+
+    fake_slack.faults["chat.postMessage"] = [Fault(hang=True)]
+    await events.interact(click)
+    await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.postMessage")) > posts)
+    (escalating,) = [task for task in asyncio.all_tasks() if task.get_name() == "escalate C0TEAM001"]
+    escalating.cancel()
+    await bot.runtime.tasks.wait()
+    fake_slack.release_hangs()
+
+    await events.interact(click)
+    await bot.runtime.tasks.wait()
+    assert fake_slack.bot_replies("C0TEAM001", thread)[-1].startswith("<!subteam^S0ABC123>, <@UALICE> could use")
+
+
+async def test_the_log_the_bot_asked_for_shared_without_words_is_answered(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """The bot asks for the log; the asker uploads it with no text (a `file_share` follow-up): answered, with
+    the file, not taken for a silent nod."""
+    fake_model.script += [Reply(["Please share the worker's log."]), Reply(["The disk is full."])]
+    thread = await asked_and_answered(fake_slack, events, "why did the worker crash?")
+    log = fake_slack.add_file("worker.log", b"ENOSPC: no space left on device\n", "text/plain")
+    upload = fake_slack.post_as_person("C1", "UALICE", "", thread_ts=thread, subtype="file_share", files=[log])
+    await events.message(upload)
+    assert (await fake_slack.wait_for_replies("C1", thread, count=2))[-1] == "The disk is full."
+    assert "ENOSPC" in str(fake_model.requests[1]["messages"][-1]["content"])
+
+
+async def test_two_processes_share_the_thread_its_mute_and_its_escalation(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+) -> None:
+    """With Redis, a follow-up delivered to the other process is answered once, a mute made in one keeps the
+    other quiet, and the escalation happens once whichever process each click reaches."""
+    from bot.app.runtime import EVENTS_PATH
+    from tests.redis_server import redis_server
+
+    async with redis_server() as url:
+        one, two = [await bot_factory(REDIS_URL=url, ESCALATE_TO="C0TEAM001=S0ABC123") for _ in range(2)]
+        to_one, to_two = (EventSender(bot.url + EVENTS_PATH, http) for bot in (one, two))
+        fake_model.script += [Reply(["Deploy to EU."]), Reply(["Staging is us-east."])]
+        thread = await asked_and_answered(fake_slack, to_one, "where do we deploy?", "C0TEAM001")
+
+        follow_up = fake_slack.post_as_person("C0TEAM001", "UALICE", "and for staging?", thread_ts=thread)
+        await to_two.message(follow_up)
+        await to_one.message(follow_up)  # Slack's retry, to the other process
+        await fake_slack.wait_for_replies("C0TEAM001", thread, count=2)
+        for bot in (one, two):
+            await bot.runtime.tasks.wait()
+        assert fake_slack.bot_replies("C0TEAM001", thread) == ["Deploy to EU.", "Staging is us-east."]
+
+        answer = fake_slack.bot_messages("C0TEAM001", thread)[-1]
+        human = block_action({**answer, "channel": "C0TEAM001"}, "UALICE", button(answer, "get_a_human"), "http://x")
+        await to_one.interact(human)
+        await to_two.interact(human)
+        stop = block_action({**answer, "channel": "C0TEAM001"}, "UALICE", button(answer, "stop_following"), "http://x")
+        await to_one.interact(stop)
+        for bot in (one, two):
+            await bot.runtime.tasks.wait()
+        await to_two.message(fake_slack.post_as_person("C0TEAM001", "UALICE", "and for prod?", thread_ts=thread))
+        for bot in (one, two):
+            await bot.runtime.tasks.wait()
+        replies = fake_slack.bot_replies("C0TEAM001", thread)
+        assert len(fake_model.requests) == 2
+        assert sum(reply.startswith("<!subteam^S0ABC123>") for reply in replies) == 1
+        assert replies[-1] == "Okay, I'll stay out of this thread until someone mentions me again."

@@ -82,3 +82,38 @@ async def test_a_stalled_redis_costs_an_answer_one_short_wait_not_one_timeout_pe
             assert waited < 6, f"the answer waited {waited:.1f} s on a stalled Redis"
         finally:
             server.resume()
+
+
+async def test_a_follow_up_while_redis_stalls_is_acknowledged_at_once_and_the_next_mention_answered(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """The thread's state is read from Redis for a follow-up without a mention: a stalled Redis holds neither
+    Slack's acknowledgement nor the thread (the follow-up goes unanswered: what the thread knows cannot be
+    read), and a mention is answered as usual."""
+    async with controlled_redis_server() as server:
+        bot = await bot_factory(REDIS_URL=server.url)
+        events = EventSender(bot.url + EVENTS_PATH, http)
+        fake_model.script += [Reply(["Deploy to EU."]), Reply(["Staging is us-east."])]
+        parent = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} where do we deploy?")
+        await events.mention(parent)
+        await fake_slack.wait_for_replies("C1", parent["ts"])
+        await bot.runtime.tasks.wait()
+
+        server.stall()
+        try:
+            follow_up = fake_slack.post_as_person("C1", "UALICE", "and for staging?", thread_ts=parent["ts"])
+            sent = time.monotonic()
+            response = await events.message(follow_up)
+            acknowledged = time.monotonic() - sent
+            assert response.status == 200
+            # Generous: Slack waits 3 s; the store read happens after the acknowledgement.
+            assert acknowledged < 1.5, f"the acknowledgement waited {acknowledged:.1f} s on a stalled Redis"
+            await bot.runtime.tasks.wait()
+            mention = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} and for staging?", thread_ts=parent["ts"])
+            await events.mention(mention)
+            await fake_slack.wait_for_replies("C1", parent["ts"], count=2, within_seconds=30)
+            await bot.runtime.tasks.wait()
+            assert fake_slack.bot_replies("C1", parent["ts"]) == ["Deploy to EU.", "Staging is us-east."]
+            assert len(fake_model.requests) == 2
+        finally:
+            server.resume()

@@ -99,6 +99,35 @@ def test_acknowledgements(text: str) -> None:
     assert is_acknowledgement(text, BOT)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks &lt;3",  # "thanks <3" as Slack escapes it
+        "thanks &amp; cheers",
+        "+1",
+        "great :D",
+        "ok ;-)",
+        "t\u200bhanks\u200f!",  # zero-width space, right-to-left mark
+        "\uff34\uff28\uff21\uff2e\uff2b\uff33 👍🏽",  # full-width THANKS, a skin tone
+        "`thanks`",
+    ],
+)
+def test_acknowledgements_in_slacks_escapes_text_emoticons_and_odd_unicode(text: str) -> None:
+    assert is_acknowledgement(text, BOT)
+
+
+@pytest.mark.parametrize("text", ["&lt;3 the new dashboard, but where is the export?", "is 1+1 cached?"])
+def test_an_emoticon_inside_a_question_leaves_a_question(text: str) -> None:
+    assert not is_acknowledgement(text, BOT)
+
+
+def test_a_file_the_asker_shares_without_words_is_answered() -> None:
+    """The bot asked for a log; the asker uploads it with no text: an answer to the bot, not a silent nod."""
+    assert follow_up_is_for_bot("", "UALICE", BOT, BOT_ANSWERED_ALICE, has_files=True)
+    assert follow_up_is_for_bot("ok", "UALICE", BOT, BOT_ANSWERED_ALICE, has_files=True)
+    assert not follow_up_is_for_bot("", "UALICE", BOT, BOT_ANSWERED_ALICE)
+
+
 def test_thread_state_survives_the_store_and_ignores_what_it_cannot_read() -> None:
     state = ThreadState(answered=True, muted=True, last_author="UALICE", last_for_bot=True, askers=("UALICE",))
     assert ThreadState.from_json(state.to_json()) == state

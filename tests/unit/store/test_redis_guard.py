@@ -100,3 +100,54 @@ async def test_with_redis_failing_a_threads_turns_keep_their_order_in_the_proces
     assert order == ["1.0", "2.0"]
     await turns.close()
     await client.aclose()
+
+
+async def test_an_answer_whose_own_time_runs_out_does_not_pause_redis_for_every_other_answer() -> None:
+    """A call cut short by its answer's deadline (not by the call timeout) says nothing about Redis: the
+    process goes on using it (a pause would make every claim local-only, and two processes could each
+    answer the same mention, for the pause's 5 s)."""
+    guard = RedisGuard(call_timeout_seconds=1, pause_seconds=5)
+
+    async def slow() -> str:
+        await asyncio.sleep(0.05)
+        return "ok"
+
+    with shared_deadline(0.08):
+        assert await guard.run(slow) == "ok"
+        with pytest.raises(RedisTimeoutError):
+            await guard.run(slow)
+    assert not guard.paused
+    assert await guard.run(slow) == "ok"
+
+
+async def test_redis_failing_mid_answer_does_not_let_the_threads_next_turn_run_alongside() -> None:
+    """A turn holds its thread through Redis; Redis goes away; the next question of the same thread in this
+    process falls back to in-process order, and must still wait for the turn that holds the thread."""
+    from tests.redis_server import controlled_redis_server
+
+    async with controlled_redis_server() as server:
+        client = redis.from_url(server.url, decode_responses=True, socket_connect_timeout=0.2)
+        turns = RedisTurns(client, "test:", guard=RedisGuard(pause_seconds=60), local=ThreadLocks())
+        order: list[str] = []
+        first_holds = asyncio.Event()
+        release = asyncio.Event()
+
+        async def turn(ts: str) -> None:
+            async with turns.hold("T1", ts):
+                order.append(f"start {ts}")
+                if ts == "1.0":
+                    first_holds.set()
+                    await release.wait()
+                order.append(f"end {ts}")
+
+        first = asyncio.create_task(turn("1.0"))
+        await first_holds.wait()
+        await server.stop()
+        second = asyncio.create_task(turn("2.0"))
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.gather(first, second)
+        assert order == ["start 1.0", "end 1.0", "start 2.0", "end 2.0"]
+        await turns.close()
+        await client.aclose()

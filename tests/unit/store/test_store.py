@@ -7,7 +7,7 @@ import redis.asyncio as redis
 from bot.answer.answerer import CLAIM_TTL_SECONDS
 from bot.store.memory import MemoryStore
 from bot.store.redis_store import RedisStore
-from tests.redis_server import redis_server
+from tests.redis_server import controlled_redis_server, redis_server
 
 
 async def test_a_key_is_claimed_once() -> None:
@@ -21,6 +21,43 @@ async def test_claims_expire() -> None:
     store = MemoryStore()
     assert await store.claim("event:1", 0)
     assert await store.claim("event:1", 60)
+
+
+async def test_a_released_claim_can_be_taken_again() -> None:
+    store = MemoryStore()
+    assert await store.claim("escalated:1", 60)
+    await store.release("escalated:1")
+    assert await store.claim("escalated:1", 60)
+    assert not await store.claim("escalated:1", 60)
+
+
+async def test_a_claim_released_in_one_redis_process_is_free_in_another() -> None:
+    async with redis_server() as url:
+        one, two = (RedisStore(redis.from_url(url, decode_responses=True)) for _ in range(2))
+        try:
+            assert await one.claim("escalated:1", 60)
+            assert not await two.claim("escalated:1", 60)
+            await one.release("escalated:1")
+            assert await two.claim("escalated:1", 60)
+            assert not await one.claim("escalated:1", 60)
+        finally:
+            await one.close()
+            await two.close()
+
+
+async def test_a_claim_another_redis_process_holds_stays_refused_when_redis_fails() -> None:
+    async with controlled_redis_server() as server:
+        one, two = (RedisStore(redis.from_url(server.url, decode_responses=True)) for _ in range(2))
+        try:
+            assert await one.claim("event:1", 60)
+            assert not await two.claim("event:1", 60)
+            await server.stop()
+            assert not await two.claim("event:1", 60)
+            assert not await one.claim("event:1", 60)
+            assert await two.claim("event:2", 60), "a new key is claimed in the process alone"
+        finally:
+            await one.close()
+            await two.close()
 
 
 async def test_thread_cache_is_bounded_in_entries() -> None:
