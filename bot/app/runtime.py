@@ -29,8 +29,11 @@ from bot.slack.reply import SlackCapabilities
 from bot.slack.thread import NameDirectory, ThreadReader
 from bot.store.base import Store
 from bot.store.memory import MemoryStore
+from bot.store.redis_queue import RedisQueue
 from bot.store.redis_store import RedisStore
 from bot.tasks import TaskTracker
+from bot.work.consumer import Consumer
+from bot.work.intake import Intake
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,8 @@ class Runtime:
     tasks: TaskTracker
     answerer: Answerer
     slack_app: AsyncApp
+    # The durable queue's reader, with REDIS_URL (bot/work/).
+    consumer: Consumer | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -79,6 +84,7 @@ class Runtime:
             context=CatchUpFollowUps(store, sources, settings),
             files=file_context(settings, slack, store, names),
         )
+        durable = _durable_work(store, answerer, tasks)
         slack_app = build_slack_app(
             settings,
             slack,
@@ -87,11 +93,14 @@ class Runtime:
             tasks,
             admin_parts=[usage_part(answerer.usage), feedback_part(answerer.feedback, slack)],
             suggested_prompts=SuggestedPrompts(slack, settings.suggested_prompts, capabilities),
+            intake=durable.intake if durable else None,
         )
         catch_up = CatchUp(slack=slack, answerer=answerer, store=store, reader=sources, settings=settings)
         register_catch_up(slack_app, catch_up, tasks)
         register_feedback(slack_app, answerer.feedback, slack, tasks)
-        return cls(settings, slack, model, store, tasks, answerer, slack_app)
+        if durable:
+            durable.start()
+        return cls(settings, slack, model, store, tasks, answerer, slack_app, durable)
 
     def web_app(self) -> web.Application:
         app = web.Application()
@@ -100,7 +109,10 @@ class Runtime:
 
     async def close(self, grace_seconds: float = 0.0) -> None:
         """Lets answers in flight finish for up to `grace_seconds`, gives the rest `NOTICE_SECONDS` to say
-        they were cut off, then closes every connection (see bot.shutdown for the budget)."""
+        they were cut off, then closes every connection (see bot.shutdown for the budget). Queued answers
+        are handed back at once instead: a live process answers them in full."""
+        if self.consumer is not None:
+            await self.consumer.stop(within_seconds=NOTICE_SECONDS)
         for task in await self.tasks.wait(within_seconds=grace_seconds):
             task.cancel()
         left = await self.tasks.wait(within_seconds=NOTICE_SECONDS)
@@ -121,3 +133,11 @@ class Runtime:
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "version": __version__})
+
+
+def _durable_work(store: Store, answerer: Answerer, tasks: TaskTracker) -> Consumer | None:
+    """The question queue in Redis and this process's reader of it; none without REDIS_URL."""
+    if not isinstance(store, RedisStore):
+        return None
+    queue = RedisQueue(store.client, store.guard)
+    return Consumer(queue, answerer, Intake(queue), store, tasks)

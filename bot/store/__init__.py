@@ -1,4 +1,5 @@
-"""State shared between deliveries and processes: claims, turns, caches and counters, in memory or in Redis.
+"""State shared between deliveries and processes: claims, turns, caches, counters and the question queue, in
+memory or in Redis.
 
     base          the Store protocol both implementations keep
     memory        one process: everything in its memory
@@ -6,6 +7,9 @@
     redis_cache   cached threads in Redis, within their own share of maxmemory
     redis_turns   a thread's turns in message order across processes: leases and wake-ups
     thread_locks  the same order within one process
+    queue         the Queue protocol: questions acknowledged to Slack and not yet answered (bot/work/ reads it)
+    memory_queue  the queue of one process, in memory
+    redis_queue   the queue of several processes: a Redis Stream with a consumer group
 
 Slack stays the source of truth: a store that loses everything costs time, never correctness.
 """

@@ -69,7 +69,12 @@ return redis.call('XDEL', KEYS[1], ARGV[2])
 
 class RedisQueue:
     def __init__(
-        self, client: redis.Redis, guard: RedisGuard | None = None, *, prefix: str = KEY_PREFIX, longest_block: float = 2.0
+        self,
+        client: redis.Redis,
+        guard: RedisGuard | None = None,
+        *,
+        prefix: str = KEY_PREFIX,
+        longest_block: float = 2.0,
     ) -> None:
         self.client = client
         self.guard = guard or RedisGuard()
@@ -95,7 +100,7 @@ class RedisQueue:
         if not self._group_made:
             await self._make_group()
         try:
-            reply = await self._run(
+            reply: Any = await self._run(
                 lambda: self.client.xreadgroup(
                     GROUP, consumer, {self.stream: ">"}, count=count, block=max(1, round(block_seconds * 1000))
                 ),
@@ -111,7 +116,7 @@ class RedisQueue:
 
     async def reclaim(self, consumer: str, min_idle_seconds: float, count: int) -> list[Entry]:
         try:
-            reply = await self._run(
+            reply: Any = await self._run(
                 lambda: self.client.xautoclaim(
                     self.stream, GROUP, consumer, round(min_idle_seconds * 1000), "0-0", count=count
                 )
