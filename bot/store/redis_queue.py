@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis.asyncio as redis
@@ -65,6 +66,28 @@ DONE = """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('XDEL', KEYS[1], ARGV[2])
 """
+
+
+@dataclass(frozen=True)
+class Persistence:
+    """Whether Redis keeps its data through a restart: the append-only file, or snapshots (`save` rules)."""
+
+    aof: bool
+    # The `save` rules ("3600 1 300 100"); "" for none; None when Redis does not say (CONFIG refused).
+    snapshots: str | None
+
+    @property
+    def kept(self) -> bool:
+        return self.aof or bool(self.snapshots)
+
+    def describe(self) -> str:
+        if self.aof:
+            return "persistence on (append-only file)"
+        if self.snapshots:
+            return f"persistence by snapshots only (save {self.snapshots}): a crash loses the last minutes"
+        if self.snapshots is None:
+            return "persistence: append-only file off, snapshots unknown (CONFIG GET refused)"
+        return "persistence off"
 
 
 class RedisQueue:
@@ -158,6 +181,18 @@ class RedisQueue:
 
     async def close(self) -> None:
         """The client is the store's; it closes it."""
+
+    async def persistence(self) -> Persistence:
+        """For `check`: CONFIG GET where Redis allows it, else INFO persistence (which has no `save` rules)."""
+        try:
+            config = await self._run(lambda: self.client.config_get("appendonly"))
+            saves = await self._run(lambda: self.client.config_get("save"))
+            return Persistence(aof=config.get("appendonly") == "yes", snapshots=str(saves.get("save") or ""))
+        except StoreUnavailable as error:
+            if not isinstance(error.__cause__, ResponseError):
+                raise
+        info = await self._run(lambda: self.client.info("persistence"))
+        return Persistence(aof=bool(int(info.get("aof_enabled", 0))), snapshots=None)
 
     async def _make_group(self) -> None:
         try:

@@ -141,7 +141,7 @@ class Consumer:
     async def _take_loop(self) -> None:
         outside_deadline()
         failing = False
-        while True:
+        while not self._stopping:
             try:
                 entries = await self.queue.take(self.name, BATCH, self.block_seconds)
             except QueueReset:
@@ -154,28 +154,44 @@ class Consumer:
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             failing = False
+            if self._stopping or _cancelling():
+                await self._give_back(entries)
+                raise asyncio.CancelledError
             for entry in entries:
                 self._begin(entry, Event.TAKEN)
 
     async def _upkeep_loop(self) -> None:
         outside_deadline()
         failing = False
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.upkeep_seconds)
             try:
                 lost = await self.queue.renew(self.name, list(self._work))
                 for entry_id in lost:
                     if entry_id in self._work:
                         logger.warning("an answer's entry was taken over by another process", extra={"entry": entry_id})
-                for entry in await self.queue.reclaim(self.name, self.reclaim_idle_seconds, BATCH):
+                reclaimed = await self.queue.reclaim(self.name, self.reclaim_idle_seconds, BATCH)
+                if self._stopping or _cancelling():
+                    await self._give_back(reclaimed)
+                    raise asyncio.CancelledError
+                for entry in reclaimed:
                     if entry.id not in self._work:
                         logger.info("answering a question whose process stopped", extra={"entry": entry.id})
                         self._begin(entry, Event.RECLAIMED)
                 failing = False
             except StoreUnavailable as error:
+                if _cancelling():
+                    raise asyncio.CancelledError from error
                 if not failing:  # once per outage
                     logger.warning("could not renew or reclaim queued questions", extra={"error": str(error)})
                 failing = True
+
+    async def _give_back(self, entries: Sequence[Entry]) -> None:
+        """Entries that came with a read the stop interrupted (redis-py may swallow a cancellation that comes
+        with its reply): handed back untouched, for a live process."""
+        for entry in entries:
+            with contextlib.suppress(StoreUnavailable):
+                await self.queue.hand_back(self.name, entry.id, entry.payload)
 
     async def _queue_again_later(self) -> None:
         await asyncio.sleep(self.queue_again_seconds)
@@ -254,6 +270,11 @@ class Consumer:
         self._side.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("queue task crashed", exc_info=task.exception(), extra={"task": task.get_name()})
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _merged(earlier: Sequence[str], posted: Sequence[str]) -> list[str]:
