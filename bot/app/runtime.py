@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -112,7 +113,10 @@ class Runtime:
         they were cut off, then closes every connection (see bot.shutdown for the budget). Queued answers
         are handed back at once instead: a live process answers them in full."""
         if self.consumer is not None:
+            started = time.monotonic()
             await self.consumer.stop(within_seconds=NOTICE_SECONDS)
+            # Within the same budget: the time handing back took comes off the grace of the rest.
+            grace_seconds = max(0.0, grace_seconds - (time.monotonic() - started))
         for task in await self.tasks.wait(within_seconds=grace_seconds):
             task.cancel()
         left = await self.tasks.wait(within_seconds=NOTICE_SECONDS)
