@@ -157,7 +157,7 @@ class RedisQueue:
             lost = await self._run(lambda: self._renew(keys=[self.stream], args=[GROUP, consumer, *ids]))
         except StoreUnavailable as error:
             if _no_group(error):
-                return list(ids)
+                return []  # the queue was emptied: nothing to renew, and no one else holds them
             raise
         return [str(entry_id) for entry_id in lost or []]
 
