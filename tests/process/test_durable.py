@@ -73,16 +73,9 @@ async def test_sigkill_mid_answer_is_reclaimed_by_the_live_process_and_answered_
         async with bot_process(environ, server.url) as (staying, _):
             dying.kill()
             killed = time.monotonic()
-            try:
-                await fake_slack.wait_for(
-                    lambda: fake_slack.bot_replies("C1", question["ts"]) == ["Whole answer."], within_seconds=25
-                )
-            except TimeoutError:
-                print("DBG", fake_slack.bot_messages("C1", question["ts"]), [c.method for c in fake_slack.calls])
-                staying.process.send_signal(signal.SIGTERM)
-                await staying.finish()
-                print("\n".join(staying.output))
-                raise
+            await fake_slack.wait_for(
+                lambda: fake_slack.bot_replies("C1", question["ts"]) == ["Whole answer."], within_seconds=25
+            )
             took = time.monotonic() - killed
             await staying.wait_for_line("outcome=answered")
     [answer] = fake_slack.bot_messages("C1", question["ts"])
