@@ -18,7 +18,8 @@ from aiohttp import web
 from PIL import Image
 
 from tests.fakes.model_api import FakeModel, Reply
-from tests.fakes.slack_api import PUBLISHED_RATE_LIMITS, FakeSlack, RateLimit
+from tests.fakes.rate_limits import PUBLISHED_RATE_LIMITS, RateLimit
+from tests.fakes.slack_api import FakeSlack
 
 
 def streamed_reply(latency_seconds: float, chunks: int) -> Reply:

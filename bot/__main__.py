@@ -15,7 +15,7 @@ import sys
 
 from dotenv import load_dotenv
 
-from bot.app.chat import chat, stdin_lines
+from bot.app.chat import Screen, chat, stdin_lines
 from bot.app.check import run_checks
 from bot.app.server import serve
 from bot.errors import ConfigurationError
@@ -51,10 +51,11 @@ def main() -> int:
         print(f"The bot cannot start; fix these settings and start it again:\n{error}", file=sys.stderr)
         return EXIT_CONFIGURATION
     if command == "chat":
-        # The conversation owns stdout; log lines (retries, say) go to stderr.
-        configure_logging(settings.log_level, settings.secrets, sys.stderr)
+        # The conversation owns stdout; log lines (retries, say) go to stderr, each on a line of its own.
+        screen = Screen(sys.stdout, sys.stderr)
+        configure_logging(settings.log_level, settings.secrets, screen.log_stream)
         try:
-            return asyncio.run(chat(settings, stdin_lines(sys.stdout), sys.stdout))
+            return asyncio.run(chat(settings, stdin_lines(screen), screen))
         except KeyboardInterrupt:
             # Ctrl-C: asyncio cancelled the chat, which closed its model connection; no traceback for that.
             print(file=sys.stdout)

@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import MutableMapping, Sequence
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from bot.safe_text import safe_text
 
@@ -29,6 +29,7 @@ class Outcome(StrEnum):
     ALREADY_ANSWERED = "already_answered"
     CANNOT_READ = "cannot_read"
     NOTHING_TO_SUMMARIZE = "nothing_to_summarize"
+    MUTED = "muted"
 
 
 def log_event_handled(logger: logging.Logger, log: MutableMapping[str, Any], started: float) -> None:
@@ -74,7 +75,15 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def configure_logging(level: str, secrets: Sequence[str], stream: TextIO = sys.stdout) -> None:
+class LogStream(Protocol):
+    """Where log lines go: a file such as sys.stdout, or `python -m bot chat`'s screen."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> None: ...
+
+
+def configure_logging(level: str, secrets: Sequence[str], stream: LogStream = sys.stdout) -> None:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(LogfmtFormatter(secrets))
     root = logging.getLogger()

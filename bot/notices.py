@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 
 from bot.errors import (
     ContextTooLong,
+    ModelAnswerTooLarge,
     ModelError,
     ModelHTTPError,
     ModelSetupError,
@@ -14,6 +16,7 @@ from bot.errors import (
     ModelTimeout,
     ModelUnreachable,
 )
+from bot.safe_text import inert_markup
 
 EMPTY_MENTION = "Hi! Ask me anything: mention me with your question, or write to me in a DM."
 TRY_AGAIN = "Please try again in a moment."
@@ -32,24 +35,39 @@ SETUP_NEEDS_ATTENTION = (
 
 
 def model_failed(error: ModelError) -> str:
-    """Names the failure and what will help: waiting, changing the message, or fixing the bot's setup."""
+    """Names the failure and what will help: waiting, changing the message, or fixing the bot's setup. The
+    service's own words are quoted as a short summary (its internals go to the log, not to the channel)."""
     if isinstance(error, ModelTimeout):
         said, advice = f"the model service timed out after {error.seconds:g} s", TRY_AGAIN
     elif isinstance(error, ModelUnreachable):
         said, advice = "I could not reach the model service", f"{TRY_AGAIN} {IF_IT_PERSISTS}"
+    elif isinstance(error, ModelAnswerTooLarge):
+        said = f"the model service sent {error.detail}, more than any real answer, so I stopped reading it"
+        advice = f"{TRY_AGAIN} {IF_IT_PERSISTS}"
     elif isinstance(error, ModelStreamBroken):
-        said, advice = f"the model service broke off its answer ({error.detail})", TRY_AGAIN
+        said, advice = f"the model service broke off its answer ({inert_markup(error.detail)})", TRY_AGAIN
     elif isinstance(error, ModelSetupError):
-        said = f"the model service refused this bot's settings: HTTP {error.status}: {error.message}"
-        advice = SETUP_NEEDS_ATTENTION
+        said, advice = f"the model service refused this bot's settings: {_quoted(error)}", SETUP_NEEDS_ATTENTION
     elif isinstance(error, ContextTooLong):
-        said = f"this conversation is too long for the model, even shortened: HTTP {error.status}: {error.message}"
+        said = f"this conversation is too long for the model, even shortened: {_quoted(error)}"
         advice = "Please start a new thread, or send a shorter message."
     elif isinstance(error, ModelHTTPError):
-        said, advice = f"the model service answered HTTP {error.status}: {error.message}", _advice_for(error.status)
+        said, advice = _service_said(error), _advice_for(error.status)
     else:
-        said, advice = f"the model service failed ({error})", TRY_AGAIN
+        said, advice = f"the model service failed ({inert_markup(str(error))})", TRY_AGAIN
     return ":warning: " + sentences(f"Sorry, {said}", advice)
+
+
+def _quoted(error: ModelHTTPError) -> str:
+    """The service's summary, with the HTTP status it came with; an error event in a stream came with none."""
+    message = inert_markup(error.message)
+    return message if error.in_stream else f"HTTP {error.status}: {message}"
+
+
+def _service_said(error: ModelHTTPError) -> str:
+    if error.in_stream:
+        return f"the model service reported an error mid-answer: {inert_markup(error.message)}"
+    return f"the model service answered HTTP {error.status}: {inert_markup(error.message)}"
 
 
 IF_IT_PERSISTS = "If it keeps happening, please tell the person who runs this bot."
@@ -91,7 +109,8 @@ def ending_note(finish_reason: str | None) -> str | None:
 def interrupted(error: ModelError) -> str:
     """Marks a partly shown answer as incomplete, so nobody takes it for the whole answer."""
     advice = SETUP_NEEDS_ATTENTION if isinstance(error, ModelSetupError) else "Please ask again."
-    return f":warning: _{sentences(f'The answer was interrupted ({error})', advice)}_"
+    said = _service_said(error) if isinstance(error, ModelHTTPError) else inert_markup(str(error))
+    return f":warning: _{sentences(f'The answer was interrupted ({said})', advice)}_"
 
 
 def channel_not_allowed(allowed_channels: list[str]) -> str:
@@ -109,13 +128,13 @@ CANT_READ_DM = (
     "I can only read channels I'm a member of and our own DM, so I can't summarize this conversation. "
     "Try it in a channel I'm in."
 )
+CATCH_UP_NOT_YOURS = "I can only summarize a conversation you can read yourself, so I didn't summarize this one."
 CATCH_UP_UNDELIVERED = f":warning: Sorry, I couldn't send you the summary in our DM. {TRY_AGAIN}"
 
 
 def catch_up_usage(given: str) -> str:
     """The reply to a `/catchup` argument that is not a time span."""
-    shown = given.strip().replace("`", "'")[:40]
-    return f"I didn't understand `{shown}` as a time span. {CATCH_UP_USAGE}"
+    return f"I didn't understand `{_code_safe(given.strip(), 40)}` as a time span. {CATCH_UP_USAGE}"
 
 
 def cant_read(channel: str, bot_name: str) -> str:
@@ -218,12 +237,17 @@ FILE_REASONS = {
     "binary": "it is not text",
     "unreadable": "it could not be read ({detail})",
     "no_room": "it did not fit in the model's input limit next to newer content",
+    "too_complex": "it is too complex for me to read ({detail})",
+    "image_too_large": "the image is too large for me to read ({detail})",
+    "busy": "I was reading too many files at once; ask again in a minute",
 }
 
 
 def file_not_read(name: str, reason: str, detail: str = "", **limits: int) -> str:
     """One line per file in the answer's note, so nobody takes an answer for one that read the file."""
-    why = FILE_REASONS.get(reason, "it could not be read").format(detail=detail or "unknown problem", **limits)
+    why = FILE_REASONS.get(reason, "it could not be read").format(
+        detail=inert_markup(detail) if detail else "unknown problem", **limits
+    )
     return f"_I did not read `{_code_safe(name)}`: {why}._"
 
 
@@ -235,21 +259,28 @@ def more_links_not_followed(count: int, max_links: int) -> str:
     return f"_…and {count} more Slack links I did not open: I follow at most {max_links} in a question._"
 
 
-def link_private_elsewhere(url: str) -> str:
-    """For an asker who may read a private conversation, asking where others would see the answer."""
+def link_not_for_everyone_here(url: str) -> str:
+    """The asker may read the linked conversation, but someone who reads this one may not (a private
+    conversation, or a channel shared with guests or another organisation)."""
     return (
-        f"_I did not open {url} here: not everyone in this thread may be able to see it. "
+        f"_I did not open {inert_markup(url)} here: not everyone in this conversation may be able to see it. "
         "Ask me about it in a DM with me, or in that conversation._"
     )
 
 
 def link_not_followed(url: str) -> str:
     """Says nothing about what the link points to: the asker may not be allowed to know."""
-    return f"_I could not open {url}: I only follow links to conversations that both you and I can see._"
+    return f"_I could not open {inert_markup(url)}: I only follow links to conversations that both you and I can see._"
 
 
-def _code_safe(name: str) -> str:
-    return name.replace("`", "'").replace("\n", " ")[:200]
+def link_unchecked(url: str) -> str:
+    """Slack could not say who may see the linked conversation, so it was not opened."""
+    return f"_I did not open {inert_markup(url)}: Slack could not tell me who may see it. {TRY_AGAIN}_"
+
+
+def _code_safe(text: str, limit: int = 200) -> str:
+    """Outside text inside a code span, where Markdown and mrkdwn make no links: it cannot close the span."""
+    return text.replace("`", "'").replace("\n", " ")[:limit]
 
 
 # The agent tab and feedback on answers (bot/features/agent_tab.py, bot/answer/feedback.py).
@@ -269,3 +300,41 @@ FEEDBACK_THANKS_DOWN = (
     "Thanks for the feedback: it helps the people who run me see which answers miss. "
     "Tell me in this thread what was wrong, and I'll try again."
 )
+
+MUTED = "Okay, I'll stay out of this thread until someone mentions me again."
+STOP_FOLLOWING = "Stop following"
+GET_A_HUMAN = "Get a human"
+ESCALATION_ONLY_ASKER = "Only the person who asked can call someone in here. Mention a teammate if you need one."
+ALREADY_ESCALATED = "Someone has already been called in to this thread."
+ESCALATION_UNDELIVERED = f":warning: Sorry, I couldn't call anyone in. {TRY_AGAIN}"
+
+
+def escalation(who: str, asker: str, summary: str) -> str:
+    """`who` is Slack's mention of the group or person (`<!subteam^S…>`, `<@U…>`); `summary` is the asker's
+    own question, made inert before it is quoted."""
+    still_open = f": “{summary}”" if summary else "."
+    return f"{who}, <@{asker}> could use a hand here; I couldn't fully help. Still open{still_open}"
+
+
+# Slack's markup in the texts above, for `python -m bot chat`: the terminal shows none of it.
+EMOJI_CODE = re.compile(r"(?<![\w:]):[a-z0-9_+-]+:(?![\w:]) ?")
+EMPHASIS = re.compile(r"(?<![\w*_~])([_*~])(?=\S)(.+?)(?<=\S)\1(?![\w*_~])")
+SLACK_LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>")
+SLACK_REFERENCE = re.compile(r"<[!]?([#@]?[^<>|]+)>")
+
+
+def plain_text(text: str) -> str:
+    """A notice written in Slack's mrkdwn as plain text, so the terminal chat says the same words: no emoji
+    codes, no _italic_, *bold* or ~strike~ markers, a link as its label and address, a date as its fallback."""
+    plain = EMOJI_CODE.sub("", text)
+    plain = SLACK_LINK.sub(_link, plain)
+    plain = SLACK_REFERENCE.sub(r"\1", plain)
+    previous = None
+    while previous != plain:  # _*nested*_ markers
+        previous, plain = plain, EMPHASIS.sub(r"\2", plain)
+    return plain
+
+
+def _link(match: re.Match[str]) -> str:
+    target, label = match.group(1), match.group(2)
+    return f"{label} ({target})" if target.startswith(("http://", "https://")) else label

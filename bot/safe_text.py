@@ -8,54 +8,77 @@ of a key, or a cut may have ended one), and anything shaped like a credential wh
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable
+
+from bot import linear_regex
+from bot.linear_regex import SPACE, WORD, Match, Pattern, is_word
 
 REDACTED = "[redacted]"
 # The shortest piece of a secret that is masked on its own; shorter secrets are masked only whole.
 FRAGMENT_CHARS = 8
 SHORTEST_SECRET = 4
 
-# Cheap to look for; the shapes below are searched for only in text that has one of these.
-TOKEN_HINTS = re.compile(r"xox|xapp-|sk-|inf-|bearer |basic |://", re.IGNORECASE)
-TOKEN_SHAPES = re.compile(
-    r"""
-      \bxox[a-z]\.xox[a-z]-[A-Za-z0-9-]+      # Slack rotating tokens (xoxe.xoxp-…)
-    | \bxox[a-z]-[A-Za-z0-9-]{6,}             # Slack bot, user and refresh tokens (xoxb-, xoxp-, xoxe-)
-    | \bxapp-[A-Za-z0-9-]{6,}                 # Slack app-level tokens
-    | \bsk-[A-Za-z0-9_-]{12,}                 # OpenAI- and Anthropic-style keys (sk-…, sk-proj-…, sk-ant-…)
-    | \binf-[A-Za-z0-9_-]{8,}                 # Heroku Managed Inference keys (INFERENCE_KEY)
-    | (?<=\bBearer\ )\S+                      # Authorization: Bearer <anything>
-    | (?<=\bBasic\ )[A-Za-z0-9+/=]{8,}        # Authorization: Basic <base64>
-    | (?<=://)[^/\s:@]*:[^/\s@]+(?=@)         # user:password in a URL (redis://:password@host)
-    """,
-    re.VERBOSE | re.IGNORECASE,
+# Cheap to look for; the shapes below are searched for only in text that has one of these. (Every
+# pattern here runs on RE2, in time linear in the text: bot/linear_regex.py.)
+TOKEN_HINTS = linear_regex.compile(r"(?i)xox|xapp-|sk-|inf-|bearer |basic |://")
+# user:password in a URL (redis://:password@host), between `://` and `@`, which stay.
+URL_CREDENTIALS = linear_regex.compile(rf"://[^/{SPACE}:@]*:[^/{SPACE}@]+@")
+# Group 1, kept: the start of the text or a character that is not a word character (Python's `\b`).
+TOKEN = linear_regex.compile(
+    rf"(?i)(\A|[^{WORD}])(?:"
+    r"xox[a-z]\.xox[a-z]-[A-Za-z0-9-]+"  # Slack rotating tokens (xoxe.xoxp-…)
+    r"|xox[a-z]-[A-Za-z0-9-]{6,}"  # Slack bot, user and refresh tokens (xoxb-, xoxp-, xoxe-)
+    r"|xapp-[A-Za-z0-9-]{6,}"  # Slack app-level tokens
+    r"|sk-[A-Za-z0-9_-]{12,}"  # OpenAI- and Anthropic-style keys (sk-…, sk-proj-…, sk-ant-…)
+    r"|inf-[A-Za-z0-9_-]{8,}"  # Heroku Managed Inference keys (INFERENCE_KEY)
+    r")"
+)
+# Authorization: Bearer <anything>, Basic <base64>; the scheme (group 1 or 2) kept.
+AUTHORIZATION = linear_regex.compile(
+    rf"(?i)((?:\A|[^{WORD}])(?:Bearer )+)[^{SPACE}]+|((?:\A|[^{WORD}])Basic )[A-Za-z0-9+/=]{{8,}}"
 )
 
 
 # Slack's control sequences (<!here>, <!channel>, <@U123>, <#C123|name>, <!subteam^S1>) and a bare
-# @here, @channel or @everyone: in a service's words they would ping people or disguise a link.
-SLACK_CONTROL = re.compile(r"<([!@#])([^<>]*)>|(?<![\w@])@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
+# @here, @channel or @everyone (not after a word character or `@`, not before a word character): in a
+# service's words they would ping people or disguise a link.
+SLACK_CONTROL = linear_regex.compile(r"(?i)<([!@#])([^<>]*)>|@(here|channel|everyone)")
 WORD_JOINER = "\u2060"
+
+
+def inert_markup(text: str) -> str:
+    """Outside text (a URL, a name, a service's words) as it reads, but linking and pinging nothing in
+    Slack's mrkdwn or in Markdown: `inert_in_slack`, then a word joiner after every `<` and between `]`
+    and `(`, so `[re-authenticate](https://evil.example)` is shown as written, not as a link."""
+    return inert_in_slack(text).replace("](", "]" + WORD_JOINER + "(").replace("<", "<" + WORD_JOINER)
 
 
 def inert_in_slack(text: str) -> str:
     """`text` as Slack shows it, but pinging no one: each control sequence loses its brackets and gets an
     invisible word joiner after its sigil (`<!channel>` reads as `!channel`, `@here` stays `@here`)."""
-    return SLACK_CONTROL.sub(_inert, text)
+    text = linear_regex.encodable(text)
 
+    def inert(match: Match) -> str:
+        if match.group(3) is None:
+            return match.group(1) + WORD_JOINER + match.group(2)
+        start, end = match.span()
+        if (start > 0 and (is_word(text[start - 1]) or text[start - 1] == "@")) or (
+            end < len(text) and is_word(text[end])
+        ):
+            return match.group()
+        return "@" + WORD_JOINER + match.group(3)
 
-def _inert(match: re.Match[str]) -> str:
-    if match.group(1) is None:
-        return "@" + WORD_JOINER
-    return match.group(1) + WORD_JOINER + match.group(2)
+    return SLACK_CONTROL.sub(inert, text)
 
 
 def safe_text(text: str, secrets: Iterable[str] = (), *, limit: int | None = None) -> str:
     """`text` with every secret and credential-shaped string masked, then cut to `limit` characters."""
+    text = linear_regex.encodable(text)
     masked = _mask_secrets(text, tuple(secret for secret in secrets if len(secret) >= SHORTEST_SECRET))
     if TOKEN_HINTS.search(masked):
-        masked = TOKEN_SHAPES.sub(REDACTED, masked)
+        masked = URL_CREDENTIALS.sub("://" + REDACTED + "@", masked)
+        masked = AUTHORIZATION.sub(_masked_authorization, masked)
+        masked = TOKEN.sub(lambda match: match.group(1) + REDACTED, masked)
     if limit is None or len(masked) <= limit:
         return masked
     end = limit - 1
@@ -65,10 +88,32 @@ def safe_text(text: str, secrets: Iterable[str] = (), *, limit: int | None = Non
     return masked[:end].rstrip() + "…"
 
 
+def _masked_authorization(match: Match) -> str:
+    """Bearer <anything>, Basic <base64> masked; not Basic before a capitalised word (Slack's "Basic
+    Information" page, which hints name)."""
+    scheme = match.group(1) or match.group(2)
+    value = match.group(0)[len(scheme) :]
+    if match.group(2) and _is_capitalised_word(value):
+        return match.group(0)
+    return scheme + REDACTED
+
+
+def _is_capitalised_word(value: str) -> bool:
+    """`Information`, `Information/…`: a capital, lower-case letters, then the end or a non-word character."""
+    if not value[:1].isupper() or not value[:1].isascii():
+        return False
+    rest = value[1:]
+    lower = len(rest) - len(rest.lstrip("abcdefghijklmnopqrstuvwxyz"))
+    if lower == 0:
+        return False
+    after = rest[lower : lower + 1]
+    return not after or not (after.isalnum() or after == "_")
+
+
 def _mask_secrets(text: str, secrets: tuple[str, ...]) -> str:
     if not secrets:
         return text
-    whole, pieces = _secret_patterns(secrets)
+    whole, pieces, piece_set = _secret_patterns(secrets)
     if whole is not None:
         text = whole.sub(REDACTED, text)
     if pieces is None:
@@ -79,7 +124,7 @@ def _mask_secrets(text: str, secrets: tuple[str, ...]) -> str:
         if spans and start <= spans[-1][1]:
             start = spans.pop()[0]
         # Pieces overlap (finditer does not report overlapping matches): extend while they continue.
-        while pieces.match(text, end - FRAGMENT_CHARS + 1):
+        while text[end - FRAGMENT_CHARS + 1 : end + 1] in piece_set:
             end += 1
         spans.append((start, end))
     for start, end in reversed(spans):
@@ -88,17 +133,18 @@ def _mask_secrets(text: str, secrets: tuple[str, ...]) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _secret_patterns(secrets: tuple[str, ...]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
-    """(every secret whole, every 8-character piece of the longer ones): any piece of 8+ characters of a
-    secret is a run of such pieces."""
+def _secret_patterns(secrets: tuple[str, ...]) -> tuple[Pattern | None, Pattern | None, frozenset[str]]:
+    """(every secret whole, every 8-character piece of the longer ones, those pieces): any piece of 8+
+    characters of a secret is a run of such pieces."""
     whole = sorted(set(secrets), key=len, reverse=True)
-    pieces = {
+    pieces = frozenset(
         secret[start : start + FRAGMENT_CHARS]
         for secret in secrets
         if len(secret) > FRAGMENT_CHARS
         for start in range(len(secret) - FRAGMENT_CHARS + 1)
-    }
+    )
     return (
-        re.compile("|".join(map(re.escape, whole))) if whole else None,
-        re.compile("|".join(map(re.escape, sorted(pieces)))) if pieces else None,
+        linear_regex.compile("|".join(map(linear_regex.escape, whole))) if whole else None,
+        linear_regex.compile("|".join(map(linear_regex.escape, sorted(pieces)))) if pieces else None,
+        pieces,
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
+from bot import linear_regex
 from bot.errors import ConfigurationError
 from bot.shutdown import MAX_GRACE_SECONDS
 from bot.suggested_prompts import (
@@ -32,6 +34,8 @@ DEFAULT_SUMMARY_PROMPT = (
     'whom), writing "None" under a list that has nothing. Only report what the messages say.'
 )
 
+# Where Slack shows each credential; the settings' hints, the warning on a failed signature and `check` say it.
+SIGNING_SECRET_WHERE = "Basic Information → App Credentials → Signing Secret"
 HEROKU_HINT = "On Heroku: `heroku config:set -a $APP_NAME {name}=...`; locally: put it in .env."
 INFERENCE_HINT = (
     "On Heroku, attach a model with `heroku ai:models:create -a $APP_NAME claude-4-5-haiku --as INFERENCE`; "
@@ -44,6 +48,17 @@ Part = Literal["slack", "model"]
 SERVER_PARTS: frozenset[Part] = frozenset(("slack", "model"))
 CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
 USER_ID = re.compile(r"[UW][A-Z0-9]{4,}")
+# Whom ESCALATE_TO may name: a user group (S…) or a person (U…, W…).
+ESCALATION_ID = re.compile(r"S[A-Z0-9]{4,}|[UW][A-Z0-9]{4,}")
+# A model id as a service names it: letters, digits and . _ - : / (no spaces).
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]*")
+REPLY_MODES = ("mention", "thread", "help")
+REPLY_CHOICES = tuple(mode.upper() for mode in REPLY_MODES)
+# What examples put where a credential goes (`xoxb-...` and `...` in .env.example, `your-token`, `<key>`,
+# `changeme`): such a value is refused as if it were missing, since Slack or the model would refuse it later.
+PLACEHOLDER = re.compile(
+    r"\.\.\.|…|^<.*>$|^your[-_ ]|^(?:change[-_ ]?me|replace[-_ ]?me|placeholder|todo|x{3,})$", re.IGNORECASE
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +100,10 @@ class Settings:
     model_max_images: int = 5
     pdf_max_pages: int = 100
     suggested_prompts: tuple[SuggestedPrompt, ...] = DEFAULT_SUGGESTED_PROMPTS
+    default_reply_mode: str = "thread"
+    channel_modes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    escalate_to: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    channel_models: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def answers_in(self, channel: str, *, direct: bool) -> bool:
         """ALLOWED_CHANNELS, when set, names the channels the bot answers in; a DM with it always is."""
@@ -123,6 +142,13 @@ class Settings:
     def _read(cls, reader: _Reader, parts: frozenset[Part] = SERVER_PARTS) -> Settings:
         slack, model = "slack" in parts, "model" in parts
         app_token = reader.optional("SLACK_APP_TOKEN")
+        if app_token is not None and PLACEHOLDER.search(app_token):
+            if slack:
+                reader.problem(
+                    "SLACK_APP_TOKEN is a placeholder, not a real token: copy the app-level token (xapp-...) from "
+                    "Basic Information → App-Level Tokens, or unset it to run in HTTP mode."
+                )
+            app_token = None
         if slack and app_token is not None and not app_token.startswith("xapp-"):
             reader.problem(
                 "SLACK_APP_TOKEN must be an app-level token starting with `xapp-` (Basic Information → "
@@ -140,7 +166,7 @@ class Settings:
         if app_token is None:
             signing_secret = reader.required(
                 "SLACK_SIGNING_SECRET",
-                "Copy the Signing Secret from your Slack app's Basic Information page. "
+                f"Copy it from your Slack app's {SIGNING_SECRET_WHERE}. "
                 + HEROKU_HINT.format(name="SLACK_SIGNING_SECRET"),
                 needed=slack,
             )
@@ -149,7 +175,7 @@ class Settings:
             slack_signing_secret=signing_secret,
             slack_app_token=app_token,
             slack_api_url=reader.url("SLACK_API_URL", "https://slack.com/api/", trailing_slash=True),
-            inference_url=reader.url("INFERENCE_URL", None, trailing_slash=False, needed=model),
+            inference_url=reader.model_base_url("INFERENCE_URL", needed=model),
             inference_key=reader.required("INFERENCE_KEY", INFERENCE_HINT.format(name="INFERENCE_KEY"), needed=model),
             inference_model_id=reader.required(
                 "INFERENCE_MODEL_ID", INFERENCE_HINT.format(name="INFERENCE_MODEL_ID"), needed=model
@@ -196,12 +222,39 @@ class Settings:
             model_max_images=reader.number("MODEL_MAX_IMAGES", int, 5, minimum=0, maximum=100),
             pdf_max_pages=reader.number("PDF_MAX_PAGES", int, 100, minimum=1, maximum=10_000),
             suggested_prompts=reader.suggested_prompts("SUGGESTED_PROMPTS"),
+            default_reply_mode=reader.choice(
+                "DEFAULT_REPLY_MODE", tuple(mode.upper() for mode in REPLY_MODES), "THREAD"
+            ).lower(),
+            channel_modes=reader.per_channel(
+                "CHANNEL_MODES", lambda value: value.lower() in REPLY_MODES, "one of mention, thread or help", str.lower
+            ),
+            escalate_to=reader.per_channel(
+                "ESCALATE_TO", ESCALATION_ID.fullmatch, "a user group id (S0ABC123) or a person's id (U0AAA111)"
+            ),
+            channel_models=reader.per_channel(
+                "CHANNEL_MODELS", MODEL_ID.fullmatch, "a model id such as claude-4-5-sonnet"
+            ),
         )
         if settings.redact_patterns and settings.redact != "strict":
             reader.problem(
                 "REDACT_PATTERNS is only used with REDACT=strict: set REDACT=strict, or unset REDACT_PATTERNS."
             )
         return settings
+
+
+CHAT_COMPLETIONS = "/chat/completions"
+
+
+def _on_this_machine(address: str) -> bool:
+    """`localhost:11434`, `127.0.0.1:8000`, `[::1]:8000`: a server on this machine, which speaks plain HTTP
+    (Ollama, vLLM, a fake); tried as https it would fail with a TLS error that names nothing."""
+    host = urlsplit("//" + address).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _Reader:
@@ -240,11 +293,13 @@ class _Reader:
         return ids
 
     def required(self, name: str, hint: str, *, needed: bool = True) -> str:
-        """`needed=False`: the value's part is not asked for; missing, it is empty, not a problem."""
+        """`needed=False`: the value's part is not asked for; missing, it is empty, not a problem.
+        A placeholder counts as missing."""
         value = self.optional(name)
-        if value is None:
+        if value is None or PLACEHOLDER.search(value):
             if needed:
-                self.problem(f"{name} is not set. {hint}")
+                state = "is not set" if value is None else "still holds a placeholder, not a real value"
+                self.problem(f"{name} {state}. {hint}")
             return ""
         return value
 
@@ -255,13 +310,29 @@ class _Reader:
                 self.problem(f"{name} is not set. {INFERENCE_HINT.format(name=name)}")
             return ""
         if "://" not in value:
-            value = "https://" + value
+            value = ("http://" if _on_this_machine(value) else "https://") + value
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             self.problem(f"{name} must be an http(s) URL such as https://us.inference.heroku.com, not {value!r}.")
             return ""
         value = value.rstrip("/")
         return value + "/" if trailing_slash else value
+
+    def model_base_url(self, name: str, *, needed: bool) -> str:
+        """The base the bot adds `/v1/chat/completions` to. The whole endpoint, as a curl example shows it,
+        names its base unambiguously: it is taken for it (`…/v1`, which the model client completes), so the
+        bot calls exactly the URL given. Any other path ending in /chat/completions cannot be called."""
+        value = self.url(name, None, trailing_slash=False, needed=needed)
+        if not value.endswith(CHAT_COMPLETIONS):
+            return value
+        base = value.removesuffix(CHAT_COMPLETIONS)
+        if base.endswith("/v1"):
+            return base
+        self.problem(
+            f"{name} must be the service's base URL, e.g. https://us.inference.heroku.com (the bot adds "
+            f"/v1{CHAT_COMPLETIONS} itself), not {value!r}."
+        )
+        return ""
 
     def number(
         self, name: str, kind: Callable[[str], Number], default: Number, *, minimum: Number, maximum: Number
@@ -316,18 +387,48 @@ class _Reader:
         return value
 
     def patterns(self, name: str) -> tuple[str, ...]:
-        """Regular expressions, one per line; each must compile and must not match empty text."""
+        """Regular expressions, one per line, as RE2 runs them (in time linear in the text, so no message can
+        stall the bot); each must compile and must not match empty text."""
         raw = self.optional(name) or ""
         patterns = tuple(line.strip() for line in raw.splitlines() if line.strip())
         for pattern in patterns:
             try:
-                compiled = re.compile(pattern)
-            except re.error as error:
-                self.problem(f"{name}: {pattern!r} is not a valid regular expression ({error}).")
+                compiled = linear_regex.compile(pattern)
+            except linear_regex.PatternError as error:
+                self.problem(
+                    f"{name}: {pattern!r} is not a valid regular expression ({linear_regex.error_text(error)}); "
+                    "write it in RE2 syntax: no lookbehind, lookahead or backreferences."
+                )
                 continue
-            if compiled.fullmatch(""):
-                self.problem(f"{name}: {pattern!r} matches empty text, so it would mask everywhere; make it stricter.")
+            if linear_regex.matches_empty(compiled):
+                self.problem(
+                    f"{name}: {pattern!r} matches empty text, so it would mask everywhere; "
+                    "make it stricter (+ instead of *, no lone \\b or ^)."
+                )
         return patterns
+
+    def per_channel(
+        self,
+        name: str,
+        valid: Callable[[str], object],
+        what: str,
+        normalize: Callable[[str], str] = str,
+    ) -> dict[str, str]:
+        """`C123=value,C456=value`: a value per channel id; each malformed entry is named."""
+        raw = self.optional(name) or ""
+        values: dict[str, str] = {}
+        for entry in (part.strip() for part in raw.replace(" ", ",").split(",")):
+            if not entry:
+                continue
+            channel, _, value = entry.partition("=")
+            if not CHANNEL_ID.fullmatch(channel.strip()) or not value.strip() or not valid(value.strip()):
+                self.problem(
+                    f"{name} must list channel=value pairs such as C0123ABCD=…, each value {what}, "
+                    f"separated by commas; {entry!r} is not one."
+                )
+                continue
+            values[channel.strip()] = normalize(value.strip())
+        return values
 
     def suggested_prompts(self, name: str) -> tuple[SuggestedPrompt, ...]:
         raw = self.optional(name)

@@ -14,10 +14,12 @@ from typing import Any, Protocol
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
+from bot.answer.addressing import ReplyMode, says_stop
 from bot.answer.asking import ask
 from bot.answer.channel_prompts import ChannelPrompts, system_prompt_for
 from bot.answer.conversation import build_conversation, history_for
 from bot.answer.feedback import Feedback, feedback_blocks
+from bot.answer.following import Following, answer_actions
 from bot.answer.redaction import private_names
 from bot.answer.usage import Usage
 from bot.errors import ModelError
@@ -105,6 +107,8 @@ class Turn:
     attempt: Attempt | None = None
     # People named in the thread who are not speaking in it (masked in REDACT=strict mode).
     private_names: frozenset[str] = frozenset()
+    # The question as the model reads it (for the escalation's summary); empty for a catch-up.
+    asked: str = ""
 
 
 class ContextSource(Protocol):
@@ -144,6 +148,7 @@ class Answerer:
         self.usage = Usage(store, settings)
         self.files = files
         self.feedback = Feedback(store)
+        self.following = Following(store, settings)
         self.model_calls = asyncio.Semaphore(settings.max_concurrent_model_calls)
         # Per thread, the forget still waiting for its turn: later edits ride on it (see `forget_thread`).
         self._waiting_forgets: dict[str, object] = {}
@@ -275,9 +280,16 @@ class Answerer:
             await self._reply(turn).finish(notices.EMPTY_MENTION)
             turn.log["outcome"] = Outcome.EMPTY_QUESTION
             return
+        if not question.direct and says_stop(str(question.message.get("text") or ""), identity.user_id):
+            await self.following.mute(question.channel, question.thread_ts)
+            await self._reply(turn).finish(notices.MUTED)
+            turn.log["outcome"] = Outcome.MUTED
+            return
         # Before the thread, its files and links are read: none of that is needed to say no.
         if await self._refused_by_budget(turn):
             return
+        turn.asked = asked.readable(identity.user_id, {})
+        await self.following.asked(question.channel, question.thread_ts, question.user_id)
         status = ThreadStatus(self.slack, self.capabilities, question.channel, question.thread_ts, question.ts)
         await status.show()
         try:
@@ -285,18 +297,21 @@ class Answerer:
             await self._respond(turn, messages, status, notes)
         finally:
             await status.clear(replied=_replied(turn))
+        await self.following.answered(question.channel, question.thread_ts, identity.user_id)
 
     async def _respond(
         self, turn: Turn, messages: list[ChatMessage], status: ThreadStatus, notes: Sequence[str] = ()
     ) -> None:
         question = turn.question
         direct = question.direct
-        # (Again for a thread's question: answers that ended while it was read may have spent the budget,
-        # and the reservation must follow its check closely for a burst of questions to be held.)
-        if await self._refused_by_budget(turn):
-            return
-        reserved = await self.usage.reserve(question.user_id, question.channel, direct=direct, messages=messages)
-        try:
+        # Again for a thread's question: answers that ended while it was read may have spent the budget. And in
+        # the same step as its estimate is reserved, for a burst of questions to be held to what fits.
+        async with self.usage.held(
+            question.user_id, question.channel, direct=direct, messages=messages, log=turn.log
+        ) as refusal:
+            if refusal is not None:
+                await self._reply(turn).finish(refusal)
+                return
             queued = self.model_calls.locked()
             if queued:
                 turn.log["queued"] = True
@@ -312,8 +327,6 @@ class Answerer:
                         await self.usage.record(
                             question.user_id, question.channel, direct=direct, answer=turn.answer, failed=failed
                         )
-        finally:
-            await self.usage.release(reserved)
 
     async def _refused_by_budget(self, turn: Turn) -> bool:
         """Whether a daily budget refuses the question; if so, the asker has been told which one."""
@@ -366,6 +379,19 @@ class Answerer:
             messages, turn.private_names = await self.context.extend(question, identity, messages, turn.private_names)
         return messages, notes
 
+    def _answer_blocks(self, turn: Turn) -> list[dict[str, Any]]:
+        """👍/👎, and in a channel the thread's own buttons (*Stop following*, *Get a human*)."""
+        question = turn.question
+        model_id = self.settings.channel_models.get(question.channel, self.model.model_id)
+        actions = answer_actions(
+            question.channel,
+            question.user_id,
+            turn.asked,
+            following=self.following.mode(question.channel) is not ReplyMode.MENTION,
+            escalate=question.channel in self.settings.escalate_to and bool(turn.asked),
+        )
+        return [*feedback_blocks(model_id), *actions]
+
     async def _read_thread(self, question: Question) -> list[dict[str, Any]]:
         try:
             return await self.threads.read(question.channel, question.thread_ts, question.message)
@@ -387,6 +413,7 @@ class Answerer:
                 turn.answer,
                 private_names=turn.private_names,
                 log_fields={"thread_ts": question.thread_ts},
+                model_id=self.settings.channel_models.get(question.channel),
             )
         except ModelError as error:
             logger.warning("model call failed", extra={"thread_ts": question.thread_ts, "error": str(error)})
@@ -397,7 +424,7 @@ class Answerer:
             ending = notices.ending_note(turn.answer.finish_reason) if reply.has_text else notices.EMPTY_ANSWER
             notes = [ending, notices.IMAGES_REFUSED if turn.answer.images_refused else None, *file_notes]
             # Feedback buttons go under a complete answer only, never under a notice.
-            blocks = feedback_blocks(self.model.model_id) if reply.has_text else []
+            blocks = self._answer_blocks(turn) if reply.has_text else []
             await reply.finish("\n".join(filter(None, notes)) or None, blocks=blocks)
             turn.log.update(outcome=Outcome.ANSWERED, finish_reason=turn.answer.finish_reason)
             if reply.has_text:

@@ -28,13 +28,17 @@ IMAGES_REFUSED = re.compile(r"image|vision|multimodal|content part|content type"
 
 
 def model_request(
-    messages: Sequence[ChatMessage], settings: Settings, budget_tokens: int, private_names: Collection[str] = ()
+    messages: Sequence[ChatMessage],
+    settings: Settings,
+    budget_tokens: int,
+    private_names: Collection[str] = (),
+    model_id: str | None = None,
 ) -> ModelRequest:
     """What the model is sent: the conversation within the budget, in alternating turns, sensitive values
     masked. Every model request is built here, so every text (messages, files, links) is redacted here."""
     fitted = alternate(fit_to_budget(messages, budget_tokens))
     redacted = redactor(settings.redact, settings.redact_patterns).redact_messages(fitted, private_names)
-    return ModelRequest(redacted, settings.temperature, settings.max_tokens)
+    return ModelRequest(redacted, settings.temperature, settings.max_tokens, model_id)
 
 
 def _without_images(message: ChatMessage) -> ChatMessage:
@@ -63,12 +67,13 @@ async def ask(
     *,
     private_names: Collection[str] = (),
     log_fields: Mapping[str, Any] | None = None,
+    model_id: str | None = None,
 ) -> None:
     """Streams the answer into `consume`, within the input budget; if the model still finds the input
     too long, asks once more with half the budget (nothing has been shown at that point)."""
     budget = settings.input_budget_tokens
     # Redaction reads every character of a long thread: off the event loop.
-    request = await asyncio.to_thread(model_request, messages, settings, budget, private_names)
+    request = await asyncio.to_thread(model_request, messages, settings, budget, private_names, model_id)
     if settings.log_message_content:
         # What the model is sent, redacted; images are counted, not logged (megabytes of base64).
         content = [{"role": m.role, "content": m.content, "images": len(m.images)} for m in request.messages]
@@ -77,7 +82,7 @@ async def ask(
         await consume(model.stream(request, answer))
     except ContextTooLong as error:
         logger.warning("context too long, retrying with a smaller budget", extra={"error": str(error)})
-        request = await asyncio.to_thread(model_request, messages, settings, budget // 2, private_names)
+        request = await asyncio.to_thread(model_request, messages, settings, budget // 2, private_names, model_id)
         await consume(model.stream(request, answer))
     except ModelHTTPError as error:
         if not _refused_images(error, request, answer):
@@ -86,7 +91,7 @@ async def ask(
         logger.warning("the model refused images, asking again without them", extra={"error": str(error)})
         answer.images_refused = True
         text_only = [_without_images(message) for message in messages]
-        request = await asyncio.to_thread(model_request, text_only, settings, budget, private_names)
+        request = await asyncio.to_thread(model_request, text_only, settings, budget, private_names, model_id)
         await consume(model.stream(request, answer))
     finally:
         estimate_usage(answer, request)

@@ -110,6 +110,7 @@ class FeedbackReport:
     up: int
     down: int
     last_down: Downvote | None
+    escalations: int = 0
 
     @property
     def down_share(self) -> float | None:
@@ -125,6 +126,10 @@ class Feedback:
     async def answered(self) -> None:
         """Counts one complete answer, today."""
         await self.store.add_counts({_key(_day(self.clock())): {"answers": 1}}, KEEP_SECONDS)
+
+    async def escalated(self) -> None:
+        """Counts one call for a human (*Get a human*), today: shown next to 👎."""
+        await self.store.add_counts({_key(_day(self.clock())): {"escalations": 1}}, KEEP_SECONDS)
 
     async def vote(self, ballot: Ballot) -> Vote | None:
         """Records the ballot, replacing the person's earlier vote on that answer; returns that vote.
@@ -169,6 +174,7 @@ class Feedback:
             up=sum(day.get("up", 0) for day in counts),
             down=sum(day.get("down", 0) for day in counts),
             last_down=_downvote(last_down),
+            escalations=sum(day.get("escalations", 0) for day in counts),
         )
 
 

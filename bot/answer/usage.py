@@ -3,14 +3,22 @@
 Counted in the store (`bot/store/`), so several processes sharing Redis share the budgets. A day's
 counters expire once the usage view no longer shows that day. A question is checked against the
 budgets before the model is asked; an answer in progress is never cut, so a budget can be overrun by
-one answer, and the next question is refused. While a question is in flight, its input (estimated) is
-counted already (`reserve`), so a burst of questions at once cannot all pass a budget that has room for one.
+one answer, and the next question is refused.
+
+While a question is in flight, its input (estimated) counts already: the check and this reservation are
+one atomic step in the store (`held`), so of a burst of questions at once only as many pass as the budget
+has room for. A reservation is a lease, renewed while its answer runs and released when it ends; one
+whose process died mid-answer lapses within `LEASE_SECONDS`, and then charges nobody. A minute, not the
+answer's deadline: an answer may wait for a model slot past any deadline (its lease is renewed meanwhile),
+and a minute bounds a dead process's charge whatever `MODEL_TIMEOUT_SECONDS` is, for a renewal every 20 s.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -20,7 +28,8 @@ from bot.logs import Outcome
 from bot.model.client import Answer, ModelRequest
 from bot.model.messages import ChatMessage
 from bot.settings import Settings
-from bot.store.base import Store
+from bot.store.base import Budget, Reservation, Store
+from bot.store.deadline import outside_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +41,7 @@ KEEP_SECONDS = (VIEW_DAYS + 1) * 24 * 3600
 DIRECT_MESSAGES = "dm"
 TOTAL_FIELDS = ("questions", "tokens_in", "tokens_out", "errors", "refused")
 TOP = 5
+LEASE_SECONDS = 60.0
 
 Clock = Callable[[], datetime]
 
@@ -47,16 +57,6 @@ class BudgetSpent:
     budget: Literal["person", "channel"]
     limit: int
     resets_in: timedelta
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """Tokens counted against a question's budgets while it is in flight, on the day it was asked."""
-
-    day: datetime
-    user: str
-    channel: str
-    tokens: int
 
 
 @dataclass(frozen=True)
@@ -111,67 +111,106 @@ def estimate_usage(answer: Answer, request: ModelRequest) -> None:
 
 
 class Usage:
-    def __init__(self, store: Store, settings: Settings, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, clock: Clock = utc_now, *, lease_seconds: float = LEASE_SECONDS
+    ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.lease_seconds = lease_seconds
 
     async def refusal(self, user: str, channel: str, *, direct: bool, log: MutableMapping[str, Any]) -> str | None:
         """The notice that refuses this question when a daily budget is spent (the refusal counted, and
         logged in `log`); None when the question may be answered."""
         spent = await self.budget_spent(user, channel, direct=direct)
-        if spent is None:
-            return None
-        await self.record_refused()
-        log.update(outcome=Outcome.OVER_BUDGET, budget=spent.budget)
-        return notices.budget_spent(spent.budget, spent.limit, spent.resets_in)
+        return None if spent is None else await self._refuse(spent, log)
+
+    @contextlib.asynccontextmanager
+    async def held(
+        self, user: str, channel: str, *, direct: bool, messages: Sequence[ChatMessage], log: MutableMapping[str, Any]
+    ) -> AsyncIterator[str | None]:
+        """As `refusal`, but with the question's estimate reserved in the same step when it may be answered:
+        held for as long as the block runs, renewed meanwhile, released at its end."""
+        reserved = await self.reserve(user, channel, direct=direct, messages=messages)
+        if isinstance(reserved, BudgetSpent):
+            yield await self._refuse(reserved, log)
+            return
+        if reserved is None:
+            yield None
+            return
+        renewing = asyncio.create_task(self._keep(reserved), name="budget reservation")
+        try:
+            yield None
+        finally:
+            renewing.cancel()
+            await asyncio.wait([renewing])  # no renewal may land after the release
+            if not renewing.cancelled() and renewing.exception() is not None:
+                logger.error("renewing a reservation failed", exc_info=renewing.exception())
+            await self.release(reserved)
 
     async def budget_spent(self, user: str, channel: str, *, direct: bool) -> BudgetSpent | None:
         """The budget that refuses this question, if any. Admins have none; if the counters cannot be
         read, the question is answered (a budget is a cost control, not a safety gate)."""
-        if user in self.settings.admin_user_ids:
+        budgets = self._budgets(user, channel, direct=direct)
+        if not budgets:
             return None
-        day = self._today()
-        limits: list[tuple[Literal["person", "channel"], int, str, str]] = []
-        if self.settings.daily_tokens_per_person is not None:
-            limits.append(("person", self.settings.daily_tokens_per_person, _key(day, "people"), user))
-        if self.settings.daily_tokens_per_channel is not None and not direct:
-            limits.append(("channel", self.settings.daily_tokens_per_channel, _key(day, "channels"), channel))
-        if not limits:
-            return None
-        used = await self.store.read_fields([(key, field) for _, _, key, field in limits])
-        if used is None:
-            return None
-        for (budget, limit, _, _), tokens in zip(limits, used, strict=True):
-            if tokens >= limit:
-                return BudgetSpent(budget, limit, self._until_midnight())
-        return None
+        return self._spent(budgets, await self.store.spent_budget([budget for _, budget in budgets]))
 
     async def reserve(
         self, user: str, channel: str, *, direct: bool, messages: Sequence[ChatMessage]
-    ) -> Reservation | None:
-        """Counts a question's estimated input against its budgets until `release`; None where no budget
-        applies (none set, or an admin)."""
-        budgets = self.settings.daily_tokens_per_person, self.settings.daily_tokens_per_channel
-        if user in self.settings.admin_user_ids or budgets == (None, None):
+    ) -> Reservation | BudgetSpent | None:
+        """In one step, the budget that refuses this question, or else its estimated input reserved against
+        its budgets (for `lease_seconds`, until `renew` or `release`); None where no budget applies."""
+        budgets = self._budgets(user, channel, direct=direct)
+        if not budgets:
             return None
         tokens = sum(len(message.content) for message in messages) // CHARS_PER_TOKEN
-        reservation = Reservation(self._today(), user, DIRECT_MESSAGES if direct else channel, tokens)
-        await self._spend(reservation, tokens)
-        return reservation
+        reservation = Reservation(tuple(budget for _, budget in budgets), tokens)
+        try:
+            spent = await self.store.reserve(reservation, self.lease_seconds)
+        except asyncio.CancelledError:
+            await self.store.release_reservation(reservation)  # a cancelled call may still have reserved
+            raise
+        return self._spent(budgets, spent) or reservation
+
+    async def renew(self, reservation: Reservation) -> None:
+        await self.store.renew_reservation(reservation, self.lease_seconds)
 
     async def release(self, reservation: Reservation | None) -> None:
         """Takes a reservation back (what was really spent is counted by `record`)."""
         if reservation is not None:
-            await self._spend(reservation, -reservation.tokens)
+            await self.store.release_reservation(reservation)
 
-    async def _spend(self, reservation: Reservation, tokens: int) -> None:
-        day = reservation.day
-        changes = {
-            _key(day, "people"): {reservation.user: tokens},
-            _key(day, "channels"): {reservation.channel: tokens},
-        }
-        await self.store.add_counts(changes, KEEP_SECONDS)
+    async def _keep(self, reservation: Reservation) -> None:
+        outside_deadline()  # renewals are not the answer's own Redis calls
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            await self.renew(reservation)
+
+    async def _refuse(self, spent: BudgetSpent, log: MutableMapping[str, Any]) -> str:
+        await self.record_refused()
+        log.update(outcome=Outcome.OVER_BUDGET, budget=spent.budget)
+        return notices.budget_spent(spent.budget, spent.limit, spent.resets_in)
+
+    def _budgets(self, user: str, channel: str, *, direct: bool) -> list[tuple[Literal["person", "channel"], Budget]]:
+        """The budgets that apply to this question today (none for an admin)."""
+        if user in self.settings.admin_user_ids:
+            return []
+        day = self._today()
+        budgets: list[tuple[Literal["person", "channel"], Budget]] = []
+        if self.settings.daily_tokens_per_person is not None:
+            budgets.append(("person", Budget(_key(day, "people"), user, self.settings.daily_tokens_per_person)))
+        if self.settings.daily_tokens_per_channel is not None and not direct:
+            budgets.append(("channel", Budget(_key(day, "channels"), channel, self.settings.daily_tokens_per_channel)))
+        return budgets
+
+    def _spent(
+        self, budgets: Sequence[tuple[Literal["person", "channel"], Budget]], spent: int | None
+    ) -> BudgetSpent | None:
+        if spent is None:
+            return None
+        kind, budget = budgets[spent]
+        return BudgetSpent(kind, budget.limit, self._until_midnight())
 
     async def record_refused(self) -> None:
         await self.store.add_counts({_key(self._today(), "totals"): {"refused": 1}}, KEEP_SECONDS)

@@ -1,15 +1,19 @@
 """`python -m bot chat`: talk to the configured model in the terminal, the way the bot would in Slack.
 
-Same conversation building, trimming, streaming, retries and notices as the Slack path, so a deployer
-can try prompts and the model before touching Slack.
+Same conversation building, trimming, streaming, retries and notices as the Slack path (the notices as
+plain text), so a deployer can try prompts and the model before touching Slack. The conversation and the
+log share the terminal through one `Screen`, so a log line (a retry, say) never lands inside a line of
+the conversation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import threading
+import unicodedata
 from collections.abc import AsyncIterator
 from typing import TextIO
 
@@ -25,10 +29,98 @@ from bot.slack.messages import ThreadMessage
 YOU = "you"
 
 
-async def chat(settings: Settings, lines: AsyncIterator[str], out: TextIO) -> int:
+# Erases the terminal's current line (carriage return, then ANSI "erase to end of line").
+CLEAR_LINE = "\r\x1b[K"
+
+
+class Screen:
+    """The terminal the conversation and the log lines share. A log line always starts a line of its own:
+    on a terminal the conversation's unfinished line (a prompt, a growing answer) is erased, the log line
+    written, and the line drawn again below it; where the two only share a file or pipe, the log line
+    starts a new line. Written from the event loop and, for log lines, from any thread."""
+
+    def __init__(self, out: TextIO, log: TextIO) -> None:
+        self.out = out
+        self.log = log
+        self.shared = _same_file(out, log)
+        self.redraws = self.shared and out.isatty()
+        self.line = ""  # the conversation's unfinished line, as shown
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            self.out.write(text)
+            self.out.flush()
+            head, newline, tail = text.rpartition("\n")
+            self.line = tail if newline else self.line + head + tail
+
+    def write_log(self, text: str) -> int:
+        """One formatted log record (logging.StreamHandler writes each in one call)."""
+        with self._lock:
+            if not (self.shared and self.line):
+                self.log.write(text)
+                self.log.flush()
+                return len(text)
+            redraw = self.redraws and _width(self.line) < _columns(self.out)
+            self.out.write(CLEAR_LINE if redraw else "\n")
+            self.out.flush()
+            self.log.write(text)
+            self.log.flush()
+            if redraw:
+                self.out.write(self.line)
+                self.out.flush()
+            else:
+                self.line = ""
+            return len(text)
+
+    def line_typed(self) -> None:
+        """Enter was pressed: the terminal itself moved to the next line."""
+        with self._lock:
+            self.line = ""
+
+    @property
+    def log_stream(self) -> _LogStream:
+        return _LogStream(self)
+
+
+class _LogStream:
+    """What bot.logs.configure_logging writes log lines to: the screen's log side."""
+
+    def __init__(self, screen: Screen) -> None:
+        self.screen = screen
+
+    def write(self, text: str) -> int:
+        return self.screen.write_log(text)
+
+    def flush(self) -> None:
+        """Each line is flushed as it is written."""
+
+
+def _same_file(first: TextIO, second: TextIO) -> bool:
+    try:
+        return os.path.samestat(os.fstat(first.fileno()), os.fstat(second.fileno()))
+    except (OSError, ValueError):  # io.UnsupportedOperation (a StringIO) is both
+        return False
+
+
+def _columns(out: TextIO) -> int:
+    try:
+        return os.get_terminal_size(out.fileno()).columns
+    except (OSError, ValueError):
+        return 0
+
+
+def _width(line: str) -> int:
+    """Columns the line takes on a terminal; a line that may have wrapped is not drawn again."""
+    if "\t" in line:
+        return sys.maxsize
+    return sum(2 if unicodedata.east_asian_width(character) in "WF" else 1 for character in line)
+
+
+async def chat(settings: Settings, lines: AsyncIterator[str], screen: Screen) -> int:
     model = open_model_client(settings)
     history: list[ThreadMessage] = []
-    print(f"Chatting with {settings.inference_model_id}. An empty line or Ctrl-D ends the chat.", file=out)
+    screen.write(f"Chatting with {settings.inference_model_id}. An empty line or Ctrl-D ends the chat.\n")
     try:
         async for line in lines:
             if not line.strip():
@@ -38,11 +130,11 @@ async def chat(settings: Settings, lines: AsyncIterator[str], out: TextIO) -> in
                 history, bot_user_id="", names={YOU: "You"}, system_prompt=settings.system_prompt
             )
             answer = Answer()
-            print("assistant> ", end="", file=out, flush=True)
+            screen.write("assistant> ")
 
             async def show(deltas: AsyncIterator[str]) -> None:
                 async for text in deltas:
-                    print(text, end="", file=out, flush=True)
+                    screen.write(text)
 
             try:
                 await ask(model, messages, settings, show, answer)
@@ -50,7 +142,9 @@ async def chat(settings: Settings, lines: AsyncIterator[str], out: TextIO) -> in
                 ending = notices.interrupted(error) if answer.text else notices.model_failed(error)
             else:
                 ending = notices.ending_note(answer.finish_reason) or ""
-            print(f"\n{ending}".rstrip() + "\n", file=out, flush=True)
+            shown = notices.plain_text(ending)
+            # A failure before any text is said on the assistant's line; a note after text, below it.
+            screen.write(f"\n{shown}".rstrip() + "\n" if answer.text else f"{shown}\n")
             if answer.text:
                 history.append(_message(len(history), answer.text, by_bot=True))
     finally:
@@ -62,18 +156,19 @@ def _message(index: int, text: str, *, by_bot: bool) -> ThreadMessage:
     return ThreadMessage(ts=f"{index + 1}.0", author_id=YOU, text=text, by_this_bot=by_bot, by_a_person=not by_bot)
 
 
-async def stdin_lines(out: TextIO) -> AsyncIterator[str]:
+async def stdin_lines(screen: Screen) -> AsyncIterator[str]:
     """Lines typed at the prompt. The blocking read runs in a daemon thread, so the stream keeps printing,
     and a Ctrl-C at the prompt ends the chat at once instead of waiting for a line that never comes."""
     loop = asyncio.get_running_loop()
     while True:
         if sys.stdin.isatty():
-            print("you> ", end="", file=out, flush=True)
+            screen.write("you> ")
         typed: asyncio.Future[str] = loop.create_future()
         threading.Thread(target=_read_line, args=(loop, typed), name="stdin", daemon=True).start()
         line = await typed
         if not line:
             return
+        screen.line_typed()
         yield line
 
 

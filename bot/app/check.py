@@ -22,7 +22,7 @@ from bot.files.images import model_takes_images, probe_image
 from bot.model.client import ModelClient, ModelRequest
 from bot.model.messages import ChatMessage
 from bot.model.opening import open_model_client
-from bot.settings import Part, Settings
+from bot.settings import SIGNING_SECRET_WHERE, Part, Settings
 from bot.slack.client import close_slack_client, open_slack_client
 from bot.slack.errors import SLACK_FAILURES, slack_error_code
 from bot.store.redis_queue import RedisQueue
@@ -122,6 +122,17 @@ async def _check_slack(settings: Settings, report: Report) -> None:
         await _check_slack_token(settings, slack, report)
     finally:
         await close_slack_client(slack)
+    if not settings.socket_mode:
+        report.skipped("signing secret", SIGNING_SECRET_CHECK)
+
+
+# Slack signs each request with the secret and the bot only checks it, so no call from here can test it.
+SIGNING_SECRET_CHECK = (
+    "only a request from Slack can test it. In your Slack app's Event Subscriptions, enter the Request URL "
+    'that the bot\'s page at / shows (https://<app>.herokuapp.com/slack/events): Slack shows "Verified" '
+    f"when SLACK_SIGNING_SECRET matches. If it does not, copy it again from {SIGNING_SECRET_WHERE}; the bot's "
+    "log names SLACK_SIGNING_SECRET whenever a signature fails."
+)
 
 
 async def _check_slack_token(settings: Settings, slack: AsyncWebClient, report: Report) -> None:
@@ -161,6 +172,7 @@ async def _check_model(settings: Settings, report: Report) -> None:
     try:
         if await _check_answer(settings, model, report):
             await _check_images(settings, model, report)
+            await _check_channel_models(settings, model, report)
     finally:
         await model.http.aclose()
 
@@ -176,6 +188,26 @@ async def _check_answer(settings: Settings, model: ModelClient, report: Report) 
     reply = " ".join(answer.text.split())[:40] or "(empty)"
     report.passed("model", f"{settings.inference_model_id} answered {reply!r} in {latency:.0f} ms")
     return True
+
+
+async def _check_channel_models(settings: Settings, model: ModelClient, report: Report) -> None:
+    """Each model CHANNEL_MODELS names, asked once."""
+    channels: dict[str, list[str]] = {}
+    for channel, model_id in settings.channel_models.items():
+        channels.setdefault(model_id, []).append(channel)
+    for model_id, where in sorted(channels.items()):
+        used_in = ", ".join(sorted(where))
+        try:
+            answer = await model.complete(ModelRequest(PROMPT, temperature=0, max_tokens=16, model=model_id))
+        except ModelError as error:
+            report.failed(
+                "model",
+                f"{model_id} (CHANNEL_MODELS, for {used_in}): {error}",
+                f"check CHANNEL_MODELS: {model_id} must be a model your INFERENCE_KEY may use.",
+            )
+            continue
+        reply = " ".join(answer.text.split())[:40] or "(empty)"
+        report.passed("model", f"{model_id} (for {used_in}) answered {reply!r}")
 
 
 async def _check_images(settings: Settings, model: ModelClient, report: Report) -> None:
@@ -212,9 +244,17 @@ async def _check_images(settings: Settings, model: ModelClient, report: Report) 
 SETTING_FIXES = {
     "INFERENCE_KEY": "the key was refused: copy INFERENCE_KEY again (`{config} INFERENCE_KEY`).",
     "INFERENCE_MODEL_ID": "check INFERENCE_MODEL_ID: a model this key may use (`{config} INFERENCE_MODEL_ID`).",
-    "INFERENCE_URL": "check INFERENCE_URL (`{config} INFERENCE_URL`).",
+    "INFERENCE_URL": "check INFERENCE_URL, the service's base URL (`{config} INFERENCE_URL`).",
     "MODEL_TEMPERATURE": "set MODEL_TEMPERATURE within what the model accepts (the message above says the range).",
     "MODEL_MAX_TOKENS": "lower MODEL_MAX_TOKENS to what the model accepts (the message above says the limit).",
+}
+
+
+# Each model setting, for a refusal that names none of them.
+EACH_MODEL_SETTING = {
+    "INFERENCE_URL": "the service's base URL, e.g. https://us.inference.heroku.com",
+    "INFERENCE_KEY": "copy it again",
+    "INFERENCE_MODEL_ID": "a model this key may use",
 }
 
 
@@ -222,9 +262,24 @@ def _model_fix(error: ModelError) -> str:
     config = "heroku config:get -a $APP_NAME"
     if isinstance(error, ModelSetupError):
         return " ".join(SETTING_FIXES[name].format(config=config) for name in error.settings)
+    if _refused_the_probe(error):
+        # A gateway's "No connected db" for a key it does not know, a 400 page of a proxy: not about the
+        # question, and its words do not say which setting.
+        each = [f"{name}: {what} (`{config} {name}`)" for name, what in EACH_MODEL_SETTING.items()]
+        return "\n      ".join(
+            ["the service refused a one-line test question without saying which setting is wrong; check each:", *each]
+        )
     if isinstance(error, (ModelUnreachable, ModelTimeout)):
         return f"check INFERENCE_URL (`{config} INFERENCE_URL`) and the network; try again if the service is busy."
-    return "check the model settings (INFERENCE_URL, INFERENCE_MODEL_ID) and the service's status page."
+    return (
+        "try again in a moment; if it keeps failing, see the service's status page, and check INFERENCE_URL, "
+        "INFERENCE_KEY and INFERENCE_MODEL_ID."
+    )
+
+
+def _refused_the_probe(error: ModelError) -> bool:
+    """A 4xx for check's own one-line question cannot be about the question; a rate limit is about the load."""
+    return isinstance(error, ModelHTTPError) and 400 <= error.status < 500 and error.status != 429
 
 
 async def _check_redis(settings: Settings, report: Report) -> None:

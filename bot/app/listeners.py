@@ -42,20 +42,26 @@ def is_question(event_type: str, event: Mapping[str, Any], identity: BotIdentity
 
     In DMs every message is a question; elsewhere only those that mention the bot. A mention arrives
     twice when the app subscribes to channel messages too (`app_mention` and `message`); both count,
-    and the answerer's claim makes sure only one is answered.
+    and the answerer's claim makes sure only one is answered. (Messages without a mention may be meant
+    for the bot all the same: bot/answer/addressing.py decides those.)
     """
-    if event.get("subtype") not in QUESTION_SUBTYPES or event.get("hidden"):
-        return False
-    if not event.get("channel") or not event.get("ts"):
-        return False
-    user = event.get("user")
-    if not user or event.get("bot_id") or user == identity.user_id:
+    if not spoken_by_a_person(event, identity):
         return False
     if event_type == "app_mention":
         return True
     if is_direct_message(str(event["channel"])):
         return True
     return mentions_bot(str(event.get("text") or ""), identity.user_id)
+
+
+def spoken_by_a_person(event: Mapping[str, Any], identity: BotIdentity) -> bool:
+    """A person's message (not a bot's, an edit, a join or a channel notice) in a conversation."""
+    if event.get("subtype") not in QUESTION_SUBTYPES or event.get("hidden"):
+        return False
+    if not event.get("channel") or not event.get("ts"):
+        return False
+    user = event.get("user")
+    return bool(user) and not event.get("bot_id") and user != identity.user_id
 
 
 def identity_of(context: AsyncBoltContext) -> BotIdentity:
@@ -142,7 +148,12 @@ def build_slack_app(
         stale_thread = edited_thread(event)
         if stale_thread is not None:
             tasks.start(answerer.forget_thread(str(event["channel"]), stale_thread), name=f"forget {stale_thread}")
-        if not is_question(event_type, event, identity):
+        meant_for_bot = is_question(event_type, event, identity) or (
+            event_type == "message"
+            and spoken_by_a_person(event, identity)
+            and await answerer.following.meant_for_bot(event, identity.user_id)
+        )
+        if not meant_for_bot:
             logger.debug(
                 "event ignored",
                 extra={"event_id": body.get("event_id"), "event_type": event_type, "subtype": event.get("subtype")},
@@ -185,7 +196,14 @@ def build_slack_app(
 
 
 async def _publish_home(client: AsyncWebClient, user: str, settings: Settings, parts: Sequence[AdminPart]) -> None:
-    view = home_view(settings.inference_model_id, settings.allowed_channels, await admin_section(parts))
+    view = home_view(
+        settings.inference_model_id,
+        settings.allowed_channels,
+        await admin_section(parts),
+        default_mode=settings.default_reply_mode,
+        channel_modes=settings.channel_modes,
+        channel_models=settings.channel_models,
+    )
     try:
         await client.views_publish(user_id=user, view=view)
     except SLACK_FAILURES as error:

@@ -40,7 +40,7 @@ from bot.logs import Outcome, log_event_handled
 from bot.model.messages import ChatMessage
 from bot.settings import Settings
 from bot.shutdown import RESTART_NOTICE_SECONDS
-from bot.slack.access import ConversationAccess
+from bot.slack.access import Audience, ConversationAccess, Verdict
 from bot.slack.errors import SLACK_FAILURES, error_name
 from bot.slack.messages import BotIdentity, ThreadMessage, is_direct_message, user_ids_in
 from bot.slack.thread import NameDirectory, ThreadReader, compact
@@ -158,13 +158,21 @@ class CatchUp:
     """Runs one catch-up request, from its claim to the summary streaming in the asker's DM."""
 
     def __init__(
-        self, *, slack: AsyncWebClient, answerer: Answerer, store: Store, reader: SourceReader, settings: Settings
+        self,
+        *,
+        slack: AsyncWebClient,
+        answerer: Answerer,
+        store: Store,
+        reader: SourceReader,
+        settings: Settings,
+        access: ConversationAccess | None = None,
     ) -> None:
         self.slack = slack
         self.answerer = answerer
         self.store = store
         self.reader = reader
         self.settings = settings
+        self.access = access or ConversationAccess(slack)
 
     async def summarize(self, request: CatchUpRequest, note: PrivateNote) -> None:
         """Handles a request once, however often it is delivered; one log line, here or by the answerer."""
@@ -216,6 +224,13 @@ class CatchUp:
         if not transcript.lines:
             log["outcome"] = Outcome.NOTHING_TO_SUMMARIZE
             await note(notices.nothing_to_catch_up_on(source.channel, request.window))
+            return None
+        # The summary goes to the asker's DM: only what the asker may read goes there.
+        verdict = await self.access.may_carry(source.channel, Audience.alone(request.user_id))
+        if verdict is not Verdict.ALLOWED:
+            log.update(outcome=Outcome.CANNOT_READ, error=verdict.value)
+            undecided = verdict is Verdict.UNDECIDED
+            await note(notices.catch_up_failed(source.channel) if undecided else notices.CATCH_UP_NOT_YOURS)
             return None
         try:
             dm_channel, root_ts = await self._start_dm_thread(request, transcript)
@@ -302,11 +317,13 @@ class CatchUpFollowUps:
     """Gives a follow-up in a catch-up DM thread the summarized conversation, read again from Slack, as long
     as the asker may still read it (they may have left a private channel since)."""
 
-    def __init__(self, store: Store, reader: SourceReader, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, reader: SourceReader, settings: Settings, access: ConversationAccess | None = None
+    ) -> None:
         self.store = store
         self.reader = reader
         self.settings = settings
-        self.access = ConversationAccess(reader.slack)
+        self.access = access or ConversationAccess(reader.slack)
 
     async def extend(
         self, question: Question, identity: BotIdentity, messages: list[ChatMessage], private: frozenset[str]
@@ -320,10 +337,11 @@ class CatchUpFollowUps:
             return messages, private
         source = Source.from_json(stored)
         budget = int(self.settings.input_budget_tokens * FOLLOW_UP_SHARE)
+        verdict = await self.access.may_carry(source.channel, Audience.alone(question.user_id, question.channel))
+        if verdict is not Verdict.ALLOWED:
+            logger.info("summarized conversation not read again", extra={"reason": verdict.value})
+            return messages, private
         try:
-            if not await self.access.can_read(question.user_id, source.channel):
-                logger.info("summarized conversation not read again: the asker can no longer read it")
-                return messages, private
             transcript = await self.reader.transcript(source, identity, budget)
         except SLACK_FAILURES as error:
             # The DM thread still holds the summary; better that than no answer.

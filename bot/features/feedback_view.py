@@ -47,7 +47,10 @@ def feedback_blocks(report: FeedbackReport | None, last_down_link: str | None) -
     if report is None:
         return [title, _section(UNAVAILABLE)]
     share = "no answers yet" if report.down_share is None else f"{report.down_share:.0%} of answers"
-    lines = [f"Answers: *{report.answers:,}*   👍 *{report.up:,}*   👎 *{report.down:,}*   Voted down: *{share}*"]
+    lines = [
+        f"Answers: *{report.answers:,}*   👍 *{report.up:,}*   👎 *{report.down:,}*   "
+        f"🙋 Called a human: *{report.escalations:,}*   Voted down: *{share}*"
+    ]
     if report.last_down is not None and last_down_link:
         where = report.last_down.channel
         place = f"in <#{where}>" if where.startswith(("C", "G")) else "in a DM"

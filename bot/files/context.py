@@ -19,14 +19,17 @@ from bot.files.download import Downloader
 from bot.files.images import model_takes_images
 from bot.files.links import MAX_LINKS, LinkedThread, LinkFollower, SlackLink, links_in
 from bot.files.reading import MAX_FILES_PER_ANSWER, FileContent, FileLimits, FileReader, ReadStats, files_of, plan
+from bot.files.workers import FileParsers
 from bot.notices import (
     file_not_read,
     link_not_followed,
-    link_private_elsewhere,
+    link_not_for_everyone_here,
+    link_unchecked,
     more_files_not_read,
     more_links_not_followed,
 )
 from bot.settings import Settings
+from bot.slack.access import ConversationAccess, Verdict
 from bot.slack.errors import SLACK_FAILURES
 from bot.slack.messages import BotIdentity, SlackFile, ThreadMessage
 from bot.slack.thread import NameDirectory
@@ -88,9 +91,7 @@ class FileContext:
     async def _follow(self, links: Sequence[SlackLink], prefetched: Prefetched) -> list[LinkedThread]:
         if self.links is None or not links:
             return []
-        follower = self.links
-        asker, identity, answered_in = prefetched.asker, prefetched.identity, prefetched.answered_in
-        return list(await asyncio.gather(*(follower.follow(link, asker, identity, answered_in) for link in links)))
+        return await self.links.follow_all(links, prefetched.asker, prefetched.identity, prefetched.answered_in)
 
     async def _earlier_links(
         self, thread: Sequence[ThreadMessage], asked_ts: str, prefetched: Prefetched
@@ -140,11 +141,7 @@ class FileContext:
         notes = [self._note(content) for content in attached.unread[:MAX_NOTES]]
         if len(attached.unread) > MAX_NOTES:
             notes.append(more_files_not_read(len(attached.unread) - MAX_NOTES))
-        notes += [
-            link_private_elsewhere(linked.link.url) if linked.private_elsewhere else link_not_followed(linked.link.url)
-            for linked in prefetched.links
-            if linked.text is None
-        ]
+        notes += [_link_note(linked) for linked in prefetched.links if linked.text is None]
         if prefetched.links_left_out:
             notes.append(more_links_not_followed(prefetched.links_left_out, MAX_LINKS))
         return attached, notes
@@ -168,6 +165,10 @@ class FileContext:
         raw = response.get("file")
         return SlackFile.from_slack(raw) if isinstance(raw, dict) else stub
 
+    async def close(self) -> None:
+        """Kills the file-reading workers, busy or not: a restart never waits on a parse."""
+        await self.reader.parsers.close()
+
     def _note(self, content: FileContent) -> str:
         limits = self.limits
         return file_not_read(
@@ -180,7 +181,21 @@ class FileContext:
         )
 
 
-def file_context(settings: Settings, slack: AsyncWebClient, store: Store, names: NameDirectory) -> FileContext:
+def _link_note(linked: LinkedThread) -> str:
+    if linked.verdict is Verdict.NOT_FOR_EVERYONE:
+        return link_not_for_everyone_here(linked.link.url)
+    if linked.verdict is Verdict.UNDECIDED:
+        return link_unchecked(linked.link.url)
+    return link_not_followed(linked.link.url)
+
+
+def file_context(
+    settings: Settings,
+    slack: AsyncWebClient,
+    store: Store,
+    names: NameDirectory,
+    access: ConversationAccess | None = None,
+) -> FileContext:
     """Built from the settings, downloading over the Slack client's own connection pool."""
     if slack.session is None:
         raise ValueError("the Slack client needs a shared aiohttp session")
@@ -194,5 +209,5 @@ def file_context(settings: Settings, slack: AsyncWebClient, store: Store, names:
     downloader = Downloader(
         slack.session, token=settings.slack_bot_token, max_bytes=limits.max_bytes, api_url=settings.slack_api_url
     )
-    reader = FileReader(downloader, store, limits)
-    return FileContext(reader, LinkFollower(slack, names), limits, settings.input_budget_tokens, slack)
+    reader = FileReader(downloader, store, limits, FileParsers())
+    return FileContext(reader, LinkFollower(slack, names, access), limits, settings.input_budget_tokens, slack)

@@ -3,7 +3,7 @@
 Claude on managed platforms takes base64 images only, at most 5 MB each after encoding, and works best
 with a long edge of at most 1,568 px (larger ones are scaled down by the service anyway, at a cost in
 time). Images already within bounds are passed through untouched; others are scaled down with Pillow.
-CPU-heavy: call `prepare_image` in a thread.
+CPU- and memory-heavy: call `prepare_image` in a worker (bot.files.workers).
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from PIL import Image, UnidentifiedImageError
 
 MAX_LONG_EDGE = 1568
 MAX_ENCODED_BYTES = 5 * 1024 * 1024
-# Decoding more pixels than this is refused (a small file can unpack into gigabytes: a "decompression bomb").
-MAX_PIXELS = 50_000_000
+# Decoding more pixels than this is refused: a small file can unpack into gigabytes (a "decompression
+# bomb"). Scaling one down takes up to 6 bytes a pixel (the decoded image, a converted copy, the reduced
+# one): 16 megapixels (a 5K screenshot, a long page) fit in a worker's 192 MB with the file itself. A JPEG
+# is decoded at 1/2, 1/4 or 1/8 of its size when that is still larger than needed, and counted so.
+MAX_PIXELS = 16_000_000
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 JPEG_QUALITIES = (85, 70, 50)
 
@@ -29,6 +32,10 @@ class NotAnImage(ValueError):
     """The bytes are not an image the model can take, or too large to turn into one."""
 
 
+class ImageTooLarge(NotAnImage):
+    """More pixels than MAX_PIXELS to decode: refused before decoding."""
+
+
 def model_takes_images(setting: str, model_id: str) -> bool:
     """`MODEL_ACCEPTS_IMAGES`: `true`, `false`, or `auto` (Heroku's image-capable model ids)."""
     if setting == "auto":
@@ -36,7 +43,13 @@ def model_takes_images(setting: str, model_id: str) -> bool:
     return setting == "true"
 
 
-def prepare_image(data: bytes, *, max_edge: int = MAX_LONG_EDGE, max_encoded_bytes: int = MAX_ENCODED_BYTES) -> str:
+def prepare_image(
+    data: bytes,
+    *,
+    max_edge: int = MAX_LONG_EDGE,
+    max_encoded_bytes: int = MAX_ENCODED_BYTES,
+    max_pixels: int = MAX_PIXELS,
+) -> str:
     """A data URL of the image, scaled down and re-encoded only when it is too large."""
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -44,10 +57,13 @@ def prepare_image(data: bytes, *, max_edge: int = MAX_LONG_EDGE, max_encoded_byt
             if media_type is None:
                 raise NotAnImage(f"{image.format or 'unknown'} images are not supported")
             width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise NotAnImage(f"too many pixels ({width} x {height})")
             if max(width, height) <= max_edge and _encoded_size(len(data)) <= max_encoded_bytes:
                 return _data_url(media_type, data)
+            if image.format == "JPEG":
+                # Decodes at the smallest scale (1/2, 1/4, 1/8) that is still at least `max_edge` on each side.
+                image.draft("RGB", (max_edge, max_edge))
+            if image.width * image.height > max_pixels:
+                raise ImageTooLarge(f"{width:,} x {height:,} pixels; I read up to {max_pixels // 1_000_000} megapixels")
             return _downscaled(image, max_edge, max_encoded_bytes)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
         if isinstance(error, NotAnImage):
@@ -56,8 +72,6 @@ def prepare_image(data: bytes, *, max_edge: int = MAX_LONG_EDGE, max_encoded_byt
 
 
 def _downscaled(image: Image.Image, max_edge: int, max_encoded_bytes: int) -> str:
-    if image.format == "JPEG":
-        image.draft("RGB", (max_edge, max_edge))
     frame = image if image.mode in ("RGB", "RGBA") else image.convert("RGBA" if _has_alpha(image) else "RGB")
     # Bicubic is near Lanczos for a downscale like this, at two thirds of its time (see bench/).
     frame.thumbnail((max_edge, max_edge), Image.Resampling.BICUBIC)

@@ -3,6 +3,10 @@
 Every file ends up as a `FileContent`: its text, its image, or why it was not read. What was read (and
 what can never be read) is cached next to the thread, in the same store, so a follow-up question does
 not download it again; failures that may pass (the network, a refused download) are tried again.
+
+Files are untrusted: they are parsed in worker processes (bot.files.workers), never in the bot's own. What
+is downloaded and not yet read is bounded across all questions (a ByteBudget, held from before the
+download until the parse ends); a question waits for room, for a while, rather than piling files up.
 """
 
 from __future__ import annotations
@@ -10,24 +14,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bot.files.cutting import cut_middle
-from bot.files.decoding import NotText, decode_text
-from bot.files.download import Downloader, DownloadFailed
-from bot.files.images import NotAnImage, prepare_image
+from bot.files.download import BudgetFull, ByteBudget, Downloader, DownloadFailed
 from bot.files.kinds import Kind, kind_of
-from bot.files.pdf import UnreadablePdf, pdf_text
+from bot.files.workers import BUSY, FileParsers, Job, parse
 from bot.slack.messages import SlackFile
 from bot.slack.thread import files_key
 from bot.store.base import Store
 
 logger = logging.getLogger(__name__)
 
-# Reasons a file was not read; bot/notices.py says each in words.
+# Reasons a file was not read (bot/files/workers.py has those a parse gives); bot/notices.py says each in words.
 TOO_LARGE = "too_large"
 UNSUPPORTED = "unsupported"
 TEXT_ONLY_MODEL = "text_only_model"
@@ -37,19 +37,18 @@ REFUSED = "refused"
 FAILED = "failed"
 OTHER_ORGANISATION = "other_organisation"
 NOT_IN_SLACK = "not_in_slack"
-BINARY = "binary"
-UNREADABLE = "unreadable"
 NO_ROOM = "no_room"
-# Worth another try on the next question; everything else is final for that file.
-PASSING_REASONS = frozenset({REFUSED, FAILED})
+# Worth another try on the next question; everything else is final for that file (a file too complex
+# to read is not parsed again for every follow-up).
+PASSING_REASONS = frozenset({REFUSED, FAILED, BUSY})
 MAX_FILES_PER_ANSWER = 20
-# Downloads in flight per process; each holds at most FILE_MAX_MB in memory until it is read.
+# Downloads in flight per process.
 CONCURRENT_DOWNLOADS = 8
-# Decoding a screenshot takes tens of MB and a core for ~0.1 s: at most this many at once per process,
-# so memory stays bounded and the event loop keeps a core in a burst of screenshots. Their own threads,
-# too: memory freed in a thread stays with that thread's allocator arena, so few threads keep RSS low.
-CONCURRENT_EXTRACTIONS = 2
-EXTRACTION_THREADS = ThreadPoolExecutor(max_workers=CONCURRENT_EXTRACTIONS, thread_name_prefix="file-reading")
+# Bytes of files downloaded and not yet read, across all questions: three files at the 20 MB cap. A larger
+# FILE_MAX_MB raises it to one file.
+BYTES_IN_MEMORY = 64 * 1024 * 1024
+# How long a file waits for that room before it is given up for this question (BUSY).
+ROOM_WAIT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -111,22 +110,14 @@ def plan(files: Iterable[SlackFile], limits: FileLimits) -> tuple[list[SlackFile
     return to_read, decided
 
 
+def job_for(file: SlackFile, limits: FileLimits) -> Job:
+    return Job(kind_of(file).value, file.name, limits.max_pdf_pages, limits.max_text_chars)
+
+
 def extract(file: SlackFile, data: bytes, limits: FileLimits) -> FileContent:
-    """The file's text or image; CPU-bound, run in a thread."""
-    kind = kind_of(file)
-    try:
-        if kind is Kind.IMAGE:
-            return FileContent(file.id, file.name, kind.value, image=prepare_image(data))
-        if kind is Kind.PDF:
-            text, pages = pdf_text(data, limits.max_pdf_pages)
-            text = cut_middle(text, file.name, limits.max_text_chars)
-            return FileContent(file.id, file.name, kind.value, text=text, detail=f"{pages} pages")
-        text = cut_middle(decode_text(data), file.name, limits.max_text_chars)
-        return FileContent(file.id, file.name, kind.value, text=text)
-    except NotText:
-        return not_read(file, BINARY)
-    except (NotAnImage, UnreadablePdf) as error:
-        return not_read(file, UNREADABLE, str(error))
+    """The file's text or image, parsed here: only for trusted bytes (tests, `check`); the bot uses workers."""
+    parsed = parse(job_for(file, limits), data)
+    return FileContent(file.id, file.name, kind_of(file).value, **asdict(parsed))
 
 
 @dataclass
@@ -137,10 +128,19 @@ class ReadStats:
 
 
 class FileReader:
-    def __init__(self, downloader: Downloader, store: Store, limits: FileLimits) -> None:
+    def __init__(
+        self,
+        downloader: Downloader,
+        store: Store,
+        limits: FileLimits,
+        parsers: FileParsers,
+        budget: ByteBudget | None = None,
+    ) -> None:
         self.downloader = downloader
         self.store = store
         self.limits = limits
+        self.parsers = parsers
+        self.budget = budget or ByteBudget(max(BYTES_IN_MEMORY, limits.max_bytes))
         self._downloads = asyncio.Semaphore(CONCURRENT_DOWNLOADS)
 
     async def read(
@@ -161,6 +161,15 @@ class FileReader:
         return found
 
     async def _read_one(self, file: SlackFile, stats: ReadStats) -> FileContent:
+        expected = min(file.size, self.limits.max_bytes) if file.size is not None else self.limits.max_bytes
+        try:
+            async with self.budget.room(expected, ROOM_WAIT_SECONDS) as room:
+                return await self._download_and_parse(file, stats, room.resize)
+        except BudgetFull as error:
+            logger.warning("file not read: no room", extra={"file_id": file.id, "detail": str(error)})
+            return not_read(file, BUSY)
+
+    async def _download_and_parse(self, file: SlackFile, stats: ReadStats, held: Callable[[int], None]) -> FileContent:
         async with self._downloads:
             try:
                 data = await self.downloader.fetch(file)
@@ -170,10 +179,11 @@ class FileReader:
                     extra={"file_id": file.id, "file_name": file.name, "reason": error.reason, "detail": error.detail},
                 )
                 return not_read(file, error.reason)
+        held(len(data))
         stats.downloaded += 1
         stats.downloaded_bytes += len(data)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(EXTRACTION_THREADS, extract, file, data, self.limits)
+        parsed = await self.parsers.parse(job_for(file, self.limits), data)
+        return FileContent(file.id, file.name, kind_of(file).value, **asdict(parsed))
 
 
 def files_of(raw_message: Mapping[str, Any]) -> list[SlackFile]:

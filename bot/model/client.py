@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from bot.errors import (
+    ModelAnswerTooLarge,
     ModelError,
     ModelHTTPError,
     ModelSetupError,
@@ -27,7 +28,7 @@ from bot.errors import (
 )
 from bot.model.errors import http_error, redirect_error, stream_error
 from bot.model.messages import ChatMessage
-from bot.model.sse import EventStreamDecoder
+from bot.model.sse import LINE_LIMIT_BYTES, EventStreamDecoder
 
 logger = logging.getLogger(__name__)
 
@@ -35,15 +36,19 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 # An error response is read this far: what it says is cut to 200 characters anyway, and all of a broken
 # gateway's page of megabytes, searched for secrets, held the event loop for seconds.
 ERROR_BODY_BYTES = 64 * 1024
+# A non-streamed answer is read this far: 200,000 tokens of text, escaped as JSON, stay well under it.
+WHOLE_ANSWER_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class ModelRequest:
-    """What one answer asks of the model; the client adds the model id and streaming."""
+    """What one answer asks of the model; the client adds streaming, and its model id unless `model` names
+    another (a channel's own model, CHANNEL_MODELS)."""
 
     messages: Sequence[ChatMessage]
     temperature: float
     max_tokens: int
+    model: str | None = None
 
 
 @dataclass
@@ -127,7 +132,7 @@ class ModelClient:
 
     async def _attempt(self, request: ModelRequest, answer: Answer) -> AsyncIterator[str]:
         body = {
-            "model": self.model_id,
+            "model": request.model or self.model_id,
             "messages": [message.as_json() for message in request.messages],
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
@@ -146,8 +151,7 @@ class ModelClient:
                 answer.finish_reason = None
                 if response.headers.get("content-type", "").startswith("application/json"):
                     # Some OpenAI-compatible servers ignore `stream` and answer in one piece.
-                    await response.aread()
-                    text = _whole_answer(response.text, answer)
+                    text = _whole_answer(await _whole_body(response), answer)
                     if text:
                         answer.text += text
                         yield text
@@ -169,7 +173,7 @@ class ModelClient:
         it from then on; its usage is then estimated from the text (bot/answer/usage.py)."""
         if not (self.ask_for_usage and isinstance(error, ModelHTTPError) and error.status in (400, 422)):
             return False
-        if "stream_options" not in error.message:
+        if "stream_options" not in error.detail:
             return False
         self.ask_for_usage = False
         logger.warning("the model service refused stream_options; asking without it", extra={"error": str(error)})
@@ -187,6 +191,9 @@ class ModelClient:
                 raise failure
             if done:
                 return
+            if decoder.overflowed:
+                # Leaving the response unread closes its connection: the rest is never received.
+                raise ModelAnswerTooLarge(f"a line of over {_megabytes(LINE_LIMIT_BYTES)}")
         text, done, failure = self._parse(decoder.end(), answer)
         if text:
             yield text
@@ -222,7 +229,7 @@ class ModelClient:
             if error.status not in RETRYABLE_STATUSES or isinstance(error, ModelSetupError):
                 return None
             delay = error.retry_after
-        elif isinstance(error, (ModelUnreachable, ModelStreamBroken)):
+        elif isinstance(error, (ModelUnreachable, ModelStreamBroken)) and not isinstance(error, ModelAnswerTooLarge):
             delay = None
         else:
             return None
@@ -243,6 +250,21 @@ async def _start_of_body(response: httpx.Response) -> str:
         if len(start) >= ERROR_BODY_BYTES:
             break
     return start[:ERROR_BODY_BYTES].decode(response.encoding or "utf-8", errors="replace")
+
+
+async def _whole_body(response: httpx.Response) -> str:
+    """A non-streamed answer, as text; one past `WHOLE_ANSWER_BYTES` is broken off there (all of it was
+    read into memory, however large)."""
+    body = bytearray()
+    async for block in response.aiter_bytes():
+        body += block
+        if len(body) > WHOLE_ANSWER_BYTES:
+            raise ModelAnswerTooLarge(f"an answer of over {_megabytes(WHOLE_ANSWER_BYTES)}")
+    return body.decode(response.encoding or "utf-8", errors="replace")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size // (1024 * 1024)} MB"
 
 
 def _loop_time_at(monotonic_deadline: float) -> float:

@@ -15,10 +15,13 @@ from typing import Any
 
 import httpx
 
-from bot.errors import ContextTooLong, ModelError, ModelHTTPError, ModelSetupError, ModelStreamBroken
+from bot.errors import ContextTooLong, ModelHTTPError, ModelSetupError
 from bot.safe_text import inert_in_slack, safe_text
 
-ERROR_MESSAGE_LIMIT = 200
+# The service's words in the log and in `check`; a notice quotes a summary: the first sentence, in whole words.
+DETAIL_LIMIT = 1000
+SUMMARY_LIMIT = 120
+SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 CONTEXT_TOO_LONG = re.compile(
     r"context (length|window)|too many (input )?tokens|prompt is too long|input is too long|maximum context",
     re.IGNORECASE,
@@ -87,30 +90,47 @@ def redirect_error(response: httpx.Response, secrets: Sequence[str]) -> ModelSet
     """A redirect means INFERENCE_URL is not the service's address (http:// for an https-only service, an
     old host); it is not followed, since the key would go wherever the redirect says."""
     location = _safe_message(response.headers.get("location", ""), secrets)
-    return ModelSetupError(response.status_code, f"the service has moved to {location}", ("INFERENCE_URL",))
+    moved = f"the service has moved to {location}"
+    return ModelSetupError(response.status_code, summary(moved), ("INFERENCE_URL",), detail=moved)
 
 
-def stream_error(event: dict[str, Any], secrets: Sequence[str]) -> ModelError:
-    """The error a gateway's `data: {"error": ...}` event stands for."""
+def stream_error(event: dict[str, Any], secrets: Sequence[str]) -> ModelHTTPError:
+    """The error a gateway's `data: {"error": ...}` event stands for. The stream's HTTP status was 200: the
+    event's own status or code says what kind of failure it is, and one that says nothing counts as the
+    service's (500), retried only while no text was shown, as a broken stream is."""
     said = _said_in(event)
     status = said.status
     if status is None:
         # Codes that name the setup first: an event may carry a general type and a specific code.
         known = sorted(said.codes & CODE_STATUSES.keys(), key=lambda code: (code not in SETUP_CODES, code))
-        status = CODE_STATUSES[known[0]] if known else None
-    if status is None:
-        return ModelStreamBroken(_safe_message(said.message, secrets))
-    return _error(status, said, secrets, None)
+        status = CODE_STATUSES[known[0]] if known else 500
+    return _error(status, said, secrets, None, in_stream=True)
 
 
-def _error(status: int, said: _Said, secrets: Sequence[str], retry_after: float | None) -> ModelHTTPError:
-    message = _safe_message(said.message, secrets)
+def _error(
+    status: int, said: _Said, secrets: Sequence[str], retry_after: float | None, *, in_stream: bool = False
+) -> ModelHTTPError:
+    detail = _safe_message(said.message, secrets)
+    message = summary(detail)
     if (status in (400, 413) and CONTEXT_TOO_LONG.search(said.message)) or "context_length_exceeded" in said.codes:
-        return ContextTooLong(status, message, retry_after)
+        return ContextTooLong(status, message, retry_after, detail=detail, in_stream=in_stream)
     settings = _settings_at_fault(status, said)
     if settings:
-        return ModelSetupError(status, message, settings, retry_after)
-    return ModelHTTPError(status, message, retry_after)
+        return ModelSetupError(status, message, settings, retry_after, detail=detail, in_stream=in_stream)
+    return ModelHTTPError(status, message, retry_after, detail=detail, in_stream=in_stream)
+
+
+def summary(detail: str) -> str:
+    """What a notice quotes of a service's words (already made safe): the first sentence, at most
+    `SUMMARY_LIMIT` characters, cut between words. What follows it is often a gateway's internals (its
+    tables, its routing), which the people in a channel have no use for; the log keeps it all."""
+    first = SENTENCE_END.split(detail, maxsplit=1)[0].rstrip(";")
+    if len(first) <= SUMMARY_LIMIT:
+        return first
+    space = first.rfind(" ", 0, SUMMARY_LIMIT)
+    if space < SUMMARY_LIMIT // 2:
+        return safe_text(first, limit=SUMMARY_LIMIT)  # one word longer than the summary: cut inside it
+    return first[:space].rstrip(" ,;:-(") + "…"
 
 
 def _settings_at_fault(status: int, said: _Said) -> tuple[str, ...]:
@@ -183,7 +203,7 @@ def _safe_message(message: str, secrets: Sequence[str]) -> str:
     """One line, secrets masked, pinging no one in Slack, then cut: the only way a service's words reach a
     notice or a log."""
     one_line = inert_in_slack(" ".join(message.split()))
-    return safe_text(one_line, secrets, limit=ERROR_MESSAGE_LIMIT) or "no details given"
+    return safe_text(one_line, secrets, limit=DETAIL_LIMIT) or "no details given"
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:

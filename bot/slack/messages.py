@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+from bot import linear_regex
+from bot.linear_regex import Match, Pattern
+
+USER_MENTION = linear_regex.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 # Slack's markup in a message's `text`: `<...>` (mentions, links, dates) and the three characters it escapes.
 # Everything else, whitespace included, is what the person typed.
-MARKUP = re.compile(r"<([^<>\n]*)>|&(amp|lt|gt);")
+MARKUP = linear_regex.compile(r"<([^<>\n]*)>|&(amp|lt|gt);")
 ESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
 
 # Subtypes that carry something a person said; every other subtype (joins, edits, topic changes, ...)
@@ -97,13 +99,13 @@ def plain_text(text: str, bot_user_id: str, names: Mapping[str, str]) -> str:
     Spaces, tabs, line ends and any Unicode are kept exactly: code keeps its indentation.
     """
 
-    def translate(match: re.Match[str]) -> str:
+    def translate(match: Match) -> str:
         if match.group(2):
             return ESCAPED[match.group(2)]
         return _markup(match.group(1), names) or match.group(0)
 
     if bot_user_id:
-        text = _without_mention(text, re.compile(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>"))
+        text = _without_mention(text, linear_regex.compile(rf"<@{linear_regex.escape(bot_user_id)}(?:\|[^>]*)?>"))
     return _without_blank_edges(MARKUP.sub(translate, text))
 
 
@@ -119,7 +121,7 @@ def _without_blank_edges(text: str) -> str:
     return text[: min(ends)] if ends else text
 
 
-def _without_mention(text: str, mention: re.Pattern[str]) -> str:
+def _without_mention(text: str, mention: Pattern) -> str:
     """Drops a mention with the spaces around it: one space stays between two words, none at a line's edge.
 
     (Split, not one pattern with the spaces in it: that would scan a long run of spaces once per space.)

@@ -10,11 +10,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.safe_text import WORD_JOINER
+
 # Slack's limit for `markdown_text` and, roughly, for a `markdown` block.
 MESSAGE_LIMIT = 12_000
 # Near the limit, only whole paragraphs are sent, so that a message can end at a paragraph boundary.
 PARAGRAPH_MARGIN = 2_000
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+
+# Broadcasts in the model's words: `<!here>`, `<!channel>`, `<!everyone>`, `<!subteam^…>` (any `<!…>`), and a
+# bare @here, @channel or @everyone. Whether Slack expands them in `markdown_text` is not documented, so
+# they are defused before the text goes anywhere, streamed or as the fallback: a word joiner after the `<`
+# or the `@` keeps them as written and pings no one. Mentions of one person or channel keep working.
+BROADCAST = re.compile(r"<(?=!)|(?<![\w@])@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
+BROADCAST_WORDS = ("here", "channel", "everyone")
+# The end of a text that the next piece may still turn into a broadcast: held back until it comes.
+UNFINISHED_BROADCAST = re.compile(
+    r"<\Z|(?<![\w@])@(?:"
+    + "|".join(word[:end] for word in BROADCAST_WORDS for end in range(len(word) - 1, 0, -1))
+    + r")?\Z",
+    re.IGNORECASE,
+)
+
+
+def defuse_broadcasts(text: str) -> str:
+    return BROADCAST.sub(lambda match: match.group(0) + WORD_JOINER, text)
 
 
 @dataclass(frozen=True)
@@ -59,7 +79,16 @@ class MessageSplitter:
         return self.take(final=final)
 
     def take(self, *, final: bool = False) -> list[Segment]:
-        """The pieces that can be sent now; with `final`, all of them."""
+        """The pieces that can be sent now, broadcasts defused; with `final`, all of them."""
+        self.pending = defuse_broadcasts(self.pending)
+        unfinished = None if final else UNFINISHED_BROADCAST.search(self.pending)
+        held = unfinished.group(0) if unfinished else ""
+        self.pending = self.pending[: len(self.pending) - len(held)]
+        segments = self._take(final=final)
+        self.pending += held
+        return segments
+
+    def _take(self, *, final: bool) -> list[Segment]:
         segments: list[Segment] = []
         while self.pending:
             room = self.limit - len(self.current)

@@ -9,10 +9,31 @@ for what a thread says, so a store that loses everything (a restart, an eviction
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 KEY_PREFIX = "slackbot:"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A limit on the counter at (`key`, `field`); what is reserved against it counts as spent."""
+
+    key: str
+    field: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """An answer's estimated tokens, counted against its budgets while it runs: until it is released, or
+    until its lease lapses unrenewed (its process died), so that it never outlives its answer for long."""
+
+    budgets: tuple[Budget, ...]
+    tokens: int
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class Store(Protocol):
@@ -51,8 +72,22 @@ class Store(Protocol):
         """Every counter of each key; None when the store cannot be read."""
         ...
 
-    async def read_fields(self, fields: Sequence[tuple[str, str]]) -> list[int] | None:
-        """The counters at (key, field), 0 where none; None when the store cannot be read."""
+    async def spent_budget(self, budgets: Sequence[Budget]) -> int | None:
+        """The index of the first budget that is spent (its counter and its live reservations together at or
+        past its limit); None when none is, or when the store cannot be read (a budget is a cost control, not
+        a safety gate)."""
         ...
+
+    async def reserve(self, reservation: Reservation, lease_seconds: float) -> int | None:
+        """As `spent_budget` for the reservation's budgets; when none is spent, the reservation is held against
+        each for `lease_seconds`. One atomic step, so that of a burst of questions at once only as many pass
+        as the budget has room for."""
+        ...
+
+    async def renew_reservation(self, reservation: Reservation, lease_seconds: float) -> None:
+        """Holds the reservation for `lease_seconds` from now (again, if its lease had lapsed)."""
+        ...
+
+    async def release_reservation(self, reservation: Reservation) -> None: ...
 
     async def close(self) -> None: ...

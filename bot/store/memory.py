@@ -1,4 +1,4 @@
-"""The store of one process: claims, turns, a bounded thread cache and counters, in memory."""
+"""The store of one process: claims, turns, a bounded thread cache, counters and budgets, in memory."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
+from bot.store.base import Budget, Reservation
 from bot.store.thread_locks import ThreadLocks
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class MemoryStore:
         self._threads: OrderedDict[str, tuple[str, int]] = OrderedDict()
         self._thread_bytes = 0
         self._counters = MemoryCounters(clock=clock)
+        self._reservations = MemoryReservations(clock=clock)
         self.turns = ThreadLocks()
 
     @property
@@ -114,11 +116,32 @@ class MemoryStore:
     async def read_counts(self, keys: Sequence[str]) -> list[dict[str, int]] | None:
         return [self._counters.read(key) for key in keys]
 
-    async def read_fields(self, fields: Sequence[tuple[str, str]]) -> list[int] | None:
-        return [self._counters.read(key).get(field, 0) for key, field in fields]
+    async def spent_budget(self, budgets: Sequence[Budget]) -> int | None:
+        return self._spent(budgets)
+
+    async def reserve(self, reservation: Reservation, lease_seconds: float) -> int | None:
+        # Nothing is awaited between the check and the hold: within one process, that is the critical section.
+        spent = self._spent(reservation.budgets)
+        if spent is None:
+            self._reservations.hold(reservation, lease_seconds)
+        return spent
+
+    async def renew_reservation(self, reservation: Reservation, lease_seconds: float) -> None:
+        self._reservations.hold(reservation, lease_seconds)
+
+    async def release_reservation(self, reservation: Reservation) -> None:
+        self._reservations.release(reservation)
+
+    def _spent(self, budgets: Sequence[Budget]) -> int | None:
+        for index, budget in enumerate(budgets):
+            used = self._counters.get(budget.key, budget.field) + self._reservations.reserved(budget)
+            if used >= budget.limit:
+                return index
+        return None
 
     async def close(self) -> None:
         self._counters.clear()
+        self._reservations.clear()
         self._notes.clear()
         self._claims.clear()
         self._claim_expiries.clear()
@@ -158,9 +181,51 @@ class MemoryCounters:
         entry = self._live(key, self.clock())
         return dict(entry[1]) if entry else {}
 
+    def get(self, key: str, field: str) -> int:
+        entry = self._live(key, self.clock())
+        return entry[1].get(field, 0) if entry else 0
+
     def clear(self) -> None:
         self._counts.clear()
 
     def _live(self, key: str, now: float) -> tuple[float, dict[str, int]] | None:
         entry = self._counts.get(key)
         return entry if entry is not None and entry[0] > now else None
+
+
+class MemoryReservations:
+    """Tokens reserved against budgets, each reservation until its lease ends. A lapsed one is dropped when
+    any reservation is next held, so the number kept is the number of answers in flight, not a day's."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        # (counter key, field) → reservation id → (lease's end, tokens)
+        self._held: dict[tuple[str, str], dict[str, tuple[float, int]]] = {}
+
+    def reserved(self, budget: Budget) -> int:
+        now = self.clock()
+        held = self._held.get((budget.key, budget.field), {})
+        return sum(tokens for until, tokens in held.values() if until > now)
+
+    def hold(self, reservation: Reservation, lease_seconds: float) -> None:
+        now = self.clock()
+        for place in list(self._held):
+            live = {id_: entry for id_, entry in self._held[place].items() if entry[0] > now}
+            if live:
+                self._held[place] = live
+            else:
+                del self._held[place]
+        for budget in reservation.budgets:
+            held = self._held.setdefault((budget.key, budget.field), {})
+            held[reservation.id] = (now + lease_seconds, reservation.tokens)
+
+    def release(self, reservation: Reservation) -> None:
+        for budget in reservation.budgets:
+            place = (budget.key, budget.field)
+            held = self._held.get(place, {})
+            held.pop(reservation.id, None)
+            if not held:
+                self._held.pop(place, None)
+
+    def clear(self) -> None:
+        self._held.clear()

@@ -15,8 +15,9 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from bot.errors import StoreUnavailable
-from bot.store.base import KEY_PREFIX
+from bot.store.base import KEY_PREFIX, Budget, Reservation
 from bot.store.memory import MemoryStore
+from bot.store.redis_budgets import RedisBudgets
 from bot.store.redis_cache import RedisThreadCache
 from bot.store.redis_guard import RedisGuard
 from bot.store.redis_turns import DEFAULT_LEASE_SECONDS, RedisTurns
@@ -62,6 +63,7 @@ class RedisStore:
             ttl_seconds=thread_ttl_seconds,
             guard=self.guard,
         )
+        self.budgets = RedisBudgets(client, KEY_PREFIX, self.guard)
 
     @classmethod
     def from_url(cls, url: str, *, max_threads: int = 1000, max_thread_bytes: int = 32 * 1024 * 1024) -> RedisStore:
@@ -146,17 +148,17 @@ class RedisStore:
             return None
         return [{str(field): int(value) for field, value in result.items()} for result in results]
 
-    async def read_fields(self, fields: Sequence[tuple[str, str]]) -> list[int] | None:
-        def build(pipe: Pipeline) -> None:
-            for key, field in fields:
-                pipe.hget(KEY_PREFIX + key, field)
+    async def spent_budget(self, budgets: Sequence[Budget]) -> int | None:
+        return await self.budgets.spent(budgets)
 
-        try:
-            results = await self._pipelined(build, transaction=False)
-        except RedisError as error:
-            logger.warning("redis unavailable: usage not read", extra={"error": repr(error)})
-            return None
-        return [int(value or 0) for value in results]
+    async def reserve(self, reservation: Reservation, lease_seconds: float) -> int | None:
+        return await self.budgets.reserve(reservation, lease_seconds)
+
+    async def renew_reservation(self, reservation: Reservation, lease_seconds: float) -> None:
+        await self.budgets.renew(reservation, lease_seconds)
+
+    async def release_reservation(self, reservation: Reservation) -> None:
+        await self.budgets.release(reservation)
 
     async def _pipelined(self, build: Callable[[Pipeline], None], *, transaction: bool) -> list[Any]:
         """The commands `build` queues, sent as one round trip within the guard's limits."""

@@ -86,6 +86,11 @@ def slash_command(command: str, text: str, channel: str, user: str, response_url
     }
 
 
+def tab_opened(user: str, tab: str, channel: str) -> dict[str, object]:
+    """`app_home_opened` as Slack sends it (under agent_view, opening the Messages tab sends it too)."""
+    return {"type": "app_home_opened", "user": user, "channel": channel, "tab": tab, "event_ts": "1700000000.1"}
+
+
 class EventSender:
     def __init__(self, url: str, session: aiohttp.ClientSession, secret: str = SIGNING_SECRET) -> None:
         self.url = url

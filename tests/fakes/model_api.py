@@ -54,7 +54,32 @@ class RawStream:
     drop_connection: bool = False
 
 
-Script = Reply | WholeReply | Hang | RawStream
+@dataclass
+class Flood:
+    """A body without end: `head`, then `piece` again and again up to `total_bytes`, or until the bot hangs up
+    (FakeModel.flooded_bytes says how far it got). An event stream that never sends a line break, or a
+    non-streamed answer of hundreds of megabytes."""
+
+    head: bytes
+    total_bytes: int = 256 * 1024 * 1024
+    piece: bytes = b"x" * 65536
+    content_type: str = "text/event-stream"
+
+
+Script = Reply | WholeReply | Hang | RawStream | Flood
+
+
+def gateway_page(key: str) -> str:
+    """A gateway's 400 for a key it does not know: its internals, table names and the key itself, in plain text."""
+    return (
+        "No connected db. Key lookup for " + key + " in table inference_api_keys (schema gateway_prod) "
+        "returned no row; No fallback was attempted because the routing pool us-east-1/primary was empty."
+    )
+
+
+def error_event(message: str, **fields: object) -> str:
+    """An error event inside a stream whose HTTP status is 200, as a gateway sends one mid-answer."""
+    return f"data: {json.dumps({'error': {'message': message, **fields}})}\n\n"
 
 
 def text_of(message: dict[str, Any]) -> str:
@@ -97,6 +122,8 @@ class FakeModel:
         self.timings: list[tuple[str, float, float]] = []
         # The client's address of each request: a repeated one is a connection kept alive and reused.
         self.peers: list[object] = []
+        # The bytes each Flood got out before the bot hung up (or all of them).
+        self.flooded_bytes: list[int] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._hung = asyncio.Event()
@@ -122,6 +149,11 @@ class FakeModel:
     async def wait_for_requests(self, count: int, within_seconds: float = 10.0) -> None:
         async with asyncio.timeout(within_seconds), self._received:
             await self._received.wait_for(lambda: len(self.requests) >= count)
+
+    async def wait_for_flood(self, within_seconds: float = 10.0) -> None:
+        """Until a Flood has ended: all written, or the bot hung up."""
+        async with asyncio.timeout(within_seconds), self._received:
+            await self._received.wait_for(lambda: bool(self.flooded_bytes))
 
     @staticmethod
     def images(request: dict[str, Any]) -> list[str]:
@@ -156,6 +188,8 @@ class FakeModel:
         if isinstance(script, Hang):
             await self._hung.wait()
             return web.Response(status=504)
+        if isinstance(script, Flood):
+            return await self._flood(request, script)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         if isinstance(script, RawStream):
@@ -180,6 +214,24 @@ class FakeModel:
         if script.send_done:
             await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
+        return response
+
+    async def _flood(self, request: web.Request, script: Flood) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": script.content_type})
+        await response.prepare(request)
+        await response.write(script.head)
+        sent = 0
+        try:
+            while sent < script.total_bytes:
+                await response.write(script.piece)
+                sent += len(script.piece)
+            await response.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass  # the bot hung up (aiohttp says so with a ConnectionResetError, or a RuntimeError once closed)
+        finally:
+            self.flooded_bytes.append(sent)
+            async with self._received:
+                self._received.notify_all()
         return response
 
 

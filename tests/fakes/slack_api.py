@@ -1,4 +1,5 @@
-"""A fake Slack Web API on loopback: keeps channels and threads, records every call, injects faults."""
+"""A fake Slack Web API on loopback: keeps channels and threads, records every call; plays the faults a test
+scripts (tests/fakes/faults.py) and Slack's rate limits (tests/fakes/rate_limits.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ import asyncio
 import contextlib
 import itertools
 import json
-import math
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +17,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.app.check import REQUIRED_SCOPES
+from tests.fakes.faults import SIGN_IN_PAGE, FaultInjection
+from tests.fakes.rate_limits import RateLimit, RateLimiter, ratelimited
 
 BOT_TOKEN = "xoxb-test-token-0123456789"
 APP_TOKEN = "xapp-test-token-5555555555"
@@ -26,10 +28,6 @@ TEAM_ID = "T0001"
 
 
 MARKDOWN_TEXT_LIMIT = 12_000
-SIGN_IN_PAGE = (
-    "<!DOCTYPE html><html><head><title>Slack</title></head>"
-    "<body><h1>Sign in to your workspace</h1><form><input name='email'></form></body></html>"
-)
 POSTING_METHODS = frozenset(
     {
         "chat.postMessage",
@@ -72,86 +70,13 @@ class Call:
     at: float = field(default_factory=time.monotonic)
 
 
-@dataclass
-class Fault:
-    """One scripted failure for a method: an HTTP status, a Slack error, and optional headers,
-    or a connection dropped without an answer, or a call that never gets one (`hang`), or a proxy's
-    HTML page where JSON was expected (`html`). With `lands`, the call takes effect first and only
-    its answer is lost: the caller cannot tell whether it did."""
-
-    status: int = 200
-    error: str = "internal_error"
-    headers: dict[str, str] = field(default_factory=dict)
-    drop_connection: bool = False
-    hang: bool = False
-    html: bool = False
-    lands: bool = False
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """At most `calls` accepted calls in any `window_seconds` (a sliding window), per workspace, or per
-    value of the parameter `per` (say, `channel`). Past it Slack answers HTTP 429 `ratelimited` with a
-    whole-second `Retry-After`: how long until the oldest call in the window leaves it."""
-
-    calls: int
-    window_seconds: float = 60.0
-    per: str | None = None
-
-
-# Slack's published limits for the methods the bot calls (docs.slack.dev method pages; Tier 2 is 20+ calls a
-# minute, Tier 3 50+, Tier 4 100+, per workspace). The "special" ones are modelled: `chat.postMessage` and
-# `assistant.threads.setStatus` about one a second per conversation with short bursts (and a few hundred a
-# minute per workspace for posting), `auth.test` hundreds a minute.
-PUBLISHED_RATE_LIMITS: dict[str, tuple[RateLimit, ...]] = {
-    "auth.test": (RateLimit(600),),
-    "conversations.replies": (RateLimit(50),),
-    "conversations.info": (RateLimit(50),),
-    "users.info": (RateLimit(100),),
-    "chat.postMessage": (RateLimit(10, 10, per="channel"), RateLimit(300)),
-    "chat.update": (RateLimit(50),),
-    "chat.startStream": (RateLimit(20),),
-    "chat.appendStream": (RateLimit(100),),
-    "chat.stopStream": (RateLimit(20),),
-    "chat.postEphemeral": (RateLimit(100),),
-    "assistant.threads.setStatus": (RateLimit(10, 10, per="channel_id"),),
-    "reactions.add": (RateLimit(50),),
-    "reactions.remove": (RateLimit(20),),
-    "views.publish": (RateLimit(100),),
-}
-
-
-class RateLimiter:
-    def __init__(self, limits: dict[str, tuple[RateLimit, ...]]) -> None:
-        self.limits = limits
-        self._accepted: dict[tuple[str, RateLimit, str], deque[float]] = {}
-
-    def retry_after(self, method: str, params: dict[str, Any]) -> int | None:
-        """None if the call is within every limit of its method (and then it counts), else the seconds to wait."""
-        now = time.monotonic()
-        windows = []
-        for limit in self.limits.get(method, ()):
-            key = (method, limit, str(params.get(limit.per, "")) if limit.per else "")
-            accepted = self._accepted.setdefault(key, deque())
-            while accepted and accepted[0] <= now - limit.window_seconds:
-                accepted.popleft()
-            if len(accepted) >= limit.calls:
-                return max(1, math.ceil(accepted[0] + limit.window_seconds - now))
-            windows.append(accepted)
-        for accepted in windows:
-            accepted.append(now)
-        return None
-
-
-class FakeSlack:
+class FakeSlack(FaultInjection):
     def __init__(self, rate_limits: dict[str, tuple[RateLimit, ...]] | None = None) -> None:
+        super().__init__()
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.users: dict[str, str] = {}
         self.calls: list[Call] = []
-        self.faults: dict[str, list[Fault]] = {}
         self.refused_methods: set[str] = set()
-        self.latency: dict[str, float] = {}
-        self.limited_until: dict[str, float] = {}
         self.statuses: list[tuple[str, str, str]] = []
         self.purposes: dict[str, str] = {}
         self.ephemerals: list[dict[str, Any]] = []
@@ -172,8 +97,6 @@ class FakeSlack:
         self.downloads: list[str] = []
         self.file_objects: dict[str, dict[str, Any]] = {}
         self.download_attempts: list[str] = []
-        self.dropped_downloads = 0  # the next this many downloads lose their connection
-        self.hung_downloads = 0  # the next this many downloads never answer
         # Private channels (and DMs) by id, with their members; the bot reads only those it is in.
         self.private_channels: dict[str, set[str]] = {}
         self.channel_names: dict[str, str] = {}
@@ -183,10 +106,13 @@ class FakeSlack:
         self.channel_members: dict[str, set[str]] = {}
         # Guests (Slack's `is_restricted`) and people of other organisations (Slack Connect) by their team.
         self.guests: set[str] = set()
+        self.single_channel_guests: set[str] = set()  # `is_ultra_restricted`
         self.user_teams: dict[str, str] = {}
+        # Extra fields of a conversation in conversations.info: Slack Connect (`is_ext_shared`, `is_shared`,
+        # `shared_team_ids`), a pending invitation (`is_pending_ext_shared`), another workspace of the org.
+        self.channel_flags: dict[str, dict[str, Any]] = {}
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
-        self._hangs_released = asyncio.Event()
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -204,15 +130,11 @@ class FakeSlack:
         self.url = f"http://127.0.0.1:{port}/api/"
 
     async def stop(self) -> None:
-        self._hangs_released.set()
+        self.release_hangs()
         for socket in list(self.sockets):
             await socket.close()
         if self._runner:
             await self._runner.cleanup()
-
-    def release_hangs(self) -> None:
-        """Lets every call held by a `hang` fault end (with the fault's error), as a network would time out."""
-        self._hangs_released.set()
 
     def response_url(self, name: str) -> str:
         """A response URL as Slack puts in shortcut and command payloads; what is sent there lands in `responses`."""
@@ -337,33 +259,13 @@ class FakeSlack:
                 return web.json_response({"ok": False, "error": "invalid_auth"})
             self.calls.append(Call(method, params))
             await self._notify()
-            waited = self.limited_until.get(method, 0.0) - time.monotonic()
-            if waited > 0:
-                # Like Slack: a caller that does not wait out Retry-After is refused again.
-                headers = {"Retry-After": str(math.ceil(waited))}
-                return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers=headers)
-            faults = self.faults.get(method)
-            if faults:
-                fault = faults.pop(0)
-                if fault.lands:
-                    self._take_effect(method, params)
-                if fault.status == 429 and "Retry-After" in fault.headers:
-                    self.limited_until[method] = time.monotonic() + float(fault.headers["Retry-After"])
-                if fault.hang:
-                    await self._hangs_released.wait()
-                if fault.drop_connection and request.transport is not None:
-                    request.transport.abort()
-                if fault.html:
-                    return web.Response(text=SIGN_IN_PAGE, content_type="text/html", status=fault.status)
-                return web.json_response(
-                    {"ok": False, "error": fault.error}, status=fault.status, headers=fault.headers
-                )
+            failed = await self._scripted_failure(method, request, lambda: self._take_effect(method, params))
+            if failed is not None:
+                return failed
             retry_after = self.rate_limiter.retry_after(method, params)
             if retry_after is not None:
                 self.rate_limited[method] += 1
-                return web.json_response(
-                    {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)}
-                )
+                return ratelimited(retry_after)
             if method in self.refused_methods:
                 return web.json_response({"ok": False, "error": "not_allowed"})
             handler = getattr(self, "_" + method.replace(".", "_"), None)
@@ -374,8 +276,7 @@ class FakeSlack:
                 result = {"ok": True, **handler(params)}
             except ApiError as error:
                 result = {"ok": False, "error": error.code}
-            # The answer is what Slack held when the call arrived; a slow network delivers it later.
-            await asyncio.sleep(self.latency.get(method, 0))
+            await self._slow_network(method)
             return web.json_response(result, headers=headers)
         finally:
             await self._notify()
@@ -401,12 +302,9 @@ class FakeSlack:
     async def _respond(self, request: web.Request) -> web.Response:
         """A response URL; faults for it are scripted under the method name `response_url`."""
         body = await request.json()
-        faults = self.faults.get("response_url")
-        if faults:
-            fault = faults.pop(0)
-            if fault.drop_connection and request.transport is not None:
-                request.transport.abort()
-            return web.Response(status=fault.status if fault.status != 200 else 404, text=fault.error)
+        failed = self._response_url_failure(request)
+        if failed is not None:
+            return failed
         self.responses.append({"name": request.match_info["name"], **body})
         await self._notify()
         return web.Response(text="ok")
@@ -550,6 +448,7 @@ class FakeSlack:
                 "context_team_id": TEAM_ID,
                 "shared_team_ids": [TEAM_ID],
                 "purpose": {"value": self.purposes.get(channel, "")},
+                **self.channel_flags.get(channel, {}),
             }
         }
 
@@ -598,13 +497,9 @@ class FakeSlack:
         authorized = request.headers.get("Authorization") == f"Bearer {BOT_TOKEN}"
         if not authorized or "files:read" not in self.granted_scopes or file_id not in self.files:
             return web.Response(text=SIGN_IN_PAGE, content_type="text/html")
-        if self.hung_downloads:
-            self.hung_downloads -= 1
-            await self._hangs_released.wait()
-        if self.dropped_downloads and request.transport is not None:
-            self.dropped_downloads -= 1
-            request.transport.abort()
-            return web.Response(status=500)
+        failed = await self._download_failure(request)
+        if failed is not None:
+            return failed
         content, mimetype = self.files[file_id]
         self.downloads.append(file_id)
         return web.Response(body=content, content_type=mimetype)
@@ -703,14 +598,26 @@ class FakeSlack:
         return message
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        user_id = str(params["user"])
+        return {"user": self._user(str(params["user"]))}
+
+    def _users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Everyone the fake knows of, paged as Slack pages it."""
+        known = sorted({*self.users, *self.guests, *self.single_channel_guests, *self.user_teams, BOT_USER_ID})
+        offset = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 100)
+        more = offset + limit < len(known)
+        return {
+            "members": [self._user(user_id) for user_id in known[offset : offset + limit]],
+            "response_metadata": {"next_cursor": str(offset + limit) if more else ""},
+        }
+
+    def _user(self, user_id: str) -> dict[str, Any]:
         name = self.users.get(user_id, user_id.lower())
         return {
-            "user": {
-                "id": user_id,
-                "team_id": self.user_teams.get(user_id, TEAM_ID),
-                "name": name.lower(),
-                "is_restricted": user_id in self.guests,
-                "profile": {"display_name": name, "real_name": name},
-            }
+            "id": user_id,
+            "team_id": self.user_teams.get(user_id, TEAM_ID),
+            "name": name.lower(),
+            "is_restricted": user_id in self.guests,
+            "is_ultra_restricted": user_id in self.single_channel_guests,
+            "profile": {"display_name": name, "real_name": name},
         }

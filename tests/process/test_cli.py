@@ -11,7 +11,7 @@ import pytest
 
 from bot.app.check import REQUIRED_SCOPES, run_checks
 from tests.bot_process import ROOT, BotProcess
-from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, Reply, WholeReply
+from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, Reply, WholeReply, gateway_page
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.redis_server import redis_server
 
@@ -34,6 +34,19 @@ async def test_check_passes_when_everything_works(environ: dict[str, str], fake_
     assert "✓ model: claude-4-5-haiku answered 'ok' in" in text
     assert "✓ images: claude-4-5-haiku took a test image" in text
     assert "- redis: REDIS_URL not set" in text
+
+
+async def test_check_says_how_to_verify_the_signing_secret(environ: dict[str, str]) -> None:
+    """The secret cannot be tried from the bot's side: check says so, and how Slack confirms it."""
+    _, text = await check(environ)
+    [line] = [line for line in text.splitlines() if line.startswith("- signing secret: ")]
+    assert "only a request from Slack can test it" in line
+    assert 'Slack shows "Verified" when SLACK_SIGNING_SECRET matches' in line
+    assert "Basic Information → App Credentials → Signing Secret" in line
+    socket_mode = {**environ, "SLACK_APP_TOKEN": "xapp-1-A1-123-abc"}
+    del socket_mode["SLACK_SIGNING_SECRET"]
+    _, text = await check(socket_mode)
+    assert "signing secret" not in text
 
 
 async def test_check_sends_a_test_image(environ: dict[str, str], fake_model: FakeModel) -> None:
@@ -153,6 +166,39 @@ async def test_check_reports_a_refused_model_key(environ: dict[str, str], fake_m
     assert "copy INFERENCE_KEY again" in text
 
 
+async def test_a_refused_probe_that_names_no_setting_names_every_model_setting(
+    environ: dict[str, str], fake_model: FakeModel
+) -> None:
+    """A gateway's 400 for a wrong key ("No connected db", the key in its page): a one-line test question
+    cannot be the cause, so each model setting is named with its fix, and the key is shown nowhere."""
+    fake_model.script.append(WholeReply(400, gateway_page(MODEL_KEY), content_type="text/plain"))
+    code, text = await check(environ)
+    assert code == 1
+    assert "✗ model: claude-4-5-haiku at http://127.0.0.1:" in text
+    assert "HTTP 400: No connected db." in text
+    fix = text.split("    fix: ", 1)[1]
+    assert fix.startswith("the service refused a one-line test question without saying which setting is wrong")
+    for line in (
+        "      INFERENCE_URL: the service's base URL, e.g. https://us.inference.heroku.com "
+        "(`heroku config:get -a $APP_NAME INFERENCE_URL`)",
+        "      INFERENCE_KEY: copy it again (`heroku config:get -a $APP_NAME INFERENCE_KEY`)",
+        "      INFERENCE_MODEL_ID: a model this key may use (`heroku config:get -a $APP_NAME INFERENCE_MODEL_ID`)",
+    ):
+        assert line in fix.splitlines()
+    assert len(fake_model.requests) == 1
+
+
+@pytest.mark.parametrize("form", ["endpoint", "no-scheme"])
+async def test_check_reaches_the_model_at_the_url_as_a_deployer_writes_it(
+    environ: dict[str, str], fake_model: FakeModel, form: str
+) -> None:
+    """The whole endpoint (`…/v1/chat/completions`), or a loopback address without a scheme."""
+    url = fake_model.url + "/v1/chat/completions" if form == "endpoint" else fake_model.url.removeprefix("http://")
+    code, text = await check({**environ, "INFERENCE_URL": url})
+    assert code == 0, text
+    assert "✓ model: claude-4-5-haiku answered" in text
+
+
 async def test_check_names_the_setting_behind_an_unknown_model(environ: dict[str, str], fake_model: FakeModel) -> None:
     body = '{"error": {"message": "model claude-9 not found", "code": "model_not_found"}}'
     fake_model.script.append(WholeReply(404, body))
@@ -201,8 +247,9 @@ async def test_chat_shows_failures_as_the_bot_would(environ: dict[str, str], fak
     ]
     code, output = await run_chat(environ, "one\ntwo\n")
     assert code == 0
-    assert "HTTP 400: bad request" in output
-    assert "assistant> fine\n_(The answer stops here: it reached the length limit" in output
+    assert "assistant> Sorry, the model service answered HTTP 400: bad request." in output
+    assert "assistant> fine\n(The answer stops here: it reached the length limit" in output
+    assert ":warning:" not in output
 
 
 async def test_chat_needs_only_the_model_settings(environ: dict[str, str], fake_model: FakeModel) -> None:
@@ -256,3 +303,11 @@ async def test_end_of_input_mid_answer_lets_the_answer_finish(environ: dict[str,
     assert "assistant> Hello there." in output
     assert "Traceback" not in output
     assert code == 0
+
+
+async def test_check_tries_each_channels_model_once(environ: dict[str, str], fake_model: FakeModel) -> None:
+    """CHANNEL_MODELS: each model named is asked once, and named with the channels that use it."""
+    code, text = await check({**environ, "CHANNEL_MODELS": "C0TEAM001=claude-4-5-sonnet,C0TEAM002=claude-4-5-sonnet"})
+    assert code == 0
+    assert [request["model"] for request in fake_model.requests].count("claude-4-5-sonnet") == 1
+    assert "✓ model: claude-4-5-sonnet (for C0TEAM001, C0TEAM002) answered" in text

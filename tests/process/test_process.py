@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import signal
+from pathlib import Path
 
 import aiohttp
 
-from tests.bot_process import BotProcess, free_port
+from bot import notices
+from bot.shutdown import HEROKU_KILL_SECONDS
+from tests.bot_process import ROOT, BotProcess, free_port
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+from tests.files_data import ENDLESS_PAGES, endless_pdf
 
 
 async def test_missing_settings_stop_the_start_naming_each() -> None:
@@ -22,6 +29,25 @@ async def test_missing_settings_stop_the_start_naming_each() -> None:
         assert name in output
     assert "heroku config:get -a $APP_NAME INFERENCE_KEY" in output
     assert "INFERENCE_URL" not in output
+
+
+async def test_an_unedited_copy_of_env_example_stops_the_start_and_fails_the_check(tmp_path: Path) -> None:
+    """`cp .env.example .env && python -m bot`: the placeholders are refused by name, not taken for settings."""
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    started = await BotProcess.start({"PORT": str(free_port())}, cwd=tmp_path)
+    checked = await BotProcess.start({}, "check", cwd=tmp_path)
+    try:
+        assert await started.finish(within_seconds=10) == 2
+        assert await checked.finish(within_seconds=10) == 1
+    finally:
+        started.kill()
+        checked.kill()
+    for output in ("\n".join(started.output), "\n".join(checked.output)):
+        for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "INFERENCE_KEY"):
+            assert f"{name} still holds a placeholder, not a real value" in output
+        assert "listening" not in output
+        assert "all present and valid" not in output
+    assert "- slack: not configured" in "\n".join(checked.output)
 
 
 async def test_python_m_bot_answers_a_signed_mention(
@@ -66,6 +92,7 @@ async def test_sigterm_finishes_short_answers_and_says_so_for_long_ones(
         async with aiohttp.ClientSession() as http:
             sender = EventSender(f"http://127.0.0.1:{port}/slack/events", http)
             await sender.mention(short)
+            await fake_model.wait_for_requests(1)  # the short reply goes to the short question
             await sender.mention(long)
             await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.startStream")) == 2)
             process.process.send_signal(signal.SIGTERM)
@@ -111,3 +138,61 @@ async def test_logs_hold_no_secret_even_at_debug_level(
     assert "outcome=model_error" in log
     for secret in (environ["SLACK_BOT_TOKEN"], environ["SLACK_SIGNING_SECRET"], MODEL_KEY):
         assert secret not in log
+
+
+async def test_a_wrong_signing_secret_is_a_warning_in_the_real_log(environ: dict[str, str]) -> None:
+    """Slack's URL check signed with the app's real secret while SLACK_SIGNING_SECRET holds another: the
+    process logs (with its own logging set-up, Bolt kept at WARNING) one line naming the setting."""
+    port = free_port()
+    process = await BotProcess.start({**environ, "PORT": str(port)})
+    try:
+        await process.wait_for_line("msg=listening")
+        async with aiohttp.ClientSession() as http:
+            slack = EventSender(f"http://127.0.0.1:{port}/slack/events", http, secret="secret-slack-has-4e5f6a7b")
+            response = await slack.post('{"type": "url_verification", "challenge": "c1", "token": "t"}')
+        assert response.status == 401
+        line = await process.wait_for_line("SLACK_SIGNING_SECRET")
+        process.process.send_signal(signal.SIGTERM)
+        assert await process.finish() == 0
+    finally:
+        process.kill()
+    assert "level=warning logger=bot.app.signature" in line
+    assert "Basic Information → App Credentials → Signing Secret" in line
+    assert "secret-slack-has-4e5f6a7b" not in "\n".join(process.output)
+
+
+async def test_sigterm_during_a_hung_parse_exits_within_herokus_budget(
+    fake_slack: FakeSlack, fake_model: FakeModel, environ: dict[str, str]
+) -> None:
+    """A PDF that would take minutes to read is being parsed: SIGTERM still ends the process well before
+    Heroku's SIGKILL, the answer says it was cut off by the restart, and the worker is gone too."""
+    port = free_port()
+    settings = {
+        "PORT": str(port),
+        "SHUTDOWN_GRACE_SECONDS": "1",
+        "PDF_MAX_PAGES": str(ENDLESS_PAGES),
+        "LOG_LEVEL": "DEBUG",
+    }
+    process = await BotProcess.start({**environ, **settings})
+    try:
+        await process.wait_for_line("msg=listening")
+        hostile = fake_slack.add_file("endless.pdf", endless_pdf(), "application/pdf")
+        message = fake_slack.post_as_person(
+            "C1", "UALICE", f"<@{BOT_USER_ID}> read this", subtype="file_share", files=[hostile]
+        )
+        async with aiohttp.ClientSession() as http:
+            await EventSender(f"http://127.0.0.1:{port}/slack/events", http).mention(message)
+        started = await process.wait_for_line("file parse started")
+        match = re.search(r"pid=(\d+)", started)
+        assert match is not None
+        process.process.send_signal(signal.SIGTERM)
+        assert await process.finish(within_seconds=HEROKU_KILL_SECONDS) == 0
+    finally:
+        process.kill()
+    assert fake_slack.bot_replies("C1", message["ts"]) == [notices.RESTARTING]
+    try:
+        os.kill(int(match[1]), 0)
+    except ProcessLookupError:
+        pass
+    else:
+        raise AssertionError("the worker outlived the bot")

@@ -9,14 +9,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-import yaml
+
+from tests.manifest import manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT.parent / "shared" / "reference" / "slack-app-manifest.schema.v1.json"
-
-
-def manifest() -> dict[str, object]:
-    return yaml.safe_load((ROOT / "manifest.yml").read_text())  # type: ignore[no-any-return]
 
 
 @pytest.mark.skipif(not SCHEMA.exists(), reason="../shared is not checked out beside this repository")
@@ -51,6 +48,7 @@ def test_app_json_offers_every_setting_a_deployer_sets() -> None:
     assert all(var["description"] for var in app["env"].values())
     assert {"plan": "heroku-inference:claude-4-5-haiku", "as": "INFERENCE"} in app["addons"]
     assert app["formation"]["web"]["quantity"] == 1
+    assert app["success_url"] == "/", "after a deploy, the welcome page (the Request URL), not /health's JSON"
 
 
 SETTINGS_PAGE = ROOT / "docs" / "settings.md"

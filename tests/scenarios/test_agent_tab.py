@@ -11,16 +11,12 @@ from bot.app.check import REQUIRED_SCOPES
 from bot.notices import LOADING_MESSAGES, THINKING_STATUS
 from bot.suggested_prompts import DEFAULT_SUGGESTED_PROMPTS
 from tests.conftest import BotFactory
-from tests.fakes.events import EventSender
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
-from tests.project.test_deploy_files import manifest
+from tests.fakes.events import EventSender, tab_opened
+from tests.fakes.faults import Fault
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+from tests.manifest import manifest
 
 SET_PROMPTS = "assistant.threads.setSuggestedPrompts"
-
-
-def tab_opened(user: str, tab: str, channel: str) -> dict[str, object]:
-    """`app_home_opened` as Slack sends it (under agent_view, opening the Messages tab sends it too)."""
-    return {"type": "app_home_opened", "user": user, "channel": channel, "tab": tab, "event_ts": "1700000000.1"}
 
 
 async def test_opening_the_agent_tab_sets_the_suggested_prompts(fake_slack: FakeSlack, events: EventSender) -> None:

@@ -10,8 +10,9 @@ import pytest
 from bot.notices import RESTARTING
 from tests.conftest import BotFactory, RunningBot, socket_mode_bot
 from tests.fakes.events import EventSender, message_shortcut, slash_command
+from tests.fakes.faults import Fault
 from tests.fakes.model_api import FakeModel, Reply, WholeReply
-from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack, Fault
+from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack
 from tests.redis_server import redis_server
 
 POSTING_METHODS = ("chat.postMessage", "chat.startStream", "chat.appendStream", "chat.stopStream", "chat.update")

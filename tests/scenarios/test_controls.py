@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 import aiohttp
 import pytest
 
+from bot.answer.usage import Usage
 from bot.app.runtime import EVENTS_PATH
+from bot.model.client import Answer
+from bot.model.messages import ChatMessage
+from bot.store.redis_store import RedisStore
 from tests.bot_process import BotProcess, free_port
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply, WholeReply, text_of
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.files_data import pdf
-from tests.redis_server import redis_server
+from tests.redis_server import redis_server, watching
 
 # The fake model reports 10 input + 5 output tokens per answer: one answer spends a 10-token budget.
 SMALL_BUDGET = "10"
@@ -332,3 +337,50 @@ async def test_questions_asked_at_once_cannot_all_pass_a_budget_with_room_for_on
     assert len(fake_model.requests) == 1
     await bot.runtime.tasks.wait()
     assert await bot.runtime.answerer.usage.budget_spent("UALICE", "C1", direct=False) is None
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["memory", "redis"])
+async def test_a_burst_at_a_nearly_spent_budget_gets_only_what_fits(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession, shared: bool
+) -> None:
+    """286 of 300 tokens spent, ten questions at once: one is answered (its estimate fills the budget), the
+    other nine are told the budget is spent, whether one process counts or several share Redis."""
+    async with contextlib.AsyncExitStack() as stack:
+        store = {"REDIS_URL": await stack.enter_async_context(redis_server())} if shared else {}
+        bot = await bot_factory(DAILY_TOKENS_PER_PERSON="300", **store)
+        spent = Answer(text="earlier", finish_reason="stop", usage={"prompt_tokens": 276, "completion_tokens": 10})
+        await bot.runtime.answerer.usage.record("UALICE", "C1", direct=False, answer=spent, failed=False)
+        events = sender(bot.url, http)
+        questions = [
+            fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> question {n} " + "x" * 400) for n in range(10)
+        ]
+        await asyncio.gather(*(events.mention(question) for question in questions))
+        replies = [await fake_slack.wait_for_replies("C1", question["ts"]) for question in questions]
+        answered = [reply for reply in replies if reply[0].startswith("You said: Alice: question")]
+        refused = [reply for reply in replies if "You've used your daily budget of 300 tokens" in reply[0]]
+        assert (len(answered), len(refused)) == (1, 9)
+        assert len(fake_model.requests) == 1
+        await bot.close()
+
+
+async def test_a_process_killed_mid_answer_leaves_no_charge_once_its_lease_is_over(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """A dyno that died mid-answer never releases its reservation: while its lease runs it is an answer in
+    flight for all anyone can tell, and counts; once the lease is over, the person is answered, not refused
+    with 0 tokens used."""
+    async with redis_server() as url, watching(url) as watch:
+        bot = await bot_factory(REDIS_URL=url, DAILY_TOKENS_PER_PERSON="1000")
+        dead = Usage(RedisStore.from_url(url), bot.runtime.answerer.usage.settings, lease_seconds=1)
+        await dead.reserve("UALICE", "C1", direct=False, messages=[ChatMessage("user", "x" * 4000)])
+        await dead.store.close()
+        assert await bot.runtime.answerer.usage.budget_spent("UALICE", "C1", direct=False) is not None
+
+        async def lapsed(client: Any) -> bool:
+            return not await client.keys("slackbot:usage:*:reserved:*")
+
+        await watch.wait_for(lapsed)
+        assert await ask(fake_slack, sender(bot.url, http), "UALICE", "am I charged?") == [
+            "You said: Alice: am I charged?"
+        ]
+        await bot.close()

@@ -11,7 +11,7 @@ from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import MODEL_ID, MODEL_KEY, FakeModel, Hang, RawStream, Reply, WholeReply
 from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack
-from tests.project.test_deploy_files import manifest
+from tests.manifest import manifest
 
 
 async def test_channel_mention_is_answered_in_its_thread(
@@ -136,7 +136,7 @@ def _error(message: str, **fields: str) -> str:
         ),
         (
             RawStream([f"data: {_error('model not found: claude-9', code='model_not_found')}\n\n"]),
-            "HTTP 404: model not found: claude-9. ",
+            "refused this bot's settings: model not found: claude-9. ",
             SETUP,
             "check INFERENCE_MODEL_ID",
         ),

@@ -13,11 +13,11 @@ from bot.answer.feedback import ACTION_ID, Feedback
 from bot.store.memory import MemoryStore
 from bot.store.redis_store import RedisStore
 from tests.conftest import BotFactory, RunningBot, socket_mode_bot
-from tests.fakes.events import EventSender, block_action
+from tests.fakes.events import EventSender, block_action, tab_opened
+from tests.fakes.faults import Fault
 from tests.fakes.model_api import MODEL_ID, FakeModel, Reply, WholeReply
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.redis_server import redis_server
-from tests.scenarios.test_agent_tab import tab_opened
 
 
 def feedback_element(message: dict[str, Any]) -> dict[str, Any] | None:
@@ -194,7 +194,7 @@ async def test_admins_see_the_weeks_answers_and_votes_on_the_home_tab(
     await events.deliver(tab_opened("UBOB", "home", "DBOB"))
     await fake_slack.wait_for(lambda: {"UADMIN", "UBOB"} <= set(fake_slack.home_views))
     admin = json.dumps(fake_slack.home_views["UADMIN"], ensure_ascii=False)
-    assert "Answers: *2*   👍 *1*   👎 *1*   Voted down: *50% of answers*" in admin
+    assert "Answers: *2*   👍 *1*   👎 *1*   🙋 Called a human: *0*   Voted down: *50% of answers*" in admin
     permalink = f"https://test.slack.com/archives/C1/p{second['ts'].replace('.', '')}"
     assert f"Most recent 👎: <{permalink}|this answer> in <#C1>" in admin
     assert "feedback" not in json.dumps(fake_slack.home_views["UBOB"]).lower()

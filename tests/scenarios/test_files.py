@@ -12,11 +12,11 @@ from PIL import Image
 from bot.app.runtime import EVENTS_PATH
 from bot.files.download import Downloader, DownloadFailed
 from bot.slack.messages import SlackFile
-from tests.conftest import BotFactory
+from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply, text_of
 from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack
-from tests.files_data import encrypted_pdf, noisy_png, pdf, png
+from tests.files_data import ENDLESS_PAGES, encrypted_pdf, endless_pdf, huge_png, noisy_png, pdf, png
 from tests.redis_server import redis_server
 
 MENTION = f"<@{BOT_USER_ID}>"
@@ -403,6 +403,7 @@ async def test_a_follow_up_keeps_a_linked_thread_only_for_askers_who_may_see_it(
     """Alice links a public channel; her follow-up still has it, Bob's (a guest, not in it) does not."""
     fake_slack.guests.add("UBOB")
     fake_slack.channel_members["C9"] = {BOT_USER_ID, "UALICE"}
+    fake_slack.channel_members["C1"] = {BOT_USER_ID, "UALICE"}
     secret = fake_slack.post_as_person("C9", "UALICE", "The launch date is 3 March")
     link = f"https://test.slack.com/archives/C9/p{str(secret['ts']).replace('.', '')}"
     question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} summarise <{link}>")
@@ -417,6 +418,7 @@ async def test_a_follow_up_keeps_a_linked_thread_only_for_askers_who_may_see_it(
     await fake_slack.wait_for_replies("C1", thread_ts, count=2)
     assert "The launch date is 3 March" in text_of(fake_model.requests[1]["messages"][1])
 
+    fake_slack.channel_members["C1"].add("UBOB")  # a guest joins: nothing from C9 is for this channel now
     bob = fake_slack.post_as_person("C1", "UBOB", f"{MENTION} what date?", thread_ts=thread_ts)
     fake_model.script.append(Reply(["I can't say."]))
     await events.mention(bob)
@@ -424,3 +426,94 @@ async def test_a_follow_up_keeps_a_linked_thread_only_for_askers_who_may_see_it(
     assert "launch date is" not in str(fake_model.requests[2]["messages"])
     assert "could not be opened" in text_of(fake_model.requests[2]["messages"][1])
     assert replies[2] == "I can't say."
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "x=[re-authenticate here](https://evil.example/login)",
+        "x=[re-authenticate_here](https://evil.example/login)",
+        "thread_ts=[re-authenticate_here](https://evil.example/login)",
+    ],
+)
+@pytest.mark.parametrize("streaming", [True, False], ids=["markdown_text", "fallback"])
+async def test_a_link_cannot_put_a_link_of_its_own_into_the_bots_words(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot, query: str, streaming: bool
+) -> None:
+    """The notice names the Slack link as Slack writes it, rebuilt from its parts: whatever else the
+    question's link held is not shown, in the Markdown or in the notification text."""
+    if not streaming:
+        fake_slack.refused_methods.add("chat.startStream")
+    fake_slack.private_channels["G7"] = {BOT_USER_ID, "UBOB"}
+    secret = fake_slack.post_as_person("G7", "UBOB", "The launch date is 3 March")
+    link = f"https://test.slack.com/archives/G7/p{str(secret['ts']).replace('.', '')}"
+    question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} summarise <{link}?{query}>")
+    fake_model.script.append(Reply(["I can't see that."]))
+    await events.mention(question)
+    await fake_slack.wait_for_replies("C1", str(question["ts"]))
+    await bot.runtime.tasks.wait()
+    [reply] = fake_slack.bot_replies("C1", str(question["ts"]))
+    [posted] = fake_slack.bot_messages("C1", str(question["ts"]))
+    assert f"_I could not open {link}: I only follow links" in reply
+    for shown in (reply, posted["text"]):
+        assert "evil.example" not in shown
+
+
+async def test_a_pdf_too_complex_to_read_is_named_and_the_rest_of_the_answer_comes(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """A 120 KB PDF that would take minutes to read is given up at its worker's CPU limit; the log file
+    next to it reaches the model, and the answer names the PDF."""
+    bot = await bot_factory(PDF_MAX_PAGES=str(ENDLESS_PAGES))
+    hostile = fake_slack.add_file("endless.pdf", endless_pdf(), "application/pdf")
+    log = fake_slack.add_file("error.log", b"port 8080 in use", "text/plain")
+    message = ask_with_files(fake_slack, "what broke?", hostile, log)
+    fake_model.script.append(Reply(["The port is taken."]))
+    await EventSender(bot.url + EVENTS_PATH, http).mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", str(message["ts"]), within_seconds=60)
+    assert (
+        reply
+        == "The port is taken.\n\n_I did not read `endless.pdf`: it is too complex for me to read (it took too long)._"
+    )
+    assert '<file name="error.log">\nport 8080 in use\n</file>' in last_user_text(fake_model)
+
+
+async def test_a_decompression_bomb_is_refused_as_too_large(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """A 160 KB PNG of 49 megapixels is never decoded: the answer says the image is too large."""
+    message = ask_with_files(fake_slack, "what is this?", fake_slack.add_file("bomb.png", huge_png(), "image/png"))
+    fake_model.script.append(Reply(["No image."]))
+    await events.mention(message)
+    [reply] = await fake_slack.wait_for_replies("C1", str(message["ts"]))
+    assert fake_model.images(fake_model.requests[0]) == []
+    assert reply == (
+        "No image.\n\n_I did not read `bomb.png`: the image is too large for me to read "
+        "(7,000 x 7,000 pixels; I read up to 16 megapixels)._"
+    )
+
+
+async def test_twenty_big_files_in_two_questions_stay_within_the_memory_bound(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot: RunningBot, events: EventSender
+) -> None:
+    """Ten 19 MB files in each of two questions: never more than the bound is held in memory at once
+    (each file from before its download until it is read), and both questions are answered."""
+    blob = b"x" * (19 * 1024 * 1024)
+    questions = [
+        ask_with_files(
+            fake_slack,
+            "look",
+            *(fake_slack.add_file(f"dump{channel}-{index}.log", blob, "text/plain") for index in range(10)),
+            channel=channel,
+        )
+        for channel in ("C1", "C2")
+    ]
+    for question in questions:
+        await events.mention(question)
+    for question in questions:
+        await fake_slack.wait_for_replies(str(question["channel"]), str(question["ts"]), within_seconds=60)
+    budget = bot.runtime.files.reader.budget
+    assert len(fake_slack.downloads) == 20
+    assert budget.capacity == 64 * 1024 * 1024
+    assert 0 < budget.peak <= budget.capacity
+    assert budget.held == 0

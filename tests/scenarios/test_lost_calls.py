@@ -10,8 +10,9 @@ import pytest
 from bot.app.runtime import EVENTS_PATH
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
+from tests.fakes.faults import Fault
 from tests.fakes.model_api import FakeModel, Reply
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 
 MENTION = f"<@{BOT_USER_ID}>"
 PIECES = ["First part of the answer. ", "Second part, ", "and the third. ", "Fourth and last."]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.notices import CATCH_UP_NOT_YOURS
 from tests.conftest import RunningBot
 from tests.fakes.events import EventSender, message_shortcut
 from tests.fakes.model_api import FakeModel, Reply, text_of
@@ -99,3 +100,87 @@ async def test_links_past_the_cap_are_counted_in_the_answer_not_dropped_silently
     sent = text_of(fake_model.requests[0]["messages"][-1])
     assert [f"note {n}" in sent for n in range(5)] == [True, True, True, False, False]
     assert reply.endswith("_…and 2 more Slack links I did not open: I follow at most 3 in a question._")
+
+
+async def ask_in(fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, channel: str, link: str) -> str:
+    """Alice, a full member who may read the linked channel, asks about `link` in `channel`; returns the reply."""
+    question = fake_slack.post_as_person(channel, "UALICE", f"{MENTION} what does <{link}|this> say?")
+    fake_model.script.append(Reply(["I can't see that."]))
+    if channel.startswith("D"):
+        await events.message(question, channel_type="im")
+    else:
+        await events.mention(question)
+    [reply] = await fake_slack.wait_for_replies(channel, str(question["ts"]))
+    return reply
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {"is_ext_shared": True, "is_shared": True, "shared_team_ids": ["T0001", "T0OTHER"]},
+        {"is_pending_ext_shared": True},
+    ],
+    ids=["slack-connect", "invitation-pending"],
+)
+async def test_a_public_channel_is_not_carried_into_a_channel_shared_with_another_company(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, flags: dict[str, object]
+) -> None:
+    """Alice may read #internal, but the answer goes where another company's people read it."""
+    fake_slack.channel_flags["C1"] = flags
+    secret = fake_slack.post_as_person("C9", "UBOB", "We are acquiring Initech in May")
+    reply = await ask_in(fake_slack, fake_model, events, "C1", link_to(secret))
+    assert "Initech" not in str(fake_model.requests[-1]["messages"])
+    assert "Initech" not in reply
+    assert f"_I did not open {link_to(secret)} here: not everyone in this conversation may be able to see it." in reply
+    assert all(call.params["channel"] != "C9" for call in fake_slack.calls_to("conversations.replies"))
+
+
+@pytest.mark.parametrize("guests", ["guests", "single_channel_guests"])
+async def test_a_public_channel_is_not_carried_into_a_channel_with_a_guest(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, guests: str
+) -> None:
+    """A guest in #general who is not in #internal would read in the answer what #internal says."""
+    getattr(fake_slack, guests).add("UGUEST")
+    fake_slack.channel_members["C1"] = {BOT_USER_ID, "UALICE", "UBOB", "UGUEST"}
+    secret = fake_slack.post_as_person("C9", "UBOB", "We are acquiring Initech in May")
+    reply = await ask_in(fake_slack, fake_model, events, "C1", link_to(secret))
+    assert "Initech" not in str(fake_model.requests[-1]["messages"])
+    assert "not everyone in this conversation may be able to see it" in reply
+
+
+async def test_the_same_link_is_followed_in_the_askers_dm_or_among_full_members(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    fake_slack.channel_flags["C1"] = {"is_ext_shared": True, "is_shared": True}
+    fake_slack.channel_members["C2"] = {BOT_USER_ID, "UALICE", "UBOB"}
+    secret = fake_slack.post_as_person("C9", "UBOB", "We are acquiring Initech in May")
+    await ask_in(fake_slack, fake_model, events, "DALICE", link_to(secret))
+    assert "Initech" in str(fake_model.requests[-1]["messages"])
+    await ask_in(fake_slack, fake_model, events, "C2", link_to(secret))
+    assert "Initech" in str(fake_model.requests[-1]["messages"])
+
+
+async def test_when_slack_cannot_say_who_reads_the_channel_the_link_is_not_followed(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, caplog: pytest.LogCaptureFixture
+) -> None:
+    """conversations.members refused (a missing scope, say): nothing is carried, the asker and the log say why."""
+    fake_slack.refused_methods.add("conversations.members")
+    secret = fake_slack.post_as_person("C9", "UBOB", "We are acquiring Initech in May")
+    reply = await ask_in(fake_slack, fake_model, events, "C1", link_to(secret))
+    assert "Initech" not in str(fake_model.requests[-1]["messages"])
+    assert f"_I did not open {link_to(secret)}: Slack could not tell me who may see it." in reply
+    assert "access denied: Slack could not tell who reads the conversation" in caplog.text
+
+
+async def test_a_catch_up_goes_to_the_dm_only_if_the_asker_may_read_the_conversation(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot
+) -> None:
+    """Alice left the private channel before her shortcut arrived: no summary, and the model is not asked."""
+    fake_slack.private_channels["G5"] = {BOT_USER_ID, "UBOB"}
+    root = fake_slack.post_as_person("G5", "UBOB", "Reorg: team A merges into B")
+    await events.interact(message_shortcut(root, "UALICE", fake_slack.response_url("r1")))
+    await fake_slack.wait_for(lambda: bool(fake_slack.responses))
+    await bot.runtime.tasks.wait()
+    assert [response["text"] for response in fake_slack.responses] == [CATCH_UP_NOT_YOURS]
+    assert fake_model.requests == []
+    assert not fake_slack.messages.get(fake_slack.dm_channel("UALICE"))

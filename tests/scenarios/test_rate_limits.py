@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from tests.fakes.events import EventSender
+from tests.fakes.faults import Fault
 from tests.fakes.model_api import FakeModel, Reply
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault, RateLimit, RateLimiter
+from tests.fakes.rate_limits import RateLimit, RateLimiter
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 
 MENTION = f"<@{BOT_USER_ID}>"
 

@@ -13,8 +13,9 @@ from bot.app.runtime import EVENTS_PATH
 from bot.logs import LogfmtFormatter
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import MODEL_KEY, FakeModel, RawStream, Reply, WholeReply
-from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack, Fault
+from tests.fakes.faults import Fault
+from tests.fakes.model_api import MODEL_KEY, FakeModel, RawStream, Reply, WholeReply, gateway_page
+from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack
 
 MENTION = f"<@{BOT_USER_ID}>"
 
@@ -205,6 +206,31 @@ async def test_a_model_error_with_slack_mentions_pings_no_one(
     assert "Blocked" in notice
     for shown in (notice, posted["text"]):
         assert not re.search(r"<[!@#]|(?<![\w@])@(here|channel)", shown), shown
+
+
+async def test_a_gateway_page_is_summed_up_for_the_channel_and_kept_whole_in_the_log(
+    fake_slack: FakeSlack,
+    fake_model: FakeModel,
+    events: EventSender,
+    bot: RunningBot,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Channel members read a short summary in whole words, not the gateway's internals cut mid-word; the log
+    line keeps all of it, with the key masked."""
+    caplog.handler.setFormatter(LogfmtFormatter(bot.runtime.settings.secrets))
+    fake_model.script.append(WholeReply(400, gateway_page(MODEL_KEY), content_type="text/plain"))
+    message = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi")
+    with caplog.at_level(logging.INFO):
+        await events.mention(message)
+        [notice] = await fake_slack.wait_for_replies("C1", message["ts"])
+        await bot.runtime.tasks.wait()
+    assert notice.startswith(":warning: Sorry, the model service answered HTTP 400: No connected db. If that is")
+    for internal in ("inference_api_keys", "fallback", "routing", MODEL_KEY):
+        assert internal not in notice
+    [line] = [line for line in caplog.text.splitlines() if "event handled" in line]
+    assert "No fallback was attempted because the routing pool us-east-1/primary was empty." in line
+    assert "table inference_api_keys" in line
+    assert MODEL_KEY not in caplog.text
 
 
 def _pieces(secret: str) -> list[str]:

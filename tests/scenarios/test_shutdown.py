@@ -13,9 +13,10 @@ from bot.slack.reply import LANDING_SECONDS
 from bot.slack.status import DECORATION_SECONDS
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
+from tests.fakes.faults import Fault
 from tests.fakes.model_api import FakeModel, Hang, Reply
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
-from tests.unit.test_settings import REQUIRED
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
+from tests.settings_env import REQUIRED
 
 MENTION = f"<@{BOT_USER_ID}>"
 

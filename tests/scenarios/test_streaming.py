@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 
 import aiohttp
 import pytest
 
 from bot.app.runtime import EVENTS_PATH
+from bot.safe_text import WORD_JOINER
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import FakeModel, RawStream, Reply, WholeReply
-from tests.fakes.slack_api import BOT_USER_ID, FakeSlack, Fault
+from tests.fakes.faults import Fault
+from tests.fakes.model_api import FakeModel, Flood, RawStream, Reply, WholeReply, error_event
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 
 MENTION = f"<@{BOT_USER_ID}>"
 
@@ -129,6 +132,49 @@ async def test_a_dropped_connection_mid_stream_is_marked_interrupted(
     thread = await ask(fake_slack, events)
     [reply] = await fake_slack.wait_for_replies("C1", thread)
     assert reply.startswith("Some text\n\n:warning: _The answer was interrupted")
+
+
+async def test_a_stream_that_never_sends_a_line_break_is_broken_off_and_marked_interrupted(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """Megabytes without a line break grew the bot's memory without limit: past 1 MB the stream is broken
+    off, what was shown stays, and the answer says it was interrupted."""
+    fake_model.script.append(Flood(b'data: {"choices":[{"delta":{"content":"Some text"}}]}\n\ndata: '))
+    thread = await ask(fake_slack, events)
+    [reply] = await fake_slack.wait_for_replies("C1", thread)
+    assert reply == (
+        "Some text\n\n:warning: _The answer was interrupted (the answer stream broke off (a line of over 1 MB)). "
+        "Please ask again._"
+    )
+    await fake_model.wait_for_flood()
+    assert fake_model.flooded_bytes[0] < 64 * 1024 * 1024, "the rest of the stream was read"
+    assert len(fake_model.requests) == 1
+
+
+async def test_an_error_event_mid_answer_says_what_happened_not_an_http_status(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """The stream came with HTTP 200: its error event is named as what it is."""
+    text = 'data: {"choices":[{"delta":{"content":"Some text"}}]}\n\n'
+    fake_model.script.append(RawStream([text, error_event("Upstream model crashed.", type="server_error")]))
+    thread = await ask(fake_slack, events)
+    [reply] = await fake_slack.wait_for_replies("C1", thread)
+    assert reply == (
+        "Some text\n\n:warning: _The answer was interrupted (the model service reported an error mid-answer: "
+        "Upstream model crashed.). Please ask again._"
+    )
+
+
+async def test_an_error_event_before_any_text_says_what_happened_not_an_http_status(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    fake_model.script += [RawStream([error_event("Upstream model crashed.", type="server_error")])] * 3
+    thread = await ask(fake_slack, events)
+    [reply] = await fake_slack.wait_for_replies("C1", thread)
+    assert reply == (
+        ":warning: Sorry, the model service reported an error mid-answer: Upstream model crashed. "
+        "Please try again in a moment."
+    )
 
 
 async def test_a_stream_broken_before_any_text_is_retried(
@@ -267,3 +313,35 @@ async def test_a_channel_that_refuses_streaming_does_not_turn_it_off_elsewhere(
     await bot.runtime.tasks.wait()
     assert [call.params["channel"] for call in fake_slack.calls_to("chat.startStream")] == ["C1", "C2"]
     assert fake_slack.bot_messages("C2", elsewhere)[0].get("streaming") is False, "C2 still streams"
+
+
+BROADCASTS = re.compile(r"<!|(?<![\w@])@(?:here|channel|everyone)\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["markdown_text", "fallback"])
+async def test_broadcasts_in_the_models_words_ping_no_one(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender, bot: RunningBot, streaming: bool
+) -> None:
+    """`<!channel>`, `<!here>`, `<!subteam^…>` and a bare @here are shown as written but inert, streamed or
+    not, even when the model's pieces cut them in two; a mention of one person keeps working."""
+    if not streaming:
+        fake_slack.refused_methods.add("chat.startStream")
+    pieces = ["Heads up <!chan", "nel> and @he", "re, @channel: ping <!subteam^S1|@devs> or <!here>. Ask <@UBOB>."]
+    fake_model.script.append(Reply(pieces, delay=0.2))
+    thread = await ask(fake_slack, events)
+    await fake_slack.wait_for_replies("C1", thread)
+    await bot.runtime.tasks.wait()
+    [reply] = fake_slack.bot_replies("C1", thread)
+    [posted] = fake_slack.bot_messages("C1", thread)
+    assert reply.replace(WORD_JOINER, "") == "".join(pieces)
+    sent = [
+        str(call.params.get(field) or "")
+        for call in fake_slack.calls
+        if call.method.startswith("chat.")
+        for field in ("markdown_text", "text", "blocks")
+    ]
+    for shown in (reply, posted["text"], *posted["revisions"], *sent):
+        assert not BROADCASTS.search(shown), shown
+    assert "<@UBOB>" in reply
+    if not streaming:
+        assert "<@UBOB>" in posted["text"]  # the fallback's mrkdwn (streamed text's is Slack's own)

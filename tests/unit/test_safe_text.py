@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import io
 import logging
+import time
 
 import pytest
 
@@ -72,6 +74,12 @@ def test_authorization_headers_and_url_passwords_are_masked() -> None:
     assert safe == f"sent Authorization: Bearer {REDACTED} to redis://{REDACTED}@host:6379/0"
 
 
+def test_basic_credentials_are_masked_but_slacks_basic_information_page_is_named() -> None:
+    """The signing-secret warning says where Slack shows it; `Basic ` before a plain word is no credential."""
+    safe = safe_text("Authorization: Basic c29tZW9uZTpodW50ZXIy or Basic dXNlcjpwYXNz; see Basic Information")
+    assert safe == f"Authorization: Basic {REDACTED} or Basic {REDACTED}; see Basic Information"
+
+
 def test_ordinary_text_is_kept() -> None:
     text = "The model `claude-4-5-haiku` is unknown; task-sk-list and risk-assessment stay, 1 inf-norm."
     assert safe_text(text, [KEY, TOKEN]) == text
@@ -122,3 +130,42 @@ def test_a_log_line_with_half_an_emoji_is_still_written() -> None:
     assert errors.getvalue() == ""
     assert "undelivered_answer=" in written
     assert "done" in written
+
+
+ADVERSARIAL = {
+    "token prefixes": "sk-" * 50_000,
+    "Slack prefixes": "xoxb-" * 30_000,
+    "URL credentials": "://a:" * 30_000,
+    "Bearer words": "Bearer " * 21_000,
+    "Basic words": "Basic " * 25_000,
+    "mentions": "<@U" * 50_000,
+    "here": "@here" * 30_000,
+    "secret pieces": KEY[:20] * 7_500,
+}
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
+def test_no_input_makes_masking_take_long(text: str) -> None:
+    """Every log line and every Slack text goes through these patterns: they run in time linear in the text.
+    (A wide bound: each takes milliseconds.)"""
+    started = time.perf_counter()
+    safe_text(text, [KEY, TOKEN])
+    inert_in_slack(text)
+    assert time.perf_counter() - started < 1
+
+
+def test_a_ping_right_after_a_control_sequence_pings_no_one() -> None:
+    assert inert_in_slack("<!here>@channel x@here") == f"!{WORD_JOINER}here@{WORD_JOINER}channel x@here"
+
+
+def test_text_with_half_an_emoji_is_masked() -> None:
+    assert safe_text(f"key \ud83d {KEY}", [KEY]) == f"key \ufffd {REDACTED}"
+
+
+def test_a_str_enum_value_is_masked_as_its_text() -> None:
+    """Log fields are often enum members (an outcome): RE2's `sub` needs a plain str."""
+
+    class Outcome(enum.StrEnum):
+        ANSWERED = "answered"
+
+    assert safe_text(Outcome.ANSWERED, [KEY]) == "answered"

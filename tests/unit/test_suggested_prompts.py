@@ -9,7 +9,7 @@ import pytest
 from bot.errors import ConfigurationError
 from bot.settings import Settings
 from bot.suggested_prompts import DEFAULT_SUGGESTED_PROMPTS, SuggestedPrompt, parse_suggested_prompts
-from tests.unit.test_settings import REQUIRED
+from tests.settings_env import REQUIRED
 
 
 def test_unset_gives_the_defaults() -> None:

@@ -10,7 +10,7 @@ from bot.answer.asking import model_request
 from bot.answer.redaction import Redactor, private_names
 from bot.model.messages import ChatMessage
 from bot.settings import Settings
-from tests.unit.test_settings import REQUIRED
+from tests.settings_env import REQUIRED
 
 DEFAULT = Redactor()
 # 4111 1111 1111 1111 in full-width digits (U+FF10 onwards), as East Asian keyboards may type it.
@@ -260,3 +260,131 @@ def test_a_long_dotted_run_is_redacted_in_one_pass(text: str) -> None:
     started = time.perf_counter()
     DEFAULT.redact(text)
     assert time.perf_counter() - started < 5
+
+
+# Inputs built to make a backtracking engine try every start against the rest of the text: long runs
+# of each pattern's prefix, and of what its quantified parts accept.
+ADVERSARIAL = {
+    "JWT prefixes": "eyJ-" * 37_500,
+    "JWT halves": "eyJabcde.eyJ" * 12_500,
+    "BEGIN lines": "-----BEGIN\n" * 2_000,
+    "key lines without END": "-----BEGIN PRIVATE KEY-----!\n" * 2_000,
+    "key names without END": ("-----BEGIN " + "A " * 30 + "PRIVATE KEY-----\n!") * 1_000,
+    "PGP blocks without END": "-----BEGIN PGP PRIVATE KEY BLOCK-----\n!" * 2_000,
+    "Slack token prefixes": "xoxb-" * 30_000,
+    "API key prefixes": "sk-" * 50_000,
+    "bearer words": "bearer " * 21_000,
+    "basic words": "basic " * 25_000,
+    "AWS secret names": "aws_secret_access_key=" * 6_800,
+    ".env keys": "PASSWORD=\n" * 15_000,
+    "dotted run with @": "a." * 75_000 + "@x",
+    "dotted address": "mail a@" + "b." * 75_000 + "c",
+    "URL schemes": "a://b:" * 25_000,
+    "digits and separators": "1 2-3.4 " * 5_000,
+    "card groups": "4111 " * 8_000,
+    "IBAN groups": "DE89 " * 30_000,
+    "dotted digits": "1." * 75_000,
+    "phone cues": "phone: " * 21_000,
+    "names": "Bob Smithx " * 13_000,
+    "operator pattern": "ACME-" * 30_000,
+}
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
+def test_no_input_makes_redaction_take_long(text: str) -> None:
+    """A pasted file of a pattern's prefix (150 KB of `eyJ-`, 2,000 `-----BEGIN` lines) took seconds on the
+    event loop, holding the GIL: every pattern now runs in time linear in the text. (A wide bound: each
+    takes milliseconds to a few tenths of a second, the phone number search most.)"""
+    strict = Redactor("strict", ("ACME-[0-9]+",))
+    started = time.perf_counter()
+    strict.redact(text, {"Bob Smith", "Bob"})
+    assert time.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("written", "sent"),
+    [
+        ("sk-proj-" + "Ab1" * 16, "[API key]"),
+        ("sk-ant-api03-" + "xY9_" * 23 + "AA", "[API key]"),
+        ("sk-" + "a1B2" * 12, "[API key]"),
+        ("key=AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q", "key=[Google API key]"),
+        ("glpat-AbCdEf0123456789_xYz", "[GitLab token]"),
+        ("STRIPE=sk_live_51AbCdEf0123456789xyz", "STRIPE=[Stripe key]"),
+        ("rk_test_51AbCdEf0123456789xyz", "[Stripe key]"),
+        ("//registry.npmjs.org/:_authToken=npm_" + "a1B2c3" * 6, "//registry.npmjs.org/:_authToken=[npm token]"),
+        ("Authorization: Basic dXNlcjpodW50ZXIy", "Authorization: Basic [credentials]"),
+        ("curl -H 'authorization: basic YWRtaW46czNjcjN0IQ=='", "curl -H 'authorization: basic [credentials]'"),
+    ],
+)
+def test_api_keys_of_common_services_are_masked(written: str, sent: str) -> None:
+    assert DEFAULT.redact(written) == sent
+
+
+def test_a_pasted_env_files_secrets_are_masked_and_its_settings_kept() -> None:
+    env = (
+        "DATABASE_URL=postgres://localhost/app\n"
+        "DB_PASSWORD=hunter2\n"
+        'export API_SECRET="s3cr3t value"\n'
+        "GITHUB_TOKEN='abc123'\n"
+        "STRIPE_SECRET_KEY=whatever # prod\n"
+        "SLACK_BOT_TOKEN=xoxb-123456789012-abcdefABCDEF\n"
+        "MODEL_MAX_TOKENS=4096\n"
+        "PASSWORD_MIN_LENGTH=12\n"
+    )
+    assert DEFAULT.redact(env) == (
+        "DATABASE_URL=postgres://localhost/app\n"
+        "DB_PASSWORD=[secret]\n"
+        "export API_SECRET=[secret]\n"
+        "GITHUB_TOKEN=[secret]\n"
+        "STRIPE_SECRET_KEY=[secret] # prod\n"
+        "SLACK_BOT_TOKEN=[Slack token]\n"
+        "MODEL_MAX_TOKENS=4096\n"
+        "PASSWORD_MIN_LENGTH=12\n"
+    )
+
+
+def test_an_exported_pgp_private_key_is_masked() -> None:
+    exported = (
+        "here it is:\n-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBGXabc0BCADx+/9kZ\n=Qm9Z\n"
+        "-----END PGP PRIVATE KEY BLOCK-----\nthanks"
+    )
+    assert DEFAULT.redact(exported) == "here it is:\n[private key]\nthanks"
+    assert DEFAULT.redact("-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBGXabc0BCADx\n") == "[private key]\n"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "get_user(4155550100)",
+        "ids = [4155550100, 6505550123]",
+        "basic understanding, basic settings",
+        "the sk-button-primary class and sk-learn",
+        "AIza is a prefix",
+    ],
+)
+def test_ids_in_calls_and_lists_and_ordinary_words_stay_as_written(code: str) -> None:
+    """An id right after `(` or `[` was taken for a phone number and its bracket eaten."""
+    assert DEFAULT.redact(code) == code
+
+
+def test_a_phone_number_in_brackets_keeps_them() -> None:
+    assert DEFAULT.redact("call(+1 415 555 0100) or [415-555-0100]") == "call([phone number]) or [[phone number]]"
+
+
+def test_text_with_half_an_emoji_is_redacted() -> None:
+    """A lone surrogate can't be UTF-8, which RE2 reads: it becomes U+FFFD and the rest is masked as ever."""
+    assert DEFAULT.redact("mail \ud83d jane@example.com") == "mail \ufffd [email]"
+
+
+def test_operator_patterns_are_refused_at_start_unless_re2_runs_them_and_they_never_match_empty_text() -> None:
+    from bot.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({**REQUIRED, "REDACT": "strict", "REDACT_PATTERNS": "(?<=id )\\d+\nACME-\\d*|x?\n\\b"})
+    problems = "\n".join(caught.value.problems)
+    assert "REDACT_PATTERNS: '(?<=id )\\\\d+' is not a valid regular expression (invalid perl operator" in problems
+    assert "no lookbehind, lookahead or backreferences" in problems
+    assert "REDACT_PATTERNS: 'ACME-\\\\d*|x?' matches empty text" in problems
+    assert "REDACT_PATTERNS: '\\\\b' matches empty text" in problems
+    strict = Settings.from_env({**REQUIRED, "REDACT": "strict", "REDACT_PATTERNS": "ACME-\\d+"})
+    assert Redactor("strict", strict.redact_patterns).redact("see ACME-42") == "see [redacted]"

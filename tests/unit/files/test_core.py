@@ -11,7 +11,7 @@ from PIL import Image
 from bot.files.attachments import attach
 from bot.files.decoding import NotText, decode_text
 from bot.files.download import Downloader
-from bot.files.images import MAX_LONG_EDGE, NotAnImage, model_takes_images, prepare_image
+from bot.files.images import MAX_LONG_EDGE, ImageTooLarge, NotAnImage, model_takes_images, prepare_image
 from bot.files.kinds import Kind, kind_of
 from bot.files.links import links_in
 from bot.files.pdf import UnreadablePdf, pdf_text
@@ -68,7 +68,7 @@ def test_a_large_image_is_scaled_to_the_long_edge_and_the_byte_limit() -> None:
 def test_an_image_with_too_many_pixels_is_refused_before_decoding() -> None:
     buffer = io.BytesIO()
     Image.new("1", (10_000, 6_000)).save(buffer, "PNG")
-    with pytest.raises(NotAnImage, match="too many pixels"):
+    with pytest.raises(ImageTooLarge, match="10,000 x 6,000 pixels; I read up to 16 megapixels"):
         prepare_image(buffer.getvalue())
 
 
@@ -208,3 +208,37 @@ def test_a_huge_text_is_cut_when_read_so_the_cache_holds_no_more_than_can_be_sen
     assert content.text.startswith("START")
     assert content.text.endswith("END")
     assert "characters of huge.log left out here" in content.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://evilslack.com/archives/C0123ABCD/p1700000000123456",
+        "https://acme.slack.com.evil.example/archives/C0123ABCD/p1700000000123456",
+        "https://evil.example/?next=https://acme.slack.com/archives/C0123ABCD/p1700000000123456",
+        "http://acme.slack.com/archives/C0123ABCD/p1700000000123456",
+        "https://acme.slack.com/archives/C0123ABCD/p17000000001234567",
+        "https://acme.slack.com/archives/C0123ABCD/p1700000000123456/../../evil",
+    ],
+)
+def test_only_slacks_own_links_are_slack_links(text: str) -> None:
+    assert links_in(f"see <{text}>") == []
+
+
+def test_a_slack_link_is_rebuilt_from_its_parts_only() -> None:
+    """Whatever the query held, the link the bot shows or follows is Slack's own form."""
+    [link] = links_in(
+        "<https://Acme.slack.com/archives/C0123ABCD/p1700000000123456"
+        "?thread_ts=1700000000.000001&amp;cid=C0123ABCD&amp;x=[re-authenticate_here](https://evil.example/login)>"
+    )
+    assert link.url == (
+        "https://acme.slack.com/archives/C0123ABCD/p1700000000123456?thread_ts=1700000000.000001&cid=C0123ABCD"
+    )
+    [link] = links_in(
+        "<https://acme.slack.com/archives/C0123ABCD/p1700000000123456?thread_ts=[x](https://evil.example)>"
+    )
+    assert link.url == "https://acme.slack.com/archives/C0123ABCD/p1700000000123456"
+    [link] = links_in("see https://acme.slack.com/archives/C0123ABCD/p1700000000123456?thread_ts=1700000000.000001.")
+    assert link.url == (
+        "https://acme.slack.com/archives/C0123ABCD/p1700000000123456?thread_ts=1700000000.000001&cid=C0123ABCD"
+    )

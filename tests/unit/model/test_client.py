@@ -13,7 +13,17 @@ from bot.errors import ContextTooLong, ModelHTTPError, ModelSetupError, ModelStr
 from bot.model.client import Answer, ModelClient, ModelRequest, RetryPolicy
 from bot.model.messages import ChatMessage
 from tests.conftest import ModelHTTP
-from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, RawStream, Reply, WholeReply
+from tests.fakes.model_api import (
+    MODEL_KEY,
+    FakeModel,
+    Flood,
+    Hang,
+    RawStream,
+    Reply,
+    WholeReply,
+    error_event,
+    gateway_page,
+)
 
 REQUEST = ModelRequest([ChatMessage("system", "s"), ChatMessage("user", "hi")], temperature=0.5, max_tokens=100)
 
@@ -127,7 +137,8 @@ async def test_an_error_page_of_megabytes_is_read_only_as_far_as_it_is_shown(mod
         client = ModelClient(http, base_url=url, api_key=MODEL_KEY, model_id="m", timeout_seconds=30)
         with pytest.raises(ModelHTTPError) as caught:
             await client.complete(REQUEST)
-    assert caught.value.message.startswith("Bad gateway. xxx")
+    assert caught.value.detail.startswith("Bad gateway. xxx")
+    assert caught.value.message == "Bad gateway."
     assert len(sent) < page_megabytes
 
 
@@ -302,6 +313,64 @@ async def test_text_before_an_error_event_in_the_same_read_is_shown_and_not_retr
         async for text in client.stream(REQUEST, answer):
             shown.append(text)
 
-    with pytest.raises(ModelStreamBroken):
+    with pytest.raises(ModelHTTPError) as caught:
         await read()
+    assert caught.value.in_stream
     assert ("".join(shown), answer.text, answer.attempts, len(fake_model.requests)) == ("Partial", "Partial", 1, 1)
+
+
+async def test_a_stream_that_never_sends_a_line_break_is_broken_off_at_a_megabyte(
+    client: ModelClient, fake_model: FakeModel
+) -> None:
+    """The text before it stays shown; the rest of the stream is not read (it grew memory without limit)."""
+    fake_model.script.append(Flood(b'data: {"choices":[{"delta":{"content":"Partial"}}]}\n\ndata: '))
+    shown: list[str] = []
+
+    async def read() -> None:
+        async for text in client.stream(REQUEST, Answer()):
+            shown.append(text)
+
+    with pytest.raises(ModelStreamBroken) as caught:
+        await read()
+    assert shown == ["Partial"]
+    assert caught.value.detail == "a line of over 1 MB"
+    await fake_model.wait_for_flood()
+    assert fake_model.flooded_bytes[0] < 64 * 1024 * 1024
+
+
+async def test_a_whole_answer_past_the_limit_is_not_read_to_its_end(client: ModelClient, fake_model: FakeModel) -> None:
+    fake_model.script.append(Flood(b'{"choices": [{"message": {"content": "', content_type="application/json"))
+    with pytest.raises(ModelStreamBroken) as caught:
+        await client.complete(REQUEST)
+    assert caught.value.detail == "an answer of over 8 MB"
+    assert len(fake_model.requests) == 1, "not retried: it would be as large again"
+    await fake_model.wait_for_flood()
+    assert fake_model.flooded_bytes[0] < 64 * 1024 * 1024
+
+
+async def test_an_error_event_in_a_200_stream_is_not_called_an_http_status(
+    client: ModelClient, fake_model: FakeModel
+) -> None:
+    fake_model.script.append(RawStream([PARTIAL, error_event("upstream model crashed", type="server_error")]))
+    with pytest.raises(ModelHTTPError) as caught:
+        await client.complete(REQUEST)
+    assert caught.value.in_stream
+    assert str(caught.value) == "error event in the answer stream: upstream model crashed"
+
+
+async def test_a_long_service_message_is_summed_up_in_whole_words_and_kept_whole_for_the_log(
+    client: ModelClient, fake_model: FakeModel
+) -> None:
+    fake_model.script.append(WholeReply(400, gateway_page(MODEL_KEY), content_type="text/plain"))
+    with pytest.raises(ModelHTTPError) as caught:
+        await client.complete(REQUEST)
+    assert caught.value.message == "No connected db."
+    assert "No fallback was attempted because the routing pool" in caught.value.detail
+    assert MODEL_KEY not in caught.value.detail
+    fake_model.script.append(WholeReply(400, json.dumps({"error": "word " * 100}), content_type="text/plain"))
+    with pytest.raises(ModelHTTPError) as caught:
+        await client.complete(REQUEST)
+    assert caught.value.message == " ".join(["word"] * 24) + "…"
+
+
+PARTIAL = 'data: {"choices":[{"delta":{"content":"Partial"}}]}\n\n'

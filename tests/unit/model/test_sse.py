@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bot.model.sse import EventStreamDecoder
@@ -44,3 +46,46 @@ def test_a_last_event_without_its_blank_line_still_counts() -> None:
 
 def test_comments_and_empty_events_are_not_events() -> None:
     assert decode([b": ping\n\n\n\nevent: x\n\n"]) == []
+
+
+def test_a_line_that_never_ends_stops_the_decoder_at_the_limit() -> None:
+    """The events before it are handed over; nothing of the line is kept, and nothing after it is read."""
+    decoder = EventStreamDecoder(line_limit=1000)
+    assert decoder.feed(b"data: before\n\ndata: ") == ["before"]
+    for _ in range(5):
+        assert decoder.feed(b"x" * 300) == []
+    assert decoder.overflowed
+    assert decoder.feed(b"\n\ndata: after\n\n") == []
+    assert decoder.end() == []
+
+
+def test_a_long_line_inside_one_block_stops_the_decoder() -> None:
+    decoder = EventStreamDecoder(line_limit=1000)
+    assert decoder.feed(b"data: before\n\ndata: " + b"x" * 2000 + b"\n\ndata: after\n\n") == ["before"]
+    assert decoder.overflowed
+
+
+def test_an_event_of_many_lines_that_never_ends_stops_the_decoder() -> None:
+    decoder = EventStreamDecoder(line_limit=1000)
+    for _ in range(20):
+        assert decoder.feed(b"data: " + b"y" * 99 + b"\n") == []
+    assert decoder.overflowed
+
+
+def test_lines_and_events_up_to_the_limit_are_decoded() -> None:
+    decoder = EventStreamDecoder(line_limit=1000)
+    line = b"data: " + b"z" * 994
+    assert decoder.feed(line[:500]) + decoder.feed(line[500:] + b"\n\n") == ["z" * 994]
+    assert not decoder.overflowed
+
+
+def test_decoding_is_linear_in_the_bytes_of_a_long_line() -> None:
+    """8 MB in 8,192 blocks of 1 KB, no line break until the end: each byte is split once (re-splitting the
+    unfinished line on every block took about 30 s). A generous bound, not a benchmark."""
+    decoder = EventStreamDecoder(line_limit=16 * 1024 * 1024)
+    started = time.monotonic()
+    assert decoder.feed(b"data: ") == []
+    for _ in range(8192):
+        decoder.feed(b"x" * 1024)
+    assert decoder.feed(b"\n\n") == ["x" * 8 * 1024 * 1024]
+    assert time.monotonic() - started < 3

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
+from bot.safe_text import WORD_JOINER
 from bot.slack.rendering import MessageSplitter, Segment, open_fence, to_mrkdwn
 
 
@@ -149,3 +151,14 @@ def test_only_an_unbroken_run_is_cut_hard() -> None:
     assert "".join(messages) == f"See {url} for more"
     assert messages[0] == "See ", "the cut comes before the run, not inside 'See'"
     assert all(len(message) <= 1_000 for message in messages)
+
+
+def test_a_broadcast_cut_between_pieces_is_defused_before_any_of_it_is_sent() -> None:
+    """The model's pieces may end inside `<!channel>` or `@here`: that end waits for the next piece."""
+    splitter = MessageSplitter()
+    sent = []
+    for piece in ["Hi <", "!chan", "nel> and @", "he", "re, mail a@here.com, <@U1>"]:
+        sent += [segment.text for segment in splitter.feed(piece)]
+    sent += [segment.text for segment in splitter.take(final=True)]
+    assert all(not re.search(r"<!|(?<![\w@])@here\b", text) for text in sent)
+    assert "".join(sent) == f"Hi <{WORD_JOINER}!channel> and @{WORD_JOINER}here, mail a@here.com, <@U1>"

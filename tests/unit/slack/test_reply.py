@@ -25,7 +25,8 @@ from bot.slack.reply import (
     SlackReply,
     State,
 )
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, Fault
+from tests.fakes.faults import Fault
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 
 PIECES = ["First part of the answer. ", "Second part, ", "and the third. ", "Fourth and last piece."]
 NOTE = "_(a note about this answer)_"

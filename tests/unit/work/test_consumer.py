@@ -8,7 +8,7 @@ import asyncio
 from bot.answer.answerer import Attempt, Question
 from bot.slack.messages import BotIdentity
 from bot.store.memory import MemoryStore
-from bot.store.memory_queue import MemoryQueue
+from bot.store.queue import MemoryQueue
 from bot.tasks import TaskTracker
 from bot.work.consumer import Consumer
 from bot.work.intake import Intake

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.answer.answerer import Question
 from bot.errors import StoreUnavailable
 from bot.slack.messages import BotIdentity
-from bot.store.memory_queue import MemoryQueue
+from bot.store.queue import MemoryQueue
 from bot.work.intake import Intake
 from bot.work.job import Job
 from bot.work.lifecycle import State

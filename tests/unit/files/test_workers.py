@@ -1,0 +1,128 @@
+"""Worker processes for untrusted files: limits that end a hostile parse, and a pool that carries on."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.files.workers import BUSY, TOO_COMPLEX, FileParsers, Job, Parsed, ParseLimits, State, Worker
+from tests.files_data import ENDLESS_PAGES, endless_pdf, pdf, shared_stream_pdf
+
+TEXT = Job("text", "notes.txt", max_pdf_pages=10, max_text_chars=10_000)
+ENDLESS = Job("pdf", "endless.pdf", max_pdf_pages=ENDLESS_PAGES, max_text_chars=10_000)
+
+
+@pytest.fixture
+async def parsers() -> AsyncIterator[FileParsers]:
+    pool = FileParsers()
+    yield pool
+    await pool.close()
+
+
+async def busy_worker(parsers: FileParsers) -> Worker:
+    async with parsers.changed:
+        await parsers.changed.wait_for(lambda: bool(parsers.busy()))
+    [worker] = parsers.busy()
+    return worker
+
+
+async def test_a_file_is_read_in_a_worker_and_the_worker_is_kept_for_the_next(parsers: FileParsers) -> None:
+    assert await parsers.parse(TEXT, b"port 8080 in use") == Parsed(text="port 8080 in use")
+    first = [worker.pid for worker in parsers.workers]
+    pages = await parsers.parse(Job("pdf", "spec.pdf", 10, 10_000), pdf("Retry after 5 s."))
+    assert pages == Parsed(text="[page 1]\nRetry after 5 s.", detail="1 pages")
+    assert [worker.pid for worker in parsers.workers] == first
+    assert os.getpid() not in first
+
+
+async def test_a_parse_past_its_cpu_time_is_too_complex_and_the_next_file_is_read() -> None:
+    """RLIMIT_CPU ends the worker (SIGXCPU); the file is named too complex, a fresh worker reads the next."""
+    parsers = FileParsers(ParseLimits(cpu_seconds=1, wall_seconds=600))
+    try:
+        assert await parsers.parse(ENDLESS, endless_pdf()) == Parsed(not_read=TOO_COMPLEX, detail="it took too long")
+        assert await parsers.parse(TEXT, b"next") == Parsed(text="next")
+    finally:
+        await parsers.close()
+
+
+async def test_a_parse_past_its_wall_clock_is_killed() -> None:
+    parsers = FileParsers(ParseLimits(cpu_seconds=600, wall_seconds=0.5))
+    try:
+        assert await parsers.parse(ENDLESS, endless_pdf()) == Parsed(not_read=TOO_COMPLEX, detail="it took too long")
+        assert await parsers.parse(TEXT, b"next") == Parsed(text="next")
+    finally:
+        await parsers.close()
+
+
+async def test_a_parse_past_its_memory_is_too_complex(parsers: FileParsers) -> None:
+    """A 40 KB PDF whose one page makes PDFium allocate over 500 MB: the worker dies, the pool goes on."""
+    bomb = shared_stream_pdf(pages=1, operators=1_000_000)
+    parsed = await parsers.parse(Job("pdf", "bomb.pdf", 10, 10_000), bomb)
+    assert parsed == Parsed(not_read=TOO_COMPLEX, detail="it needs too much memory")
+    assert await parsers.parse(TEXT, b"next") == Parsed(text="next")
+
+
+async def test_a_worker_killed_mid_parse_is_replaced_and_the_next_file_is_read(parsers: FileParsers) -> None:
+    reading = asyncio.create_task(parsers.parse(ENDLESS, endless_pdf()))
+    worker = await busy_worker(parsers)
+    os.kill(worker.pid, signal.SIGKILL)
+    assert await reading == Parsed(not_read=TOO_COMPLEX, detail="the reader stopped")
+    assert await parsers.parse(TEXT, b"next") == Parsed(text="next")
+    assert worker.pid not in [other.pid for other in parsers.workers]
+
+
+async def test_an_idle_worker_that_died_is_not_given_the_next_file(parsers: FileParsers) -> None:
+    await parsers.parse(TEXT, b"first")
+    [worker] = parsers.workers
+    os.kill(worker.pid, signal.SIGKILL)
+    await worker.process.wait()
+    assert await parsers.parse(TEXT, b"second") == Parsed(text="second")
+
+
+async def test_two_hung_parses_do_not_stop_a_third_file_for_long() -> None:
+    """Both workers busy with hostile PDFs: the text file waits its turn, then is read."""
+    parsers = FileParsers(ParseLimits(cpu_seconds=1, wall_seconds=600))
+    try:
+        hostile = [asyncio.create_task(parsers.parse(ENDLESS, endless_pdf())) for _ in range(2)]
+        async with parsers.changed:
+            await parsers.changed.wait_for(lambda: len(parsers.busy()) == 2)
+        assert await parsers.parse(TEXT, b"after them") == Parsed(text="after them")
+        assert [parsed.not_read for parsed in await asyncio.gather(*hostile)] == [TOO_COMPLEX, TOO_COMPLEX]
+    finally:
+        await parsers.close()
+
+
+async def test_a_cancelled_parse_kills_its_worker(parsers: FileParsers) -> None:
+    """An answer stopped by a restart leaves no worker busy with a file nobody waits for."""
+    reading = asyncio.create_task(parsers.parse(ENDLESS, endless_pdf()))
+    worker = await busy_worker(parsers)
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    assert worker.process.returncode == -signal.SIGKILL
+    assert worker.state is State.DEAD
+    assert parsers.workers == []
+
+
+async def test_close_kills_a_busy_worker_without_waiting_for_its_parse(parsers: FileParsers) -> None:
+    reading = asyncio.create_task(parsers.parse(ENDLESS, endless_pdf()))
+    worker = await busy_worker(parsers)
+    await parsers.close()
+    assert worker.process.returncode == -signal.SIGKILL
+    assert await reading == Parsed(not_read=BUSY)
+    assert await parsers.parse(TEXT, b"after close") == Parsed(not_read=BUSY)
+
+
+async def test_a_worker_sees_none_of_the_bots_secrets(parsers: FileParsers, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-never-in-a-worker")
+    monkeypatch.setenv("INFERENCE_KEY", "inf-never-in-a-worker")
+    await parsers.parse(TEXT, b"hello")
+    [worker] = parsers.workers
+    environment = await asyncio.to_thread(Path(f"/proc/{worker.pid}/environ").read_bytes)
+    assert b"never-in-a-worker" not in environment
+    assert b"SLACK_BOT_TOKEN" not in environment
