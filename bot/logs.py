@@ -25,6 +25,8 @@ class Outcome(StrEnum):
     MODEL_ERROR = "model_error"
     SLACK_ERROR = "slack_error"
     STOPPED_BY_SHUTDOWN = "stopped_by_shutdown"
+    HANDED_BACK = "handed_back"
+    ALREADY_ANSWERED = "already_answered"
     CANNOT_READ = "cannot_read"
     NOTHING_TO_SUMMARIZE = "nothing_to_summarize"
     MUTED = "muted"

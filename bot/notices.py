@@ -21,6 +21,8 @@ from bot.safe_text import inert_markup
 EMPTY_MENTION = "Hi! Ask me anything: mention me with your question, or write to me in a DM."
 TRY_AGAIN = "Please try again in a moment."
 RESTARTING = ":arrows_counterclockwise: I'm restarting and couldn't finish this answer. Please ask again in a minute."
+# Under an answer cut short by a restart while another process takes it over and rewrites this message.
+CONTINUING = "_Continuing in a moment…_"
 WAITING_STATUS = "is waiting for its turn…"
 THINKING_STATUS = "is thinking…"
 EMPTY_ANSWER = "_The model returned an empty answer. Try rephrasing your question._"

@@ -1,6 +1,7 @@
 """Shutdown's time budget: Heroku sends SIGKILL 30 s after SIGTERM, and every step must fit before it.
 
 stop taking events      LISTENER_CLOSE_SECONDS   (answers are acknowledged at once, so this is short)
+queued answers          NOTICE_SECONDS           (with REDIS_URL: handed back to the queue, taken off the grace)
 answers in flight       SHUTDOWN_GRACE_SECONDS   (the setting, at most MAX_GRACE_SECONDS)
 cancelled answers       NOTICE_SECONDS           (Slack calls in flight land, restart notices go out)
 close connections       CLOSE_SECONDS

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -29,6 +29,7 @@ from bot.model.client import Answer, ModelClient
 from bot.model.messages import ChatMessage
 from bot.settings import Settings
 from bot.shutdown import RESTART_NOTICE_SECONDS
+from bot.slack.answered import answered_in_thread
 from bot.slack.errors import SLACK_FAILURES, error_name
 from bot.slack.live import LiveAnswer
 from bot.slack.messages import BotIdentity, ThreadMessage, is_direct_message, user_ids_in
@@ -75,6 +76,26 @@ class Question:
 
 
 @dataclass
+class Attempt:
+    """One attempt at a question the durable queue holds (bot/work); a question answered as it arrives
+    has none."""
+
+    # The queue's entry is the claim, so the answerer takes none of its own; False for Slack's last retry
+    # answered from memory while Redis is down (claimed in the process, as without an attempt).
+    queued: bool = True
+    # A redelivery (reclaimed, handed back, retried, queued again): the thread may hold its answer already.
+    check_thread: bool = False
+    # Messages an earlier attempt left in the thread, taken over by this answer.
+    adopt: Sequence[str] = ()
+    # Hears of each message the answer takes, so that a successor can take them over.
+    on_message: Callable[[str], None] | None = None
+    # Set before the attempt is cancelled: another process answers it, so no "please ask again".
+    handing_back: bool = False
+    # Set by the answerer: the thread shows a complete answer or a final notice.
+    finished: bool = False
+
+
+@dataclass
 class Turn:
     """One question being answered: what the log line will say, and its reply in Slack once it has one."""
 
@@ -83,6 +104,7 @@ class Turn:
     answer: Answer = field(default_factory=Answer)
     reply: SlackReply | None = None
     claimed: bool = False
+    attempt: Attempt | None = None
     # People named in the thread who are not speaking in it (masked in REDACT=strict mode).
     private_names: frozenset[str] = frozenset()
     # The question as the model reads it (for the escalation's summary); empty for a catch-up.
@@ -131,8 +153,12 @@ class Answerer:
         # Per thread, the forget still waiting for its turn: later edits ride on it (see `forget_thread`).
         self._waiting_forgets: dict[str, object] = {}
 
-    async def answer(self, question: Question, identity: BotIdentity) -> None:
-        """Answers once per message, however many times and ways Slack delivers it; logs one line."""
+    async def answer(self, question: Question, identity: BotIdentity, attempt: Attempt | None = None) -> None:
+        """Answers once per message, however many times and ways Slack delivers it; logs one line.
+
+        With an `attempt` (from the durable queue), a redelivered question is first looked for in the
+        thread: one already answered is not answered again.
+        """
         started = time.monotonic()
         turn = Turn(
             question,
@@ -144,15 +170,24 @@ class Answerer:
                 "message_ts": question.ts,
                 "user": question.user_id,
             },
+            attempt=attempt,
         )
         key = thread_key(question.channel, question.thread_ts)
         with shared_deadline():
             async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
-                if not await self._claim(question):
+                if (attempt is None or not attempt.queued) and not await self._claim(question):
                     turn.log["outcome"] = Outcome.DUPLICATE
                     return
                 turn.claimed = True
+                if attempt is not None and attempt.check_thread:
+                    turn.log["redelivered"] = True
+                    if await answered_in_thread(self.slack, question.channel, question.thread_ts, question.ts):
+                        turn.log["outcome"] = Outcome.ALREADY_ANSWERED
+                        attempt.finished = True
+                        return
                 await self._answer(turn, identity)
+                if attempt is not None:
+                    attempt.finished = True
 
     async def answer_with(
         self,
@@ -190,8 +225,11 @@ class Answerer:
                 # The answer could not be delivered; keep it where the operator can find it.
                 turn.log["undelivered_answer"] = turn.answer.text
         except asyncio.CancelledError:
-            turn.log["outcome"] = Outcome.STOPPED_BY_SHUTDOWN
-            await self._say_restarting(turn)
+            if turn.attempt is not None and turn.attempt.handing_back:
+                await self._hand_on(turn)
+            else:
+                turn.log["outcome"] = Outcome.STOPPED_BY_SHUTDOWN
+                await self._say_restarting(turn)
             raise
         finally:
             log_event_handled(logger, turn.log, started)
@@ -421,12 +459,38 @@ class Answerer:
         except (*SLACK_FAILURES, asyncio.CancelledError) as error:
             logger.warning("could not post the restart notice", extra={"error": repr(error)})
 
+    async def _hand_on(self, turn: Turn) -> None:
+        """Shutdown with a live process to take over: an answer in progress is stopped with a short note
+        (not marked as the answer, so the successor rewrites this message); a complete one is left."""
+        reply = turn.reply
+        attempt = turn.attempt
+        assert attempt is not None
+        if reply is not None and reply.state is State.CLOSED:
+            turn.log["reply_complete"] = True
+            attempt.finished = True
+            return
+        turn.log["outcome"] = Outcome.HANDED_BACK
+        if reply is None or not reply.message_ts:
+            return
+        try:
+            async with asyncio.timeout(RESTART_NOTICE_SECONDS):
+                await reply.finish(notices.CONTINUING, complete=False)
+        except (*SLACK_FAILURES, asyncio.CancelledError) as error:
+            logger.warning("could not stop the answer handed on", extra={"error": repr(error)})
+
     def _reply(self, turn: Turn) -> SlackReply:
         """The turn's reply in its thread, made on first use."""
         if turn.reply is None:
             question = turn.question
             target = ReplyTarget(question.channel, question.thread_ts, question.user_id, question.team_id, question.ts)
-            turn.reply = SlackReply(self.slack, target, self.capabilities)
+            attempt = turn.attempt
+            turn.reply = SlackReply(
+                self.slack,
+                target,
+                self.capabilities,
+                adopt=attempt.adopt if attempt else (),
+                on_message=attempt.on_message if attempt else None,
+            )
         return turn.reply
 
 

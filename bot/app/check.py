@@ -25,6 +25,7 @@ from bot.model.opening import open_model_client
 from bot.settings import SIGNING_SECRET_WHERE, Part, Settings
 from bot.slack.client import close_slack_client, open_slack_client
 from bot.slack.errors import SLACK_FAILURES, slack_error_code
+from bot.store.redis_queue import RedisQueue
 from bot.store.redis_store import RedisStore
 
 # The bot scopes manifest.yml asks for; a token without them fails in ways that are hard to trace later.
@@ -292,6 +293,7 @@ async def _check_redis(settings: Settings, report: Report) -> None:
     )
     try:
         health = await store.health()
+        persistence = await RedisQueue(store.client).persistence()
     except StoreUnavailable as error:
         report.failed(
             "redis",
@@ -306,8 +308,15 @@ async def _check_redis(settings: Settings, report: Report) -> None:
     report.passed(
         "redis",
         f"answered PING in {health.latency_ms:.0f} ms; maxmemory-policy {policy}, {size}; "
-        f"thread cache at most {_megabytes(health.thread_cache_bytes)}",
+        f"thread cache at most {_megabytes(health.thread_cache_bytes)}; {persistence.describe()}",
     )
+    if not persistence.kept:
+        report.warned(
+            "redis",
+            "Redis keeps no data through a restart: questions queued and not yet answered are then answered only "
+            "if the process that took them is still running",
+            "a Heroku Key-Value Store plan that keeps data (premium and up), or `appendonly yes` on your own Redis.",
+        )
     if policy != "noeviction":
         report.warned(
             "redis",

@@ -1,4 +1,9 @@
-"""The Slack edge: Bolt listeners that pick out questions and hand them to the answerer, acking at once."""
+"""The Slack edge: Bolt listeners that pick out questions and hand them to the answerer, acking at once.
+
+With the durable queue (REDIS_URL), a question is acknowledged only once it is queued (bot/work/intake.py):
+Bolt then runs listeners before it responds (`process_before_response`), and a question the queue could not
+take gets HTTP 503, so that Slack delivers it again.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.answer.answerer import Answerer, Question
+from bot.answer.answerer import Answerer, Attempt, Question
 from bot.answer.channel_prompts import ChannelPrompts
 from bot.features.agent_tab import SuggestedPrompts
 from bot.features.home_tab import AdminPart, admin_section, home_view
@@ -21,6 +28,8 @@ from bot.single_flight import SingleFlight
 from bot.slack.errors import SLACK_FAILURES
 from bot.slack.messages import BotIdentity, is_direct_message, mentions_bot
 from bot.tasks import TaskTracker
+from bot.work.intake import Intake
+from bot.work.lifecycle import State as WorkState
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +78,15 @@ def edited_thread(event: Mapping[str, Any]) -> str | None:
     return str(thread_ts) if thread_ts else None
 
 
+def retry_num(request: AsyncBoltRequest) -> int:
+    """Which of Slack's retries this delivery is (`X-Slack-Retry-Num`), 0 for the first delivery."""
+    values = request.headers.get("x-slack-retry-num") or ["0"]
+    try:
+        return int(values[0])
+    except ValueError:
+        return 0
+
+
 def _expected_token_warnings(record: logging.LogRecord) -> bool:
     """Bolt reads SLACK_BOT_TOKEN itself and warns that it goes unused: by design here (the client carries
     the token, and `cached_authorization` authorizes), so the warning would only mislead an operator."""
@@ -103,6 +121,7 @@ def build_slack_app(
     tasks: TaskTracker,
     admin_parts: Sequence[AdminPart] = (),
     suggested_prompts: SuggestedPrompts | None = None,
+    intake: Intake | None = None,
 ) -> AsyncApp:
     bolt_logger = logging.getLogger("slack_bolt")
     bolt_logger.addFilter(_expected_token_warnings)
@@ -115,9 +134,13 @@ def build_slack_app(
         # Bolt's self-event filter would also drop the edit or deletion of one of the bot's own answers,
         # and a deleted answer would stay in the cached thread. `is_question` keeps the bot quiet on its own.
         ignoring_self_events_enabled=False,
+        # With the queue, the response waits for the question to be queued; listeners return at once anyway.
+        process_before_response=intake is not None,
     )
 
-    async def on_message_event(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+    async def on_message_event(
+        body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, request: AsyncBoltRequest
+    ) -> BoltResponse | None:
         identity = identity_of(context)
         event_type = str(event.get("type"))
         if event.get("subtype") == "channel_purpose":
@@ -135,7 +158,7 @@ def build_slack_app(
                 "event ignored",
                 extra={"event_id": body.get("event_id"), "event_type": event_type, "subtype": event.get("subtype")},
             )
-            return
+            return None
         question = Question(
             event_id=str(body.get("event_id") or ""),
             event_type=event_type,
@@ -144,7 +167,18 @@ def build_slack_app(
             team_id=event.get("team") or event.get("user_team") or body.get("team_id"),
             message=event,
         )
+        if intake is not None:
+            life = await intake.accept(question, identity, retry_num(request))
+            if not life.acknowledged:
+                return BoltResponse(status=503, body="not recorded yet; please retry")
+            if life.state is not WorkState.IN_MEMORY:
+                return None
+            # Slack's last retry, Redis still down: answered here, unless the thread shows it was already.
+            attempt = Attempt(queued=False, check_thread=True)
+            tasks.start(answerer.answer(question, identity, attempt), name=f"answer {question.channel}/{question.ts}")
+            return None
         tasks.start(answerer.answer(question, identity), name=f"answer {question.channel}/{question.ts}")
+        return None
 
     async def on_home_opened(event: dict[str, Any]) -> None:
         user = str(event.get("user") or "")

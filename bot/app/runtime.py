@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -33,8 +34,11 @@ from bot.slack.reply import SlackCapabilities
 from bot.slack.thread import NameDirectory, ThreadReader
 from bot.store.base import Store
 from bot.store.memory import MemoryStore
+from bot.store.redis_queue import RedisQueue
 from bot.store.redis_store import RedisStore
 from bot.tasks import TaskTracker
+from bot.work.consumer import Consumer
+from bot.work.intake import Intake
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,8 @@ class Runtime:
     slack_app: AsyncApp
     files: FileContext
     signatures: SignatureWarnings = field(default_factory=SignatureWarnings)
+    # The durable queue's reader, with REDIS_URL (bot/work/).
+    consumer: Consumer | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -88,6 +94,7 @@ class Runtime:
             context=CatchUpFollowUps(store, sources, settings, access),
             files=files,
         )
+        durable = _durable_work(store, answerer, tasks)
         slack_app = build_slack_app(
             settings,
             slack,
@@ -96,6 +103,7 @@ class Runtime:
             tasks,
             admin_parts=[usage_part(answerer.usage), feedback_part(answerer.feedback, slack)],
             suggested_prompts=SuggestedPrompts(slack, settings.suggested_prompts, capabilities),
+            intake=durable.intake if durable else None,
         )
         catch_up = CatchUp(
             slack=slack, answerer=answerer, store=store, reader=sources, settings=settings, access=access
@@ -103,7 +111,9 @@ class Runtime:
         register_catch_up(slack_app, catch_up, tasks)
         register_feedback(slack_app, answerer.feedback, slack, tasks)
         register_thread_buttons(slack_app, answerer.following, answerer.feedback, slack, settings, tasks)
-        return cls(settings, slack, model, store, tasks, answerer, slack_app, files)
+        if durable:
+            durable.start()
+        return cls(settings, slack, model, store, tasks, answerer, slack_app, files, consumer=durable)
 
     def web_app(self) -> web.Application:
         app = web.Application()
@@ -119,7 +129,13 @@ class Runtime:
     async def close(self, grace_seconds: float = 0.0) -> None:
         """Lets answers in flight finish for up to `grace_seconds`, gives the rest `NOTICE_SECONDS` to say
         they were cut off, then closes every connection (see bot.shutdown for the budget). A cancelled
-        answer kills the worker parsing its file; whatever is left is killed here, never waited on."""
+        answer kills the worker parsing its file; whatever is left is killed here, never waited on. Queued
+        answers are handed back at once instead: a live process answers them in full."""
+        if self.consumer is not None:
+            started = time.monotonic()
+            await self.consumer.stop(within_seconds=NOTICE_SECONDS)
+            # Within the same budget: the time handing back took comes off the grace of the rest.
+            grace_seconds = max(0.0, grace_seconds - (time.monotonic() - started))
         for task in await self.tasks.wait(within_seconds=grace_seconds):
             task.cancel()
         left = await self.tasks.wait(within_seconds=NOTICE_SECONDS)
@@ -149,3 +165,11 @@ class Runtime:
         url = request_url(request.host, request.headers.get("X-Forwarded-Proto"), request.scheme, EVENTS_PATH)
         page = welcome_page(self.settings, url, __version__)
         return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+def _durable_work(store: Store, answerer: Answerer, tasks: TaskTracker) -> Consumer | None:
+    """The question queue in Redis and this process's reader of it; none without REDIS_URL."""
+    if not isinstance(store, RedisStore):
+        return None
+    queue = RedisQueue(store.client, store.guard)
+    return Consumer(queue, answerer, Intake(queue), store, tasks)

@@ -6,11 +6,15 @@ An answer longer than one message continues in the next; each message goes throu
 
     NOTHING_POSTED ──STREAM_STARTED──▶ STREAMING ──APPENDED──▶ STREAMING
         │    │                            │
-        │    └──POSTED──▶ UPDATING ◀──────┘ STREAM_STOPPED / STOP_FAILED (chat.stopStream was called)
+        │    └──POSTED / ADOPTED──▶ UPDATING ◀──┘ STREAM_STOPPED / STOP_FAILED (chat.stopStream was called)
         │                 │  ▲  │
         │                 │  └──┘ UPDATED
         │                 ├──NEXT_MESSAGE──▶ NOTHING_POSTED
         └──CLOSE──────────┴──CLOSE──▶ CLOSED
+
+ADOPTED takes over a message an earlier attempt at the same answer left (a process that stopped mid-answer):
+its stream is stopped if it still runs, and chat.update sets its whole text, so the thread shows one answer.
+The closing call carries the answer's metadata (bot/slack/answered.py): only a complete answer is marked.
 
 Every event but NEXT_MESSAGE and CLOSE is a Slack call, and its transition is taken only after the call
 returned. Only `_apply` changes the state, and it refuses a move that is not in `TRANSITIONS`.
@@ -38,6 +42,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.slack.answered import answer_metadata
 from bot.slack.errors import SLACK_FAILURES, error_name, slack_error_code
 from bot.slack.rendering import MessageSplitter, Segment, to_mrkdwn
 
@@ -68,6 +73,7 @@ class State(enum.Enum):
 class Event(enum.Enum):
     STREAM_STARTED = "chat.startStream"
     POSTED = "chat.postMessage"
+    ADOPTED = "chat.update of an earlier attempt's message"
     APPENDED = "chat.appendStream"
     STREAM_STOPPED = "chat.stopStream"
     STOP_FAILED = "chat.stopStream failed"
@@ -79,6 +85,7 @@ class Event(enum.Enum):
 TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.NOTHING_POSTED, Event.STREAM_STARTED): State.STREAMING,
     (State.NOTHING_POSTED, Event.POSTED): State.UPDATING,
+    (State.NOTHING_POSTED, Event.ADOPTED): State.UPDATING,
     (State.NOTHING_POSTED, Event.CLOSE): State.CLOSED,
     (State.STREAMING, Event.APPENDED): State.STREAMING,
     (State.STREAMING, Event.STREAM_STOPPED): State.UPDATING,
@@ -156,7 +163,12 @@ class SlackReply:
         target: ReplyTarget,
         capabilities: SlackCapabilities,
         splitter: MessageSplitter | None = None,
+        *,
+        adopt: Sequence[str] = (),
+        on_message: Callable[[str], None] | None = None,
     ) -> None:
+        """`adopt`: messages an earlier attempt at this answer left, taken over in order before any new one
+        is posted; `on_message` hears of each message the reply takes (so a successor can adopt them)."""
         self.client = client
         self.target = target
         self.capabilities = capabilities
@@ -168,6 +180,9 @@ class SlackReply:
         self.slack_calls = 0
         self.has_text = False
         self._last_call_landed = False
+        self.adopt = list(adopt)
+        self.on_message = on_message
+        self._marking = False
 
     def add(self, text: str) -> None:
         """Accepts text from the model; the next `flush` or `finish` shows it."""
@@ -185,8 +200,9 @@ class SlackReply:
             await self._give_up()
             raise
 
-    async def finish(self, note: str | None = None, *, blocks: Blocks = ()) -> None:
-        """Shows the rest, then `note` as its own paragraph, and closes the reply.
+    async def finish(self, note: str | None = None, *, blocks: Blocks = (), complete: bool = True) -> None:
+        """Shows the rest, then `note` as its own paragraph, and closes the reply; a `complete` reply is
+        marked as the question's answer (a reply handed on to another process is not).
 
         `blocks` (Block Kit) go under the last message; pass them only for a complete answer. The last
         piece of text travels with the closing call (a stream's stop, or the message's last update).
@@ -200,6 +216,7 @@ class SlackReply:
             await self._write_queue(keep=1)
             if self.queue and self.queue[0].starts_message:
                 await self._end_message()
+            self._marking = complete
             try:
                 await self._once(self._close(self.queue[0].text if self.queue else "", blocks))
             except asyncio.CancelledError:
@@ -248,8 +265,10 @@ class SlackReply:
 
     def _landed(self, event: Event, response: AsyncSlackResponse | str, shows: str) -> None:
         """The call took effect; a new message's `response` is Slack's answer, or its ts found in the thread."""
-        if event in (Event.STREAM_STARTED, Event.POSTED):
+        if event in (Event.STREAM_STARTED, Event.POSTED, Event.ADOPTED):
             self.message_ts.append(response if isinstance(response, str) else str(response["ts"]))
+            if self.on_message is not None:
+                self.on_message(self.message_ts[-1])
         self._apply(event)
         self.shown = shows
         self._last_call_landed = True
@@ -280,8 +299,14 @@ class SlackReply:
         elif segment.text:
             await self._append(segment.text)
 
+    def _metadata(self) -> dict[str, Any] | None:
+        """The answer's metadata, on the call that completes it only."""
+        return answer_metadata(self.target.question_ts) if self._marking and self.target.question_ts else None
+
     async def _start(self, text: str) -> None:
         channel = self.target.channel
+        if self.adopt and await self._adopt(self.adopt.pop(0), text):
+            return
         if self.capabilities.allows("chat.startStream", channel):
             try:
                 await self._call(
@@ -306,12 +331,38 @@ class SlackReply:
                     self.capabilities.learn("chat.startStream", channel, error)
         await self._post(text)
 
+    async def _adopt(self, ts: str, text: str) -> bool:
+        """Takes over an earlier attempt's message: its stream stopped (it may be stopped already), its text
+        set. False when Slack refuses (the message was deleted, say): a new message is started instead."""
+        channel = self.target.channel
+        self.slack_calls += 1
+        try:
+            await self.client.chat_stopStream(channel=channel, ts=ts)
+        except SLACK_FAILURES as error:
+            logger.debug("an earlier attempt's stream was not stopped here", extra=_error(error))
+        fallback, message_blocks = _markdown_message(text)
+        try:
+            await self._call(
+                Event.ADOPTED,
+                lambda: self.client.chat_update(channel=channel, ts=ts, text=fallback, blocks=message_blocks),
+                shows=text,
+            )
+        except SLACK_FAILURES as error:
+            logger.warning("could not take over an earlier attempt's message; posting anew", extra=_error(error))
+            return False
+        return True
+
     async def _post(self, text: str, blocks: Blocks = ()) -> None:
         fallback, message_blocks = _markdown_message(text, blocks)
+        metadata = self._metadata()
 
         def post() -> Awaitable[AsyncSlackResponse]:
             return self.client.chat_postMessage(
-                channel=self.target.channel, thread_ts=self.target.thread_ts, text=fallback, blocks=message_blocks
+                channel=self.target.channel,
+                thread_ts=self.target.thread_ts,
+                text=fallback,
+                blocks=message_blocks,
+                metadata=metadata,
             )
 
         for attempt in range(1, POST_ATTEMPTS + 1):
@@ -367,10 +418,15 @@ class SlackReply:
     async def _update(self, text: str, blocks: Blocks = ()) -> None:
         """Sets the message's whole text: repeating it is harmless, so a lost update is tried once more."""
         fallback, message_blocks = _markdown_message(text, blocks)
+        metadata = self._metadata()
 
         def update() -> Awaitable[AsyncSlackResponse]:
             return self.client.chat_update(
-                channel=self.target.channel, ts=self.message_ts[-1], text=fallback, blocks=message_blocks
+                channel=self.target.channel,
+                ts=self.message_ts[-1],
+                text=fallback,
+                blocks=message_blocks,
+                metadata=metadata,
             )
 
         try:
@@ -393,6 +449,7 @@ class SlackReply:
                     ts=self.message_ts[-1],
                     markdown_text=text or None,
                     blocks=list(blocks) or None,
+                    metadata=self._metadata(),
                 ),
                 shows=self.shown + text,
             )
@@ -402,7 +459,7 @@ class SlackReply:
             await self._stop_bare()
         if self.state is State.STREAMING:
             self._apply(Event.STOP_FAILED)
-        if text or blocks:
+        if text or blocks or self._metadata():
             await self._update(self.shown + text, blocks)
 
     async def _stop_bare(self) -> None:
@@ -439,7 +496,7 @@ class SlackReply:
             await self._stop(text, blocks)
         elif self.state is State.NOTHING_POSTED and (text or blocks):
             await self._post(text, blocks)
-        elif self.state is State.UPDATING and (text or blocks):
+        elif self.state is State.UPDATING and (text or blocks or self._metadata()):
             await self._update(self.shown + text, blocks)
 
     async def _give_up(self) -> None:

@@ -1,4 +1,5 @@
-"""State shared between deliveries and processes: claims, turns, caches, counters and budgets, in memory or in Redis.
+"""State shared between deliveries and processes: claims, turns, caches, counters, budgets and the question
+queue, in memory or in Redis.
 
     base          the Store protocol both implementations keep
     memory        one process: everything in its memory
@@ -7,6 +8,8 @@
     redis_cache   cached threads in Redis, within their own share of maxmemory
     redis_turns   a thread's turns in message order across processes: leases and wake-ups
     thread_locks  the same order within one process
+    queue         questions acknowledged to Slack and not yet answered: the protocol, and one process's queue
+    redis_queue   the queue of several processes: a Redis Stream with a consumer group
 
 Slack stays the source of truth: a store that loses everything costs time, never correctness.
 """

@@ -32,7 +32,9 @@ from bot.store.thread_locks import ThreadLocks, turn_order
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DEFAULT_LEASE_SECONDS = 30.0
+# Shorter than the queue's reclaim idle time (bot/work/consumer.py): a question reclaimed from a dead process
+# finds that process's turn of the thread lapsed already, and is answered within about 10 s, not 30.
+DEFAULT_LEASE_SECONDS = 9.0
 RECONNECT_SECONDS = 1.0
 
 # KEYS: queue, lease. ARGV: token, score, lease in ms.

@@ -43,7 +43,9 @@ POSTING_METHODS = frozenset(
     }
 )
 # Bookkeeping of the fake that Slack itself would not return.
-FAKE_ONLY_FIELDS = frozenset({"visible", "revisions", "streaming", "markdown_text", "finished_at", "changed_at"})
+FAKE_ONLY_FIELDS = frozenset(
+    {"visible", "revisions", "streaming", "markdown_text", "finished_at", "changed_at", "metadata"}
+)
 
 
 class ApiError(Exception):
@@ -360,6 +362,15 @@ class FakeSlack(FaultInjection):
             message["visible"] = message["text"]
         message.setdefault("revisions", []).append(message["visible"])
         message["changed_at"] = time.monotonic()
+        self._set_metadata(message, params)
+
+    def _set_metadata(self, message: dict[str, Any], params: dict[str, Any]) -> None:
+        """Message metadata, kept as Slack keeps it: returned by conversations.replies with include_all_metadata."""
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if metadata:
+            message["metadata"] = metadata
 
     def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         message = self._new_bot_message(str(params["channel"]), params.get("thread_ts"))
@@ -395,6 +406,7 @@ class FakeSlack(FaultInjection):
             raise ApiError("message_not_in_streaming_state")
         self._stream_append(message, params)
         message["streaming"] = False
+        self._set_metadata(message, params)
         blocks = params.get("blocks")
         if blocks:
             blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
@@ -570,14 +582,17 @@ class FakeSlack(FaultInjection):
         limit = int(params.get("limit") or 1000)
         page = thread[offset : offset + limit]
         has_more = offset + limit < len(thread)
+        with_metadata = str(params.get("include_all_metadata")).lower() in ("true", "1")
         return {
-            "messages": [self._as_returned(message) for message in page],
+            "messages": [self._as_returned(message, with_metadata) for message in page],
             "has_more": has_more,
             "response_metadata": {"next_cursor": str(offset + limit) if has_more else ""},
         }
 
-    def _as_returned(self, stored: dict[str, Any]) -> dict[str, Any]:
+    def _as_returned(self, stored: dict[str, Any], with_metadata: bool = False) -> dict[str, Any]:
         message = {k: v for k, v in json.loads(json.dumps(stored)).items() if k not in FAKE_ONLY_FIELDS}
+        if with_metadata and stored.get("metadata"):
+            message["metadata"] = stored["metadata"]
         if not self.returns_markdown_blocks and message.get("blocks"):
             message["blocks"] = [block for block in message["blocks"] if block.get("type") != "markdown"]
         return message

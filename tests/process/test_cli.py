@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -74,13 +75,24 @@ async def test_check_accepts_a_text_only_model_when_images_are_off(
     assert "✓ images: gpt-oss-120b takes no images (it refused a test image); images are named, not sent" in text
 
 
-async def test_check_pings_redis(environ: dict[str, str]) -> None:
-    async with redis_server("--maxmemory", "100mb") as url:
+async def test_check_pings_redis_and_reports_its_eviction_policy_and_persistence(
+    environ: dict[str, str], tmp_path: Path
+) -> None:
+    async with redis_server("--maxmemory", "100mb", "--appendonly", "yes", "--dir", str(tmp_path)) as url:
         code, text = await check({**environ, "REDIS_URL": url})
     assert code == 0
     assert "✓ redis: answered PING" in text
     assert "maxmemory-policy noeviction, maxmemory 100.0 MB; thread cache at most 25.0 MB" in text
+    assert "persistence on (append-only file)" in text
     assert "! redis" not in text
+
+
+async def test_check_warns_when_redis_keeps_nothing_through_a_restart(environ: dict[str, str]) -> None:
+    async with redis_server() as url:
+        code, text = await check({**environ, "REDIS_URL": url})
+    assert code == 0, "it works; it is a warning"
+    assert "persistence off" in text
+    assert "! redis: Redis keeps no data through a restart" in text
 
 
 async def test_check_warns_where_claims_could_be_evicted(environ: dict[str, str]) -> None:

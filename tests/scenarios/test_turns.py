@@ -223,20 +223,24 @@ async def test_turns_across_processes_go_in_message_order(
 async def test_an_unreachable_redis_costs_no_answer(
     fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
 ) -> None:
-    """Nothing listens on REDIS_URL's port: the question is still answered (without de-duplication)."""
+    """Nothing listens on REDIS_URL's port: Slack is not acknowledged (so it retries), and its last retry is
+    still answered, from the process's memory."""
     bot = await bot_factory(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} still there?")
-    await EventSender(bot.url + EVENTS_PATH, http).mention(question)
+    events = EventSender(bot.url + EVENTS_PATH, http)
+    event = {**question, "type": "app_mention"}
+    assert (await events.deliver(event, "EvU1")).status == 503
+    assert (await events.deliver(event, "EvU1", retry_num=3)).status == 200
     assert await fake_slack.wait_for_replies("C1", question["ts"]) == ["You said: Alice: still there?"]
 
 
 async def test_a_shutdown_frees_the_thread_for_the_other_process(
     fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
 ) -> None:
-    """A dyno restarting with one turn answering and one queued: the other dyno answers the next question
-    at once, not when the leases (30 s) run out."""
+    """A dyno restarting with one turn answering and one queued: it hands both back, and the other dyno
+    answers them, in order, and then the next question, at once, not when the leases run out."""
     async with redis_server() as url, watching(url) as watch:
-        stopping, staying = [await bot_factory(REDIS_URL=url) for _ in range(2)]
+        stopping = await bot_factory(REDIS_URL=url)
         to_stopping = EventSender(stopping.url + EVENTS_PATH, http)
         parent = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} Q0")
         queued_question = fake_slack.post_as_person("C1", "UBOB", f"{MENTION} Q1", thread_ts=parent["ts"])
@@ -250,10 +254,13 @@ async def test_a_shutdown_frees_the_thread_for_the_other_process(
             return int(await client.zcard("slackbot:turns:" + thread_key("C1", parent["ts"]))) == 2
 
         await watch.wait_for(both_queued)
+        staying = await bot_factory(REDIS_URL=url)
         await stopping.close(grace_seconds=0)
         await watch.wait_for(nothing_left)
         after = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} Q2", thread_ts=parent["ts"])
         await EventSender(staying.url + EVENTS_PATH, http).mention(after)
         await fake_slack.wait_for(lambda: "You said: Alice: Q2" in fake_slack.bot_replies("C1", parent["ts"]))
-        assert fake_slack.bot_replies("C1", parent["ts"]).count(notices.RESTARTING) == 2
+        replies = fake_slack.bot_replies("C1", parent["ts"])
+        assert notices.RESTARTING not in replies
+        assert [reply.rsplit(": ", 1)[-1] for reply in replies] == ["Q0", "Q1", "Q2"]
         never.set()

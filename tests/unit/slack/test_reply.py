@@ -308,3 +308,54 @@ def test_a_workspace_refusal_is_remembered_everywhere() -> None:
     capabilities.learn("chat.startStream", "C1", _refusal("missing_scope"))
     assert not capabilities.allows("chat.startStream", "C2")
     assert capabilities.allows("assistant.threads.setStatus", "C2")
+
+
+# --- taking over an earlier attempt's message, and marking the answer ---------------------------------------
+
+
+def reply_for_question(client: AsyncWebClient, adopt: list[str], taken: list[str]) -> SlackReply:
+    target = ReplyTarget("C1", "1700000000.000001", "UALICE", "T0001", question_ts="1700000000.000001")
+    return SlackReply(client, target, SlackCapabilities(), adopt=adopt, on_message=taken.append)
+
+
+async def test_an_earlier_attempts_open_stream_is_stopped_and_its_text_replaced_by_the_whole_answer(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    earlier = SlackReply(client, ReplyTarget("C1", "1700000000.000001", "UALICE", "T0001"), SlackCapabilities())
+    earlier.add("Half an answ")
+    await earlier.flush()
+    [orphan] = earlier.message_ts
+    taken: list[str] = []
+    reply = reply_for_question(client, [orphan], taken)
+    await write_answer(reply)
+    assert taken == [orphan]
+    [message] = fake_slack.bot_messages("C1", "1700000000.000001")
+    assert not message["streaming"]
+    assert message["visible"] == "".join(PIECES) + " \n\n" + NOTE
+    assert message["metadata"] == {"event_type": "thread_answer", "event_payload": {"question_ts": "1700000000.000001"}}
+
+
+async def test_an_earlier_attempts_message_that_is_gone_is_replaced_by_a_new_one(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    taken: list[str] = []
+    reply = reply_for_question(client, ["1700000000.999999"], taken)
+    await write_answer(reply)
+    assert len(taken) == 1
+    assert taken != ["1700000000.999999"]
+    assert fake_slack.bot_replies("C1", "1700000000.000001") == ["".join(PIECES) + " \n\n" + NOTE]
+
+
+async def test_only_the_call_that_completes_an_answer_marks_it_and_a_handed_on_reply_is_not_marked(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    reply = reply_for_question(client, [], [])
+    reply.add("Half an answ")
+    await reply.flush()
+    await reply.finish("_Continuing…_", complete=False)
+    marked = [call.method for call in fake_slack.calls if call.params.get("metadata")]
+    assert marked == []
+    assert "metadata" not in fake_slack.bot_messages("C1", "1700000000.000001")[0]
+    again = reply_for_question(client, [], [])
+    await write_answer(again)
+    assert [call.method for call in fake_slack.calls if call.params.get("metadata")] == ["chat.stopStream"]

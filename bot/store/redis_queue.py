@@ -1,0 +1,220 @@
+"""The queue of several processes: a Redis Stream with one consumer group, every process a consumer.
+
+    put        SET NX of the question's key and XADD, in one script: recorded once, or not at all
+    take       XREADGROUP >: new entries, each delivered to one consumer
+    renew      XCLAIM JUSTID of the consumer's own entries (checked with XPENDING): a live long answer
+               keeps its entry, since reclaiming needs it idle
+    reclaim    XAUTOCLAIM of entries idle for `min_idle_seconds`: their consumer died
+    done       XACK and XDEL
+    hand_back  XACK, XDEL and a new XADD in one script, if the consumer still holds the entry
+
+A stream found without its group (Redis restarted empty) gets the group again, from the stream's start, and
+`take` raises QueueReset once so that the processes queue again what they acknowledged. Every call goes
+through the store's RedisGuard; the blocking read has a guard of its own that allows for its wait.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError, ResponseError
+
+from bot.errors import StoreUnavailable
+from bot.store.base import KEY_PREFIX
+from bot.store.queue import Entry, QueueReset
+from bot.store.redis_guard import RedisGuard
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+GROUP = "answerers"
+FIELD = "job"
+
+# KEYS: the question's key, the stream. ARGV: payload, key's ttl in s.
+PUT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
+  return redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
+end
+return false
+"""
+# KEYS: stream. ARGV: group, consumer, ids... Returns the ids the consumer no longer holds.
+RENEW = """
+local lost = {}
+for i = 3, #ARGV do
+  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if #pending == 0 or pending[1][2] ~= ARGV[2] then
+    table.insert(lost, ARGV[i])
+  else
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+  end
+end
+return lost
+"""
+# KEYS: stream. ARGV: group, consumer, id, payload. The new entry's id, or false if not the consumer's.
+HAND_BACK = """
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
+if #pending == 0 or pending[1][2] ~= ARGV[2] then return false end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
+redis.call('XDEL', KEYS[1], ARGV[3])
+return redis.call('XADD', KEYS[1], '*', 'job', ARGV[4])
+"""
+DONE = """
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+"""
+
+
+@dataclass(frozen=True)
+class Persistence:
+    """Whether Redis keeps its data through a restart: the append-only file, or snapshots (`save` rules)."""
+
+    aof: bool
+    # The `save` rules ("3600 1 300 100"); "" for none; None when Redis does not say (CONFIG refused).
+    snapshots: str | None
+
+    @property
+    def kept(self) -> bool:
+        return self.aof or bool(self.snapshots)
+
+    def describe(self) -> str:
+        if self.aof:
+            return "persistence on (append-only file)"
+        if self.snapshots:
+            return f"persistence by snapshots only (save {self.snapshots}): a crash loses the last minutes"
+        if self.snapshots is None:
+            return "persistence: append-only file off, snapshots unknown (CONFIG GET refused)"
+        return "persistence off"
+
+
+class RedisQueue:
+    def __init__(
+        self,
+        client: redis.Redis,
+        guard: RedisGuard | None = None,
+        *,
+        prefix: str = KEY_PREFIX,
+        longest_block: float = 2.0,
+    ) -> None:
+        self.client = client
+        self.guard = guard or RedisGuard()
+        # The blocking read waits on purpose; its own guard allows for that wait.
+        self.read_guard = RedisGuard(call_timeout_seconds=longest_block + self.guard.call_timeout_seconds)
+        self.stream = prefix + "questions"
+        self.key_prefix = prefix + "queued:"
+        self._put = client.register_script(PUT)
+        self._renew = client.register_script(RENEW)
+        self._hand_back = client.register_script(HAND_BACK)
+        self._done = client.register_script(DONE)
+        self._group_made = False
+
+    async def put(self, key: str, payload: str, ttl_seconds: float) -> bool:
+        keys = [self.key_prefix + key, self.stream]
+        result = await self._run(lambda: self._put(keys=keys, args=[payload, max(1, int(ttl_seconds))]))
+        return result is not None
+
+    async def put_again(self, payload: str) -> None:
+        await self._run(lambda: self.client.xadd(self.stream, {FIELD: payload}))
+
+    async def take(self, consumer: str, count: int, block_seconds: float) -> list[Entry]:
+        if not self._group_made:
+            await self._make_group()
+        try:
+            reply: Any = await self._run(
+                lambda: self.client.xreadgroup(
+                    GROUP, consumer, {self.stream: ">"}, count=count, block=max(1, round(block_seconds * 1000))
+                ),
+                guard=self.read_guard,
+            )
+        except StoreUnavailable as error:
+            if not _no_group(error):
+                raise
+            await self._make_group()
+            logger.warning("the question queue was emptied (Redis lost its data); queuing again what is known")
+            raise QueueReset("the queue's group was gone") from error
+        return [_entry(item) for _, items in reply or [] for item in items]
+
+    async def reclaim(self, consumer: str, min_idle_seconds: float, count: int) -> list[Entry]:
+        try:
+            reply: Any = await self._run(
+                lambda: self.client.xautoclaim(
+                    self.stream, GROUP, consumer, round(min_idle_seconds * 1000), "0-0", count=count
+                )
+            )
+        except StoreUnavailable as error:
+            if _no_group(error):
+                return []  # `take` makes the group again and says so
+            raise
+        return [_entry(item, redelivered=True) for item in reply[1] if item and item[1]]
+
+    async def renew(self, consumer: str, ids: Sequence[str]) -> list[str]:
+        if not ids:
+            return []
+        try:
+            lost = await self._run(lambda: self._renew(keys=[self.stream], args=[GROUP, consumer, *ids]))
+        except StoreUnavailable as error:
+            if _no_group(error):
+                return []  # the queue was emptied: nothing to renew, and no one else holds them
+            raise
+        return [str(entry_id) for entry_id in lost or []]
+
+    async def done(self, entry_id: str) -> None:
+        try:
+            await self._run(lambda: self._done(keys=[self.stream], args=[GROUP, entry_id]))
+        except StoreUnavailable as error:
+            if not _no_group(error):
+                raise
+
+    async def hand_back(self, consumer: str, entry_id: str, payload: str) -> bool:
+        try:
+            result = await self._run(
+                lambda: self._hand_back(keys=[self.stream], args=[GROUP, consumer, entry_id, payload])
+            )
+        except StoreUnavailable as error:
+            if _no_group(error):
+                return False
+            raise
+        return result is not None
+
+    async def close(self) -> None:
+        """The client is the store's; it closes it."""
+
+    async def persistence(self) -> Persistence:
+        """For `check`: CONFIG GET where Redis allows it, else INFO persistence (which has no `save` rules)."""
+        try:
+            config = await self._run(lambda: self.client.config_get("appendonly"))
+            saves = await self._run(lambda: self.client.config_get("save"))
+            return Persistence(aof=config.get("appendonly") == "yes", snapshots=str(saves.get("save") or ""))
+        except StoreUnavailable as error:
+            if not isinstance(error.__cause__, ResponseError):
+                raise
+        info = await self._run(lambda: self.client.info("persistence"))
+        return Persistence(aof=bool(int(info.get("aof_enabled", 0))), snapshots=None)
+
+    async def _make_group(self) -> None:
+        try:
+            await self._run(lambda: self.client.xgroup_create(self.stream, GROUP, id="0", mkstream=True))
+        except StoreUnavailable as error:
+            if "BUSYGROUP" not in str(error.__cause__):
+                raise
+        self._group_made = True
+
+    async def _run(self, call: Callable[[], Awaitable[T]], guard: RedisGuard | None = None) -> T:
+        """The call within the guard's limits; Redis's failures become the bot's StoreUnavailable."""
+        try:
+            return await (guard or self.guard).run(call)
+        except RedisError as error:
+            raise StoreUnavailable(type(error).__name__) from error
+
+
+def _no_group(error: StoreUnavailable) -> bool:
+    cause = error.__cause__
+    return isinstance(cause, ResponseError) and str(cause).startswith("NOGROUP")
+
+
+def _entry(item: Any, *, redelivered: bool = False) -> Entry:
+    entry_id, fields = item
+    return Entry(str(entry_id), str(fields[FIELD]), redelivered=redelivered)
