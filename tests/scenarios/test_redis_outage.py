@@ -99,7 +99,7 @@ async def test_a_follow_up_while_redis_stalls_is_acknowledged_at_once_and_the_ne
 ) -> None:
     """The thread's state is read from Redis for a follow-up without a mention: a stalled Redis holds neither
     Slack's acknowledgement nor the thread (the follow-up goes unanswered: what the thread knows cannot be
-    read), and a mention is answered as usual."""
+    read), and a mention that Redis cannot record is refused until Slack's last retry, then answered."""
     async with controlled_redis_server() as server:
         bot = await bot_factory(REDIS_URL=server.url)
         events = EventSender(bot.url + EVENTS_PATH, http)
@@ -120,7 +120,9 @@ async def test_a_follow_up_while_redis_stalls_is_acknowledged_at_once_and_the_ne
             assert acknowledged < 1.5, f"the acknowledgement waited {acknowledged:.1f} s on a stalled Redis"
             await bot.runtime.tasks.wait()
             mention = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} and for staging?", thread_ts=parent["ts"])
-            await events.mention(mention)
+            # Redis cannot record it: not acknowledged (Slack retries), and answered from memory on the last retry.
+            assert (await events.mention(mention)).status == 503
+            await last_retry(events, mention, "app_mention")
             await fake_slack.wait_for_replies("C1", parent["ts"], count=2, within_seconds=30)
             await bot.runtime.tasks.wait()
             assert fake_slack.bot_replies("C1", parent["ts"]) == ["Deploy to EU.", "Staging is us-east."]
