@@ -294,3 +294,47 @@ FEEDBACK_THANKS_DOWN = (
     "Thanks for the feedback: it helps the people who run me see which answers miss. "
     "Tell me in this thread what was wrong, and I'll try again."
 )
+
+
+# Tools (bot/tools/, bot/answer/tool_loop.py).
+TOOL_STEPS_SPENT = (
+    "_I stopped looking things up here: the model kept calling tools past the limit of {steps} rounds, "
+    "so this answer may be incomplete. Try a narrower question._"
+)
+TOOL_DEADLINE = "_I ran out of time while looking things up, so this answer may be incomplete._"
+TOOLS_REFUSED = "_The model would not take tools, so I answered without looking anything up._"
+TOOL_STATUS_WORDS = {
+    "complete": ":white_check_mark: Used",
+    "error": ":warning: Could not use",
+    "denied": ":no_entry_sign: Not run (refused):",
+    "expired": ":hourglass: Not run (approval expired):",
+}
+APPROVE = "Approve"
+DENY = "Deny"
+APPROVAL_NOT_YOURS = "Only the person who asked can approve or deny this action."
+APPROVAL_ALREADY_DECIDED = "This action was already decided."
+APPROVAL_EXPIRED_MINUTES = 10
+
+
+def tool_line(status: str, title: str) -> str:
+    """The line an answer shows for each tool call (where Slack's task cards are not used)."""
+    return f"_{TOOL_STATUS_WORDS.get(status, TOOL_STATUS_WORDS['error'])} {inert_markup(title)}_"
+
+
+def sources_footer(sources: list[tuple[str, str]]) -> str:
+    """The end of an answer that used search: each source as a link, so people can check."""
+    links = [f"• <{url}|{inert_markup(title)[:80] or url}>" for url, title in sources]
+    return "*Sources*\n" + "\n".join(links)
+
+
+def approval_request(asker: str, tool: str, server: str, arguments: str) -> str:
+    return (
+        f"<@{asker}>, I'd like to run *{inert_markup(tool)}* on *{inert_markup(server)}* with:\n"
+        f"```{_code_safe(arguments, 1500)}```\nIt may change something, so it runs only if you approve. "
+        f"This request expires in {APPROVAL_EXPIRED_MINUTES} minutes."
+    )
+
+
+def approval_decided(tool: str, decision: str, who: str) -> str:
+    words = {"approved": ":white_check_mark: Approved", "denied": ":no_entry_sign: Denied"}
+    return f"{words.get(decision, ':hourglass: Expired')}: *{inert_markup(tool)}*" + (f" by <@{who}>" if who else "")
