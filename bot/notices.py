@@ -321,10 +321,17 @@ def tool_line(status: str, title: str) -> str:
     return f"_{TOOL_STATUS_WORDS.get(status, TOOL_STATUS_WORDS['error'])} {inert_markup(title)}_"
 
 
+LABEL_BRACKETS = str.maketrans("[]", "()")
+
+
 def sources_footer(sources: list[tuple[str, str]]) -> str:
     """The end of an answer that used search: each source as a link, so people can check."""
-    links = [f"• <{url}|{inert_markup(title)[:80] or url}>" for url, title in sources]
-    return "*Sources*\n" + "\n".join(links)
+    # Markdown, as the answer is: Slack renders it streamed, and the bot turns it into mrkdwn when posted.
+    links = []
+    for url, title in sources:
+        label = inert_markup(title.translate(LABEL_BRACKETS))[:80] or "message"
+        links.append(f"- [{label}]({url.replace(')', '%29')})")
+    return "**Sources**\n" + "\n".join(links)
 
 
 def approval_request(asker: str, tool: str, server: str, arguments: str) -> str:

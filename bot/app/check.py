@@ -26,6 +26,7 @@ from bot.settings import Part, Settings
 from bot.slack.client import close_slack_client, open_slack_client
 from bot.slack.errors import SLACK_FAILURES, slack_error_code
 from bot.store.redis_store import RedisStore
+from bot.tools.mcp import McpTools
 
 # The bot scopes manifest.yml asks for; a token without them fails in ways that are hard to trace later.
 REQUIRED_SCOPES = (
@@ -89,6 +90,8 @@ async def run_checks(environ: Mapping[str, str], out: TextIO) -> int:
         report.skipped("redis", f"not checked: {NOT_CONFIGURED}")
     else:
         await _check_redis(any_settings, report)
+    if settings is not None:
+        await _check_mcp(settings, report)
     return 1 if report.failures else 0
 
 
@@ -284,6 +287,28 @@ async def _check_redis(settings: Settings, report: Report) -> None:
             "`heroku redis:maxmemory -a $APP_NAME --policy noeviction` (Heroku's default); the bot keeps its "
             "thread cache within a quarter of maxmemory itself.",
         )
+
+
+async def _check_mcp(settings: Settings, report: Report) -> None:
+    """Each MCP server: reachable, and its tools listed; one that is not only loses its own tools."""
+    if not settings.mcp_servers:
+        report.skipped("mcp", "MCP_SERVERS not set: no team tools")
+        return
+    tools = McpTools(settings.mcp_servers, settings.secrets)
+    await tools.start()
+    for server in settings.mcp_servers:
+        name = f"mcp {server.name}"
+        if server.name in tools.problems:
+            report.failed(
+                name,
+                f"could not list its tools ({tools.problems[server.name]})",
+                f"check that {server.url} is up and speaks MCP over Streamable HTTP, and that its headers "
+                "(a bearer token) in MCP_SERVERS are current; until then only its own tools are missing.",
+            )
+            continue
+        listed = tools.tools.get(server.name, [])
+        actions = sum(tool.spec.needs_approval for tool in listed)
+        report.passed(name, f"{len(listed)} tools, {actions} of them run only once the asker approves")
 
 
 def _megabytes(size: int) -> str:

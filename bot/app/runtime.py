@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import __version__
 from bot.answer.answerer import Answerer
 from bot.answer.channel_prompts import ChannelPrompts
-from bot.app.interactivity import register_catch_up, register_feedback
+from bot.app.interactivity import register_catch_up, register_feedback, register_tool_approval
 from bot.app.listeners import build_slack_app
 from bot.features.agent_tab import SuggestedPrompts
 from bot.features.catch_up import CatchUp, CatchUpFollowUps, SourceReader
@@ -32,6 +32,9 @@ from bot.store.base import Store
 from bot.store.memory import MemoryStore
 from bot.store.redis_store import RedisStore
 from bot.tasks import TaskTracker
+from bot.tools.approval import ApprovalDesk
+from bot.tools.kit import ToolKit
+from bot.tools.mcp import McpTools
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +73,10 @@ class Runtime:
         # One rule for what may go where, with one cache of who is a guest.
         access = ConversationAccess(slack)
         capabilities = SlackCapabilities(streaming=settings.slack_streaming)
+        # Each server's tools listed now (a server down only loses its own, and is tried again later).
+        mcp = McpTools(settings.mcp_servers, settings.secrets)
+        await mcp.start()
+        desk = ApprovalDesk(slack, store)
         answerer = Answerer(
             slack=slack,
             model=model,
@@ -81,6 +88,7 @@ class Runtime:
             settings=settings,
             context=CatchUpFollowUps(store, sources, settings, access),
             files=file_context(settings, slack, store, names, access),
+            tools=ToolKit(settings, slack, access, desk, mcp),
         )
         slack_app = build_slack_app(
             settings,
@@ -96,6 +104,7 @@ class Runtime:
         )
         register_catch_up(slack_app, catch_up, tasks)
         register_feedback(slack_app, answerer.feedback, slack, tasks)
+        register_tool_approval(slack_app, desk, slack, tasks)
         return cls(settings, slack, model, store, tasks, answerer, slack_app)
 
     def web_app(self) -> web.Application:

@@ -25,6 +25,8 @@ APP_TOKEN = "xapp-test-token-5555555555"
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T0001"
+# The `action_token` a message event brings in an AI app's thread, which `assistant.search.context` needs.
+ACTION_TOKEN = "1234.5678.action-token"
 
 
 MARKDOWN_TEXT_LIMIT = 12_000
@@ -109,6 +111,10 @@ class FakeSlack(FaultInjection):
         # Extra fields of a conversation in conversations.info: Slack Connect (`is_ext_shared`, `is_shared`,
         # `shared_team_ids`), a pending invitation (`is_pending_ext_shared`), another workspace of the org.
         self.channel_flags: dict[str, dict[str, Any]] = {}
+        # What `assistant.search.context` finds (each a result message, its `channel_id` among them); it
+        # answers by `channel_types` unless `search_ignores_channel_types` (a fault: a hit the bot must drop).
+        self.search_hits: list[dict[str, Any]] = []
+        self.search_ignores_channel_types = False
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self.url = ""
@@ -491,6 +497,19 @@ class FakeSlack(FaultInjection):
         content, mimetype = self.files[file_id]
         self.downloads.append(file_id)
         return web.Response(body=content, content_type=mimetype)
+
+    def _assistant_search_context(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("action_token") != ACTION_TOKEN:
+            raise ApiError("invalid_action_token")
+        wanted = set(str(params.get("channel_types") or "public_channel").split(","))
+
+        def kind(channel: str) -> str:
+            return "private_channel" if channel in self.private_channels else "public_channel"
+
+        hits = [
+            hit for hit in self.search_hits if self.search_ignores_channel_types or kind(hit["channel_id"]) in wanted
+        ]
+        return {"results": {"messages": hits[: int(params.get("limit") or 20)]}}
 
     def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         self.ephemerals.append(dict(params))

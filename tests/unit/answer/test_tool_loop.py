@@ -90,7 +90,7 @@ async def test_calls_run_and_their_results_go_back_as_tool_messages(model: Model
     assert second["messages"][-3]["tool_calls"][0]["function"]["name"] == "orders__status"
     assert "Used status (orders)" in shown
     assert shown.index("Looking…") < shown.index("It shipped.")
-    assert "*Sources*" in shown
+    assert "**Sources**" in shown
     assert "https://example.slack.com/archives/C1/p1" in shown
     assert answer.usage["prompt_tokens"] == 30
     assert run.steps == 1
