@@ -47,6 +47,8 @@ REQUIRED_SCOPES = (
     "mpim:read",
     "assistant:write",
 )
+# Slack search (`search_slack`): without them the tool fails and the answers go on without it.
+SEARCH_SCOPES = ("search:read.public", "search:read.files", "search:read.users")
 PROMPT = [ChatMessage("system", "You are a health check. Reply with one word."), ChatMessage("user", "Say ok.")]
 
 
@@ -156,6 +158,13 @@ async def _check_slack_token(settings: Settings, slack: AsyncWebClient, report: 
         )
         return
     report.passed("slack", f"connected to {who}")
+    lacking = [scope for scope in SEARCH_SCOPES if granted and scope not in granted]
+    if lacking:
+        report.warned(
+            "slack search",
+            f"the token lacks {', '.join(lacking)}: answers cannot search Slack",
+            "add these bot scopes (manifest.yml lists them) under OAuth & Permissions, then reinstall the app.",
+        )
 
 
 async def _check_model(settings: Settings, report: Report) -> None:

@@ -103,7 +103,9 @@ class ApprovalDesk:
         """The request's message loses its buttons and says what was decided."""
         text = notices.approval_decided(tool, verdict, who)
         try:
-            await self.slack.chat_update(channel=channel, ts=ts, text=text, blocks=[])
+            # The buttons go with the blocks they were in (an empty list may be taken as "keep them").
+            blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+            await self.slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         except SLACK_FAILURES as error:
             logger.warning("could not update an approval request", extra={"error": repr(error)})
 

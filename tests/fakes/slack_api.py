@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.app.check import REQUIRED_SCOPES
+from bot.app.check import REQUIRED_SCOPES, SEARCH_SCOPES
 from tests.fakes.faults import SIGN_IN_PAGE, FaultInjection
 from tests.fakes.rate_limits import RateLimit, RateLimiter, ratelimited
 
@@ -83,7 +83,7 @@ class FakeSlack(FaultInjection):
         self.home_views: dict[str, dict[str, Any]] = {}
         # The prompts set in each agent tab (its DM channel), as the last setSuggestedPrompts call left them.
         self.suggested_prompts: dict[str, dict[str, Any]] = {}
-        self.granted_scopes: set[str] = set(REQUIRED_SCOPES)
+        self.granted_scopes: set[str] = {*REQUIRED_SCOPES, *SEARCH_SCOPES}
         # Conversations the bot cannot read, and the error Slack gives (`not_in_channel`, `channel_not_found`).
         self.read_refusals: dict[str, str] = {}
         # What the bot sent to response URLs (shortcuts, slash commands), with the URL's name.
@@ -360,7 +360,7 @@ class FakeSlack(FaultInjection):
         elif blocks:
             markdown = [block["text"] for block in blocks if block.get("type") == "markdown"]
             check_length("".join(markdown), MARKDOWN_TEXT_LIMIT)
-            message["visible"] = "".join(markdown)
+            message["visible"] = "".join(markdown) or message["text"]  # other blocks: Slack shows the text
             message["blocks"] = blocks
         else:
             message["visible"] = message["text"]

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from bot.app.check import REQUIRED_SCOPES, run_checks
+from bot.app.check import REQUIRED_SCOPES, SEARCH_SCOPES, run_checks
 from tests.bot_process import ROOT, BotProcess
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, Reply, WholeReply, gateway_page
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
@@ -193,7 +193,7 @@ def test_required_scopes_are_the_manifests() -> None:
     import yaml
 
     manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
-    assert set(REQUIRED_SCOPES) == set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {*REQUIRED_SCOPES, *SEARCH_SCOPES} == set(manifest["oauth_config"]["scopes"]["bot"])
 
 
 async def run_chat(environ: dict[str, str], typed: str) -> tuple[int, str]:

@@ -88,15 +88,16 @@ async def test_an_action_runs_only_after_its_asker_approves(
     assert "orders" in request["text"]
     assert '"worker": "staging"' in request["text"]
     assert mcp_server.calls == []
+    approve, deny = button(request, "approved"), button(request, "denied")
 
     url = f"{fake_slack.url}/respond/approval"
-    await events.interact(block_action(request, "UBOB", button(request, "approved"), url, channel="C1"))
+    await events.interact(block_action(request, "UBOB", approve, url, channel="C1"))
     await fake_slack.wait_for(lambda: bool(fake_slack.ephemerals))
     assert fake_slack.ephemerals[0]["user"] == "UBOB"
     assert "Only the person who asked" in fake_slack.ephemerals[0]["text"]
     assert mcp_server.calls == []
 
-    await events.interact(block_action(request, "UALICE", button(request, "approved"), url, channel="C1"))
+    await events.interact(block_action(request, "UALICE", approve, url, channel="C1"))
     await fake_slack.wait_for(lambda: len(fake_model.requests) >= 2)
     await bot.runtime.tasks.wait()
     assert mcp_server.calls == [("restart_worker", {"worker": "staging"})]
@@ -105,7 +106,7 @@ async def test_an_action_runs_only_after_its_asker_approves(
     assert "Restarted." in replies[-1] or any("Restarted." in text for text in replies)
 
     # A second click on the decided request changes nothing and is refused privately.
-    await events.interact(block_action(request, "UALICE", button(request, "denied"), url, channel="C1"))
+    await events.interact(block_action(request, "UALICE", deny, url, channel="C1"))
     await fake_slack.wait_for(lambda: len(fake_slack.ephemerals) >= 2)
     assert "already decided" in fake_slack.ephemerals[1]["text"]
     assert len(mcp_server.calls) == 1
