@@ -81,6 +81,7 @@ async def tool_rounds(
                     yield _line(shown, notices.TOOL_DEADLINE)
                     return
                 outcome = await toolbox.run(call, approver, within_seconds=remaining)
+                deadline += outcome.waited_seconds  # the asker's time to decide is not the answer's
                 run.outcomes.append(outcome)
                 line = _line(shown, notices.tool_line(outcome.status, outcome.title))
                 shown = line[-2:]

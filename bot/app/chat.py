@@ -1,7 +1,8 @@
 """`python -m bot chat`: talk to the configured model in the terminal, the way the bot would in Slack.
 
 Same conversation building, trimming, streaming, retries and notices as the Slack path, so a deployer
-can try prompts and the model before touching Slack.
+can try prompts and the model before touching Slack. The MCP servers' tools are offered too (Slack search
+is not: it needs a Slack event), and an action asks for approval at the prompt.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import asyncio
 import contextlib
 import sys
 import threading
-from collections.abc import AsyncIterator
-from typing import TextIO
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, TextIO
 
 from bot import notices
 from bot.answer.asking import ask
@@ -21,6 +22,8 @@ from bot.model.client import Answer
 from bot.model.opening import open_model_client
 from bot.settings import Settings
 from bot.slack.messages import ThreadMessage
+from bot.tools.base import Decision, Toolbox, ToolSpec
+from bot.tools.mcp import McpTools
 
 YOU = "you"
 
@@ -28,6 +31,11 @@ YOU = "you"
 async def chat(settings: Settings, lines: AsyncIterator[str], out: TextIO) -> int:
     model = open_model_client(settings)
     history: list[ThreadMessage] = []
+    mcp = McpTools(settings.mcp_servers, settings.secrets)
+    await mcp.start()
+    for server, problem in mcp.problems.items():
+        print(f"MCP server {server} is unavailable, its tools are not offered: {problem}", file=out)
+    approver = PromptApprover(lines, out)
     print(f"Chatting with {settings.inference_model_id}. An empty line or Ctrl-D ends the chat.", file=out)
     try:
         async for line in lines:
@@ -45,7 +53,8 @@ async def chat(settings: Settings, lines: AsyncIterator[str], out: TextIO) -> in
                     print(text, end="", file=out, flush=True)
 
             try:
-                await ask(model, messages, settings, show, answer)
+                toolbox = Toolbox(await mcp.current(), secrets=settings.secrets)
+                await ask(model, messages, settings, show, answer, toolbox=toolbox, approver=approver)
             except ModelError as error:
                 ending = notices.interrupted(error) if answer.text else notices.model_failed(error)
             else:
@@ -54,8 +63,25 @@ async def chat(settings: Settings, lines: AsyncIterator[str], out: TextIO) -> in
             if answer.text:
                 history.append(_message(len(history), answer.text, by_bot=True))
     finally:
+        await mcp.close()
         await model.http.aclose()
     return 0
+
+
+class PromptApprover:
+    """Asks at the prompt before an action runs: `y` runs it, anything else refuses it."""
+
+    def __init__(self, lines: AsyncIterator[str], out: TextIO) -> None:
+        self.lines = lines
+        self.out = out
+
+    async def decide(self, spec: ToolSpec, arguments: Mapping[str, Any]) -> Decision:
+        print(f"\nRun {spec.remote_name} on {spec.server} with {arguments}? [y/N] ", end="", file=self.out, flush=True)
+        try:
+            typed = await anext(self.lines)
+        except StopAsyncIteration:
+            return Decision.DENIED
+        return Decision.APPROVED if typed.strip().lower() in ("y", "yes") else Decision.DENIED
 
 
 def _message(index: int, text: str, *, by_bot: bool) -> ThreadMessage:

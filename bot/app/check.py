@@ -304,7 +304,10 @@ async def _check_mcp(settings: Settings, report: Report) -> None:
         report.skipped("mcp", "MCP_SERVERS not set: no team tools")
         return
     tools = McpTools(settings.mcp_servers, settings.secrets)
-    await tools.start()
+    try:
+        await tools.start()
+    finally:
+        await tools.close()
     for server in settings.mcp_servers:
         name = f"mcp {server.name}"
         if server.name in tools.problems:

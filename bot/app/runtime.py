@@ -50,6 +50,7 @@ class Runtime:
     tasks: TaskTracker
     answerer: Answerer
     slack_app: AsyncApp
+    mcp: McpTools
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -105,7 +106,7 @@ class Runtime:
         register_catch_up(slack_app, catch_up, tasks)
         register_feedback(slack_app, answerer.feedback, slack, tasks)
         register_tool_approval(slack_app, desk, slack, tasks)
-        return cls(settings, slack, model, store, tasks, answerer, slack_app)
+        return cls(settings, slack, model, store, tasks, answerer, slack_app, mcp)
 
     def web_app(self) -> web.Application:
         app = web.Application()
@@ -121,6 +122,7 @@ class Runtime:
         if left:
             logger.warning("answers still busy after their restart notices; closing anyway", extra={"tasks": len(left)})
         await self.store.close()
+        await self.mcp.close()
         await self.model.http.aclose()
         await close_slack_client(self.slack)
 

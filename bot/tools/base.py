@@ -9,6 +9,7 @@ call, never an exception: a failure is a result the model can read and say.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import json
 import logging
@@ -109,6 +110,8 @@ class Outcome:
     text: str
     status: str  # complete | error | denied | expired
     sources: tuple[Source, ...] = ()
+    # Time spent waiting for the asker's decision: it does not count against the answer's deadline.
+    waited_seconds: float = 0.0
 
     @property
     def title(self) -> str:
@@ -172,11 +175,20 @@ class Toolbox:
             arguments = None
         if not isinstance(arguments, dict):
             return Outcome(call, tool.spec, "The arguments were not a JSON object; call the tool again.", "error")
+        waited = 0.0
         if tool.spec.needs_approval:
+            asked = time.monotonic()
             decision = await approver.decide(tool.spec, arguments)
+            waited = time.monotonic() - asked
             if decision is not Decision.APPROVED:
                 status = "expired" if decision is Decision.EXPIRED else "denied"
-                return Outcome(call, tool.spec, REFUSALS[decision], status)
+                return Outcome(call, tool.spec, REFUSALS[decision], status, waited_seconds=waited)
+        outcome = await self._call(call, tool, arguments, within_seconds)
+        return dataclasses.replace(outcome, waited_seconds=waited)
+
+    async def _call(
+        self, call: ToolCall, tool: Tool, arguments: dict[str, Any], within_seconds: float | None
+    ) -> Outcome:
         timeout = self.timeout_seconds
         if within_seconds is not None:
             timeout = max(0.1, min(timeout, within_seconds))

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import ToolError
@@ -26,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 METHOD = "assistant.search.context"
 MAX_HITS = 20
+# What Slack answers where the workspace, the app or its token lacks the API: search is not offered again.
+UNAVAILABLE = frozenset(
+    {"unknown_method", "missing_scope", "not_allowed_token_type", "feature_not_enabled", "not_allowed"}
+)
 SPEC = ToolSpec(
     name="search_slack",
     remote_name="search_slack",
@@ -50,12 +56,18 @@ class SlackSearch:
     spec = SPEC
 
     def __init__(
-        self, slack: AsyncWebClient, access: ConversationAccess, audience: Audience, action_token: str
+        self,
+        slack: AsyncWebClient,
+        access: ConversationAccess,
+        audience: Audience,
+        action_token: str,
+        unavailable: Callable[[], None] = lambda: None,
     ) -> None:
         self.slack = slack
         self.access = access
         self.audience = audience
         self.action_token = action_token
+        self.unavailable = unavailable
 
     async def call(self, arguments: dict[str, Any]) -> ToolResult:
         query = str(arguments.get("query") or "").strip()
@@ -73,6 +85,8 @@ class SlackSearch:
         try:
             response = await self.slack.api_call(METHOD, json=body)
         except SLACK_FAILURES as error:
+            if isinstance(error, SlackApiError) and error_name(error) in UNAVAILABLE:
+                self.unavailable()
             raise ToolError(f"Slack search failed ({error_name(error)})") from error
         hits = [hit for hit in ((response.get("results") or {}).get("messages") or []) if isinstance(hit, dict)]
         verdicts = await asyncio.gather(

@@ -277,3 +277,28 @@ async def test_end_of_input_mid_answer_lets_the_answer_finish(environ: dict[str,
     assert "assistant> Hello there." in output
     assert "Traceback" not in output
     assert code == 0
+
+
+async def test_check_names_an_mcp_server_that_is_down_with_the_fix(
+    environ: dict[str, str], fake_model: FakeModel
+) -> None:
+    import json
+    import socket
+
+    from tests.fakes.mcp_server import MCP_TOKEN, running_mcp_server
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    fake_model.script.append(Reply(["ok"]))
+    with running_mcp_server() as mcp:
+        servers = {
+            "orders": {"url": mcp.url, "headers": {"Authorization": f"Bearer {MCP_TOKEN}"}},
+            "billing": {"url": f"http://127.0.0.1:{closed}/mcp", "headers": {"Authorization": f"Bearer {MCP_TOKEN}"}},
+        }
+        code, text = await check({**environ, "MCP_SERVERS": json.dumps(servers)})
+    assert code == 1
+    assert "✓ mcp orders: 6 tools, 1 of them run only once the asker approves" in text
+    assert "✗ mcp billing: could not list its tools" in text
+    assert "only its own tools are missing" in text
+    assert MCP_TOKEN not in text

@@ -170,3 +170,18 @@ async def test_search_is_public_only_and_drops_what_the_thread_may_not_see(
     assert "**Sources**" in reply
     assert "https://test.slack.com/archives/C2/p1764000000000100" in reply
     assert "GSECRET" not in reply
+
+
+async def test_where_the_workspace_lacks_search_it_is_not_offered_again(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot: RunningBot, events: EventSender
+) -> None:
+    fake_slack.refused_methods.add("assistant.search.context")
+    fake_model.script += [ToolCalls([("search_slack", {"query": "freeze"})]), Reply(["I could not search."])]
+    token = {"assistant_thread": {"action_token": ACTION_TOKEN}}
+    first = await ask(fake_slack, events, "what about the freeze?", **token)
+    [reply] = await fake_slack.wait_for_replies("C1", first["ts"])
+    assert "Could not use search_slack" in reply
+    assert "not_allowed" in tool_messages(fake_model.requests[1])[0]["content"]
+    second = await ask(fake_slack, events, "and the deploys?", **token)
+    await fake_slack.wait_for_replies("C1", second["ts"])
+    assert "tools" not in fake_model.requests[2]

@@ -185,3 +185,20 @@ async def test_a_model_that_refuses_tools_still_answers_and_says_so(model: Model
     assert "from memory" in shown
     assert "would not take tools" in shown
     assert text_of(fake_model.requests[1]["messages"][-1]).endswith("order 7731?")
+
+
+class SlowApproving(Approving):
+    async def decide(self, spec: ToolSpec, arguments: Mapping[str, Any]) -> Decision:
+        await asyncio.sleep(1.2)
+        return await super().decide(spec, arguments)
+
+
+async def test_the_time_an_asker_takes_to_approve_does_not_count_against_the_answer(
+    model: ModelClient, fake_model: FakeModel
+) -> None:
+    restart = FakeTool("restart", read_only=False)
+    fake_model.script += [ToolCalls([("orders__restart", {})]), Reply(["Restarted."])]
+    shown, _, _ = await run_ask(model, Toolbox([restart]), SlowApproving(Decision.APPROVED), MODEL_TIMEOUT_SECONDS="1")
+    assert restart.calls == [{}]
+    assert "Restarted." in shown
+    assert "ran out of time" not in shown

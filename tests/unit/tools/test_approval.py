@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,9 +21,8 @@ SPEC = ToolSpec("orders__restart_worker", "restart_worker", "orders", "d", {}, n
 
 
 @pytest.fixture
-async def slack(fake_slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
-    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.url)
-    yield client
+def slack(fake_slack: FakeSlack) -> AsyncWebClient:
+    return AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.url)
 
 
 async def request_posted(fake_slack: FakeSlack) -> tuple[str, str]:

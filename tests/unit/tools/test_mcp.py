@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -20,6 +20,17 @@ from tests.settings_env import REQUIRED
 def mcp_server() -> Iterator[FakeMcp]:
     with running_mcp_server() as server:
         yield server
+
+
+OPENED: list[McpTools] = []
+
+
+@pytest.fixture(autouse=True)
+async def close_clients() -> AsyncIterator[None]:
+    """Every McpTools a test opened is closed with it (its HTTP clients are kept between calls)."""
+    yield
+    while OPENED:
+        await OPENED.pop().close()
 
 
 def closed_port() -> int:
@@ -38,6 +49,7 @@ def orders(server: FakeMcp, **entry: object) -> dict[str, object]:
 
 async def toolbox_for(config: Settings) -> tuple[McpTools, Toolbox]:
     tools = McpTools(config.mcp_servers, config.secrets)
+    OPENED.append(tools)
     await tools.start()
     return tools, Toolbox(await tools.current(), secrets=config.secrets, timeout_seconds=2)
 
