@@ -104,11 +104,13 @@ async def ask(
     try:
         await consume(answering(request))
     except ContextTooLong as error:
+        if run.outcomes:
+            raise  # asking again would run its tools again, an approved action among them
         logger.warning("context too long, retrying with a smaller budget", extra={"error": str(error)})
         request = await asyncio.to_thread(model_request, messages, settings, budget // 2, private_names)
         await consume(answering(request))
     except ModelHTTPError as error:
-        if not _refused_images(error, request, answer):
+        if run.outcomes or not _refused_images(error, request, answer):
             raise
         # MODEL_ACCEPTS_IMAGES (or its `auto` table) was wrong for this model: answer from the text.
         logger.warning("the model refused images, asking again without them", extra={"error": str(error)})

@@ -202,3 +202,17 @@ async def test_the_time_an_asker_takes_to_approve_does_not_count_against_the_ans
     assert restart.calls == [{}]
     assert "Restarted." in shown
     assert "ran out of time" not in shown
+
+
+async def test_a_context_too_long_after_a_tool_ran_does_not_run_it_again(
+    model: ModelClient, fake_model: FakeModel
+) -> None:
+    from bot.errors import ContextTooLong
+    from tests.fakes.model_api import WholeReply
+
+    restart = FakeTool("restart", read_only=False)
+    too_long = WholeReply(400, '{"error": {"message": "prompt is too long: 250000 tokens"}}')
+    fake_model.script += [ToolCalls([("orders__restart", {})]), too_long, ToolCalls([("orders__restart", {})])]
+    with pytest.raises(ContextTooLong):
+        await run_ask(model, Toolbox([restart]), Approving(Decision.APPROVED))
+    assert restart.calls == [{}]
