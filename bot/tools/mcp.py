@@ -1,10 +1,10 @@
 """The team's MCP servers, spoken to over Streamable HTTP with the official `mcp` SDK (imported only here).
 
 Each server's tools are listed at start and offered as `<server>__<tool>`, so two servers cannot collide.
-Each operation opens its own short session (initialize, list or call, close): a server restarted or
-redeployed in between is simply reached again, at the price of one handshake per call (tens of ms on a
-nearby server). A server down at start, or failing since, only takes its own tools away: it is logged,
-named by `python -m bot check`, and listed again before a later answer (at most every `RETRY_SECONDS`).
+One session per server is held open between calls (`McpServerClient`); a server restarted or
+redeployed in between is reached again on a fresh one. A server down at start, or failing since, only
+takes its own tools away: it is logged, named by `python -m bot check`, and listed again before a later
+answer (at most every `RETRY_SECONDS`).
 Header values (a bearer token) are secrets: masked in every error and never logged.
 """
 
@@ -14,8 +14,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import httpx2
@@ -66,37 +65,36 @@ def result_text(result: mcp_types.CallToolResult) -> str:
 
 
 class McpServerClient:
-    """One server: its tools, and calls to them."""
+    """One server: its tools, and calls to them, over one session held open between calls.
+
+    The session lives in a task of its own (the SDK's streams must be opened and closed in one task);
+    calls use it from any task. A call that fails drops the session: the next one opens a fresh one, and
+    a read-only call is tried once more on it (a server restarted in between, or one that expired the
+    idle session, never ran it). A `tools/list_changed` notification marks the tools for listing again."""
 
     def __init__(self, server: McpServer, secrets: Sequence[str] = ()) -> None:
         self.server = server
         self.secrets = (*secrets, *(value for _, value in server.headers))
-        # Set when a call could not reach the server: its tools are listed again before a later answer.
+        # Set when a call could not reach the server, or it said its tools changed: listed again soon.
         self.broken = False
         # One HTTP client per server, kept: making one loads the CA store (some 30 ms of CPU) each time.
         self._http: httpx2.AsyncClient | None = None
+        self._session: ClientSession | None = None
+        self._holder: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._opening = asyncio.Lock()
 
     async def close(self) -> None:
+        await self._drop()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
 
-    @asynccontextmanager
-    async def _session(self) -> AsyncIterator[ClientSession]:
-        if self._http is None:
-            timeout = httpx2.Timeout(CONNECT_TIMEOUT_SECONDS, read=300.0)
-            self._http = httpx2.AsyncClient(headers=dict(self.server.headers), timeout=timeout)
-        async with (
-            streamable_http_client(self.server.url, http_client=self._http) as (read, write),
-            ClientSession(read, write) as session,
-        ):
-            await session.initialize()
-            yield session
-
     async def list_tools(self) -> list[McpTool]:
         """Raises ToolError, naming why the server could not be asked."""
         try:
-            async with asyncio.timeout(LIST_TIMEOUT_SECONDS), self._session() as session:
+            async with asyncio.timeout(LIST_TIMEOUT_SECONDS):
+                session = await self._open()
                 listed: list[mcp_types.Tool] = []
                 cursor: str | None = None
                 while True:
@@ -107,19 +105,27 @@ class McpServerClient:
                     if not cursor or len(listed) > 500:
                         break
         except TimeoutError as exc:
+            await self._drop()
             raise ToolError(f"{self.server.name} did not list its tools within {LIST_TIMEOUT_SECONDS:g} s") from exc
         except Exception as exc:  # the SDK raises exception groups of anything below it
+            await self._drop()
             raise ToolError(f"{self.server.name}: {self.describe(exc)}") from exc
         return [McpTool(self, tool) for tool in listed]
 
-    async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
-        try:
-            async with self._session() as session:
+    async def call(self, name: str, arguments: dict[str, Any], *, repeatable: bool) -> ToolResult:
+        for attempt in (1, 2):
+            reused = self._session is not None
+            try:
+                session = await self._open()
                 result = await session.call_tool(name, arguments)
-        except Exception as exc:  # the SDK raises exception groups of anything below it
-            self.broken = True
-            raise ToolError(self.describe(exc)) from exc
-        return ToolResult(result_text(result), is_error=result.is_error)
+            except Exception as exc:  # the SDK raises exception groups of anything below it
+                await self._drop()
+                if attempt == 1 and reused and repeatable:
+                    continue
+                self.broken = True
+                raise ToolError(self.describe(exc)) from exc
+            return ToolResult(result_text(result), is_error=result.is_error)
+        raise AssertionError("unreachable")
 
     def describe(self, error: BaseException) -> str:
         """The innermost failure, in a few words, secrets masked (a server may echo a header back)."""
@@ -127,6 +133,61 @@ class McpServerClient:
             error = error.exceptions[0]
         words = str(error) or type(error).__name__
         return safe_text(f"{type(error).__name__}: {words}", self.secrets, limit=300)
+
+    async def _open(self) -> ClientSession:
+        async with self._opening:
+            if self._session is not None and self._holder is not None and not self._holder.done():
+                return self._session
+            await self._drop()
+            if self._http is None:
+                timeout = httpx2.Timeout(CONNECT_TIMEOUT_SECONDS, read=300.0)
+                self._http = httpx2.AsyncClient(headers=dict(self.server.headers), timeout=timeout)
+            ready: asyncio.Future[ClientSession] = asyncio.get_running_loop().create_future()
+            self._stop = asyncio.Event()
+            self._holder = asyncio.create_task(
+                self._hold(self._http, ready, self._stop), name=f"mcp {self.server.name}"
+            )
+            try:
+                self._session = await ready
+            except BaseException:
+                await self._drop()
+                raise
+            return self._session
+
+    async def _hold(self, http: httpx2.AsyncClient, ready: asyncio.Future[ClientSession], stop: asyncio.Event) -> None:
+        try:
+            async with (
+                streamable_http_client(self.server.url, http_client=http) as (read, write),
+                ClientSession(read, write, message_handler=self._notified) as session,
+            ):
+                await session.initialize()
+                ready.set_result(session)
+                await stop.wait()
+        except Exception as exc:  # noqa: BLE001 - the session's end, whatever the SDK raised, is handed to the caller
+            if not ready.done():
+                ready.set_exception(exc)
+            else:
+                logger.info("MCP session ended", extra={"server": self.server.name, "error": self.describe(exc)})
+        finally:
+            if not ready.done():
+                ready.cancel()
+
+    async def _notified(self, message: Any) -> None:
+        if isinstance(message, mcp_types.ToolListChangedNotification):
+            self.broken = True
+
+    async def _drop(self) -> None:
+        """Closes the held session, if any (its task closes the SDK's streams)."""
+        holder, self._holder, self._session = self._holder, None, None
+        if holder is None:
+            return
+        self._stop.set()
+        try:
+            async with asyncio.timeout(5):
+                await asyncio.wait({holder})
+        except TimeoutError:
+            holder.cancel()
+            await asyncio.wait({holder})
 
 
 class McpTool:
@@ -143,7 +204,7 @@ class McpTool:
         )
 
     async def call(self, arguments: dict[str, Any]) -> ToolResult:
-        return await self.client.call(self.spec.remote_name, arguments)
+        return await self.client.call(self.spec.remote_name, arguments, repeatable=not self.spec.needs_approval)
 
 
 class McpTools:

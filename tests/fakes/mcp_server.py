@@ -85,7 +85,7 @@ def running_mcp_server() -> Iterator[FakeMcp]:
             return
         await app(scope, receive, send)
 
-    server = uvicorn.Server(uvicorn.Config(guarded, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(guarded, log_level="warning", lifespan="on", timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

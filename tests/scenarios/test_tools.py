@@ -37,7 +37,7 @@ async def ask(fake_slack: FakeSlack, events: EventSender, text: str, **extra: An
 
 
 async def test_a_read_only_tool_answers_the_question(
-    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any, mcp_server: FakeMcp
+    mcp_server: FakeMcp, fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
 ) -> None:
     bot = await bot_factory(MCP_SERVERS=servers(mcp_server))
     events = EventSender(bot.url + "/slack/events", http)
@@ -77,7 +77,7 @@ def button(message: dict[str, Any], verdict: str) -> dict[str, Any]:
 
 
 async def test_an_action_runs_only_after_its_asker_approves(
-    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any, mcp_server: FakeMcp
+    mcp_server: FakeMcp, fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
 ) -> None:
     bot = await bot_factory(MCP_SERVERS=servers(mcp_server))
     events = EventSender(bot.url + "/slack/events", http)
@@ -113,7 +113,7 @@ async def test_an_action_runs_only_after_its_asker_approves(
 
 
 async def test_a_denied_action_does_not_run_and_the_model_is_told(
-    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any, mcp_server: FakeMcp
+    mcp_server: FakeMcp, fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
 ) -> None:
     bot = await bot_factory(MCP_SERVERS=servers(mcp_server))
     events = EventSender(bot.url + "/slack/events", http)

@@ -26,8 +26,8 @@ OPENED: list[McpTools] = []
 
 
 @pytest.fixture(autouse=True)
-async def close_clients() -> AsyncIterator[None]:
-    """Every McpTools a test opened is closed with it (its HTTP clients are kept between calls)."""
+async def close_clients(mcp_server: FakeMcp) -> AsyncIterator[None]:
+    """Every McpTools a test opened is closed before the server stops (its sessions are held open)."""
     yield
     while OPENED:
         await OPENED.pop().close()
