@@ -70,9 +70,11 @@ def _server(state: FakeMcp) -> MCPServer:
 
 
 @contextmanager
-def running_mcp_server() -> Iterator[FakeMcp]:
+def running_mcp_server(port: int = 0) -> Iterator[FakeMcp]:
+    """On a free port, or on `port` again (a server restarted where the bot knows it)."""
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     state = FakeMcp(url=f"http://127.0.0.1:{port}/mcp")
     app = _server(state).streamable_http_app()

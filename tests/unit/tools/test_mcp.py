@@ -126,3 +126,18 @@ def test_header_values_are_secrets_and_malformed_servers_are_named() -> None:
         settings({"orders": {"headers": {}}})
     with pytest.raises(Exception, match="approval"):
         settings({"orders": {"url": "https://x.example/mcp", "approval": "sometimes"}})
+
+
+async def test_a_server_restarted_between_calls_is_reached_on_a_fresh_session(mcp_server: FakeMcp) -> None:
+    """The held session died with the old server; a read-only call is tried once more on a new one."""
+    from urllib.parse import urlsplit
+
+    with running_mcp_server() as first:
+        config = settings({"orders": orders(first)})
+        port = urlsplit(first.url).port or 0
+        tools, toolbox = await toolbox_for(config)
+    with running_mcp_server(port) as second:
+        outcome = await toolbox.run(ToolCall("1", "orders__order_status", '{"order": 5}'), NoApprover())
+        await tools.close()
+    assert (outcome.status, outcome.text) == ("complete", "Order 5 shipped on Monday.")
+    assert second.calls == [("order_status", {"order": 5})]
