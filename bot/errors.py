@@ -4,6 +4,7 @@
     ├── ConfigurationError       settings missing or malformed; the bot cannot start
     ├── StoreUnavailable         Redis could not be reached (named by the failure's type)
     ├── AccessUndecided          Slack could not say who may read a conversation (too many people to check)
+    ├── ToolError                a tool (an MCP server's, Slack search) could not run or failed; the model is told
     └── ModelError               the chat-completions call did not give a usable answer
         ├── ModelTimeout         no answer within the timeout
         ├── ModelUnreachable     the connection could not be made or was dropped
@@ -38,6 +39,10 @@ class StoreUnavailable(BotError):
 
 class AccessUndecided(BotError):
     """Who may read a conversation could not be settled (too many members or unknown people); it counts as no."""
+
+
+class ToolError(BotError):
+    """A tool call failed: the message says why in words the model (and a log line) may read, secrets masked."""
 
 
 class ModelError(BotError):

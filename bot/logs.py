@@ -90,5 +90,5 @@ def configure_logging(level: str, secrets: Sequence[str], stream: LogStream = sy
     root.handlers[:] = [handler]
     root.setLevel(level)
     # These log request headers (tokens) at DEBUG; keep them at INFO or above whatever LOG_LEVEL says.
-    for name in ("slack_sdk", "slack_bolt", "httpx", "httpcore", "aiohttp.access"):
+    for name in ("slack_sdk", "slack_bolt", "httpx", "httpcore", "httpx2", "httpcore2", "mcp", "aiohttp.access"):
         logging.getLogger(name).setLevel(max(logging.getLevelName(level), logging.WARNING))

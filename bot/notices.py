@@ -338,3 +338,54 @@ def plain_text(text: str) -> str:
 def _link(match: re.Match[str]) -> str:
     target, label = match.group(1), match.group(2)
     return f"{label} ({target})" if target.startswith(("http://", "https://")) else label
+
+
+# Tools (bot/tools/, bot/answer/tool_loop.py).
+TOOL_STEPS_SPENT = (
+    "_I stopped looking things up here: the model kept calling tools past the limit of {steps} rounds, "
+    "so this answer may be incomplete. Try a narrower question._"
+)
+TOOL_DEADLINE = "_I ran out of time while looking things up, so this answer may be incomplete._"
+TOOLS_REFUSED = "_The model would not take tools, so I answered without looking anything up._"
+TOOL_STATUS_WORDS = {
+    "complete": ":white_check_mark: Used",
+    "error": ":warning: Could not use",
+    "denied": ":no_entry_sign: Not run (refused):",
+    "expired": ":hourglass: Not run (approval expired):",
+}
+APPROVE = "Approve"
+DENY = "Deny"
+APPROVAL_NOT_YOURS = "Only the person who asked can approve or deny this action."
+APPROVAL_ALREADY_DECIDED = "This action was already decided."
+APPROVAL_EXPIRED_MINUTES = 10
+
+
+def tool_line(status: str, title: str) -> str:
+    """The line an answer shows for each tool call (where Slack's task cards are not used)."""
+    return f"_{TOOL_STATUS_WORDS.get(status, TOOL_STATUS_WORDS['error'])} {inert_markup(title)}_"
+
+
+LABEL_BRACKETS = str.maketrans("[]", "()")
+
+
+def sources_footer(sources: list[tuple[str, str]]) -> str:
+    """The end of an answer that used search: each source as a link, so people can check."""
+    # Markdown, as the answer is: Slack renders it streamed, and the bot turns it into mrkdwn when posted.
+    links = []
+    for url, title in sources:
+        label = inert_markup(title.translate(LABEL_BRACKETS))[:80] or "message"
+        links.append(f"- [{label}]({url.replace(')', '%29')})")
+    return "**Sources**\n" + "\n".join(links)
+
+
+def approval_request(asker: str, tool: str, server: str, arguments: str) -> str:
+    return (
+        f"<@{asker}>, I'd like to run *{inert_markup(tool)}* on *{inert_markup(server)}* with:\n"
+        f"```{_code_safe(arguments, 1500)}```\nIt may change something, so it runs only if you approve. "
+        f"This request expires in {APPROVAL_EXPIRED_MINUTES} minutes."
+    )
+
+
+def approval_decided(tool: str, decision: str, who: str) -> str:
+    words = {"approved": ":white_check_mark: Approved", "denied": ":no_entry_sign: Denied"}
+    return f"{words.get(decision, ':hourglass: Expired')}: *{inert_markup(tool)}*" + (f" by <@{who}>" if who else "")

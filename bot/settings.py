@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Literal, TypeVar
@@ -42,6 +43,13 @@ INFERENCE_HINT = (
     "locally, copy it into .env from `heroku config:get -a $APP_NAME {name}`."
 )
 
+MCP_HINT = (
+    'MCP_SERVERS must be a JSON object of servers, e.g. {"orders": {"url": "https://orders.example.com/mcp", '
+    '"headers": {"Authorization": "Bearer ..."}, "approval": "writes"}} (a whole {"mcpServers": {...}} is taken too)'
+)
+APPROVALS = ("writes", "always", "never")
+SERVER_NAME = re.compile(r"[A-Za-z0-9_-]{1,30}")
+
 Number = TypeVar("Number", int, float)
 # The parts whose settings can be required: the server needs both; `python -m bot chat` only the model.
 Part = Literal["slack", "model"]
@@ -59,6 +67,19 @@ REPLY_CHOICES = tuple(mode.upper() for mode in REPLY_MODES)
 PLACEHOLDER = re.compile(
     r"\.\.\.|…|^<.*>$|^your[-_ ]|^(?:change[-_ ]?me|replace[-_ ]?me|placeholder|todo|x{3,})$", re.IGNORECASE
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class McpServer:
+    """One MCP server the bot's answers may use, spoken to over Streamable HTTP.
+
+    `approval`: which of its tools wait for the asker's Approve: `writes` (those not marked read-only),
+    `always` or `never`. Header values are secrets (`Settings.secrets`)."""
+
+    name: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = dataclasses.field(default=(), repr=False)
+    approval: str = "writes"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +125,8 @@ class Settings:
     channel_modes: Mapping[str, str] = dataclasses.field(default_factory=dict)
     escalate_to: Mapping[str, str] = dataclasses.field(default_factory=dict)
     channel_models: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    mcp_servers: tuple[McpServer, ...] = ()
+    max_tool_steps: int = 8
 
     def answers_in(self, channel: str, *, direct: bool) -> bool:
         """ALLOWED_CHANNELS, when set, names the channels the bot answers in; a DM with it always is."""
@@ -120,6 +143,7 @@ class Settings:
         if self.redis_url:
             password = urlsplit(self.redis_url).password
             candidates.append(password)
+        candidates.extend(value for server in self.mcp_servers for _, value in server.headers)
         return [value for value in candidates if value]
 
     @staticmethod
@@ -234,6 +258,8 @@ class Settings:
             channel_models=reader.per_channel(
                 "CHANNEL_MODELS", MODEL_ID.fullmatch, "a model id such as claude-4-5-sonnet"
             ),
+            mcp_servers=reader.mcp_servers("MCP_SERVERS"),
+            max_tool_steps=reader.number("MAX_TOOL_STEPS", int, 8, minimum=1, maximum=50),
         )
         if settings.redact_patterns and settings.redact != "strict":
             reader.problem(
@@ -429,6 +455,51 @@ class _Reader:
                 continue
             values[channel.strip()] = normalize(value.strip())
         return values
+
+    def mcp_servers(self, name: str) -> tuple[McpServer, ...]:
+        """`{"name": {"url", "headers"?, "approval"?}}`, or the same under `mcpServers` as other clients keep it."""
+        raw = self.optional(name)
+        if raw is None:
+            return ()
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError:
+            self.problem(f"{MCP_HINT}; it is not valid JSON.")
+            return ()
+        if isinstance(data, dict) and isinstance(data.get("mcpServers"), dict):
+            data = data["mcpServers"]
+        if not isinstance(data, dict):
+            self.problem(f"{MCP_HINT}.")
+            return ()
+        servers = []
+        for server_name, entry in data.items():
+            server = self._mcp_server(str(server_name), entry)
+            if server is not None:
+                servers.append(server)
+        return tuple(servers)
+
+    def _mcp_server(self, name: str, entry: object) -> McpServer | None:
+        where = f"MCP_SERVERS: server {name!r}"
+        if not SERVER_NAME.fullmatch(name):
+            self.problem(f"{where}: a name is 1 to 30 letters, digits, _ or - (it prefixes the server's tools).")
+            return None
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+            self.problem(f'{where} needs a "url" (its Streamable HTTP endpoint, such as https://…/mcp).')
+            return None
+        url = entry["url"].strip()
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            self.problem(f"{where}: url must be an http(s) URL, not {url!r}.")
+            return None
+        headers = entry.get("headers") or {}
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            self.problem(f'{where}: "headers" must be an object of text values ({{"Authorization": "Bearer …"}}).')
+            return None
+        approval = entry.get("approval", "writes")
+        if approval not in APPROVALS:
+            self.problem(f'{where}: "approval" must be one of {", ".join(APPROVALS)}, not {approval!r}.')
+            return None
+        pairs = tuple((str(key), value) for key, value in headers.items())
+        return McpServer(name, url, pairs, approval)
 
     def suggested_prompts(self, name: str) -> tuple[SuggestedPrompt, ...]:
         raw = self.optional(name)

@@ -21,6 +21,7 @@ from bot.answer.conversation import build_conversation, history_for
 from bot.answer.feedback import Feedback, feedback_blocks
 from bot.answer.following import Following, answer_actions
 from bot.answer.redaction import private_names
+from bot.answer.tool_loop import ToolRun
 from bot.answer.usage import Usage
 from bot.errors import ModelError
 from bot.files.context import FileContext
@@ -38,6 +39,8 @@ from bot.slack.status import ThreadStatus
 from bot.slack.thread import NameDirectory, ThreadReader, compact, thread_key
 from bot.store.base import Store
 from bot.store.deadline import shared_deadline
+from bot.tools.kit import ToolKit
+from bot.tools.search import action_token_of
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +138,7 @@ class Answerer:
         settings: Settings,
         context: ContextSource | None = None,
         files: FileContext | None = None,
+        tools: ToolKit | None = None,
     ) -> None:
         self.slack = slack
         self.model = model
@@ -147,6 +151,7 @@ class Answerer:
         self.context = context
         self.usage = Usage(store, settings)
         self.files = files
+        self.tools = tools
         self.feedback = Feedback(store)
         self.following = Following(store, settings)
         self.model_calls = asyncio.Semaphore(settings.max_concurrent_model_calls)
@@ -404,6 +409,15 @@ class Answerer:
         question = turn.question
         reply = self._reply(turn)
         live = LiveAnswer(reply, self.settings.slack_update_interval_seconds)
+        toolbox = approver = None
+        if self.tools is not None:
+            toolbox, approver = await self.tools.for_question(
+                channel=question.channel,
+                thread_ts=question.thread_ts,
+                asker=question.user_id,
+                action_token=action_token_of(question.message),
+            )
+        run = ToolRun()
         try:
             await ask(
                 self.model,
@@ -414,6 +428,9 @@ class Answerer:
                 private_names=turn.private_names,
                 log_fields={"thread_ts": question.thread_ts},
                 model_id=self.settings.channel_models.get(question.channel),
+                toolbox=toolbox,
+                approver=approver,
+                run=run,
             )
         except ModelError as error:
             logger.warning("model call failed", extra={"thread_ts": question.thread_ts, "error": str(error)})
@@ -430,6 +447,8 @@ class Answerer:
             if reply.has_text:
                 await self.feedback.answered()
         answer = turn.answer
+        if run.outcomes:
+            turn.log.update(tool_rounds=run.steps, tool_calls=len(run.outcomes))
         turn.log.update(
             attempts=answer.attempts,
             answer_chars=len(answer.text),

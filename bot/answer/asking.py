@@ -6,18 +6,21 @@ import asyncio
 import dataclasses
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 from bot.answer.conversation import alternate
 from bot.answer.redaction import Redactor
+from bot.answer.tool_loop import ToolRun, tool_rounds
 from bot.answer.trimming import fit_to_budget
 from bot.answer.usage import estimate_usage
 from bot.errors import ContextTooLong, ModelHTTPError
 from bot.model.client import Answer, ModelClient, ModelRequest
 from bot.model.messages import ChatMessage
 from bot.settings import Settings
+from bot.tools.base import Approver, NoApprover, Toolbox
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +71,35 @@ async def ask(
     private_names: Collection[str] = (),
     log_fields: Mapping[str, Any] | None = None,
     model_id: str | None = None,
+    toolbox: Toolbox | None = None,
+    approver: Approver | None = None,
+    run: ToolRun | None = None,
 ) -> None:
     """Streams the answer into `consume`, within the input budget; if the model still finds the input
-    too long, asks once more with half the budget (nothing has been shown at that point)."""
+    too long, asks once more with half the budget (nothing has been shown at that point).
+
+    With a `toolbox`, the model may call its tools (bot/answer/tool_loop.py) within MAX_TOOL_STEPS rounds
+    and the answer's deadline; their results are redacted as the conversation is."""
     budget = settings.input_budget_tokens
+    deadline = time.monotonic() + settings.model_timeout_seconds
+    masking = redactor(settings.redact, settings.redact_patterns)
+    run = run if run is not None else ToolRun()
+
+    def answering(request: ModelRequest) -> AsyncIterator[str]:
+        if not toolbox:
+            return model.stream(request, answer)
+        return tool_rounds(
+            model,
+            request,
+            answer,
+            toolbox=toolbox,
+            approver=approver or NoApprover(),
+            redact=lambda text: masking.redact(text, private_names),
+            max_steps=settings.max_tool_steps,
+            deadline=deadline,
+            run=run,
+        )
+
     # Redaction reads every character of a long thread: off the event loop.
     request = await asyncio.to_thread(model_request, messages, settings, budget, private_names, model_id)
     if settings.log_message_content:
@@ -79,19 +107,21 @@ async def ask(
         content = [{"role": m.role, "content": m.content, "images": len(m.images)} for m in request.messages]
         logger.info("model request", extra={**(log_fields or {}), "messages": content})
     try:
-        await consume(model.stream(request, answer))
+        await consume(answering(request))
     except ContextTooLong as error:
+        if run.outcomes:
+            raise  # asking again would run its tools again, an approved action among them
         logger.warning("context too long, retrying with a smaller budget", extra={"error": str(error)})
         request = await asyncio.to_thread(model_request, messages, settings, budget // 2, private_names, model_id)
-        await consume(model.stream(request, answer))
+        await consume(answering(request))
     except ModelHTTPError as error:
-        if not _refused_images(error, request, answer):
+        if run.outcomes or not _refused_images(error, request, answer):
             raise
         # MODEL_ACCEPTS_IMAGES (or its `auto` table) was wrong for this model: answer from the text.
         logger.warning("the model refused images, asking again without them", extra={"error": str(error)})
         answer.images_refused = True
         text_only = [_without_images(message) for message in messages]
         request = await asyncio.to_thread(model_request, text_only, settings, budget, private_names, model_id)
-        await consume(model.stream(request, answer))
+        await consume(answering(request))
     finally:
         estimate_usage(answer, request)

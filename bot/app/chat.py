@@ -3,7 +3,8 @@
 Same conversation building, trimming, streaming, retries and notices as the Slack path (the notices as
 plain text), so a deployer can try prompts and the model before touching Slack. The conversation and the
 log share the terminal through one `Screen`, so a log line (a retry, say) never lands inside a line of
-the conversation.
+the conversation. The MCP servers' tools are offered too (Slack search is not: it needs a Slack event), and
+an action asks for approval at the prompt.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import os
 import sys
 import threading
 import unicodedata
-from collections.abc import AsyncIterator
-from typing import TextIO
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, TextIO
 
 from bot import notices
 from bot.answer.asking import ask
@@ -25,6 +26,8 @@ from bot.model.client import Answer
 from bot.model.opening import open_model_client
 from bot.settings import Settings
 from bot.slack.messages import ThreadMessage
+from bot.tools.base import Decision, Toolbox, ToolSpec
+from bot.tools.mcp import McpTools
 
 YOU = "you"
 
@@ -120,6 +123,11 @@ def _width(line: str) -> int:
 async def chat(settings: Settings, lines: AsyncIterator[str], screen: Screen) -> int:
     model = open_model_client(settings)
     history: list[ThreadMessage] = []
+    mcp = McpTools(settings.mcp_servers, settings.secrets)
+    await mcp.start()
+    for server, problem in mcp.problems.items():
+        screen.write(f"MCP server {server} is unavailable, its tools are not offered: {problem}\n")
+    approver = PromptApprover(lines, screen)
     screen.write(f"Chatting with {settings.inference_model_id}. An empty line or Ctrl-D ends the chat.\n")
     try:
         async for line in lines:
@@ -137,7 +145,8 @@ async def chat(settings: Settings, lines: AsyncIterator[str], screen: Screen) ->
                     screen.write(text)
 
             try:
-                await ask(model, messages, settings, show, answer)
+                toolbox = Toolbox(await mcp.current(), secrets=settings.secrets)
+                await ask(model, messages, settings, show, answer, toolbox=toolbox, approver=approver)
             except ModelError as error:
                 ending = notices.interrupted(error) if answer.text else notices.model_failed(error)
             else:
@@ -148,8 +157,25 @@ async def chat(settings: Settings, lines: AsyncIterator[str], screen: Screen) ->
             if answer.text:
                 history.append(_message(len(history), answer.text, by_bot=True))
     finally:
+        await mcp.close()
         await model.http.aclose()
     return 0
+
+
+class PromptApprover:
+    """Asks at the prompt before an action runs: `y` runs it, anything else refuses it."""
+
+    def __init__(self, lines: AsyncIterator[str], screen: Screen) -> None:
+        self.lines = lines
+        self.screen = screen
+
+    async def decide(self, spec: ToolSpec, arguments: Mapping[str, Any]) -> Decision:
+        self.screen.write(f"\nRun {spec.remote_name} on {spec.server} with {arguments}? [y/N] ")
+        try:
+            typed = await anext(self.lines)
+        except StopAsyncIteration:
+            return Decision.DENIED
+        return Decision.APPROVED if typed.strip().lower() in ("y", "yes") else Decision.DENIED
 
 
 def _message(index: int, text: str, *, by_bot: bool) -> ThreadMessage:

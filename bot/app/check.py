@@ -27,6 +27,7 @@ from bot.slack.client import close_slack_client, open_slack_client
 from bot.slack.errors import SLACK_FAILURES, slack_error_code
 from bot.store.redis_queue import RedisQueue
 from bot.store.redis_store import RedisStore
+from bot.tools.mcp import McpTools
 
 # The bot scopes manifest.yml asks for; a token without them fails in ways that are hard to trace later.
 REQUIRED_SCOPES = (
@@ -47,6 +48,8 @@ REQUIRED_SCOPES = (
     "mpim:read",
     "assistant:write",
 )
+# Slack search (`search_slack`): without them the tool fails and the answers go on without it.
+SEARCH_SCOPES = ("search:read.public", "search:read.files", "search:read.users")
 PROMPT = [ChatMessage("system", "You are a health check. Reply with one word."), ChatMessage("user", "Say ok.")]
 
 
@@ -90,6 +93,8 @@ async def run_checks(environ: Mapping[str, str], out: TextIO) -> int:
         report.skipped("redis", f"not checked: {NOT_CONFIGURED}")
     else:
         await _check_redis(any_settings, report)
+    if settings is not None:
+        await _check_mcp(settings, report)
     return 1 if report.failures else 0
 
 
@@ -165,6 +170,13 @@ async def _check_slack_token(settings: Settings, slack: AsyncWebClient, report: 
         )
         return
     report.passed("slack", f"connected to {who}")
+    lacking = [scope for scope in SEARCH_SCOPES if granted and scope not in granted]
+    if lacking:
+        report.warned(
+            "slack search",
+            f"the token lacks {', '.join(lacking)}: answers cannot search Slack",
+            "add these bot scopes (manifest.yml lists them) under OAuth & Permissions, then reinstall the app.",
+        )
 
 
 async def _check_model(settings: Settings, report: Report) -> None:
@@ -325,6 +337,31 @@ async def _check_redis(settings: Settings, report: Report) -> None:
             "`heroku redis:maxmemory -a $APP_NAME --policy noeviction` (Heroku's default); the bot keeps its "
             "thread cache within a quarter of maxmemory itself.",
         )
+
+
+async def _check_mcp(settings: Settings, report: Report) -> None:
+    """Each MCP server: reachable, and its tools listed; one that is not only loses its own tools."""
+    if not settings.mcp_servers:
+        report.skipped("mcp", "MCP_SERVERS not set: no team tools")
+        return
+    tools = McpTools(settings.mcp_servers, settings.secrets)
+    try:
+        await tools.start()
+    finally:
+        await tools.close()
+    for server in settings.mcp_servers:
+        name = f"mcp {server.name}"
+        if server.name in tools.problems:
+            report.failed(
+                name,
+                f"could not list its tools ({tools.problems[server.name]})",
+                f"check that {server.url} is up and speaks MCP over Streamable HTTP, and that its headers "
+                "(a bearer token) in MCP_SERVERS are current; until then only its own tools are missing.",
+            )
+            continue
+        listed = tools.tools.get(server.name, [])
+        actions = sum(tool.spec.needs_approval for tool in listed)
+        report.passed(name, f"{len(listed)} tools, {actions} of them run only once the asker approves")
 
 
 def _megabytes(size: int) -> str:

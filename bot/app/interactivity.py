@@ -27,6 +27,8 @@ from bot.features.catch_up import CatchUp, CatchUpRequest, PrivateNote, Source
 from bot.features.transcript import parse_window
 from bot.slack.errors import SLACK_FAILURES
 from bot.tasks import TaskTracker
+from bot.tools.approval import ACTION_ID as APPROVAL_ACTION
+from bot.tools.approval import ApprovalDesk, Click
 
 logger = logging.getLogger(__name__)
 
@@ -144,3 +146,30 @@ async def _take_vote(feedback: Feedback, client: AsyncWebClient, ballot: Ballot)
         )
     except SLACK_FAILURES as error:
         logger.warning("could not thank for feedback", extra={"channel": ballot.channel, "error": repr(error)})
+
+
+def register_tool_approval(app: AsyncApp, desk: ApprovalDesk, client: AsyncWebClient, tasks: TaskTracker) -> None:
+    """Approve / Deny under a request to run an action: only the asker's click decides; anyone else's is
+    refused privately, as is a click on a request already decided or expired."""
+
+    async def on_click(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        click = Click.from_action(body, action)
+        if click is None:
+            logger.warning("approval payload without a verdict ignored", extra={"action_id": action.get("action_id")})
+            return
+        thread_ts = str((body.get("message") or {}).get("thread_ts") or "") or None
+        tasks.start(_take_click(desk, client, click, thread_ts), name=f"approval {click.request_id}")
+
+    for verdict in ("approved", "denied"):
+        app.action(f"{APPROVAL_ACTION}_{verdict}")(on_click)
+
+
+async def _take_click(desk: ApprovalDesk, client: AsyncWebClient, click: Click, thread_ts: str | None) -> None:
+    refusal = await desk.click(click)
+    if refusal is None:
+        return
+    try:
+        await client.chat_postEphemeral(channel=click.channel, user=click.user, thread_ts=thread_ts, text=refusal)
+    except SLACK_FAILURES as error:
+        logger.warning("could not refuse an approval click privately", extra={"error": repr(error)})

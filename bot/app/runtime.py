@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import __version__
 from bot.answer.answerer import Answerer
 from bot.answer.channel_prompts import ChannelPrompts
-from bot.app.interactivity import register_catch_up, register_feedback
+from bot.app.interactivity import register_catch_up, register_feedback, register_tool_approval
 from bot.app.listeners import build_slack_app
 from bot.app.signature import SignatureWarnings
 from bot.app.thread_buttons import register_thread_buttons
@@ -37,6 +37,9 @@ from bot.store.memory import MemoryStore
 from bot.store.redis_queue import RedisQueue
 from bot.store.redis_store import RedisStore
 from bot.tasks import TaskTracker
+from bot.tools.approval import ApprovalDesk
+from bot.tools.kit import ToolKit
+from bot.tools.mcp import McpTools
 from bot.work.consumer import Consumer
 from bot.work.intake import Intake
 
@@ -55,6 +58,7 @@ class Runtime:
     answerer: Answerer
     slack_app: AsyncApp
     files: FileContext
+    mcp: McpTools
     signatures: SignatureWarnings = field(default_factory=SignatureWarnings)
     # The durable queue's reader, with REDIS_URL (bot/work/).
     consumer: Consumer | None = None
@@ -82,6 +86,10 @@ class Runtime:
         access = ConversationAccess(slack)
         capabilities = SlackCapabilities(streaming=settings.slack_streaming)
         files = file_context(settings, slack, store, names, access)
+        # Each server's tools listed now (a server down only loses its own, and is tried again later).
+        mcp = McpTools(settings.mcp_servers, settings.secrets)
+        await mcp.start()
+        desk = ApprovalDesk(slack, store)
         answerer = Answerer(
             slack=slack,
             model=model,
@@ -93,6 +101,7 @@ class Runtime:
             settings=settings,
             context=CatchUpFollowUps(store, sources, settings, access),
             files=files,
+            tools=ToolKit(settings, slack, access, desk, mcp),
         )
         durable = _durable_work(store, answerer, tasks)
         slack_app = build_slack_app(
@@ -111,9 +120,10 @@ class Runtime:
         register_catch_up(slack_app, catch_up, tasks)
         register_feedback(slack_app, answerer.feedback, slack, tasks)
         register_thread_buttons(slack_app, answerer.following, answerer.feedback, slack, settings, tasks)
+        register_tool_approval(slack_app, desk, slack, tasks)
         if durable:
             durable.start()
-        return cls(settings, slack, model, store, tasks, answerer, slack_app, files, consumer=durable)
+        return cls(settings, slack, model, store, tasks, answerer, slack_app, files, mcp, consumer=durable)
 
     def web_app(self) -> web.Application:
         app = web.Application()
@@ -143,6 +153,7 @@ class Runtime:
             logger.warning("answers still busy after their restart notices; closing anyway", extra={"tasks": len(left)})
         await self.files.close()
         await self.store.close()
+        await self.mcp.close()
         await self.model.http.aclose()
         await close_slack_client(self.slack)
 

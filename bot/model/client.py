@@ -27,8 +27,9 @@ from bot.errors import (
     ModelUnreachable,
 )
 from bot.model.errors import http_error, redirect_error, stream_error
-from bot.model.messages import ChatMessage
+from bot.model.messages import ChatMessage, ToolCall
 from bot.model.sse import LINE_LIMIT_BYTES, EventStreamDecoder
+from bot.model.tool_calls import ToolCallAssembler
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class ModelRequest:
     temperature: float
     max_tokens: int
     model: str | None = None
+    # Functions offered to the model (OpenAI's `{"type": "function", "function": {...}}`), with `tool_choice: auto`.
+    tools: Sequence[dict[str, Any]] = ()
 
 
 @dataclass
@@ -61,6 +64,14 @@ class Answer:
     attempts: int = 0
     # The model refused the conversation's images, and was asked again without them.
     images_refused: bool = False
+    # The model (or its gateway) refused `tools`, and was asked again without them.
+    tools_refused: bool = False
+    calls: ToolCallAssembler = field(default_factory=ToolCallAssembler, repr=False)
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tools the model asked to call in its last turn."""
+        return self.calls.calls()
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,8 @@ class ModelClient:
         self.retry = retry or RetryPolicy()
         self.secrets = (api_key, *secrets)
         self.ask_for_usage = True
+        # Models whose service refused `tools`: asked without them from then on.
+        self.refuse_tools: set[str] = set()
 
     async def stream(self, request: ModelRequest, answer: Answer) -> AsyncIterator[str]:
         """Yields text as it arrives and fills `answer`; raises a ModelError on any failure.
@@ -113,7 +126,7 @@ class ModelClient:
             except TimeoutError as exc:
                 raise ModelTimeout(self.timeout_seconds) from exc
             except ModelError as error:
-                if self._drop_usage_option(error):
+                if self._drop_usage_option(error) or self._drop_tools(error, request, answer):
                     continue
                 delay = self._retry_delay(error, answer.attempts, yielded, deadline)
                 if delay is None:
@@ -138,6 +151,9 @@ class ModelClient:
             "max_tokens": request.max_tokens,
             "stream": True,
         }
+        if request.tools and (request.model or self.model_id) not in self.refuse_tools:
+            body["tools"] = list(request.tools)
+            body["tool_choice"] = "auto"
         if self.ask_for_usage:
             # The token count the daily budgets use (bot/answer/usage.py), in a last chunk before [DONE].
             body["stream_options"] = {"include_usage": True}
@@ -149,6 +165,7 @@ class ModelClient:
                 if response.is_redirect:
                     raise redirect_error(response, self.secrets)
                 answer.finish_reason = None
+                answer.calls.clear()
                 if response.headers.get("content-type", "").startswith("application/json"):
                     # Some OpenAI-compatible servers ignore `stream` and answer in one piece.
                     text = _whole_answer(await _whole_body(response), answer)
@@ -177,6 +194,21 @@ class ModelClient:
             return False
         self.ask_for_usage = False
         logger.warning("the model service refused stream_options; asking without it", extra={"error": str(error)})
+        return True
+
+    def _drop_tools(self, error: ModelError, request: ModelRequest, answer: Answer) -> bool:
+        """A model or gateway that refuses `tools` (a 400 naming them) is asked again without them, and that
+        is remembered for this model: its answers then come from the conversation alone."""
+        model_id = request.model or self.model_id  # a channel's own model (CHANNEL_MODELS) is remembered apart
+        if not request.tools or model_id in self.refuse_tools:
+            return False
+        if not (isinstance(error, ModelHTTPError) and error.status in (400, 422)):
+            return False
+        if "tool" not in f"{error.detail} {error.message}".lower():
+            return False
+        self.refuse_tools.add(model_id)
+        answer.tools_refused = True
+        logger.warning("the model refused tools; asking without them", extra={"error": str(error)})
         return True
 
     async def _events(self, response: httpx.Response, answer: Answer) -> AsyncIterator[str]:
@@ -293,6 +325,8 @@ def _parse_event(data: str, answer: Answer, secrets: Sequence[str]) -> tuple[str
     if choice.get("finish_reason"):
         answer.finish_reason = str(choice["finish_reason"])
     delta = choice.get("delta") or choice.get("message") or {}
+    if isinstance(delta, dict) and delta.get("tool_calls"):
+        answer.calls.feed(delta["tool_calls"])
     content = delta.get("content") if isinstance(delta, dict) else None
     return (content if isinstance(content, str) else ""), False
 
@@ -305,6 +339,7 @@ def _whole_answer(body: str, answer: Answer) -> str:
     except (json.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise ModelStreamBroken("a malformed answer") from exc
     answer.finish_reason = str(choice.get("finish_reason") or "stop")
+    answer.calls.feed(choice["message"].get("tool_calls"))
     if isinstance(data.get("usage"), dict):
         answer.usage = data["usage"]
     return str(content)

@@ -66,7 +66,18 @@ class Flood:
     content_type: str = "text/event-stream"
 
 
-Script = Reply | WholeReply | Hang | RawStream | Flood
+@dataclass
+class ToolCalls:
+    """A turn that calls tools, streamed as OpenAI streams it: each call's id and name first, then its
+    arguments in `pieces` fragments, the calls of one turn interleaved by `index`; `text` said before."""
+
+    calls: list[tuple[str, dict[str, Any]]]
+    text: str = ""
+    pieces: int = 3
+    usage: dict[str, int] | None = field(default_factory=lambda: {"prompt_tokens": 20, "completion_tokens": 7})
+
+
+Script = Reply | WholeReply | Hang | RawStream | Flood | ToolCalls
 
 
 def gateway_page(key: str) -> str:
@@ -192,6 +203,14 @@ class FakeModel:
             return await self._flood(request, script)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
+        if isinstance(script, ToolCalls):
+            for chunk in _tool_call_chunks(script):
+                await response.write(_event(chunk))
+            if wants_usage and script.usage is not None:
+                await response.write(_event({"choices": [], "usage": script.usage}))
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+            return response
         if isinstance(script, RawStream):
             for line in script.lines:
                 await response.write(line if isinstance(line, bytes) else line.encode())
@@ -233,6 +252,30 @@ class FakeModel:
             async with self._received:
                 self._received.notify_all()
         return response
+
+
+def _tool_call_chunks(script: ToolCalls) -> list[dict[str, Any]]:
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    chunks = [chunk({"role": "assistant", "content": script.text})] if script.text else []
+    for index, (name, _) in enumerate(script.calls):
+        head = {"index": index, "id": f"call_{index}_{name}", "type": "function"}
+        chunks.append(chunk({"tool_calls": [{**head, "function": {"name": name, "arguments": ""}}]}))
+    texts = [json.dumps(arguments) for _, arguments in script.calls]
+    for piece in range(script.pieces):
+        for index, text in enumerate(texts):
+            size = -(-len(text) // script.pieces)
+            fragment = text[piece * size : (piece + 1) * size]
+            if fragment:
+                chunks.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}))
+    chunks.append(chunk({}, "tool_calls"))
+    return chunks
+
+
+def tool_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The `role: "tool"` messages a request carried: the results the bot sent back."""
+    return [message for message in request["messages"] if message["role"] == "tool"]
 
 
 def _event(payload: dict[str, Any]) -> bytes:

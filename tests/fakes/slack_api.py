@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.app.check import REQUIRED_SCOPES
+from bot.app.check import REQUIRED_SCOPES, SEARCH_SCOPES
 from tests.fakes.faults import SIGN_IN_PAGE, FaultInjection
 from tests.fakes.rate_limits import RateLimit, RateLimiter, ratelimited
 
@@ -25,6 +25,8 @@ APP_TOKEN = "xapp-test-token-5555555555"
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T0001"
+# The `action_token` a message event brings in an AI app's thread, which `assistant.search.context` needs.
+ACTION_TOKEN = "1234.5678.action-token"
 
 
 MARKDOWN_TEXT_LIMIT = 12_000
@@ -83,7 +85,7 @@ class FakeSlack(FaultInjection):
         self.home_views: dict[str, dict[str, Any]] = {}
         # The prompts set in each agent tab (its DM channel), as the last setSuggestedPrompts call left them.
         self.suggested_prompts: dict[str, dict[str, Any]] = {}
-        self.granted_scopes: set[str] = set(REQUIRED_SCOPES)
+        self.granted_scopes: set[str] = {*REQUIRED_SCOPES, *SEARCH_SCOPES}
         # Conversations the bot cannot read, and the error Slack gives (`not_in_channel`, `channel_not_found`).
         self.read_refusals: dict[str, str] = {}
         # What the bot sent to response URLs (shortcuts, slash commands), with the URL's name.
@@ -111,6 +113,10 @@ class FakeSlack(FaultInjection):
         # Extra fields of a conversation in conversations.info: Slack Connect (`is_ext_shared`, `is_shared`,
         # `shared_team_ids`), a pending invitation (`is_pending_ext_shared`), another workspace of the org.
         self.channel_flags: dict[str, dict[str, Any]] = {}
+        # What `assistant.search.context` finds (each a result message, its `channel_id` among them); it
+        # answers by `channel_types` unless `search_ignores_channel_types` (a fault: a hit the bot must drop).
+        self.search_hits: list[dict[str, Any]] = []
+        self.search_ignores_channel_types = False
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self.url = ""
@@ -356,7 +362,7 @@ class FakeSlack(FaultInjection):
         elif blocks:
             markdown = [block["text"] for block in blocks if block.get("type") == "markdown"]
             check_length("".join(markdown), MARKDOWN_TEXT_LIMIT)
-            message["visible"] = "".join(markdown)
+            message["visible"] = "".join(markdown) or message["text"]  # other blocks: Slack shows the text
             message["blocks"] = blocks
         else:
             message["visible"] = message["text"]
@@ -503,6 +509,19 @@ class FakeSlack(FaultInjection):
         content, mimetype = self.files[file_id]
         self.downloads.append(file_id)
         return web.Response(body=content, content_type=mimetype)
+
+    def _assistant_search_context(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("action_token") != ACTION_TOKEN:
+            raise ApiError("invalid_action_token")
+        wanted = set(str(params.get("channel_types") or "public_channel").split(","))
+
+        def kind(channel: str) -> str:
+            return "private_channel" if channel in self.private_channels else "public_channel"
+
+        hits = [
+            hit for hit in self.search_hits if self.search_ignores_channel_types or kind(hit["channel_id"]) in wanted
+        ]
+        return {"results": {"messages": hits[: int(params.get("limit") or 20)]}}
 
     def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         self.ephemerals.append(dict(params))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.check import REQUIRED_SCOPES, run_checks
+from bot.app.check import REQUIRED_SCOPES, SEARCH_SCOPES, run_checks
 from tests.bot_process import ROOT, BotProcess
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, Reply, WholeReply, gateway_page
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
@@ -218,7 +218,7 @@ def test_required_scopes_are_the_manifests() -> None:
     import yaml
 
     manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
-    assert set(REQUIRED_SCOPES) == set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {*REQUIRED_SCOPES, *SEARCH_SCOPES} == set(manifest["oauth_config"]["scopes"]["bot"])
 
 
 async def run_chat(environ: dict[str, str], typed: str) -> tuple[int, str]:
@@ -311,3 +311,28 @@ async def test_check_tries_each_channels_model_once(environ: dict[str, str], fak
     assert code == 0
     assert [request["model"] for request in fake_model.requests].count("claude-4-5-sonnet") == 1
     assert "✓ model: claude-4-5-sonnet (for C0TEAM001, C0TEAM002) answered" in text
+
+
+async def test_check_names_an_mcp_server_that_is_down_with_the_fix(
+    environ: dict[str, str], fake_model: FakeModel
+) -> None:
+    import json
+    import socket
+
+    from tests.fakes.mcp_server import MCP_TOKEN, running_mcp_server
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    fake_model.script.append(Reply(["ok"]))
+    with running_mcp_server() as mcp:
+        servers = {
+            "orders": {"url": mcp.url, "headers": {"Authorization": f"Bearer {MCP_TOKEN}"}},
+            "billing": {"url": f"http://127.0.0.1:{closed}/mcp", "headers": {"Authorization": f"Bearer {MCP_TOKEN}"}},
+        }
+        code, text = await check({**environ, "MCP_SERVERS": json.dumps(servers)})
+    assert code == 1
+    assert "✓ mcp orders: 6 tools, 1 of them run only once the asker approves" in text
+    assert "✗ mcp billing: could not list its tools" in text
+    assert "only its own tools are missing" in text
+    assert MCP_TOKEN not in text

@@ -1,0 +1,112 @@
+"""The tool loop: the model asks for calls, the toolbox runs them, the results go back, until it answers.
+
+Each round streams the model's text as it comes; the calls it asks for are run one after another (an
+action may wait for its asker's approval), and each result goes back as a `role: "tool"` message,
+redacted like every other text the model is sent. The loop ends when the model answers without calling,
+after `MAX_TOOL_STEPS` rounds of calls (with an honest note) or at the answer's deadline. Each call shows
+as one line of text in the answer; an answer that used search ends with its sources.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import notices
+from bot.model.client import Answer, ModelClient, ModelRequest
+from bot.model.messages import ChatMessage
+from bot.tools.base import Approver, Outcome, Source, Toolbox
+
+USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+@dataclass
+class ToolRun:
+    """What the loop did, for the answer's log line and its sources."""
+
+    steps: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[Source]:
+        seen: dict[str, Source] = {}
+        for outcome in self.outcomes:
+            for source in outcome.sources:
+                seen.setdefault(source.url, source)
+        return list(seen.values())
+
+
+async def tool_rounds(
+    model: ModelClient,
+    request: ModelRequest,
+    answer: Answer,
+    *,
+    toolbox: Toolbox,
+    approver: Approver,
+    redact: Callable[[str], str],
+    max_steps: int,
+    deadline: float,
+    run: ToolRun,
+) -> AsyncIterator[str]:
+    """Yields the answer's text, round after round, with a line per tool call; fills `answer` and `run`."""
+    messages = list(request.messages)
+    totals: dict[str, int] = {}
+    shown = ""  # the end of what was yielded, to start each line on its own
+    try:
+        while True:
+            start = len(answer.text)
+            answer.usage = {}
+            offered = toolbox.definitions() if not answer.tools_refused else []
+            this_round = ModelRequest(messages, request.temperature, request.max_tokens, tools=offered)
+            async for text in model.stream(this_round, answer):
+                shown = (shown + text)[-2:]
+                yield text
+            _add_usage(totals, answer.usage)
+            calls = answer.tool_calls if offered else []
+            if not calls:
+                if answer.tools_refused:
+                    yield _line(shown, notices.TOOLS_REFUSED)
+                break
+            if run.steps >= max_steps:
+                yield _line(shown, notices.TOOL_STEPS_SPENT.format(steps=max_steps))
+                answer.finish_reason = "tool_steps"
+                break
+            run.steps += 1
+            messages.append(ChatMessage("assistant", answer.text[start:], tool_calls=tuple(calls)))
+            for call in calls:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    yield _line(shown, notices.TOOL_DEADLINE)
+                    return
+                outcome = await toolbox.run(call, approver, within_seconds=remaining)
+                deadline += outcome.waited_seconds  # the asker's time to decide is not the answer's
+                run.outcomes.append(outcome)
+                line = _line(shown, notices.tool_line(outcome.status, outcome.title))
+                shown = line[-2:]
+                yield line
+                messages.append(ChatMessage("tool", redact(outcome.text), tool_call_id=call.id))
+            if deadline - time.monotonic() <= 0:
+                yield _line(shown, notices.TOOL_DEADLINE)
+                return
+        sources = run.sources
+        if sources:
+            yield _line(shown, notices.sources_footer([(source.url, source.title) for source in sources]))
+    finally:
+        if totals:
+            answer.usage = {**answer.usage, **totals}
+
+
+def _line(shown: str, line: str) -> str:
+    """`line` on a line of its own after what was shown, and ended so the next text starts afresh."""
+    if not shown:
+        return f"{line}\n\n"
+    return ("" if shown.endswith("\n\n") else "\n\n" if not shown.endswith("\n") else "\n") + f"{line}\n\n"
+
+
+def _add_usage(totals: dict[str, int], usage: dict[str, Any]) -> None:
+    for key in USAGE_KEYS:
+        value = usage.get(key)
+        if isinstance(value, int):
+            totals[key] = totals.get(key, 0) + value

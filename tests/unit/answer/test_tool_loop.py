@@ -1,0 +1,218 @@
+"""The tool loop against the fake model: calls run, results go back redacted, rounds bounded, actions approved."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.answer.asking import ask
+from bot.answer.tool_loop import ToolRun
+from bot.errors import ToolError
+from bot.model.client import Answer, ModelClient
+from bot.model.messages import ChatMessage
+from bot.settings import Settings
+from bot.tools.base import Decision, Source, Toolbox, ToolResult, ToolSpec
+from tests.fakes.model_api import MODEL_KEY, FakeModel, Reply, ToolCalls, text_of, tool_messages
+from tests.settings_env import REQUIRED
+
+MESSAGES = [ChatMessage("system", "s"), ChatMessage("user", "Ana: what is the status of order 7731?")]
+
+
+class FakeTool:
+    def __init__(self, name: str, result: str = "ok", *, read_only: bool = True, delay: float = 0.0) -> None:
+        self.spec = ToolSpec(f"orders__{name}", name, "orders", f"{name} tool", {"type": "object"}, not read_only)
+        self.result = result
+        self.delay = delay
+        self.calls: list[dict[str, Any]] = []
+
+    async def call(self, arguments: dict[str, Any]) -> ToolResult:
+        self.calls.append(arguments)
+        await asyncio.sleep(self.delay)
+        if self.result == "fail":
+            raise ToolError("the server said: internal error")
+        return ToolResult(self.result, sources=(Source("https://example.slack.com/archives/C1/p1", "a message"),))
+
+
+class Approving:
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        self.asked: list[tuple[str, Mapping[str, Any]]] = []
+
+    async def decide(self, spec: ToolSpec, arguments: Mapping[str, Any]) -> Decision:
+        self.asked.append((spec.name, arguments))
+        return self.decision
+
+
+@pytest.fixture
+async def model(fake_model: FakeModel) -> AsyncIterator[ModelClient]:
+    async with httpx.AsyncClient() as http:
+        yield ModelClient(http, base_url=fake_model.url, api_key=MODEL_KEY, model_id="m", timeout_seconds=10)
+
+
+def settings(**environ: str) -> Settings:
+    return Settings.from_env({**REQUIRED, **environ})
+
+
+async def run_ask(
+    model: ModelClient, toolbox: Toolbox, approver: Approving | None = None, **environ: str
+) -> tuple[str, Answer, ToolRun]:
+    shown: list[str] = []
+
+    async def consume(stream: AsyncIterator[str]) -> None:
+        async for text in stream:
+            shown.append(text)
+
+    answer, run = Answer(), ToolRun()
+    await ask(model, MESSAGES, settings(**environ), consume, answer, toolbox=toolbox, approver=approver, run=run)
+    return "".join(shown), answer, run
+
+
+async def test_calls_run_and_their_results_go_back_as_tool_messages(model: ModelClient, fake_model: FakeModel) -> None:
+    """Two calls in one turn both run; the next request answers each by its id; the answer names them."""
+    status, history = FakeTool("status", "order 7731 shipped"), FakeTool("history", "packed on Monday")
+    fake_model.script += [
+        ToolCalls([("orders__status", {"order": 7731}), ("orders__history", {"order": 7731})], text="Looking…"),
+        Reply(["It shipped."]),
+    ]
+    shown, answer, run = await run_ask(model, Toolbox([status, history]))
+    assert status.calls == [{"order": 7731}]
+    assert history.calls == [{"order": 7731}]
+    second = fake_model.requests[1]
+    assert [(m["tool_call_id"], m["content"]) for m in tool_messages(second)] == [
+        ("call_0_orders__status", "order 7731 shipped"),
+        ("call_1_orders__history", "packed on Monday"),
+    ]
+    assert second["messages"][-3]["tool_calls"][0]["function"]["name"] == "orders__status"
+    assert "Used status (orders)" in shown
+    assert shown.index("Looking…") < shown.index("It shipped.")
+    assert "**Sources**" in shown
+    assert "https://example.slack.com/archives/C1/p1" in shown
+    assert answer.usage["prompt_tokens"] == 30
+    assert run.steps == 1
+
+
+async def test_a_secret_in_a_tool_result_is_redacted_before_the_model_sees_it(
+    model: ModelClient, fake_model: FakeModel
+) -> None:
+    tool = FakeTool("status", "contact: ana@example.com, card 4111 1111 1111 1111")
+    fake_model.script += [ToolCalls([("orders__status", {})]), Reply(["done"])]
+    await run_ask(model, Toolbox([tool]))
+    sent = tool_messages(fake_model.requests[1])[0]["content"]
+    assert "ana@example.com" not in sent
+    assert "4111" not in sent
+
+
+async def test_a_huge_result_is_capped(model: ModelClient, fake_model: FakeModel) -> None:
+    tool = FakeTool("status", "x" * 100_000)
+    fake_model.script += [ToolCalls([("orders__status", {})]), Reply(["done"])]
+    await run_ask(model, Toolbox([tool], result_chars=8000))
+    sent = tool_messages(fake_model.requests[1])[0]["content"]
+    assert len(sent) < 8100
+    assert "92000 more characters left out" in sent
+
+
+async def test_a_model_that_never_stops_calling_ends_with_an_honest_note(
+    model: ModelClient, fake_model: FakeModel
+) -> None:
+    fake_model.default = lambda request: ToolCalls([("orders__status", {"n": len(request["messages"])})])
+    tool = FakeTool("status")
+    shown, answer, _run = await run_ask(model, Toolbox([tool]), MAX_TOOL_STEPS="3")
+    assert len(tool.calls) == 3
+    assert len(fake_model.requests) == 4
+    assert "kept calling tools past the limit of 3 rounds" in shown
+    assert answer.finish_reason == "tool_steps"
+
+
+async def test_a_failing_or_slow_tool_is_told_to_the_model(model: ModelClient, fake_model: FakeModel) -> None:
+    failing, slow = FakeTool("status", "fail"), FakeTool("history", delay=5)
+    fake_model.script += [ToolCalls([("orders__status", {}), ("orders__history", {})]), Reply(["sorry"])]
+    shown, _, _ = await run_ask(model, Toolbox([failing, slow], timeout_seconds=0.2))
+    results = [m["content"] for m in tool_messages(fake_model.requests[1])]
+    assert results == ["The tool failed: the server said: internal error", "The tool did not answer within 0.2 s."]
+    assert shown.count("Could not use") == 2
+
+
+async def test_malformed_arguments_and_unknown_tools_are_answered(model: ModelClient, fake_model: FakeModel) -> None:
+    fake_model.script += [ToolCalls([("orders__nope", {})]), Reply(["ok"])]
+    await run_ask(model, Toolbox([FakeTool("status")]))
+    assert tool_messages(fake_model.requests[1])[0]["content"] == "There is no tool named 'orders__nope'."
+
+
+@pytest.mark.parametrize(
+    ("decision", "ran", "said"),
+    [
+        (Decision.APPROVED, True, "ok"),
+        (Decision.DENIED, False, "refused this action"),
+        (Decision.EXPIRED, False, "Nobody approved this action in time"),
+    ],
+)
+async def test_an_action_runs_only_once_approved(
+    model: ModelClient, fake_model: FakeModel, decision: Decision, ran: bool, said: str
+) -> None:
+    restart = FakeTool("restart", read_only=False)
+    approver = Approving(decision)
+    fake_model.script += [ToolCalls([("orders__restart", {"worker": "staging"})]), Reply(["done"])]
+    await run_ask(model, Toolbox([restart]), approver)
+    assert approver.asked == [("orders__restart", {"worker": "staging"})]
+    assert bool(restart.calls) is ran
+    assert said in tool_messages(fake_model.requests[1])[0]["content"]
+
+
+async def test_without_an_approver_an_action_does_not_run(model: ModelClient, fake_model: FakeModel) -> None:
+    restart = FakeTool("restart", read_only=False)
+    fake_model.script += [ToolCalls([("orders__restart", {})]), Reply(["done"])]
+    await run_ask(model, Toolbox([restart]))
+    assert restart.calls == []
+
+
+async def test_without_tools_nothing_changes(model: ModelClient, fake_model: FakeModel) -> None:
+    shown, _, _ = await run_ask(model, Toolbox([]))
+    assert "tools" not in fake_model.requests[0]
+    assert shown.startswith("You said:")
+
+
+async def test_a_model_that_refuses_tools_still_answers_and_says_so(model: ModelClient, fake_model: FakeModel) -> None:
+    from tests.fakes.model_api import WholeReply
+
+    refusal = json.dumps({"error": {"message": "Extra inputs are not permitted: tools", "type": "invalid"}})
+    fake_model.script += [WholeReply(400, refusal), Reply(["from memory"])]
+    shown, _answer, _ = await run_ask(model, Toolbox([FakeTool("status")]))
+    assert "from memory" in shown
+    assert "would not take tools" in shown
+    assert text_of(fake_model.requests[1]["messages"][-1]).endswith("order 7731?")
+
+
+class SlowApproving(Approving):
+    async def decide(self, spec: ToolSpec, arguments: Mapping[str, Any]) -> Decision:
+        await asyncio.sleep(1.2)
+        return await super().decide(spec, arguments)
+
+
+async def test_the_time_an_asker_takes_to_approve_does_not_count_against_the_answer(
+    model: ModelClient, fake_model: FakeModel
+) -> None:
+    restart = FakeTool("restart", read_only=False)
+    fake_model.script += [ToolCalls([("orders__restart", {})]), Reply(["Restarted."])]
+    shown, _, _ = await run_ask(model, Toolbox([restart]), SlowApproving(Decision.APPROVED), MODEL_TIMEOUT_SECONDS="1")
+    assert restart.calls == [{}]
+    assert "Restarted." in shown
+    assert "ran out of time" not in shown
+
+
+async def test_a_context_too_long_after_a_tool_ran_does_not_run_it_again(
+    model: ModelClient, fake_model: FakeModel
+) -> None:
+    from bot.errors import ContextTooLong
+    from tests.fakes.model_api import WholeReply
+
+    restart = FakeTool("restart", read_only=False)
+    too_long = WholeReply(400, '{"error": {"message": "prompt is too long: 250000 tokens"}}')
+    fake_model.script += [ToolCalls([("orders__restart", {})]), too_long, ToolCalls([("orders__restart", {})])]
+    with pytest.raises(ContextTooLong):
+        await run_ask(model, Toolbox([restart]), Approving(Decision.APPROVED))
+    assert restart.calls == [{}]
