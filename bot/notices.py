@@ -16,7 +16,7 @@ from bot.errors import (
     ModelTimeout,
     ModelUnreachable,
 )
-from bot.safe_text import inert_markup
+from bot.safe_text import inert_in_slack, inert_markup
 
 EMPTY_MENTION = "Hi! Ask me anything: mention me with your question, or write to me in a DM."
 TRY_AGAIN = "Please try again in a moment."
@@ -279,8 +279,9 @@ def link_unchecked(url: str) -> str:
 
 
 def _code_safe(text: str, limit: int = 200) -> str:
-    """Outside text inside a code span, where Markdown and mrkdwn make no links: it cannot close the span."""
-    return text.replace("`", "'").replace("\n", " ")[:limit]
+    """Outside text inside a code span, where Markdown and mrkdwn make no links: it cannot close the span, and
+    Slack's own sequences (`<!channel>`, `<@U…>`), which Slack may read even in a code span, ping no one."""
+    return inert_in_slack(text.replace("`", "'").replace("\n", " ")[:limit])
 
 
 # The agent tab and feedback on answers (bot/features/agent_tab.py, bot/answer/feedback.py).

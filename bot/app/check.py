@@ -125,6 +125,8 @@ async def _check_slack(settings: Settings, report: Report) -> None:
     slack = open_slack_client(settings)
     try:
         await _check_slack_token(settings, slack, report)
+        if settings.socket_mode:
+            await _check_app_token(settings, slack, report)
     finally:
         await close_slack_client(slack)
     if not settings.socket_mode:
@@ -177,6 +179,32 @@ async def _check_slack_token(settings: Settings, slack: AsyncWebClient, report: 
             f"the token lacks {', '.join(lacking)}: answers cannot search Slack",
             "add these bot scopes (manifest.yml lists them) under OAuth & Permissions, then reinstall the app.",
         )
+
+
+APP_TOKEN_FIX = (
+    "copy an app-level token (xapp-...) with the connections:write scope from your app's Basic Information → "
+    "App-Level Tokens into SLACK_APP_TOKEN, and turn on Socket Mode in the app's settings; or unset "
+    "SLACK_APP_TOKEN to use HTTP mode."
+)
+
+
+async def _check_app_token(settings: Settings, slack: AsyncWebClient, report: Report) -> None:
+    """The token Socket Mode connects with: refused, the bot would only retry its connection, for ever."""
+    try:
+        # Only asks for a websocket address (valid for a short while); nothing connects to it.
+        await slack.apps_connections_open(app_token=str(settings.slack_app_token))
+    except SlackApiError as error:
+        code = slack_error_code(error) or "an unreadable answer"
+        report.failed("socket mode", f"Slack refused the app token ({code})", APP_TOKEN_FIX)
+        return
+    except SLACK_FAILURES as error:
+        report.failed(
+            "socket mode",
+            f"could not reach Slack at {settings.slack_api_url} ({type(error).__name__})",
+            "check SLACK_API_URL (leave it unset for slack.com) and the network.",
+        )
+        return
+    report.passed("socket mode", "Slack accepted the app token")
 
 
 async def _check_model(settings: Settings, report: Report) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -54,13 +55,29 @@ async def serve_socket_mode(runtime: Runtime, stop: asyncio.Event) -> None:
     handler = AsyncSocketModeHandler(
         runtime.slack_app, app_token=runtime.settings.slack_app_token, web_client=runtime.slack_app.client
     )
-    await handler.connect_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
-    logger.info("connected", extra={"mode": "socket", "version": __version__})
     try:
-        await stop.wait()
+        # slack_sdk retries a failed connection (a refused app token, no network) for ever: a stop must still
+        # end the start, or Ctrl-C would do nothing while it retries.
+        if await _connected_before_stop(handler, stop):
+            logger.info("connected", extra={"mode": "socket", "version": __version__})
+            await stop.wait()
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
         _log_stopping(runtime)
+
+
+async def _connected_before_stop(handler: AsyncSocketModeHandler, stop: asyncio.Event) -> bool:
+    connecting = asyncio.ensure_future(handler.connect_async())  # type: ignore[no-untyped-call]  # untyped in slack_bolt
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait((connecting, stopping), return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not connecting.done():
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connecting
+        return False
+    connecting.result()
+    return True
 
 
 def _log_stopping(runtime: Runtime) -> None:

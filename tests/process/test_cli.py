@@ -12,7 +12,7 @@ import pytest
 from bot.app.check import REQUIRED_SCOPES, SEARCH_SCOPES, run_checks
 from tests.bot_process import ROOT, BotProcess
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, Reply, WholeReply, gateway_page
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.redis_server import redis_server
 
 
@@ -47,6 +47,19 @@ async def test_check_says_how_to_verify_the_signing_secret(environ: dict[str, st
     del socket_mode["SLACK_SIGNING_SECRET"]
     _, text = await check(socket_mode)
     assert "signing secret" not in text
+
+
+async def test_check_tries_the_app_token_in_socket_mode(environ: dict[str, str]) -> None:
+    """A wrong SLACK_APP_TOKEN fails the check with its fix, where the bot would only retry its connection."""
+    socket_mode = {key: value for key, value in environ.items() if key != "SLACK_SIGNING_SECRET"}
+    code, text = await check({**socket_mode, "SLACK_APP_TOKEN": "xapp-1-A1-123-wrong"})
+    assert code == 1
+    assert "✗ socket mode: Slack refused the app token (invalid_auth)" in text
+    assert "Basic Information → App-Level Tokens" in text
+    assert "connections:write" in text
+    code, text = await check({**socket_mode, "SLACK_APP_TOKEN": APP_TOKEN})
+    assert "✓ socket mode: Slack accepted the app token" in text
+    assert APP_TOKEN not in text
 
 
 async def test_check_sends_a_test_image(environ: dict[str, str], fake_model: FakeModel) -> None:

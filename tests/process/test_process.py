@@ -196,3 +196,16 @@ async def test_sigterm_during_a_hung_parse_exits_within_herokus_budget(
         pass
     else:
         raise AssertionError("the worker outlived the bot")
+
+
+async def test_ctrl_c_stops_a_socket_mode_start_that_cannot_connect(environ: dict[str, str]) -> None:
+    """A refused app token keeps Socket Mode retrying its connection; Ctrl-C (or SIGTERM) still ends the bot."""
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        process = await BotProcess.start({**environ, "SLACK_APP_TOKEN": "xapp-1-A1-2-wrong"})
+        try:
+            await process.wait_for_line("Failed to connect")
+            process.process.send_signal(stop_signal)
+            assert await process.finish(within_seconds=10) in (0, 130)
+        finally:
+            process.kill()
+        assert "stopped" in "\n".join(process.output)

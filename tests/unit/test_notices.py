@@ -101,3 +101,14 @@ def test_an_error_event_in_a_stream_names_no_http_status() -> None:
 def test_plain_text_drops_slacks_markup_and_keeps_every_word(mrkdwn: str, plain: str | None) -> None:
     """The terminal chat shows the notices Slack shows, without the markup (None: nothing to change)."""
     assert notices.plain_text(mrkdwn) == (mrkdwn if plain is None else plain)
+
+
+def test_a_file_name_or_catchup_argument_in_a_code_span_pings_no_one() -> None:
+    """`<!channel>` and `<@U…>` are Slack's own sequences, which a code span may not disarm: a file someone named
+    `<!channel>.txt` must not call the whole channel from the bot's note in the thread."""
+    for outside in ("<!channel>.txt", "<@U0ADMIN> <!subteam^S1>", "@here.txt"):
+        for notice in (notices.file_not_read(outside, "unreadable"), notices.catch_up_usage(outside)):
+            for sequence in ("<!channel>", "<@U0ADMIN>", "<!subteam^S1>", "@here"):
+                assert sequence not in notice
+                assert sequence not in to_mrkdwn(notice)
+            assert outside.replace("<", "").replace(">", "") in notice.replace(WORD_JOINER, "")
