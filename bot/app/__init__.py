@@ -6,6 +6,7 @@ welcome        GET /: the mode, which settings are set, the Request URL to paste
 signature      a delivery refused for its signature: one warning a minute naming SLACK_SIGNING_SECRET
 listeners      Bolt's app and its event listeners: which messages are questions
 interactivity  shortcuts, slash commands and buttons
+thread_buttons *Stop following* and *Get a human* under an answer
 check          `python -m bot check`: every setting and connection tried, each problem with its fix
 chat           `python -m bot chat`: the model in the terminal
 """

@@ -8,5 +8,7 @@ reply      the reply's state machine: nothing posted → streaming / updating �
 live       paces a growing answer into the reply
 status     the thinking status and reactions, decoration that never holds an answer up
 rendering  Markdown → Slack's mrkdwn, and a long answer split where it reads well
-access     who may read a conversation
+access     who may read a conversation, and what may be carried into it
+people     who is a full member or a guest, cached for the access rule
+answered   the metadata that marks an answer with the question it answers
 """

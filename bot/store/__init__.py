@@ -8,6 +8,8 @@ queue, in memory or in Redis.
     redis_cache   cached threads in Redis, within their own share of maxmemory
     redis_turns   a thread's turns in message order across processes: leases and wake-ups
     thread_locks  the same order within one process
+    redis_guard   every Redis call bounded: a short timeout, one deadline per answer, a pause after failure
+    deadline      that deadline, shared by the store calls made for one answer
     queue         questions acknowledged to Slack and not yet answered: the protocol, and one process's queue
     redis_queue   the queue of several processes: a Redis Stream with a consumer group
 
