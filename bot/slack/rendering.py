@@ -233,7 +233,8 @@ def _inline(text: str) -> str:
         kept.append(rendered)
         return f"\x00{len(kept) - 1}\x00"
 
-    text = linear_regex.encodable(text)
+    # NUL and \x01 mark kept pieces and bold below: the model's own are dropped (Slack shows neither).
+    text = linear_regex.encodable(text).replace("\x00", "").replace("\x01", "")
     text = CODE_SPAN.sub(lambda match: keep(escape(match.group(0))), text)
     # (Each RE2 pattern only where its marks are: most lines have none, and a call costs microseconds.)
     if "<" in text:

@@ -188,6 +188,12 @@ def test_no_answer_makes_the_fallback_text_take_long(markdown: str) -> None:
     assert time.perf_counter() - started < 0.5
 
 
+def test_the_models_control_characters_do_not_break_the_fallback_text() -> None:
+    """A NUL in the model's words (a placeholder's shape) is dropped, never taken for a kept piece."""
+    assert to_mrkdwn("a \x000\x00 b `c` \x017\x00") == "a 0 b `c` 7"
+    assert to_mrkdwn("**x**\x01") == "*x*"
+
+
 @pytest.mark.parametrize(
     ("markdown", "mrkdwn"),
     [
