@@ -172,7 +172,12 @@ class Worker:
         (length,) = LENGTH.unpack(await stdout.readexactly(LENGTH.size))
         if length > MAX_ANSWER_BYTES:
             raise WorkerDied("the reader answered nonsense")
-        answer = json.loads(await stdout.readexactly(length))
+        body = await stdout.readexactly(length)
+        try:
+            answer = json.loads(body)
+        except RecursionError as error:
+            # Nested deeper than Python's stack: no worker of ours writes that (bad JSON, a ValueError, too).
+            raise WorkerDied("the reader answered nonsense") from error
         if not isinstance(answer, dict):
             raise WorkerDied("the reader answered nonsense")
         return answer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -126,3 +127,45 @@ async def test_a_worker_sees_none_of_the_bots_secrets(parsers: FileParsers, monk
     environment = await asyncio.to_thread(Path(f"/proc/{worker.pid}/environ").read_bytes)
     assert b"never-in-a-worker" not in environment
     assert b"SLACK_BOT_TOKEN" not in environment
+
+
+# A worker that parsed a hostile file may be the attacker's: what it answers is checked, never trusted.
+LIARS = {
+    "nested JSON": "body = b'[' * 200_000 + b']' * 200_000",
+    "nested object": "body = b'{\"text\": ' * 100_000 + b'1' + b'}' * 100_000",
+    "a number past int's digits": "body = b'{\"text\": ' + b'9' * 100_000 + b'}'",
+    "not JSON": "body = b'\\xff\\xfe not json'",
+    "a field that is not text": "body = b'{\"text\": [1]}'",
+    "a reason no parse gives": 'body = b\'{"not_read": "refused"}\'',
+}
+
+
+async def lying_worker(body: str, length: str = "len(body)") -> Worker:
+    """A process that answers the bot's ready check, then one job with `body` (as Python)."""
+    script = (
+        "import struct, sys\n"
+        "out = sys.stdout.buffer\n"
+        "out.write(struct.pack('>I', 2) + b'{}'); out.flush()\n"
+        f"{body}\n"
+        "sys.stdin.buffer.read(4)\n"
+        f"out.write(struct.pack('>I', {length}) + body); out.flush()\n"
+        "sys.stdin.buffer.read()\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    worker = Worker(process)
+    await worker.ready()
+    worker.state = State.IDLE
+    return worker
+
+
+@pytest.mark.parametrize("body", LIARS.values(), ids=LIARS.keys())
+async def test_a_worker_that_answers_nonsense_costs_only_its_file(parsers: FileParsers, body: str) -> None:
+    liar = await lying_worker(body)
+    parsers.workers.append(liar)
+    parsed = await parsers.parse(TEXT, b"its file")
+    assert parsed.not_read == TOO_COMPLEX
+    assert liar.process.returncode is not None
+    assert liar not in parsers.workers
+    assert await parsers.parse(TEXT, b"the next file") == Parsed(text="the next file")
