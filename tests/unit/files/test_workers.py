@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.files.workers import BUSY, TOO_COMPLEX, FileParsers, Job, Parsed, ParseLimits, State, Worker
-from tests.files_data import ENDLESS_PAGES, endless_pdf, pdf, shared_stream_pdf
+from tests.files_data import ENDLESS_PAGES, endless_pdf, pdf, screenshot, shared_stream_pdf
 
 TEXT = Job("text", "notes.txt", max_pdf_pages=10, max_text_chars=10_000)
 ENDLESS = Job("pdf", "endless.pdf", max_pdf_pages=ENDLESS_PAGES, max_text_chars=10_000)
@@ -169,3 +169,17 @@ async def test_a_worker_that_answers_nonsense_costs_only_its_file(parsers: FileP
     assert liar.process.returncode is not None
     assert liar not in parsers.workers
     assert await parsers.parse(TEXT, b"the next file") == Parsed(text="the next file")
+
+
+@pytest.mark.parametrize(
+    ("mode", "width", "height"),
+    [("RGBA", 5120, 2880), ("RGBA", 4000, 4000), ("P", 4000, 4000), ("RGB", 4000, 4000), ("LA", 4000, 4000)],
+    ids=["5K screenshot", "16 MP with alpha", "16 MP with a transparent colour", "16 MP", "16 MP grey with alpha"],
+)
+async def test_an_image_within_the_pixel_limit_is_read_in_a_worker(
+    parsers: FileParsers, mode: str, width: int, height: int
+) -> None:
+    """Up to 16 megapixels, whatever the PNG's colours: scaling one down fits in a worker's memory."""
+    parsed = await parsers.parse(Job("image", "shot.png", 10, 10_000), screenshot(width, height, mode))
+    assert parsed.not_read == ""
+    assert parsed.image.startswith("data:image/")
