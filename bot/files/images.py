@@ -67,7 +67,11 @@ def prepare_image(
             if image.width * image.height > max_pixels:
                 raise ImageTooLarge(f"{width:,} x {height:,} pixels; I read up to {max_pixels // 1_000_000} megapixels")
             return _downscaled(image, max_edge, max_encoded_bytes)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
+    except Image.DecompressionBombError as error:
+        # Pillow's own limit (twice MAX_IMAGE_PIXELS), far past ours: it does not even open the image.
+        over = 2 * (Image.MAX_IMAGE_PIXELS or 0) // 1_000_000
+        raise ImageTooLarge(f"over {over} megapixels; I read up to {max_pixels // 1_000_000} megapixels") from error
+    except (UnidentifiedImageError, OSError, ValueError) as error:
         if isinstance(error, NotAnImage):
             raise
         raise NotAnImage("not a readable image") from error
