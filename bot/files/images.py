@@ -21,6 +21,9 @@ MAX_ENCODED_BYTES = 5 * 1024 * 1024
 # one): 16 megapixels (a 5K screenshot, a long page) fit in a worker's 192 MB with the file itself. A JPEG
 # is decoded at 1/2, 1/4 or 1/8 of its size when that is still larger than needed, and counted so.
 MAX_PIXELS = 16_000_000
+# Pillow decodes a WebP at about 17 bytes a pixel (libwebp's canvas, a copy as bytes, the image): a worker
+# holds 6 megapixels of it (about 160 MB at peak), not more.
+MAX_WEBP_PIXELS = 6_000_000
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 JPEG_QUALITIES = (85, 70, 50)
 # Pixels converted and reduced at a time when scaling down (bot.files.images._reduced).
@@ -66,6 +69,9 @@ def prepare_image(
                 image.draft("RGB", (max_edge, max_edge))
             if image.width * image.height > max_pixels:
                 raise ImageTooLarge(f"{width:,} x {height:,} pixels; I read up to {max_pixels // 1_000_000} megapixels")
+            if image.format == "WEBP" and width * height > min(max_pixels, MAX_WEBP_PIXELS):
+                limit = min(max_pixels, MAX_WEBP_PIXELS) // 1_000_000
+                raise ImageTooLarge(f"{width:,} x {height:,} pixels; I read a WebP up to {limit} megapixels")
             return _downscaled(image, max_edge, max_encoded_bytes)
     except Image.DecompressionBombError as error:
         # Pillow's own limit (twice MAX_IMAGE_PIXELS), far past ours: it does not even open the image.

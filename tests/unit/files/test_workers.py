@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.files.workers import BUSY, TOO_COMPLEX, FileParsers, Job, Parsed, ParseLimits, State, Worker
+from bot.files.workers import BUSY, IMAGE_TOO_LARGE, TOO_COMPLEX, FileParsers, Job, Parsed, ParseLimits, State, Worker
 from tests.files_data import ENDLESS_PAGES, endless_pdf, pdf, screenshot, shared_stream_pdf
 
 TEXT = Job("text", "notes.txt", max_pdf_pages=10, max_text_chars=10_000)
@@ -183,3 +183,11 @@ async def test_an_image_within_the_pixel_limit_is_read_in_a_worker(
     parsed = await parsers.parse(Job("image", "shot.png", 10, 10_000), screenshot(width, height, mode))
     assert parsed.not_read == ""
     assert parsed.image.startswith("data:image/")
+
+
+async def test_a_webp_too_large_for_a_worker_is_refused_by_its_size(parsers: FileParsers) -> None:
+    """Pillow decodes a WebP at about 17 bytes a pixel: past 6 megapixels that is named, not a worker killed."""
+    job = Job("image", "photo.webp", 10, 10_000)
+    parsed = await parsers.parse(job, screenshot(3000, 3000, "RGB", "WEBP"))
+    assert parsed == Parsed(not_read=IMAGE_TOO_LARGE, detail="3,000 x 3,000 pixels; I read a WebP up to 6 megapixels")
+    assert (await parsers.parse(job, screenshot(2400, 2400, "RGB", "WEBP"))).image.startswith("data:image/")
