@@ -12,7 +12,7 @@ The rules this module keeps:
 - A worker's answer is JSON, checked field by field: never a pickle, since a worker parses hostile bytes.
 - A worker's environment holds no secret: only the few variables Python itself needs are passed on.
 - A cancelled parse (the answer stopped by a restart) kills its worker; `close` kills every worker and
-  never waits on a parse.
+  never waits on a parse. A worker ignores SIGTERM and SIGINT, which a restart sends every process.
 
 Sized for Heroku's 512 MB dyno: the bot itself takes about 100 MB, the bytes downloaded and not yet read
 at most 64 MB (bot.files.reading), and each of the two workers at most 192 MB, though an idle one holds
@@ -321,6 +321,10 @@ def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 def serve(memory_bytes: int, cpu_seconds: int, source: BinaryIO, sink: BinaryIO) -> int:
     """Parses jobs until standard input closes; every limit breached ends the process, which the bot notices."""
+    # Heroku's SIGTERM goes to every process of the dyno, a terminal's SIGINT to the whole group: the bot still
+    # answers in its grace period, and kills its workers itself when it closes (or they read the end of input).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     _send(sink, {})

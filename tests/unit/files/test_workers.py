@@ -191,3 +191,18 @@ async def test_a_webp_too_large_for_a_worker_is_refused_by_its_size(parsers: Fil
     parsed = await parsers.parse(job, screenshot(3000, 3000, "RGB", "WEBP"))
     assert parsed == Parsed(not_read=IMAGE_TOO_LARGE, detail="3,000 x 3,000 pixels; I read a WebP up to 6 megapixels")
     assert (await parsers.parse(job, screenshot(2400, 2400, "RGB", "WEBP"))).image.startswith("data:image/")
+
+
+async def test_a_sigterm_to_every_process_leaves_a_parse_to_its_own_limits() -> None:
+    """Heroku stops a dyno by sending SIGTERM to all its processes (Ctrl-C sends SIGINT to the terminal's):
+    a worker carries on, since the bot still answers in its grace period and kills workers itself on close.
+    One that died of it had its file named too complex, and cached so for the thread."""
+    parsers = FileParsers(ParseLimits(cpu_seconds=1, wall_seconds=600))
+    try:
+        reading = asyncio.create_task(parsers.parse(ENDLESS, endless_pdf()))
+        worker = await busy_worker(parsers)
+        os.kill(worker.pid, signal.SIGTERM)
+        os.kill(worker.pid, signal.SIGINT)
+        assert await reading == Parsed(not_read=TOO_COMPLEX, detail="it took too long")
+    finally:
+        await parsers.close()
