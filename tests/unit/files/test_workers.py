@@ -206,3 +206,20 @@ async def test_a_sigterm_to_every_process_leaves_a_parse_to_its_own_limits() -> 
         assert await reading == Parsed(not_read=TOO_COMPLEX, detail="it took too long")
     finally:
         await parsers.close()
+
+
+async def test_a_worker_gone_while_idle_costs_no_file(parsers: FileParsers) -> None:
+    """An idle worker that can no longer take a job (killed and not yet reaped, here one that closed its
+    input): the file goes to a fresh worker, not named too complex (and cached so) for a fault not its own."""
+    script = "import os, struct, sys, time\nos.close(0)\nsys.stdout.buffer.write(struct.pack('>I', 2) + b'{}')\n"
+    script += "sys.stdout.buffer.flush()\ntime.sleep(60)\n"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    gone = Worker(process)
+    await gone.ready()
+    gone.state = State.IDLE
+    parsers.workers.append(gone)
+    assert await parsers.parse(TEXT, b"its file") == Parsed(text="its file")
+    assert gone.process.returncode is not None
+    assert gone not in parsers.workers
