@@ -63,6 +63,9 @@ def prepare_image(
                 raise NotAnImage(f"{image.format or 'unknown'} images are not supported")
             width, height = image.size
             if max(width, height) <= max_edge and _encoded_size(len(data)) <= max_encoded_bytes:
+                # Decoded all the same (a few milliseconds at this size): one cut short or damaged would make
+                # the service refuse the whole request ("Could not process image"), not just this image.
+                image.load()
                 return _data_url(media_type, data)
             if image.format == "JPEG":
                 # Decodes at the smallest scale (1/2, 1/4, 1/8) that is still at least `max_edge` on each side.

@@ -80,6 +80,14 @@ def test_an_image_past_pillows_own_bomb_limit_is_named_too_large() -> None:
         prepare_image(buffer.getvalue())
 
 
+def test_a_small_image_cut_short_is_refused_rather_than_passed_on() -> None:
+    """Passed through as it is, a PNG cut in the middle would reach the model service, which refuses the
+    whole request for it (Anthropic's API: 400 "Could not process image"): no answer for one broken file."""
+    whole = noisy_png(300, 200)
+    with pytest.raises(NotAnImage, match="not a readable image"):
+        prepare_image(whole[: len(whole) // 2])
+
+
 @pytest.mark.parametrize("data", [b"not an image", png()[:40]])
 def test_a_broken_image_is_refused(data: bytes) -> None:
     with pytest.raises(NotAnImage):
