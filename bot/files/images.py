@@ -24,6 +24,9 @@ MAX_PIXELS = 16_000_000
 # Pillow decodes a WebP at about 17 bytes a pixel (libwebp's canvas, a copy as bytes, the image): a worker
 # holds 6 megapixels of it (about 160 MB at peak), not more.
 MAX_WEBP_PIXELS = 6_000_000
+# A progressive JPEG is decoded at 1/8 all the same, but libjpeg first holds all its coefficients at full size
+# (2 bytes a sample): at most this many bytes of them in a worker (a 4:2:0 photo of 32 megapixels).
+MAX_COEFFICIENT_BYTES = 96 * 1024 * 1024
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 JPEG_QUALITIES = (85, 70, 50)
 # Pixels converted and reduced at a time when scaling down (bot.files.images._reduced).
@@ -67,6 +70,12 @@ def prepare_image(
                 # the service refuse the whole request ("Could not process image"), not just this image.
                 image.load()
                 return _data_url(media_type, data)
+            coefficients = _progressive_coefficient_bytes(image)
+            if coefficients > MAX_COEFFICIENT_BYTES:
+                limit = MAX_COEFFICIENT_BYTES * width * height // coefficients // 1_000_000
+                raise ImageTooLarge(
+                    f"{width:,} x {height:,} pixels; I read a progressive JPEG up to {limit} megapixels"
+                )
             if image.format == "JPEG":
                 # Decodes at the smallest scale (1/2, 1/4, 1/8) that is still at least `max_edge` on each side.
                 image.draft("RGB", (max_edge, max_edge))
@@ -118,6 +127,19 @@ def _reduced(image: Image.Image, max_edge: int) -> Image.Image:
         strip = strip if strip.mode == mode else strip.convert(mode)
         reduced.paste(strip.reduce(factor), (0, top // factor))
     return reduced
+
+
+def _progressive_coefficient_bytes(image: Image.Image) -> int:
+    """What libjpeg holds of a progressive JPEG's coefficients while decoding it (0 for any other image)."""
+    if image.format != "JPEG" or not image.info.get("progressive"):
+        return 0
+    layers = list(getattr(image, "layer", []))
+    if not layers:
+        return 0
+    widest = max(h for _, h, _, _ in layers) * max(v for _, _, v, _ in layers)
+    samples = sum(h * v for _, h, v, _ in layers) / max(widest, 1)
+    width, height = image.size
+    return int(width * height * samples * 2)
 
 
 def _has_alpha(image: Image.Image) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import sys
@@ -223,3 +224,21 @@ async def test_a_worker_gone_while_idle_costs_no_file(parsers: FileParsers) -> N
     assert await parsers.parse(TEXT, b"its file") == Parsed(text="its file")
     assert gone.process.returncode is not None
     assert gone not in parsers.workers
+
+
+def progressive_jpeg(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.linear_gradient("L").resize((width, height)).convert("RGB").save(buffer, "JPEG", progressive=True)
+    return buffer.getvalue()
+
+
+async def test_a_progressive_jpeg_too_large_to_decode_in_a_worker_is_named_too_large(parsers: FileParsers) -> None:
+    """libjpeg holds all of a progressive JPEG's coefficients at full size, however small the draft: a
+    48-megapixel photo (8,000 x 6,000) ran out of memory and was called unreadable. 24 megapixels still fit."""
+    job = Job("image", "photo.jpg", 10, 10_000)
+    parsed = await parsers.parse(job, progressive_jpeg(8000, 6000))
+    assert parsed.not_read == IMAGE_TOO_LARGE
+    assert parsed.detail.startswith("8,000 x 6,000 pixels; I read a progressive JPEG up to ")
+    assert (await parsers.parse(job, progressive_jpeg(6000, 4000))).image.startswith("data:image/")
