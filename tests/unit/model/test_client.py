@@ -387,7 +387,8 @@ async def test_a_stream_of_small_events_far_past_max_tokens_is_broken_off(
         async for _ in client.stream(REQUEST, answer):
             pass
     assert caught.value.detail == "an answer far past its 100 tokens"
-    assert 0 < len(answer.text) <= 70_000
+    # Checked after each block the transport hands over (all it has read), so it may pass the limit by one.
+    assert 65_536 < len(answer.text) < 8 * 1024 * 1024
     assert len(fake_model.requests) == 1
     await fake_model.wait_for_flood()
     assert fake_model.flooded_bytes[0] < 64 * 1024 * 1024
