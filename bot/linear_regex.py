@@ -36,6 +36,49 @@ def compile(pattern: str) -> Pattern:
     return re2.compile(pattern, _OPTIONS)
 
 
+# Python's meaning of each class escape: as a class of its own, and as the part it adds inside [...].
+_CLASSES = {"d": DIGIT, "w": WORD, "s": SPACE}
+
+
+def with_python_classes(pattern: str) -> str:
+    """`pattern` (an operator's, written for Python) with `\\d`, `\\w`, `\\s` and, outside [...], `\\D`, `\\W`,
+    `\\S` in Python's Unicode meaning, which RE2 reads as ASCII. `\\b` stays ASCII: RE2 has no other."""
+    out: list[str] = []
+    in_class = False
+    index = 0
+    while index < len(pattern):
+        character = pattern[index]
+        if character == "\\" and index + 1 < len(pattern):
+            escaped = pattern[index + 1]
+            if escaped in _CLASSES:
+                out.append(_CLASSES[escaped] if in_class else f"[{_CLASSES[escaped]}]")
+            elif escaped.lower() in _CLASSES and not in_class:
+                out.append(f"[^{_CLASSES[escaped.lower()]}]")
+            else:
+                out.append(character + escaped)
+            index += 2
+            continue
+        if character == "[" and not in_class:
+            in_class = True
+            # A `]` first in the class (after an optional `^`) is a literal, not its end.
+            start = index + 1 + (pattern.startswith("^", index + 1))
+            if pattern.startswith("]", start):
+                out.append(pattern[index : start + 1])
+                index = start + 1
+                continue
+        elif character == "[" and pattern.startswith("[:", index):
+            end = pattern.find(":]", index + 2)
+            if end >= 0:  # a POSIX class inside a class: [[:alpha:]]
+                out.append(pattern[index : end + 2])
+                index = end + 2
+                continue
+        elif character == "]" and in_class:
+            in_class = False
+        out.append(character)
+        index += 1
+    return "".join(out)
+
+
 def error_text(error: PatternError) -> str:
     """What RE2 says is wrong, as words (it reports bytes)."""
     said = error.args[0] if error.args else error

@@ -419,7 +419,7 @@ class _Reader:
         patterns = tuple(line.strip() for line in raw.splitlines() if line.strip())
         for pattern in patterns:
             try:
-                compiled = linear_regex.compile(pattern)
+                compiled = linear_regex.compile(linear_regex.with_python_classes(pattern))
             except linear_regex.PatternError as error:
                 self.problem(
                     f"{name}: {pattern!r} is not a valid regular expression ({linear_regex.error_text(error)}); "

@@ -103,3 +103,17 @@ def encrypted_pdf(text: str, user_password: str = "", algorithm: str = "AES-256"
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def screenshot(width: int, height: int, mode: str = "RGBA", image_format: str = "PNG") -> bytes:
+    """A screenshot's shape: lines of text on a plain ground; `mode` "P" has a transparent colour."""
+    from PIL import ImageDraw
+
+    ground, ink = (0, 1) if mode == "P" else ((240,) * len(mode), (20,) * len(mode))
+    image = Image.new(mode, (width, height), ground)
+    draw = ImageDraw.Draw(image)
+    for top in range(0, height, 24):
+        draw.text((8, top), "Traceback (most recent call last): port 8080 in use " * (width // 300), fill=ink)
+    buffer = io.BytesIO()
+    image.save(buffer, image_format, **({"transparency": 0} if mode == "P" else {}))
+    return buffer.getvalue()

@@ -221,7 +221,11 @@ class Redactor:
     _compiled: tuple[Pattern, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_compiled", tuple(linear_regex.compile(pattern) for pattern in self.patterns))
+        object.__setattr__(
+            self,
+            "_compiled",
+            tuple(linear_regex.compile(linear_regex.with_python_classes(pattern)) for pattern in self.patterns),
+        )
 
     def redact(self, text: str, names: Collection[str] = ()) -> str:
         """`text` with every sensitive value replaced; `names` (people) are masked in strict mode only."""

@@ -12,7 +12,7 @@ The rules this module keeps:
 - A worker's answer is JSON, checked field by field: never a pickle, since a worker parses hostile bytes.
 - A worker's environment holds no secret: only the few variables Python itself needs are passed on.
 - A cancelled parse (the answer stopped by a restart) kills its worker; `close` kills every worker and
-  never waits on a parse.
+  never waits on a parse. A worker ignores SIGTERM and SIGINT, which a restart sends every process.
 
 Sized for Heroku's 512 MB dyno: the bot itself takes about 100 MB, the bytes downloaded and not yet read
 at most 64 MB (bot.files.reading), and each of the two workers at most 192 MB, though an idle one holds
@@ -133,6 +133,9 @@ class Worker:
         self.process = process
         self.state = State.STARTING
         self.pid = process.pid
+        # Whether the job in progress reached the worker whole: until then, a worker that went away did so
+        # for a reason of its own, not the file's.
+        self.handed_over = False
 
     @classmethod
     async def start(cls, limits: ParseLimits) -> Worker:
@@ -157,6 +160,7 @@ class Worker:
     async def run(self, job: Job, data: bytes | bytearray) -> Mapping[str, object]:
         stdin = self.process.stdin
         assert stdin is not None
+        self.handed_over = False
         header = json.dumps({**asdict(job), "size": len(data)}).encode()
         stdin.write(LENGTH.pack(len(header)) + header)
         view = memoryview(data)
@@ -164,6 +168,7 @@ class Worker:
             stdin.write(view[start : start + CHUNK_BYTES])
             await stdin.drain()
         await stdin.drain()
+        self.handed_over = True
         return await self._answer()
 
     async def _answer(self) -> Mapping[str, object]:
@@ -172,7 +177,12 @@ class Worker:
         (length,) = LENGTH.unpack(await stdout.readexactly(LENGTH.size))
         if length > MAX_ANSWER_BYTES:
             raise WorkerDied("the reader answered nonsense")
-        answer = json.loads(await stdout.readexactly(length))
+        body = await stdout.readexactly(length)
+        try:
+            answer = json.loads(body)
+        except RecursionError as error:
+            # Nested deeper than Python's stack: no worker of ours writes that (bad JSON, a ValueError, too).
+            raise WorkerDied("the reader answered nonsense") from error
         if not isinstance(answer, dict):
             raise WorkerDied("the reader answered nonsense")
         return answer
@@ -220,14 +230,20 @@ class FileParsers:
         if self._closed:
             return Parsed(not_read=BUSY)
         async with self._free:
-            try:
-                worker = await self._idle_worker()
-            except (OSError, WorkerDied, EOFError, TimeoutError, ValueError) as error:
-                logger.error("file reader did not start", extra={"error": repr(error)})
-                return Parsed(not_read=BUSY)
-            return await self._parse_in(worker, job, data)
+            while True:
+                try:
+                    worker = await self._idle_worker()
+                except (OSError, WorkerDied, EOFError, TimeoutError, ValueError) as error:
+                    logger.error("file reader did not start", extra={"error": repr(error)})
+                    return Parsed(not_read=BUSY)
+                parsed = await self._parse_in(worker, job, data)
+                if parsed is not None:
+                    return parsed
 
-    async def _parse_in(self, worker: Worker, job: Job, data: bytes | bytearray) -> Parsed:
+    async def _parse_in(self, worker: Worker, job: Job, data: bytes | bytearray) -> Parsed | None:
+        """The file parsed by `worker`; None when an idle worker turned out gone before it took the job
+        (killed while idle, not yet reaped): the caller tries a fresh one."""
+        reused = worker.state is State.IDLE
         await self._move(worker, State.BUSY)
         logger.debug("file parse started", extra={"pid": worker.pid, "kind": job.kind, "bytes": len(data)})
         try:
@@ -238,6 +254,12 @@ class FileParsers:
             detail = "it took too long"
         except (asyncio.IncompleteReadError, ConnectionError, WorkerDied, ValueError) as error:
             await worker.ended()
+            if reused and not worker.handed_over:
+                await self._drop(worker)
+                logger.warning(
+                    "file reader gone while idle", extra={"pid": worker.pid, "exit": worker.process.returncode}
+                )
+                return None
             detail = error.detail if isinstance(error, WorkerDied) else worker.why_it_died()
         except BaseException:
             # Cancelled (a restart): the worker is busy with a parse nobody waits for.
@@ -316,6 +338,10 @@ def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 def serve(memory_bytes: int, cpu_seconds: int, source: BinaryIO, sink: BinaryIO) -> int:
     """Parses jobs until standard input closes; every limit breached ends the process, which the bot notices."""
+    # Heroku's SIGTERM goes to every process of the dyno, a terminal's SIGINT to the whole group: the bot still
+    # answers in its grace period, and kills its workers itself when it closes (or they read the end of input).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     _send(sink, {})

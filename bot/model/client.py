@@ -39,6 +39,11 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 ERROR_BODY_BYTES = 64 * 1024
 # A non-streamed answer is read this far: 200,000 tokens of text, escaped as JSON, stay well under it.
 WHOLE_ANSWER_BYTES = 8 * 1024 * 1024
+# A streamed answer is broken off past this many characters for each token asked for (a token is about 4):
+# a service that ignores max_tokens would otherwise stream small events until the timeout, every 12,000
+# characters of them another Slack message. Never less than STREAM_FLOOR_CHARS, never more than 8 MB.
+CHARS_PER_TOKEN_LIMIT = 64
+STREAM_FLOOR_CHARS = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -173,8 +178,11 @@ class ModelClient:
                         answer.text += text
                         yield text
                     return
+                limit = min(WHOLE_ANSWER_BYTES, max(STREAM_FLOOR_CHARS, CHARS_PER_TOKEN_LIMIT * request.max_tokens))
                 async for text in self._events(response, answer):
                     yield text
+                    if len(answer.text) > limit:
+                        raise ModelAnswerTooLarge(f"an answer far past its {request.max_tokens:,} tokens")
         except httpx.ConnectTimeout as exc:
             raise ModelUnreachable("the connection timed out") from exc
         except httpx.TimeoutException as exc:

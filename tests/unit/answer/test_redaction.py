@@ -388,3 +388,15 @@ def test_operator_patterns_are_refused_at_start_unless_re2_runs_them_and_they_ne
     assert "REDACT_PATTERNS: '\\\\b' matches empty text" in problems
     strict = Settings.from_env({**REQUIRED, "REDACT": "strict", "REDACT_PATTERNS": "ACME-\\d+"})
     assert Redactor("strict", strict.redact_patterns).redact("see ACME-42") == "see [redacted]"
+
+
+def test_operator_patterns_read_digits_words_and_spaces_as_python_does() -> None:
+    """An operator writes Python's \\d, \\w and \\s (Unicode); RE2 alone reads them as ASCII and would leave
+    `EMP-١٢٣` whole and the `é` of `proj-café` unmasked. Escaped backslashes and classes inside [...] keep."""
+    redactor = Redactor("strict", (r"EMP-\d+", r"proj-\w+", r"key\s\S+", r"[\d\s]{3}-x", r"a\\d", r"[^\w]zz"))
+    assert redactor.redact("EMP-١٢٣ and EMP-42") == "[redacted] and [redacted]"
+    assert redactor.redact("see proj-café now") == "see [redacted] now"
+    assert redactor.redact("key\u00a0hunter2 ok") == "[redacted] ok"
+    assert redactor.redact("1\u20032-x") == "[redacted]"
+    assert redactor.redact("a\\d ad") == "[redacted] ad"
+    assert redactor.redact("ézz !zz") == "ézz [redacted]"

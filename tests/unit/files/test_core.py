@@ -72,6 +72,22 @@ def test_an_image_with_too_many_pixels_is_refused_before_decoding() -> None:
         prepare_image(buffer.getvalue())
 
 
+def test_an_image_past_pillows_own_bomb_limit_is_named_too_large() -> None:
+    """Past 179 megapixels Pillow refuses to open it at all: still too large, not unreadable."""
+    buffer = io.BytesIO()
+    Image.new("1", (20_000, 10_000)).save(buffer, "PNG")
+    with pytest.raises(ImageTooLarge, match="over 178 megapixels; I read up to 16 megapixels"):
+        prepare_image(buffer.getvalue())
+
+
+def test_a_small_image_cut_short_is_refused_rather_than_passed_on() -> None:
+    """Passed through as it is, a PNG cut in the middle would reach the model service, which refuses the
+    whole request for it (Anthropic's API: 400 "Could not process image"): no answer for one broken file."""
+    whole = noisy_png(300, 200)
+    with pytest.raises(NotAnImage, match="not a readable image"):
+        prepare_image(whole[: len(whole) // 2])
+
+
 @pytest.mark.parametrize("data", [b"not an image", png()[:40]])
 def test_a_broken_image_is_refused(data: bytes) -> None:
     with pytest.raises(NotAnImage):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.files.workers import BUSY, TOO_COMPLEX, FileParsers, Job, Parsed, ParseLimits, State, Worker
-from tests.files_data import ENDLESS_PAGES, endless_pdf, pdf, shared_stream_pdf
+from bot.files.workers import BUSY, IMAGE_TOO_LARGE, TOO_COMPLEX, FileParsers, Job, Parsed, ParseLimits, State, Worker
+from tests.files_data import ENDLESS_PAGES, endless_pdf, pdf, screenshot, shared_stream_pdf
 
 TEXT = Job("text", "notes.txt", max_pdf_pages=10, max_text_chars=10_000)
 ENDLESS = Job("pdf", "endless.pdf", max_pdf_pages=ENDLESS_PAGES, max_text_chars=10_000)
@@ -126,3 +128,117 @@ async def test_a_worker_sees_none_of_the_bots_secrets(parsers: FileParsers, monk
     environment = await asyncio.to_thread(Path(f"/proc/{worker.pid}/environ").read_bytes)
     assert b"never-in-a-worker" not in environment
     assert b"SLACK_BOT_TOKEN" not in environment
+
+
+# A worker that parsed a hostile file may be the attacker's: what it answers is checked, never trusted.
+LIARS = {
+    "nested JSON": "body = b'[' * 200_000 + b']' * 200_000",
+    "nested object": "body = b'{\"text\": ' * 100_000 + b'1' + b'}' * 100_000",
+    "a number past int's digits": "body = b'{\"text\": ' + b'9' * 100_000 + b'}'",
+    "not JSON": "body = b'\\xff\\xfe not json'",
+    "a field that is not text": "body = b'{\"text\": [1]}'",
+    "a reason no parse gives": 'body = b\'{"not_read": "refused"}\'',
+}
+
+
+async def lying_worker(body: str, length: str = "len(body)") -> Worker:
+    """A process that answers the bot's ready check, then one job with `body` (as Python)."""
+    script = (
+        "import struct, sys\n"
+        "out = sys.stdout.buffer\n"
+        "out.write(struct.pack('>I', 2) + b'{}'); out.flush()\n"
+        f"{body}\n"
+        "sys.stdin.buffer.read(4)\n"
+        f"out.write(struct.pack('>I', {length}) + body); out.flush()\n"
+        "sys.stdin.buffer.read()\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    worker = Worker(process)
+    await worker.ready()
+    worker.state = State.IDLE
+    return worker
+
+
+@pytest.mark.parametrize("body", LIARS.values(), ids=LIARS.keys())
+async def test_a_worker_that_answers_nonsense_costs_only_its_file(parsers: FileParsers, body: str) -> None:
+    liar = await lying_worker(body)
+    parsers.workers.append(liar)
+    parsed = await parsers.parse(TEXT, b"its file")
+    assert parsed.not_read == TOO_COMPLEX
+    assert liar.process.returncode is not None
+    assert liar not in parsers.workers
+    assert await parsers.parse(TEXT, b"the next file") == Parsed(text="the next file")
+
+
+@pytest.mark.parametrize(
+    ("mode", "width", "height"),
+    [("RGBA", 5120, 2880), ("RGBA", 4000, 4000), ("P", 4000, 4000), ("RGB", 4000, 4000), ("LA", 4000, 4000)],
+    ids=["5K screenshot", "16 MP with alpha", "16 MP with a transparent colour", "16 MP", "16 MP grey with alpha"],
+)
+async def test_an_image_within_the_pixel_limit_is_read_in_a_worker(
+    parsers: FileParsers, mode: str, width: int, height: int
+) -> None:
+    """Up to 16 megapixels, whatever the PNG's colours: scaling one down fits in a worker's memory."""
+    parsed = await parsers.parse(Job("image", "shot.png", 10, 10_000), screenshot(width, height, mode))
+    assert parsed.not_read == ""
+    assert parsed.image.startswith("data:image/")
+
+
+async def test_a_webp_too_large_for_a_worker_is_refused_by_its_size(parsers: FileParsers) -> None:
+    """Pillow decodes a WebP at about 17 bytes a pixel: past 6 megapixels that is named, not a worker killed."""
+    job = Job("image", "photo.webp", 10, 10_000)
+    parsed = await parsers.parse(job, screenshot(3000, 3000, "RGB", "WEBP"))
+    assert parsed == Parsed(not_read=IMAGE_TOO_LARGE, detail="3,000 x 3,000 pixels; I read a WebP up to 6 megapixels")
+    assert (await parsers.parse(job, screenshot(2400, 2400, "RGB", "WEBP"))).image.startswith("data:image/")
+
+
+async def test_a_sigterm_to_every_process_leaves_a_parse_to_its_own_limits() -> None:
+    """Heroku stops a dyno by sending SIGTERM to all its processes (Ctrl-C sends SIGINT to the terminal's):
+    a worker carries on, since the bot still answers in its grace period and kills workers itself on close.
+    One that died of it had its file named too complex, and cached so for the thread."""
+    parsers = FileParsers(ParseLimits(cpu_seconds=1, wall_seconds=600))
+    try:
+        reading = asyncio.create_task(parsers.parse(ENDLESS, endless_pdf()))
+        worker = await busy_worker(parsers)
+        os.kill(worker.pid, signal.SIGTERM)
+        os.kill(worker.pid, signal.SIGINT)
+        assert await reading == Parsed(not_read=TOO_COMPLEX, detail="it took too long")
+    finally:
+        await parsers.close()
+
+
+async def test_a_worker_gone_while_idle_costs_no_file(parsers: FileParsers) -> None:
+    """An idle worker that can no longer take a job (killed and not yet reaped, here one that closed its
+    input): the file goes to a fresh worker, not named too complex (and cached so) for a fault not its own."""
+    script = "import os, struct, sys, time\nos.close(0)\nsys.stdout.buffer.write(struct.pack('>I', 2) + b'{}')\n"
+    script += "sys.stdout.buffer.flush()\ntime.sleep(60)\n"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    gone = Worker(process)
+    await gone.ready()
+    gone.state = State.IDLE
+    parsers.workers.append(gone)
+    assert await parsers.parse(TEXT, b"its file") == Parsed(text="its file")
+    assert gone.process.returncode is not None
+    assert gone not in parsers.workers
+
+
+def progressive_jpeg(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.linear_gradient("L").resize((width, height)).convert("RGB").save(buffer, "JPEG", progressive=True)
+    return buffer.getvalue()
+
+
+async def test_a_progressive_jpeg_too_large_to_decode_in_a_worker_is_named_too_large(parsers: FileParsers) -> None:
+    """libjpeg holds all of a progressive JPEG's coefficients at full size, however small the draft: a
+    48-megapixel photo (8,000 x 6,000) ran out of memory and was called unreadable. 24 megapixels still fit."""
+    job = Job("image", "photo.jpg", 10, 10_000)
+    parsed = await parsers.parse(job, progressive_jpeg(8000, 6000))
+    assert parsed.not_read == IMAGE_TOO_LARGE
+    assert parsed.detail.startswith("8,000 x 6,000 pixels; I read a progressive JPEG up to ")
+    assert (await parsers.parse(job, progressive_jpeg(6000, 4000))).image.startswith("data:image/")

@@ -374,3 +374,21 @@ async def test_a_long_service_message_is_summed_up_in_whole_words_and_kept_whole
 
 
 PARTIAL = 'data: {"choices":[{"delta":{"content":"Partial"}}]}\n\n'
+
+
+async def test_a_stream_of_small_events_far_past_max_tokens_is_broken_off(
+    client: ModelClient, fake_model: FakeModel
+) -> None:
+    """Each event is small, so no line is too long; a service that ignores max_tokens still stops being read."""
+    event = b'data: {"choices":[{"delta":{"content":"' + b"spam " * 200 + b'"}}]}\n\n'
+    fake_model.script.append(Flood(event, piece=event))
+    answer = Answer()
+    with pytest.raises(ModelStreamBroken) as caught:
+        async for _ in client.stream(REQUEST, answer):
+            pass
+    assert caught.value.detail == "an answer far past its 100 tokens"
+    # Checked after each block the transport hands over (all it has read), so it may pass the limit by one.
+    assert 65_536 < len(answer.text) < 8 * 1024 * 1024
+    assert len(fake_model.requests) == 1
+    await fake_model.wait_for_flood()
+    assert fake_model.flooded_bytes[0] < 64 * 1024 * 1024

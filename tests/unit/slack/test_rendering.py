@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 
 import pytest
 
@@ -162,3 +163,52 @@ def test_a_broadcast_cut_between_pieces_is_defused_before_any_of_it_is_sent() ->
     sent += [segment.text for segment in splitter.take(final=True)]
     assert all(not re.search(r"<!|(?<![\w@])@here\b", text) for text in sent)
     assert "".join(sent) == f"Hi <{WORD_JOINER}!channel> and @{WORD_JOINER}here, mail a@here.com, <@U1>"
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "**a " * 10_000,
+        "__a " * 10_000,
+        "***a " * 8_000,
+        "___a " * 8_000,
+        "~~a " * 10_000,
+        "[a" * 20_000,
+        "[a](" * 10_000,
+        "<https://" * 5_000,
+        "<#C1|" * 8_000,
+        "[**a " * 8_000 + "](https://x.io)",
+    ],
+)
+def test_no_answer_makes_the_fallback_text_take_long(markdown: str) -> None:
+    """Every answer's fallback text goes through these patterns, in the bot's one thread: linear in the text.
+    (A wide bound: each takes milliseconds; the backtracking ones took 1 to 3.8 s on 40 KB.)"""
+    started = time.perf_counter()
+    to_mrkdwn(markdown)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_the_models_control_characters_do_not_break_the_fallback_text() -> None:
+    """A NUL in the model's words (a placeholder's shape) is dropped, never taken for a kept piece."""
+    assert to_mrkdwn("a \x000\x00 b `c` \x017\x00") == "a 0 b `c` 7"
+    assert to_mrkdwn("**x**\x01") == "*x*"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "mrkdwn"),
+    [
+        ("**a**b**", "*a*b**"),
+        ("** a** and **b **", "** a** and **b **"),
+        ("__a__ **b__", "*a* **b__"),
+        ("~~a~~b~~ ~~ c~~", "~a~b~~ ~~ c~~"),
+        ("***a*** ___b___", "*_a_* *_b_*"),
+        ("**\u00a0a**", "**\u00a0a**"),
+        ("**é**", "*é*"),
+        ("[x **y**](https://x.io)", "<https://x.io|x y>"),
+        ("[x](https://x.io/a\u00a0b)", "[x](https://x.io/a\u00a0b)"),
+    ],
+)
+def test_emphasis_is_read_as_before(markdown: str, mrkdwn: str) -> None:
+    """The linear patterns read emphasis as the backtracking ones did: the shortest span, no space inside
+    its ends (Unicode spaces too), `**` with `**` and `__` with `__`."""
+    assert to_mrkdwn(markdown) == mrkdwn
