@@ -148,3 +148,25 @@ async def test_an_answer_whose_entry_could_not_be_acknowledged_is_reclaimed_and_
         assert any(call.params.get("include_all_metadata") for call in fake_slack.calls_to("conversations.replies"))
         assert fake_slack.bot_replies("C1", question["ts"]) == ["Hello!"]
         assert len(fake_model.requests) == 1
+
+
+async def test_a_handed_back_answer_that_needs_fewer_messages_leaves_none_of_the_earlier_ones(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """The first attempt's answer ran over two messages when it was handed back; the full answer fits in one:
+    the second message of the first attempt is removed, so the thread shows one answer."""
+    async with controlled_redis_server() as server:
+        leaving = await bot_factory(REDIS_URL=server.url)
+        events = EventSender(leaving.url + EVENTS_PATH, http)
+        paragraph = "word " * 40 + "\n\n"
+        fake_model.script += [Reply([paragraph] * 400, delay=0.02), Reply(["Whole answer."])]
+        question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} long one")
+        await events.mention(question)
+        await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.startStream")) == 2, within_seconds=20)
+        staying = await bot_factory(REDIS_URL=server.url)
+        await leaving.close()
+        await fake_slack.wait_for(lambda: "Whole answer." in fake_slack.bot_replies("C1", question["ts"]))
+        await staying.runtime.tasks.wait()
+        assert fake_slack.bot_replies("C1", question["ts"]) == ["Whole answer."]
+        [answer] = fake_slack.bot_messages("C1", question["ts"])
+        assert answer["metadata"]["event_payload"] == {"question_ts": question["ts"]}
