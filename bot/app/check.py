@@ -351,9 +351,14 @@ async def _check_redis(settings: Settings, report: Report) -> None:
         f"thread cache at most {_megabytes(health.thread_cache_bytes)}; {persistence.describe()}",
     )
     if not persistence.kept:
+        # A Redis that refuses CONFIG (many managed ones) may still take snapshots: say so, not that it has none.
+        unknown = persistence.snapshots is None
+        loses = (
+            "may keep no data through a restart (it would not say)" if unknown else "keeps no data through a restart"
+        )
         report.warned(
             "redis",
-            "Redis keeps no data through a restart: questions queued and not yet answered are then answered only "
+            f"Redis {loses}: questions queued and not yet answered are then answered only "
             "if the process that took them is still running",
             "a Heroku Key-Value Store plan that keeps data (premium and up), or `appendonly yes` on your own Redis.",
         )

@@ -32,6 +32,7 @@ Rules this module keeps (asserted in tests/unit/slack/test_reply.py, through eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -227,6 +228,22 @@ class SlackReply:
         except SLACK_FAILURES:
             await self._give_up()
             raise
+        if complete:
+            await self._remove_unused_adopted()
+
+    async def _remove_unused_adopted(self) -> None:
+        """An earlier attempt's messages this answer did not need (it ran over more messages than this one):
+        removed, so that the thread shows one answer, not this one and the tail of the earlier."""
+        channel = self.target.channel
+        while self.adopt:
+            ts = self.adopt.pop(0)
+            self.slack_calls += 2
+            with contextlib.suppress(*SLACK_FAILURES):
+                await self.client.chat_stopStream(channel=channel, ts=ts)
+            try:
+                await self.client.chat_delete(channel=channel, ts=ts)
+            except SLACK_FAILURES as error:
+                logger.warning("could not remove an earlier attempt's message", extra=_error(error))
 
     # --- the transitions --------------------------------------------------------------------------
 

@@ -5,8 +5,9 @@ A short Redis outage is covered by those retries. On the last one the question i
 from its memory all the same, so that a long outage still answers rather than drops.
 
 The process also keeps what it queued until it is answered here or its claim would have expired (a ledger
-in memory): if the queue comes back empty (Redis restarted without its data), it queues it again, marked to
-be looked for in the thread first, so nothing is lost and nothing answered twice.
+in memory, as JSON, bounded in count and size): if the queue comes back empty (Redis restarted without its
+data), it queues it again, marked to be looked for in the thread first, so nothing is lost and nothing
+answered twice.
 """
 
 from __future__ import annotations
@@ -28,26 +29,37 @@ logger = logging.getLogger(__name__)
 LAST_RETRY = 3
 # Bounds the ledger whatever the traffic: Slack delivers at most 30,000 events an hour to an app.
 MAX_LEDGER = 10_000
+# And whatever the questions' size: a message may hold 40,000 characters (twice, with its blocks), so 10,000
+# long ones would take 800 MB. Past this, the oldest are forgotten (only a Redis emptied would have needed them).
+MAX_LEDGER_CHARS = 32_000_000
 
 
 class Intake:
     def __init__(self, queue: Queue, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.queue = queue
         self.clock = clock
-        self._ledger: OrderedDict[str, tuple[Job, float]] = OrderedDict()
+        # Key → (the job's payload, when its claim would expire). The payload as JSON, not the Job: the event's
+        # parsed dicts cost four to five times its text (10,000 short questions: 46 MB as Jobs, 13 MB as JSON).
+        self._ledger: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._chars = 0
 
     @property
     def ledger(self) -> int:
         return len(self._ledger)
 
+    @property
+    def ledger_chars(self) -> int:
+        return self._chars
+
     async def accept(self, question: Question, identity: BotIdentity, retry_num: int) -> QuestionLife:
         """The question's life after this delivery: QUEUED, DUPLICATE, REFUSED or IN_MEMORY (bot/work/lifecycle.py)."""
         life = QuestionLife()
         job = Job(question, identity, recheck=retry_num > 0)
+        payload = job.payload()
         try:
-            if await self.queue.put(job.key, job.payload(), CLAIM_TTL_SECONDS):
+            if await self.queue.put(job.key, payload, CLAIM_TTL_SECONDS):
                 life.apply(Event.PUT)
-                self._remember(job)
+                self._remember(job.key, payload)
             else:
                 life.apply(Event.ALREADY_QUEUED)
         except StoreUnavailable as error:
@@ -63,18 +75,18 @@ class Intake:
 
     def settled(self, key: str) -> None:
         """The question is answered (or found answered): nothing to queue again."""
-        self._ledger.pop(key, None)
+        self._forget(key)
 
     async def queue_again(self, in_flight: Collection[str]) -> int:
         """After the queue was found emptied: queues again every question this process acknowledged and has
         not seen answered, except those it is answering now. Returns how many."""
         self._expire()
         again = 0
-        for key, (job, _) in list(self._ledger.items()):
+        for key, (payload, _) in list(self._ledger.items()):
             if key in in_flight:
                 continue
             try:
-                await self.queue.put_again(job.again().payload())
+                await self.queue.put_again(Job.from_payload(payload).again().payload())
             except StoreUnavailable as error:
                 logger.warning("could not queue a question again", extra={"key": key, "error": str(error)})
                 continue
@@ -83,13 +95,20 @@ class Intake:
             logger.warning("questions queued again after the queue was emptied", extra={"questions": again})
         return again
 
-    def _remember(self, job: Job) -> None:
+    def _remember(self, key: str, payload: str) -> None:
         self._expire()
-        self._ledger[job.key] = (job, self.clock() + CLAIM_TTL_SECONDS)
-        while len(self._ledger) > MAX_LEDGER:
-            self._ledger.popitem(last=False)
+        self._forget(key)
+        self._ledger[key] = (payload, self.clock() + CLAIM_TTL_SECONDS)
+        self._chars += len(payload)
+        while len(self._ledger) > MAX_LEDGER or self._chars > MAX_LEDGER_CHARS:
+            self._forget(next(iter(self._ledger)))
 
     def _expire(self) -> None:
         now = self.clock()
         while self._ledger and next(iter(self._ledger.values()))[1] <= now:
-            self._ledger.popitem(last=False)
+            self._forget(next(iter(self._ledger)))
+
+    def _forget(self, key: str) -> None:
+        held = self._ledger.pop(key, None)
+        if held is not None:
+            self._chars -= len(held[0])

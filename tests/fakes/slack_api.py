@@ -388,6 +388,14 @@ class FakeSlack(FaultInjection):
         self._set_content(message, params)
         return {"channel": params["channel"], "ts": message["ts"]}
 
+    def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params["channel"])
+        message = self._find(channel, str(params["ts"]))
+        if message.get("user") != BOT_USER_ID:
+            raise ApiError("cant_delete_message")
+        self.messages[channel].remove(message)
+        return {"channel": channel, "ts": message["ts"]}
+
     def _chat_startStream(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params["channel"])
         if channel[0] in "CG" and not (params.get("recipient_user_id") and params.get("recipient_team_id")):

@@ -108,6 +108,16 @@ async def test_check_warns_when_redis_keeps_nothing_through_a_restart(environ: d
     assert "! redis: Redis keeps no data through a restart" in text
 
 
+async def test_check_does_not_claim_redis_loses_its_data_when_redis_will_not_say(environ: dict[str, str]) -> None:
+    """Managed Redis often refuses CONFIG: snapshots may be on, so the warning says it could not tell."""
+    async with redis_server("--rename-command", "CONFIG", "") as url:
+        code, text = await check({**environ, "REDIS_URL": url})
+    assert code == 0
+    assert "persistence: append-only file off, snapshots unknown (CONFIG GET refused)" in text
+    assert "Redis keeps no data through a restart" not in text
+    assert "! redis: Redis may keep no data through a restart (it would not say)" in text
+
+
 async def test_check_warns_where_claims_could_be_evicted(environ: dict[str, str]) -> None:
     async with redis_server("--maxmemory-policy", "allkeys-lru") as url:
         code, text = await check({**environ, "REDIS_URL": url})

@@ -7,11 +7,12 @@ import aiohttp
 import redis.asyncio as redis
 
 from bot.app.runtime import EVENTS_PATH
+from bot.errors import StoreUnavailable
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
 from tests.fakes.model_api import FakeModel, Reply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
-from tests.redis_server import controlled_redis_server
+from tests.redis_server import controlled_redis_server, watching
 
 MENTION = f"<@{BOT_USER_ID}>"
 
@@ -109,3 +110,63 @@ async def test_a_closing_process_hands_its_answer_to_a_live_one_which_answers_in
         assert not answer.get("streaming")
         assert answer["metadata"]["event_payload"] == {"question_ts": question["ts"]}
         assert all("ask again" not in text for text in answer["revisions"])
+
+
+async def test_an_answer_whose_entry_could_not_be_acknowledged_is_reclaimed_and_not_answered_again(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """The answer is posted but XACK fails: the entry stays pending, is reclaimed, and the thread's metadata
+    shows the answer, so the model is not asked again and the thread keeps one answer."""
+    async with controlled_redis_server() as server:
+        bot = await bot_factory(REDIS_URL=server.url)
+        consumer = bot.runtime.consumer
+        assert consumer is not None
+        consumer.reclaim_idle_seconds = 0.3
+        consumer.upkeep_seconds = 0.1
+        real_done = consumer.queue.done
+        failed: list[str] = []
+
+        async def done_failing_once(entry_id: str) -> None:
+            if not failed:
+                failed.append(entry_id)
+                raise StoreUnavailable("XACK refused")
+            await real_done(entry_id)
+
+        consumer.queue.done = done_failing_once  # type: ignore[method-assign]
+        events = EventSender(bot.url + EVENTS_PATH, http)
+        fake_model.script += [Reply(["Hello!"]), Reply(["Twice!"])]
+        question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi there")
+        async with watching(server.url) as watch:
+            assert (await events.mention(question)).status == 200
+            assert await fake_slack.wait_for_replies("C1", question["ts"]) == ["Hello!"]
+
+            async def emptied(client: redis.Redis) -> bool:
+                return bool(failed) and await client.xlen("slackbot:questions") == 0
+
+            await watch.wait_for(emptied)
+        await bot.runtime.tasks.wait()
+        assert any(call.params.get("include_all_metadata") for call in fake_slack.calls_to("conversations.replies"))
+        assert fake_slack.bot_replies("C1", question["ts"]) == ["Hello!"]
+        assert len(fake_model.requests) == 1
+
+
+async def test_a_handed_back_answer_that_needs_fewer_messages_leaves_none_of_the_earlier_ones(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """The first attempt's answer ran over two messages when it was handed back; the full answer fits in one:
+    the second message of the first attempt is removed, so the thread shows one answer."""
+    async with controlled_redis_server() as server:
+        leaving = await bot_factory(REDIS_URL=server.url)
+        events = EventSender(leaving.url + EVENTS_PATH, http)
+        paragraph = "word " * 40 + "\n\n"
+        fake_model.script += [Reply([paragraph] * 400, delay=0.02), Reply(["Whole answer."])]
+        question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} long one")
+        await events.mention(question)
+        await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.startStream")) == 2, within_seconds=20)
+        staying = await bot_factory(REDIS_URL=server.url)
+        await leaving.close()
+        await fake_slack.wait_for(lambda: "Whole answer." in fake_slack.bot_replies("C1", question["ts"]))
+        await staying.runtime.tasks.wait()
+        assert fake_slack.bot_replies("C1", question["ts"]) == ["Whole answer."]
+        [answer] = fake_slack.bot_messages("C1", question["ts"])
+        assert answer["metadata"]["event_payload"] == {"question_ts": question["ts"]}
