@@ -347,6 +347,7 @@ TOOL_STEPS_SPENT = (
     "so this answer may be incomplete. Try a narrower question._"
 )
 TOOL_DEADLINE = "_I ran out of time while looking things up, so this answer may be incomplete._"
+TOOL_CALLS_CAPPED = "_The model asked for {asked} tool calls at once; I ran only the first {ran}._"
 TOOLS_REFUSED = "_The model would not take tools, so I answered without looking anything up._"
 TOOL_STATUS_WORDS = {
     "complete": ":white_check_mark: Used",

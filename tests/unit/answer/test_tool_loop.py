@@ -216,3 +216,19 @@ async def test_a_context_too_long_after_a_tool_ran_does_not_run_it_again(
     with pytest.raises(ContextTooLong):
         await run_ask(model, Toolbox([restart]), Approving(Decision.APPROVED))
     assert restart.calls == [{}]
+
+
+async def test_thousands_of_calls_in_one_turn_run_only_a_few_and_show_few_lines(
+    model: ModelClient, fake_model: FakeModel
+) -> None:
+    """A model asking for 2,000 calls at once gets the first few run and answered; the thread is not flooded."""
+    tool = FakeTool("status")
+    fake_model.script += [ToolCalls([("orders__status", {"n": n}) for n in range(2000)]), Reply(["done"])]
+    shown, _, _ = await run_ask(model, Toolbox([tool]))
+    assert 1 <= len(tool.calls) <= 16
+    assert shown.count("Used") == len(tool.calls)
+    assert "asked for 2000 tool calls at once" in shown
+    second = fake_model.requests[1]["messages"]
+    asked = [message for message in second if message["role"] == "assistant" and message.get("tool_calls")]
+    assert len(asked[0]["tool_calls"]) == len(tool.calls) == len(tool_messages(fake_model.requests[1]))
+    assert "Only the first" in tool_messages(fake_model.requests[1])[-1]["content"]
