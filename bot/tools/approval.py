@@ -37,6 +37,10 @@ ACTION_ID = "tool_approval"
 APPROVAL_SECONDS = notices.APPROVAL_EXPIRED_MINUTES * 60.0
 POLL_SECONDS = 0.5
 KEEP_SECONDS = APPROVAL_SECONDS + 600
+# A request shows the call whole or is not made: Approve must approve what the asker read, and a cut
+# could hide the very argument that matters. (Slack shows at most 3,000 characters of a section.)
+ARGUMENT_CHARS = notices.APPROVAL_ARGUMENT_CHARS
+SECTION_CHARS = 3000
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,9 @@ class SlackApprover:
         request_id = secrets.token_hex(12)
         shown = json.dumps(arguments, ensure_ascii=False)
         text = notices.approval_request(self.asker, spec.remote_name, spec.server, shown)
+        if len(shown) > ARGUMENT_CHARS or len(text) > SECTION_CHARS:
+            logger.info("approval not asked: the call is too long to show whole", extra={"tool": spec.remote_name})
+            return Decision.UNSHOWABLE
         # Remembered before it is posted: a click can never come before the request it answers.
         request = {"asker": self.asker, "tool": spec.remote_name}
         await desk.store.remember(f"approval:{request_id}", json.dumps(request), KEEP_SECONDS)
@@ -176,7 +183,7 @@ def _blocks(text: str, request_id: str) -> list[dict[str, Any]]:
         }
 
     return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {
             "type": "actions",
             "elements": [button(notices.APPROVE, "approved", "primary"), button(notices.DENY, "denied", "danger")],

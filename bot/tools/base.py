@@ -86,6 +86,7 @@ class Decision(enum.Enum):
     DENIED = "denied"
     EXPIRED = "expired"
     UNAVAILABLE = "unavailable"
+    UNSHOWABLE = "unshowable"  # the request could not show the call whole, so it was not put to the asker
 
 
 class Approver(Protocol):
@@ -122,6 +123,10 @@ REFUSALS = {
     Decision.DENIED: "The person who asked refused this action: it did not run. Do not try it again.",
     Decision.EXPIRED: "Nobody approved this action in time: it did not run.",
     Decision.UNAVAILABLE: "This action needs the asker's approval, which cannot be asked for here: it did not run.",
+    Decision.UNSHOWABLE: (
+        "The arguments were too long to show the asker whole for approval: it did not run. "
+        "Call it again with shorter arguments."
+    ),
 }
 
 

@@ -86,3 +86,16 @@ async def test_with_redis_another_process_takes_the_click(fake_slack: FakeSlack,
                 await store.close()
     assert decision is Decision.APPROVED
     assert said[1] is None
+
+
+async def test_arguments_too_long_to_show_whole_are_never_put_to_the_asker(
+    fake_slack: FakeSlack, slack: AsyncWebClient
+) -> None:
+    """Approve must mean approve what was shown: arguments that would be cut short (the part past the cut
+    hiding, say, the target) are not asked about, and the action does not run."""
+    fake_slack.post_as_person("C1", "UALICE", "restart it")
+    desk = ApprovalDesk(slack, MemoryStore(10, 1 << 20), approval_seconds=0.3, poll_seconds=0.05)
+    arguments = {"note": "x" * 2000, "worker": "production"}
+    decision = await desk.approver("C1", "1.0", "UALICE").decide(SPEC, arguments)
+    assert decision is Decision.UNSHOWABLE
+    assert fake_slack.calls_to("chat.postMessage") == []
