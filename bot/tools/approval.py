@@ -27,6 +27,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
+from bot.errors import StoreUnavailable
 from bot.slack.errors import SLACK_FAILURES
 from bot.store.base import Store
 from bot.tools.base import Decision, ToolSpec
@@ -41,6 +42,9 @@ KEEP_SECONDS = APPROVAL_SECONDS + 600
 # could hide the very argument that matters. (Slack shows at most 3,000 characters of a section.)
 ARGUMENT_CHARS = notices.APPROVAL_ARGUMENT_CHARS
 SECTION_CHARS = 3000
+# On shutdown, the time a cut-off request takes to be withdrawn (within bot.shutdown's NOTICE_SECONDS,
+# before the answer's own restart notice).
+WITHDRAW_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -141,13 +145,29 @@ class SlackApprover:
             except SLACK_FAILURES as error:
                 logger.warning("could not ask for approval", extra={"error": repr(error)})
                 return Decision.UNAVAILABLE
-            decision = await self._wait(request_id, decided)
+            try:
+                decision = await self._wait(request_id, decided)
+            except asyncio.CancelledError:
+                await self._withdraw(request_id, str(posted["ts"]), spec)
+                raise
             if decision is Decision.EXPIRED:
                 await desk._close(self.channel, str(posted["ts"]), spec.remote_name, "expired", "")
             logger.info("approval", extra={"tool": spec.remote_name, "server": spec.server, "decision": decision.value})
             return decision
         finally:
             desk._decided.pop(request_id, None)
+
+    async def _withdraw(self, request_id: str, ts: str, spec: ToolSpec) -> None:
+        """The answer was stopped (shutdown) while waiting: the request expires now, so a later click, in
+        this process or another, decides nothing and says so, and the buttons go. Best effort."""
+        desk = self.desk
+        try:
+            async with asyncio.timeout(WITHDRAW_SECONDS):
+                if await desk.store.claim(f"approval-decided:{request_id}", KEEP_SECONDS):
+                    await desk.store.remember(f"approval-decision:{request_id}", "expired", KEEP_SECONDS)
+                    await desk._close(self.channel, ts, spec.remote_name, "expired", "")
+        except (StoreUnavailable, TimeoutError, asyncio.CancelledError) as error:
+            logger.warning("could not withdraw an approval request", extra={"error": repr(error)})
 
     async def _wait(self, request_id: str, decided: asyncio.Event) -> Decision:
         desk = self.desk

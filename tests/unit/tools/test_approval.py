@@ -99,3 +99,30 @@ async def test_arguments_too_long_to_show_whole_are_never_put_to_the_asker(
     decision = await desk.approver("C1", "1.0", "UALICE").decide(SPEC, arguments)
     assert decision is Decision.UNSHOWABLE
     assert fake_slack.calls_to("chat.postMessage") == []
+
+
+async def test_a_request_cut_off_by_shutdown_loses_its_buttons_and_a_later_click_decides_nothing(
+    fake_slack: FakeSlack, slack: AsyncWebClient
+) -> None:
+    """SIGTERM cancels the waiting answer: the request must not stay approvable (with Redis a later click
+    would say "Approved" in the thread although nothing will ever run it)."""
+    fake_slack.post_as_person("C1", "UALICE", "restart it")
+    waiting = asyncio.Event()
+
+    class Watched(MemoryStore):
+        async def recall(self, key: str) -> str | None:
+            if key.startswith("approval-decision:"):
+                waiting.set()  # the request is posted; the answer waits for the click
+            return await super().recall(key)
+
+    desk = ApprovalDesk(slack, Watched(10, 1 << 20))
+    deciding = asyncio.create_task(desk.approver("C1", "1.0", "UALICE").decide(SPEC, {"worker": "staging"}))
+    request_id, ts = await request_posted(fake_slack)
+    await waiting.wait()
+    deciding.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await deciding
+    closed = fake_slack.bot_messages("C1", "1.0")[-1]
+    assert "Expired" in closed["visible"]
+    assert "actions" not in json.dumps(closed.get("blocks"))
+    assert await desk.click(click(request_id, ts, "UALICE")) == "This action was already decided."
