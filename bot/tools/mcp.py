@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT_SECONDS = 10.0
 LIST_TIMEOUT_SECONDS = 15.0
 RETRY_SECONDS = 60.0
+REFRESH_WAIT_SECONDS = 1.0
 
 
 def needs_approval(server: McpServer, annotations: mcp_types.ToolAnnotations | None) -> bool:
@@ -216,28 +217,39 @@ class McpTools:
         # Per server that could not be listed: why, and when it was last tried.
         self.problems: dict[str, str] = {}
         self._tried: dict[str, float] = {}
-        self._lock = asyncio.Lock()
+        self._refreshing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await asyncio.gather(*(self._list(client) for client in self.clients))
 
     async def close(self) -> None:
+        if self._refreshing is not None and not self._refreshing.done():
+            self._refreshing.cancel()
+            await asyncio.wait({self._refreshing})
         for client in self.clients:
             await client.close()
 
     async def current(self) -> list[Tool]:
-        """The tools to offer now; servers that failed are tried again first, at most every RETRY_SECONDS."""
-        now = time.monotonic()
-        due = [
-            client
-            for client in self.clients
-            if (client.broken or client.server.name in self.problems)
-            and now - self._tried.get(client.server.name, 0) >= RETRY_SECONDS
-        ]
-        if due:
-            async with self._lock:
-                await asyncio.gather(*(self._list(client) for client in due))
+        """The tools to offer now. Servers that failed are listed again first, at most every RETRY_SECONDS,
+        in one listing shared by every answer; an answer waits for it at most REFRESH_WAIT_SECONDS (a
+        server back up is offered at once, one that hangs holds no answer up: its listing goes on, and
+        lands for the answers after)."""
+        if self._refreshing is None or self._refreshing.done():
+            now = time.monotonic()
+            due = [
+                client
+                for client in self.clients
+                if (client.broken or client.server.name in self.problems)
+                and now - self._tried.get(client.server.name, 0) >= RETRY_SECONDS
+            ]
+            if due:
+                self._refreshing = asyncio.create_task(self._relist(due), name="mcp relist")
+        if self._refreshing is not None and not self._refreshing.done():
+            await asyncio.wait({self._refreshing}, timeout=REFRESH_WAIT_SECONDS)
         return [tool for tools in self.tools.values() for tool in tools]
+
+    async def _relist(self, due: Sequence[McpServerClient]) -> None:
+        await asyncio.gather(*(self._list(client) for client in due))
 
     async def _list(self, client: McpServerClient) -> None:
         name = client.server.name
