@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 CALL_TIMEOUT_SECONDS = 30.0
 RESULT_CHARS = 8000
+# Redaction runs over this much more than is kept (a secret straddling the cut is still found whole),
+# never over the whole of a flood: 10 MB of token-shaped text takes seconds of CPU to redact.
+REDACT_MARGIN_CHARS = 4096
 # What chat-completions accepts as a function name.
 FUNCTION_NAME = re.compile(r"[^a-zA-Z0-9_-]")
 
@@ -203,11 +206,12 @@ class Toolbox:
         except TimeoutError:
             return Outcome(call, tool.spec, f"The tool did not answer within {timeout:g} s.", "error")
         except ToolError as error:
-            said = safe_text(str(error), self.secrets, limit=500)
+            said = safe_text(str(error)[: 500 + REDACT_MARGIN_CHARS], self.secrets, limit=500)
             return Outcome(call, tool.spec, f"The tool failed: {said}", "error")
-        text = safe_text(result.text, self.secrets)
+        kept = result.text[: self.result_chars + REDACT_MARGIN_CHARS]
+        text = safe_text(kept, self.secrets)
         if len(text) > self.result_chars:
-            cut = len(text) - self.result_chars
+            cut = len(text) - self.result_chars + len(result.text) - len(kept)
             text = f"{text[: self.result_chars]}\n[… {cut} more characters left out]"
         if result.is_error:
             return Outcome(call, tool.spec, f"The tool reported an error: {text}", "error", result.sources)

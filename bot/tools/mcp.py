@@ -25,7 +25,7 @@ from mcp.client.streamable_http import streamable_http_client
 from bot.errors import ToolError
 from bot.safe_text import safe_text
 from bot.settings import McpServer
-from bot.tools.base import Tool, ToolResult, ToolSpec, function_name
+from bot.tools.base import REDACT_MARGIN_CHARS, Tool, ToolResult, ToolSpec, function_name
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class McpServerClient:
         """The innermost failure, in a few words, secrets masked (a server may echo a header back)."""
         while isinstance(error, BaseExceptionGroup) and error.exceptions:
             error = error.exceptions[0]
-        words = str(error) or type(error).__name__
+        words = str(error)[: 300 + REDACT_MARGIN_CHARS] or type(error).__name__
         return safe_text(f"{type(error).__name__}: {words}", self.secrets, limit=300)
 
     async def _open(self) -> ClientSession:

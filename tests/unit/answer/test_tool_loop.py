@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -14,7 +15,7 @@ from bot.answer.asking import ask
 from bot.answer.tool_loop import ToolRun
 from bot.errors import ToolError
 from bot.model.client import Answer, ModelClient
-from bot.model.messages import ChatMessage
+from bot.model.messages import ChatMessage, ToolCall
 from bot.settings import Settings
 from bot.tools.base import Decision, Source, Toolbox, ToolResult, ToolSpec
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Reply, ToolCalls, text_of, tool_messages
@@ -232,3 +233,15 @@ async def test_thousands_of_calls_in_one_turn_run_only_a_few_and_show_few_lines(
     asked = [message for message in second if message["role"] == "assistant" and message.get("tool_calls")]
     assert len(asked[0]["tool_calls"]) == len(tool.calls) == len(tool_messages(fake_model.requests[1]))
     assert "Only the first" in tool_messages(fake_model.requests[1])[-1]["content"]
+
+
+async def test_a_flood_of_credential_shaped_text_is_cut_before_it_is_redacted() -> None:
+    """A server answering with 10 MB of token-shaped text must not hold the event loop (every answer of
+    the process) while the whole of it is redacted, only to keep 8,000 characters."""
+    flood = FakeTool("status", "Authorization: Bearer abc sk-" + "x" * 20 + " xoxb-123456 " * 250_000)
+    started = time.process_time()
+    outcome = await Toolbox([flood]).run(ToolCall("c1", "orders__status", "{}"), Approving(Decision.APPROVED))
+    assert time.process_time() - started < 1.0  # generous: redacting it all took about 5 s
+    assert "more characters left out" in outcome.text
+    assert "xoxb-123456" not in outcome.text
+    assert "abc" not in outcome.text
