@@ -30,6 +30,8 @@ RESULT_CHARS = 8000
 # Redaction runs over this much more than is kept (a secret straddling the cut is still found whole),
 # never over the whole of a flood: 10 MB of token-shaped text takes seconds of CPU to redact.
 REDACT_MARGIN_CHARS = 4096
+# A tool's name as shown and logged: the model names the calls, a server its tools, at any length.
+NAME_CHARS = 100
 # What chat-completions accepts as a function name.
 FUNCTION_NAME = re.compile(r"[^a-zA-Z0-9_-]")
 
@@ -119,7 +121,9 @@ class Outcome:
 
     @property
     def title(self) -> str:
-        return f"{self.spec.remote_name} ({self.spec.server})" if self.spec else self.call.name
+        if self.spec is None:
+            return _short(self.call.name)
+        return f"{_short(self.spec.remote_name)} ({_short(self.spec.server)})"
 
 
 REFUSALS = {
@@ -164,7 +168,7 @@ class Toolbox:
         outcome = await self._run(call, approver, within_seconds)
         fields: dict[str, Any] = {
             "server": outcome.spec.server if outcome.spec else None,
-            "tool": outcome.spec.remote_name if outcome.spec else call.name,
+            "tool": _short(outcome.spec.remote_name if outcome.spec else call.name),
             "duration_ms": round((time.monotonic() - started) * 1000),
             "outcome": outcome.status,
         }
@@ -176,7 +180,7 @@ class Toolbox:
     async def _run(self, call: ToolCall, approver: Approver, within_seconds: float | None) -> Outcome:
         tool = self.tools.get(call.name)
         if tool is None:
-            return Outcome(call, None, f"There is no tool named {call.name!r}.", "error")
+            return Outcome(call, None, f"There is no tool named {_short(call.name)!r}.", "error")
         try:
             arguments = json.loads(call.arguments or "{}")
         except json.JSONDecodeError:
@@ -216,3 +220,7 @@ class Toolbox:
         if result.is_error:
             return Outcome(call, tool.spec, f"The tool reported an error: {text}", "error", result.sources)
         return Outcome(call, tool.spec, text, "complete", result.sources)
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"

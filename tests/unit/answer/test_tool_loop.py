@@ -245,3 +245,11 @@ async def test_a_flood_of_credential_shaped_text_is_cut_before_it_is_redacted() 
     assert "more characters left out" in outcome.text
     assert "xoxb-123456" not in outcome.text
     assert "abc" not in outcome.text
+
+
+async def test_a_huge_unknown_tool_name_is_shown_short(model: ModelClient, fake_model: FakeModel) -> None:
+    """The model names the tools it calls: a name of 50,000 characters does not become the answer's line."""
+    fake_model.script += [ToolCalls([("x" * 50_000, {})]), Reply(["ok"])]
+    shown, _, _ = await run_ask(model, Toolbox([FakeTool("status")]))
+    assert len(shown) < 400
+    assert len(tool_messages(fake_model.requests[1])[0]["content"]) < 400
