@@ -202,6 +202,10 @@ class ModelClient:
         model_id = request.model or self.model_id  # a channel's own model (CHANNEL_MODELS) is remembered apart
         if not request.tools or model_id in self.refuse_tools:
             return False
+        if any(message.role == "tool" or message.tool_calls for message in request.messages):
+            # It took tools a round ago: a 400 now is about this answer's calls (a name or an id the
+            # gateway finds invalid), not a model without tools, and turns them off for no one.
+            return False
         if not (isinstance(error, ModelHTTPError) and error.status in (400, 422)):
             return False
         if "tool" not in f"{error.detail} {error.message}".lower():

@@ -13,7 +13,7 @@ import pytest
 
 from bot.answer.asking import ask
 from bot.answer.tool_loop import ToolRun
-from bot.errors import ToolError
+from bot.errors import ModelHTTPError, ToolError
 from bot.model.client import Answer, ModelClient
 from bot.model.messages import ChatMessage, ToolCall
 from bot.settings import Settings
@@ -253,3 +253,22 @@ async def test_a_huge_unknown_tool_name_is_shown_short(model: ModelClient, fake_
     shown, _, _ = await run_ask(model, Toolbox([FakeTool("status")]))
     assert len(shown) < 400
     assert len(tool_messages(fake_model.requests[1])[0]["content"]) < 400
+
+
+async def test_a_400_about_one_answers_tool_history_does_not_turn_tools_off_for_everyone(
+    model: ModelClient, fake_model: FakeModel
+) -> None:
+    """A model accepted `tools` and called one; the next round is refused for something in that call (a
+    name the gateway finds invalid). That is this answer's trouble, not a model that refuses tools: the
+    next question is still offered them."""
+    from tests.fakes.model_api import WholeReply
+
+    invalid = json.dumps(
+        {"error": {"message": "Invalid 'messages[2].tool_calls[0].function.name': does not match", "type": "x"}}
+    )
+    fake_model.script += [ToolCalls([("orders__status", {})]), WholeReply(400, invalid), Reply(["next answer"])]
+    with pytest.raises(ModelHTTPError):  # this answer fails, and says so
+        await run_ask(model, Toolbox([FakeTool("status")]))
+    await run_ask(model, Toolbox([FakeTool("status")]))
+    assert len(fake_model.requests) == 3
+    assert fake_model.requests[-1].get("tools"), "tools were turned off for the model by one answer's 400"
