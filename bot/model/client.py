@@ -331,6 +331,8 @@ def _parse_event(data: str, answer: Answer, secrets: Sequence[str]) -> tuple[str
     delta = choice.get("delta") or choice.get("message") or {}
     if isinstance(delta, dict) and delta.get("tool_calls"):
         answer.calls.feed(delta["tool_calls"])
+        if answer.calls.overflowed:
+            raise ModelAnswerTooLarge("tool calls past any real turn's")
     content = delta.get("content") if isinstance(delta, dict) else None
     return (content if isinstance(content, str) else ""), False
 
