@@ -20,6 +20,7 @@ import json
 import logging
 import secrets
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -128,7 +129,7 @@ class SlackApprover:
     async def decide(self, spec: ToolSpec, arguments: Mapping[str, Any]) -> Decision:
         desk = self.desk
         request_id = secrets.token_hex(12)
-        shown = json.dumps(arguments, ensure_ascii=False)
+        shown = _visible(json.dumps(arguments, ensure_ascii=False))
         text = notices.approval_request(self.asker, spec.remote_name, spec.server, shown)
         if len(shown) > ARGUMENT_CHARS or len(text) > SECTION_CHARS:
             logger.info("approval not asked: the call is too long to show whole", extra={"tool": spec.remote_name})
@@ -190,6 +191,15 @@ class SlackApprover:
             return Decision.APPROVED if verdict == "approved" else Decision.DENIED
         await desk.store.remember(f"approval-decision:{request_id}", "expired", KEEP_SECONDS)
         return Decision.EXPIRED
+
+
+# Characters that show nothing, or reorder what follows (a right-to-left override): in the request an
+# argument could read as another value. Each is shown as its JSON escape instead.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+
+
+def _visible(shown: str) -> str:
+    return "".join(f"\\u{ord(char):04x}" if unicodedata.category(char) in HIDDEN_CATEGORIES else char for char in shown)
 
 
 def _blocks(text: str, request_id: str) -> list[dict[str, Any]]:

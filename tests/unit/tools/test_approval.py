@@ -126,3 +126,20 @@ async def test_a_request_cut_off_by_shutdown_loses_its_buttons_and_a_later_click
     assert "Expired" in closed["visible"]
     assert "actions" not in json.dumps(closed.get("blocks"))
     assert await desk.click(click(request_id, ts, "UALICE")) == "This action was already decided."
+
+
+async def test_arguments_are_shown_without_invisible_or_reordering_characters(
+    fake_slack: FakeSlack, slack: AsyncWebClient
+) -> None:
+    """A right-to-left override or a zero-width space in an argument could make it read as another value in
+    the request: each is shown as its escape, so the asker approves what runs."""
+    fake_slack.post_as_person("C1", "UALICE", "restart it")
+    desk = ApprovalDesk(slack, MemoryStore(10, 1 << 20), approval_seconds=0.3, poll_seconds=0.05)
+    arguments = {"worker": "\u202egnigats", "note": "a\u200bb", "name": "Zoë"}
+    await desk.approver("C1", "1.0", "UALICE").decide(SPEC, arguments)
+    posted = fake_slack.calls_to("chat.postMessage")[0].params
+    for shown in (str(posted["text"]), json.dumps(posted["blocks"], ensure_ascii=False)):
+        assert "\u202e" not in shown
+        assert "\u200b" not in shown
+        assert "\\u202egnigats" in shown.replace("\\\\", "\\")
+        assert "Zoë" in shown
