@@ -35,15 +35,20 @@ RETRY_SECONDS = 60.0
 REFRESH_WAIT_SECONDS = 1.0
 
 
+def may_change(annotations: mcp_types.ToolAnnotations | None) -> bool:
+    """Every tool not marked read-only, and every one marked destructive."""
+    read_only = annotations is not None and annotations.read_only_hint is True
+    destructive = annotations is not None and annotations.destructive_hint is True
+    return destructive or not read_only
+
+
 def needs_approval(server: McpServer, annotations: mcp_types.ToolAnnotations | None) -> bool:
-    """`writes`: every tool not marked read-only, and every one marked destructive, waits for a yes."""
+    """`writes`: every tool that may change something waits for a yes; `always` every one, `never` none."""
     if server.approval == "always":
         return True
     if server.approval == "never":
         return False
-    read_only = annotations is not None and annotations.read_only_hint is True
-    destructive = annotations is not None and annotations.destructive_hint is True
-    return destructive or not read_only
+    return may_change(annotations)
 
 
 def result_text(result: mcp_types.CallToolResult) -> str:
@@ -203,9 +208,12 @@ class McpTool:
             parameters=tool.input_schema or {"type": "object"},
             needs_approval=needs_approval(server, tool.annotations),
         )
+        # Tried again on a fresh session only if it changes nothing, whatever the approval rule says: a
+        # connection lost mid-call may have lost only the answer, after an action ran.
+        self.repeatable = not may_change(tool.annotations)
 
     async def call(self, arguments: dict[str, Any]) -> ToolResult:
-        return await self.client.call(self.spec.remote_name, arguments, repeatable=not self.spec.needs_approval)
+        return await self.client.call(self.spec.remote_name, arguments, repeatable=self.repeatable)
 
 
 class McpTools:

@@ -178,3 +178,28 @@ async def test_a_server_that_hangs_is_listed_once_and_holds_no_answer_up(
             writer.close()
         stuck.close()
         await stuck.wait_closed()
+
+
+async def test_an_action_is_never_tried_twice_even_where_it_needs_no_approval() -> None:
+    """`"approval": "never"` waives the asker's yes, not the rule that a call that may change something is
+    not repeated: a connection lost mid-call may have lost only the answer, after the action ran."""
+    import mcp_types
+
+    from bot.tools.base import ToolResult
+    from bot.tools.mcp import McpServerClient, McpTool
+
+    asked: list[bool] = []
+
+    class Client(McpServerClient):
+        async def call(self, name: str, arguments: dict[str, object], *, repeatable: bool) -> ToolResult:
+            asked.append(repeatable)
+            return ToolResult("ok")
+
+    config = settings({"orders": {"url": "http://127.0.0.1:1/mcp", "approval": "never"}})
+    client = Client(config.mcp_servers[0])
+    destructive = mcp_types.ToolAnnotations(destructive_hint=True)
+    read_only = mcp_types.ToolAnnotations(read_only_hint=True)
+    for hints in (destructive, read_only, None):
+        tool = mcp_types.Tool(name="t", input_schema={"type": "object"}, annotations=hints)
+        await McpTool(client, tool).call({})
+    assert asked == [False, True, False]
