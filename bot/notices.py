@@ -347,6 +347,7 @@ TOOL_STEPS_SPENT = (
     "so this answer may be incomplete. Try a narrower question._"
 )
 TOOL_DEADLINE = "_I ran out of time while looking things up, so this answer may be incomplete._"
+TOOL_CALLS_CAPPED = "_The model asked for {asked} tool calls at once; I ran only the first {ran}._"
 TOOLS_REFUSED = "_The model would not take tools, so I answered without looking anything up._"
 TOOL_STATUS_WORDS = {
     "complete": ":white_check_mark: Used",
@@ -359,6 +360,7 @@ DENY = "Deny"
 APPROVAL_NOT_YOURS = "Only the person who asked can approve or deny this action."
 APPROVAL_ALREADY_DECIDED = "This action was already decided."
 APPROVAL_EXPIRED_MINUTES = 10
+APPROVAL_ARGUMENT_CHARS = 1500
 
 
 def tool_line(status: str, title: str) -> str:
@@ -382,7 +384,8 @@ def sources_footer(sources: list[tuple[str, str]]) -> str:
 def approval_request(asker: str, tool: str, server: str, arguments: str) -> str:
     return (
         f"<@{asker}>, I'd like to run *{inert_markup(tool)}* on *{inert_markup(server)}* with:\n"
-        f"```{_code_safe(arguments, 1500)}```\nIt may change something, so it runs only if you approve. "
+        f"```{_code_safe(arguments, APPROVAL_ARGUMENT_CHARS)}```\n"
+        "It may change something, so it runs only if you approve. "
         f"This request expires in {APPROVAL_EXPIRED_MINUTES} minutes."
     )
 

@@ -20,6 +20,10 @@ from bot.model.messages import ChatMessage
 from bot.tools.base import Approver, Outcome, Source, Toolbox
 
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+# Calls run per round: a model asking for thousands at once would flood the thread with lines, the
+# servers with calls and the next request with results. The rest are dropped from the turn, and the
+# model is told so in the last result, so it may ask again.
+MAX_CALLS_PER_ROUND = 10
 
 
 @dataclass
@@ -74,8 +78,14 @@ async def tool_rounds(
                 answer.finish_reason = "tool_steps"
                 break
             run.steps += 1
+            asked = len(calls)
+            calls = calls[:MAX_CALLS_PER_ROUND]
+            if asked > len(calls):
+                line = _line(shown, notices.TOOL_CALLS_CAPPED.format(asked=asked, ran=len(calls)))
+                shown = line[-2:]
+                yield line
             messages.append(ChatMessage("assistant", answer.text[start:], tool_calls=tuple(calls)))
-            for call in calls:
+            for position, call in enumerate(calls, start=1):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     yield _line(shown, notices.TOOL_DEADLINE)
@@ -86,7 +96,10 @@ async def tool_rounds(
                 line = _line(shown, notices.tool_line(outcome.status, outcome.title))
                 shown = line[-2:]
                 yield line
-                messages.append(ChatMessage("tool", redact(outcome.text), tool_call_id=call.id))
+                said = outcome.text
+                if position == len(calls) and asked > len(calls):
+                    said += f"\n[Only the first {len(calls)} of the {asked} calls asked for at once were run.]"
+                messages.append(ChatMessage("tool", redact(said), tool_call_id=call.id))
             if deadline - time.monotonic() <= 0:
                 yield _line(shown, notices.TOOL_DEADLINE)
                 return

@@ -170,12 +170,19 @@ class PromptApprover:
         self.screen = screen
 
     async def decide(self, spec: ToolSpec, arguments: Mapping[str, Any]) -> Decision:
-        self.screen.write(f"\nRun {spec.remote_name} on {spec.server} with {arguments}? [y/N] ")
+        # The tool's and server's names are the server's words: shown with their control characters
+        # escaped (the arguments are, by repr), so none can redraw the prompt over what will run.
+        tool, server = _printable(spec.remote_name), _printable(spec.server)
+        self.screen.write(f"\nRun {tool} on {server} with {arguments}? [y/N] ")
         try:
             typed = await anext(self.lines)
         except StopAsyncIteration:
             return Decision.DENIED
         return Decision.APPROVED if typed.strip().lower() in ("y", "yes") else Decision.DENIED
+
+
+def _printable(text: str) -> str:
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _message(index: int, text: str, *, by_bot: bool) -> ThreadMessage:

@@ -210,6 +210,10 @@ class ModelClient:
         model_id = request.model or self.model_id  # a channel's own model (CHANNEL_MODELS) is remembered apart
         if not request.tools or model_id in self.refuse_tools:
             return False
+        if any(message.role == "tool" or message.tool_calls for message in request.messages):
+            # It took tools a round ago: a 400 now is about this answer's calls (a name or an id the
+            # gateway finds invalid), not a model without tools, and turns them off for no one.
+            return False
         if not (isinstance(error, ModelHTTPError) and error.status in (400, 422)):
             return False
         if "tool" not in f"{error.detail} {error.message}".lower():
@@ -335,6 +339,8 @@ def _parse_event(data: str, answer: Answer, secrets: Sequence[str]) -> tuple[str
     delta = choice.get("delta") or choice.get("message") or {}
     if isinstance(delta, dict) and delta.get("tool_calls"):
         answer.calls.feed(delta["tool_calls"])
+        if answer.calls.overflowed:
+            raise ModelAnswerTooLarge("tool calls past any real turn's")
     content = delta.get("content") if isinstance(delta, dict) else None
     return (content if isinstance(content, str) else ""), False
 

@@ -21,12 +21,22 @@ class _Partial:
     arguments: list[str] = field(default_factory=list)
 
 
+# Far past any real turn's calls: a gateway streaming fragments without end is cut off here (the
+# client raises ModelAnswerTooLarge) instead of growing the process until the answer's deadline.
+MAX_CALLS = 4096
+MAX_CHARS = 1024 * 1024
+
+
 class ToolCallAssembler:
     def __init__(self) -> None:
         self._calls: dict[int, _Partial] = {}
+        self._chars = 0
+        self.overflowed = False
 
     def clear(self) -> None:
         self._calls.clear()
+        self._chars = 0
+        self.overflowed = False
 
     def feed(self, pieces: Any) -> None:
         """One chunk's `delta.tool_calls` (or a whole message's `tool_calls`); anything malformed is skipped."""
@@ -38,6 +48,9 @@ class ToolCallAssembler:
             index = piece.get("index", position)
             if not isinstance(index, int):
                 continue
+            if index not in self._calls and len(self._calls) >= MAX_CALLS:
+                self.overflowed = True
+                return
             call = self._calls.setdefault(index, _Partial())
             if isinstance(piece.get("id"), str) and piece["id"]:
                 call.id = piece["id"]
@@ -45,14 +58,19 @@ class ToolCallAssembler:
             if not isinstance(function, dict):
                 continue
             name = function.get("name")
+            arguments = function.get("arguments")
+            if isinstance(arguments, dict):
+                arguments = json.dumps(arguments)  # a gateway that sends them parsed
+            size = (len(name) if isinstance(name, str) else 0) + (len(arguments) if isinstance(arguments, str) else 0)
+            if self._chars + size > MAX_CHARS:
+                self.overflowed = True
+                return
+            self._chars += size
             if isinstance(name, str) and name and name != call.name:
                 # Whole in the first piece (OpenAI); some gateways repeat it in every piece.
                 call.name += name
-            arguments = function.get("arguments")
             if isinstance(arguments, str):
                 call.arguments.append(arguments)
-            elif isinstance(arguments, dict):
-                call.arguments.append(json.dumps(arguments))  # a gateway that sends them parsed
 
     def calls(self) -> list[ToolCall]:
         """The calls assembled so far, in index order; a call the model named no id for gets one."""

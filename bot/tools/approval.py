@@ -20,6 +20,7 @@ import json
 import logging
 import secrets
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import notices
+from bot.errors import StoreUnavailable
 from bot.slack.errors import SLACK_FAILURES
 from bot.store.base import Store
 from bot.tools.base import Decision, ToolSpec
@@ -37,6 +39,13 @@ ACTION_ID = "tool_approval"
 APPROVAL_SECONDS = notices.APPROVAL_EXPIRED_MINUTES * 60.0
 POLL_SECONDS = 0.5
 KEEP_SECONDS = APPROVAL_SECONDS + 600
+# A request shows the call whole or is not made: Approve must approve what the asker read, and a cut
+# could hide the very argument that matters. (Slack shows at most 3,000 characters of a section.)
+ARGUMENT_CHARS = notices.APPROVAL_ARGUMENT_CHARS
+SECTION_CHARS = 3000
+# On shutdown, the time a cut-off request takes to be withdrawn (within bot.shutdown's NOTICE_SECONDS,
+# before the answer's own restart notice).
+WITHDRAW_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -120,8 +129,11 @@ class SlackApprover:
     async def decide(self, spec: ToolSpec, arguments: Mapping[str, Any]) -> Decision:
         desk = self.desk
         request_id = secrets.token_hex(12)
-        shown = json.dumps(arguments, ensure_ascii=False)
+        shown = _visible(json.dumps(arguments, ensure_ascii=False))
         text = notices.approval_request(self.asker, spec.remote_name, spec.server, shown)
+        if len(shown) > ARGUMENT_CHARS or len(text) > SECTION_CHARS:
+            logger.info("approval not asked: the call is too long to show whole", extra={"tool": spec.remote_name})
+            return Decision.UNSHOWABLE
         # Remembered before it is posted: a click can never come before the request it answers.
         request = {"asker": self.asker, "tool": spec.remote_name}
         await desk.store.remember(f"approval:{request_id}", json.dumps(request), KEEP_SECONDS)
@@ -134,13 +146,29 @@ class SlackApprover:
             except SLACK_FAILURES as error:
                 logger.warning("could not ask for approval", extra={"error": repr(error)})
                 return Decision.UNAVAILABLE
-            decision = await self._wait(request_id, decided)
+            try:
+                decision = await self._wait(request_id, decided)
+            except asyncio.CancelledError:
+                await self._withdraw(request_id, str(posted["ts"]), spec)
+                raise
             if decision is Decision.EXPIRED:
                 await desk._close(self.channel, str(posted["ts"]), spec.remote_name, "expired", "")
             logger.info("approval", extra={"tool": spec.remote_name, "server": spec.server, "decision": decision.value})
             return decision
         finally:
             desk._decided.pop(request_id, None)
+
+    async def _withdraw(self, request_id: str, ts: str, spec: ToolSpec) -> None:
+        """The answer was stopped (shutdown) while waiting: the request expires now, so a later click, in
+        this process or another, decides nothing and says so, and the buttons go. Best effort."""
+        desk = self.desk
+        try:
+            async with asyncio.timeout(WITHDRAW_SECONDS):
+                if await desk.store.claim(f"approval-decided:{request_id}", KEEP_SECONDS):
+                    await desk.store.remember(f"approval-decision:{request_id}", "expired", KEEP_SECONDS)
+                    await desk._close(self.channel, ts, spec.remote_name, "expired", "")
+        except (StoreUnavailable, TimeoutError, asyncio.CancelledError) as error:
+            logger.warning("could not withdraw an approval request", extra={"error": repr(error)})
 
     async def _wait(self, request_id: str, decided: asyncio.Event) -> Decision:
         desk = self.desk
@@ -165,6 +193,15 @@ class SlackApprover:
         return Decision.EXPIRED
 
 
+# Characters that show nothing, or reorder what follows (a right-to-left override): in the request an
+# argument could read as another value. Each is shown as its JSON escape instead.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+
+
+def _visible(shown: str) -> str:
+    return "".join(f"\\u{ord(char):04x}" if unicodedata.category(char) in HIDDEN_CATEGORIES else char for char in shown)
+
+
 def _blocks(text: str, request_id: str) -> list[dict[str, Any]]:
     def button(label: str, verdict: str, style: str) -> dict[str, Any]:
         return {
@@ -176,7 +213,7 @@ def _blocks(text: str, request_id: str) -> list[dict[str, Any]]:
         }
 
     return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {
             "type": "actions",
             "elements": [button(notices.APPROVE, "approved", "primary"), button(notices.DENY, "denied", "danger")],

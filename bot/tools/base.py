@@ -27,6 +27,11 @@ logger = logging.getLogger(__name__)
 
 CALL_TIMEOUT_SECONDS = 30.0
 RESULT_CHARS = 8000
+# Redaction runs over this much more than is kept (a secret straddling the cut is still found whole),
+# never over the whole of a flood: 10 MB of token-shaped text takes seconds of CPU to redact.
+REDACT_MARGIN_CHARS = 4096
+# A tool's name as shown and logged: the model names the calls, a server its tools, at any length.
+NAME_CHARS = 100
 # What chat-completions accepts as a function name.
 FUNCTION_NAME = re.compile(r"[^a-zA-Z0-9_-]")
 
@@ -86,6 +91,7 @@ class Decision(enum.Enum):
     DENIED = "denied"
     EXPIRED = "expired"
     UNAVAILABLE = "unavailable"
+    UNSHOWABLE = "unshowable"  # the request could not show the call whole, so it was not put to the asker
 
 
 class Approver(Protocol):
@@ -115,13 +121,19 @@ class Outcome:
 
     @property
     def title(self) -> str:
-        return f"{self.spec.remote_name} ({self.spec.server})" if self.spec else self.call.name
+        if self.spec is None:
+            return _short(self.call.name)
+        return f"{_short(self.spec.remote_name)} ({_short(self.spec.server)})"
 
 
 REFUSALS = {
     Decision.DENIED: "The person who asked refused this action: it did not run. Do not try it again.",
     Decision.EXPIRED: "Nobody approved this action in time: it did not run.",
     Decision.UNAVAILABLE: "This action needs the asker's approval, which cannot be asked for here: it did not run.",
+    Decision.UNSHOWABLE: (
+        "The arguments were too long to show the asker whole for approval: it did not run. "
+        "Call it again with shorter arguments."
+    ),
 }
 
 
@@ -156,7 +168,7 @@ class Toolbox:
         outcome = await self._run(call, approver, within_seconds)
         fields: dict[str, Any] = {
             "server": outcome.spec.server if outcome.spec else None,
-            "tool": outcome.spec.remote_name if outcome.spec else call.name,
+            "tool": _short(outcome.spec.remote_name if outcome.spec else call.name),
             "duration_ms": round((time.monotonic() - started) * 1000),
             "outcome": outcome.status,
         }
@@ -168,7 +180,7 @@ class Toolbox:
     async def _run(self, call: ToolCall, approver: Approver, within_seconds: float | None) -> Outcome:
         tool = self.tools.get(call.name)
         if tool is None:
-            return Outcome(call, None, f"There is no tool named {call.name!r}.", "error")
+            return Outcome(call, None, f"There is no tool named {_short(call.name)!r}.", "error")
         try:
             arguments = json.loads(call.arguments or "{}")
         except json.JSONDecodeError:
@@ -198,12 +210,17 @@ class Toolbox:
         except TimeoutError:
             return Outcome(call, tool.spec, f"The tool did not answer within {timeout:g} s.", "error")
         except ToolError as error:
-            said = safe_text(str(error), self.secrets, limit=500)
+            said = safe_text(str(error)[: 500 + REDACT_MARGIN_CHARS], self.secrets, limit=500)
             return Outcome(call, tool.spec, f"The tool failed: {said}", "error")
-        text = safe_text(result.text, self.secrets)
+        kept = result.text[: self.result_chars + REDACT_MARGIN_CHARS]
+        text = safe_text(kept, self.secrets)
         if len(text) > self.result_chars:
-            cut = len(text) - self.result_chars
+            cut = len(text) - self.result_chars + len(result.text) - len(kept)
             text = f"{text[: self.result_chars]}\n[… {cut} more characters left out]"
         if result.is_error:
             return Outcome(call, tool.spec, f"The tool reported an error: {text}", "error", result.sources)
         return Outcome(call, tool.spec, text, "complete", result.sources)
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"

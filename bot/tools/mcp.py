@@ -25,24 +25,30 @@ from mcp.client.streamable_http import streamable_http_client
 from bot.errors import ToolError
 from bot.safe_text import safe_text
 from bot.settings import McpServer
-from bot.tools.base import Tool, ToolResult, ToolSpec, function_name
+from bot.tools.base import REDACT_MARGIN_CHARS, Tool, ToolResult, ToolSpec, function_name
 
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 10.0
 LIST_TIMEOUT_SECONDS = 15.0
 RETRY_SECONDS = 60.0
+REFRESH_WAIT_SECONDS = 1.0
+
+
+def may_change(annotations: mcp_types.ToolAnnotations | None) -> bool:
+    """Every tool not marked read-only, and every one marked destructive."""
+    read_only = annotations is not None and annotations.read_only_hint is True
+    destructive = annotations is not None and annotations.destructive_hint is True
+    return destructive or not read_only
 
 
 def needs_approval(server: McpServer, annotations: mcp_types.ToolAnnotations | None) -> bool:
-    """`writes`: every tool not marked read-only, and every one marked destructive, waits for a yes."""
+    """`writes`: every tool that may change something waits for a yes; `always` every one, `never` none."""
     if server.approval == "always":
         return True
     if server.approval == "never":
         return False
-    read_only = annotations is not None and annotations.read_only_hint is True
-    destructive = annotations is not None and annotations.destructive_hint is True
-    return destructive or not read_only
+    return may_change(annotations)
 
 
 def result_text(result: mcp_types.CallToolResult) -> str:
@@ -131,7 +137,7 @@ class McpServerClient:
         """The innermost failure, in a few words, secrets masked (a server may echo a header back)."""
         while isinstance(error, BaseExceptionGroup) and error.exceptions:
             error = error.exceptions[0]
-        words = str(error) or type(error).__name__
+        words = str(error)[: 300 + REDACT_MARGIN_CHARS] or type(error).__name__
         return safe_text(f"{type(error).__name__}: {words}", self.secrets, limit=300)
 
     async def _open(self) -> ClientSession:
@@ -202,9 +208,12 @@ class McpTool:
             parameters=tool.input_schema or {"type": "object"},
             needs_approval=needs_approval(server, tool.annotations),
         )
+        # Tried again on a fresh session only if it changes nothing, whatever the approval rule says: a
+        # connection lost mid-call may have lost only the answer, after an action ran.
+        self.repeatable = not may_change(tool.annotations)
 
     async def call(self, arguments: dict[str, Any]) -> ToolResult:
-        return await self.client.call(self.spec.remote_name, arguments, repeatable=not self.spec.needs_approval)
+        return await self.client.call(self.spec.remote_name, arguments, repeatable=self.repeatable)
 
 
 class McpTools:
@@ -216,28 +225,39 @@ class McpTools:
         # Per server that could not be listed: why, and when it was last tried.
         self.problems: dict[str, str] = {}
         self._tried: dict[str, float] = {}
-        self._lock = asyncio.Lock()
+        self._refreshing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await asyncio.gather(*(self._list(client) for client in self.clients))
 
     async def close(self) -> None:
+        if self._refreshing is not None and not self._refreshing.done():
+            self._refreshing.cancel()
+            await asyncio.wait({self._refreshing})
         for client in self.clients:
             await client.close()
 
     async def current(self) -> list[Tool]:
-        """The tools to offer now; servers that failed are tried again first, at most every RETRY_SECONDS."""
-        now = time.monotonic()
-        due = [
-            client
-            for client in self.clients
-            if (client.broken or client.server.name in self.problems)
-            and now - self._tried.get(client.server.name, 0) >= RETRY_SECONDS
-        ]
-        if due:
-            async with self._lock:
-                await asyncio.gather(*(self._list(client) for client in due))
+        """The tools to offer now. Servers that failed are listed again first, at most every RETRY_SECONDS,
+        in one listing shared by every answer; an answer waits for it at most REFRESH_WAIT_SECONDS (a
+        server back up is offered at once, one that hangs holds no answer up: its listing goes on, and
+        lands for the answers after)."""
+        if self._refreshing is None or self._refreshing.done():
+            now = time.monotonic()
+            due = [
+                client
+                for client in self.clients
+                if (client.broken or client.server.name in self.problems)
+                and now - self._tried.get(client.server.name, 0) >= RETRY_SECONDS
+            ]
+            if due:
+                self._refreshing = asyncio.create_task(self._relist(due), name="mcp relist")
+        if self._refreshing is not None and not self._refreshing.done():
+            await asyncio.wait({self._refreshing}, timeout=REFRESH_WAIT_SECONDS)
         return [tool for tools in self.tools.values() for tool in tools]
+
+    async def _relist(self, due: Sequence[McpServerClient]) -> None:
+        await asyncio.gather(*(self._list(client) for client in due))
 
     async def _list(self, client: McpServerClient) -> None:
         name = client.server.name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -12,9 +13,9 @@ import pytest
 
 from bot.answer.asking import ask
 from bot.answer.tool_loop import ToolRun
-from bot.errors import ToolError
+from bot.errors import ModelHTTPError, ToolError
 from bot.model.client import Answer, ModelClient
-from bot.model.messages import ChatMessage
+from bot.model.messages import ChatMessage, ToolCall
 from bot.settings import Settings
 from bot.tools.base import Decision, Source, Toolbox, ToolResult, ToolSpec
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Reply, ToolCalls, text_of, tool_messages
@@ -216,3 +217,58 @@ async def test_a_context_too_long_after_a_tool_ran_does_not_run_it_again(
     with pytest.raises(ContextTooLong):
         await run_ask(model, Toolbox([restart]), Approving(Decision.APPROVED))
     assert restart.calls == [{}]
+
+
+async def test_thousands_of_calls_in_one_turn_run_only_a_few_and_show_few_lines(
+    model: ModelClient, fake_model: FakeModel
+) -> None:
+    """A model asking for 2,000 calls at once gets the first few run and answered; the thread is not flooded."""
+    tool = FakeTool("status")
+    fake_model.script += [ToolCalls([("orders__status", {"n": n}) for n in range(2000)]), Reply(["done"])]
+    shown, _, _ = await run_ask(model, Toolbox([tool]))
+    assert 1 <= len(tool.calls) <= 16
+    assert shown.count("Used") == len(tool.calls)
+    assert "asked for 2000 tool calls at once" in shown
+    second = fake_model.requests[1]["messages"]
+    asked = [message for message in second if message["role"] == "assistant" and message.get("tool_calls")]
+    assert len(asked[0]["tool_calls"]) == len(tool.calls) == len(tool_messages(fake_model.requests[1]))
+    assert "Only the first" in tool_messages(fake_model.requests[1])[-1]["content"]
+
+
+async def test_a_flood_of_credential_shaped_text_is_cut_before_it_is_redacted() -> None:
+    """A server answering with 10 MB of token-shaped text must not hold the event loop (every answer of
+    the process) while the whole of it is redacted, only to keep 8,000 characters."""
+    flood = FakeTool("status", "Authorization: Bearer abc sk-" + "x" * 20 + " xoxb-123456 " * 250_000)
+    started = time.process_time()
+    outcome = await Toolbox([flood]).run(ToolCall("c1", "orders__status", "{}"), Approving(Decision.APPROVED))
+    assert time.process_time() - started < 1.0  # generous: redacting it all took about 5 s
+    assert "more characters left out" in outcome.text
+    assert "xoxb-123456" not in outcome.text
+    assert "abc" not in outcome.text
+
+
+async def test_a_huge_unknown_tool_name_is_shown_short(model: ModelClient, fake_model: FakeModel) -> None:
+    """The model names the tools it calls: a name of 50,000 characters does not become the answer's line."""
+    fake_model.script += [ToolCalls([("x" * 50_000, {})]), Reply(["ok"])]
+    shown, _, _ = await run_ask(model, Toolbox([FakeTool("status")]))
+    assert len(shown) < 400
+    assert len(tool_messages(fake_model.requests[1])[0]["content"]) < 400
+
+
+async def test_a_400_about_one_answers_tool_history_does_not_turn_tools_off_for_everyone(
+    model: ModelClient, fake_model: FakeModel
+) -> None:
+    """A model accepted `tools` and called one; the next round is refused for something in that call (a
+    name the gateway finds invalid). That is this answer's trouble, not a model that refuses tools: the
+    next question is still offered them."""
+    from tests.fakes.model_api import WholeReply
+
+    invalid = json.dumps(
+        {"error": {"message": "Invalid 'messages[2].tool_calls[0].function.name': does not match", "type": "x"}}
+    )
+    fake_model.script += [ToolCalls([("orders__status", {})]), WholeReply(400, invalid), Reply(["next answer"])]
+    with pytest.raises(ModelHTTPError):  # this answer fails, and says so
+        await run_ask(model, Toolbox([FakeTool("status")]))
+    await run_ask(model, Toolbox([FakeTool("status")]))
+    assert len(fake_model.requests) == 3
+    assert fake_model.requests[-1].get("tools"), "tools were turned off for the model by one answer's 400"

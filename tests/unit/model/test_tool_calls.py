@@ -75,3 +75,26 @@ async def test_a_model_that_refuses_tools_is_asked_without_them_and_that_is_reme
     assert (answer.text, answer.tools_refused) == ("plain", True)
     await client.complete(REQUEST)
     assert ["tools" in request for request in fake_model.requests] == [True, False, False]
+
+
+def test_endless_arguments_or_indexes_are_not_gathered_without_bound() -> None:
+    """A gateway streaming tool-call fragments without end (arguments of gigabytes, a million indexes) is
+    cut off once past any real call, instead of growing the process until the deadline."""
+    calls = ToolCallAssembler()
+    piece = {"index": 0, "id": "c1", "function": {"name": "orders__status", "arguments": "x" * 65536}}
+    for _ in range(64):  # 4 MB of one call's arguments
+        calls.feed([piece])
+    assert calls.overflowed
+    assert sum(len(call.arguments) for call in calls.calls()) <= 2 * 1024 * 1024
+    many = ToolCallAssembler()
+    many.feed([{"index": n, "function": {"name": "orders__status", "arguments": "{}"}} for n in range(100_000)])
+    assert many.overflowed
+    assert len(many.calls()) <= 4096
+
+
+async def test_endless_tool_call_fragments_are_broken_off(client: ModelClient, fake_model: FakeModel) -> None:
+    from bot.errors import ModelAnswerTooLarge
+
+    fake_model.script.append(ToolCalls([("orders__status", {"note": "y" * 2_000_000})], pieces=100))
+    with pytest.raises(ModelAnswerTooLarge):
+        await client.complete(REQUEST)

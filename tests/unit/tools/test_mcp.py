@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -141,3 +143,63 @@ async def test_a_server_restarted_between_calls_is_reached_on_a_fresh_session(mc
         await tools.close()
     assert (outcome.status, outcome.text) == ("complete", "Order 5 shipped on Monday.")
     assert second.calls == [("order_status", {"order": 5})]
+
+
+async def test_a_server_that_hangs_is_listed_once_and_holds_no_answer_up(
+    mcp_server: FakeMcp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that accepts and never answers, due for listing again while three answers start at once:
+    it is asked once, and the three get the other servers' tools without waiting out its listing."""
+    import bot.tools.mcp as mcp_module
+
+    monkeypatch.setattr(mcp_module, "LIST_TIMEOUT_SECONDS", 3.0)
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    stuck = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = stuck.sockets[0].getsockname()[1]
+    try:
+        config = settings({"orders": orders(mcp_server), "stuck": {"url": f"http://127.0.0.1:{port}/mcp"}})
+        tools = McpTools(config.mcp_servers, config.secrets)
+        OPENED.append(tools)
+        await tools._list(tools.clients[0])
+        tools.clients[1].broken = True  # failed a call a while ago: due for listing again
+        started = time.monotonic()
+        offered = await asyncio.gather(*(tools.current() for _ in range(3)))
+        waited = time.monotonic() - started
+        assert all("orders__order_status" in {tool.spec.name for tool in batch} for batch in offered)
+        assert waited < 2.0  # generous: the listing itself takes 3 s
+        await tools.close()
+        assert len(accepted) == 1
+    finally:
+        for writer in accepted:
+            writer.close()
+        stuck.close()
+        await stuck.wait_closed()
+
+
+async def test_an_action_is_never_tried_twice_even_where_it_needs_no_approval() -> None:
+    """`"approval": "never"` waives the asker's yes, not the rule that a call that may change something is
+    not repeated: a connection lost mid-call may have lost only the answer, after the action ran."""
+    import mcp_types
+
+    from bot.tools.base import ToolResult
+    from bot.tools.mcp import McpServerClient, McpTool
+
+    asked: list[bool] = []
+
+    class Client(McpServerClient):
+        async def call(self, name: str, arguments: dict[str, object], *, repeatable: bool) -> ToolResult:
+            asked.append(repeatable)
+            return ToolResult("ok")
+
+    config = settings({"orders": {"url": "http://127.0.0.1:1/mcp", "approval": "never"}})
+    client = Client(config.mcp_servers[0])
+    destructive = mcp_types.ToolAnnotations(destructive_hint=True)
+    read_only = mcp_types.ToolAnnotations(read_only_hint=True)
+    for hints in (destructive, read_only, None):
+        tool = mcp_types.Tool(name="t", input_schema={"type": "object"}, annotations=hints)
+        await McpTool(client, tool).call({})
+    assert asked == [False, True, False]
