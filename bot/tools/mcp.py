@@ -15,17 +15,18 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
-
-import httpx2
-import mcp_types
-from mcp.client.session import ClientSession
-from mcp.client.streamable_http import streamable_http_client
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import ToolError
 from bot.safe_text import safe_text
 from bot.settings import McpServer
 from bot.tools.base import REDACT_MARGIN_CHARS, Tool, ToolResult, ToolSpec, function_name
+
+if TYPE_CHECKING:
+    # The SDK (pydantic, starlette, ...) costs about 55 MB of memory: imported only once a server is configured.
+    import httpx2
+    import mcp_types
+    from mcp.client.session import ClientSession
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ def needs_approval(server: McpServer, annotations: mcp_types.ToolAnnotations | N
 def result_text(result: mcp_types.CallToolResult) -> str:
     """A result's content as text: text blocks whole, other blocks named; structured content as JSON when
     there is no text (servers usually send both, the text mirroring the structure)."""
+    import mcp_types  # the SDK only once a server answers (see the imports above)
+
     parts: list[str] = []
     for block in result.content:
         if isinstance(block, mcp_types.TextContent):
@@ -98,6 +101,8 @@ class McpServerClient:
 
     async def list_tools(self) -> list[McpTool]:
         """Raises ToolError, naming why the server could not be asked."""
+        import mcp_types
+
         try:
             async with asyncio.timeout(LIST_TIMEOUT_SECONDS):
                 session = await self._open()
@@ -141,6 +146,8 @@ class McpServerClient:
         return safe_text(f"{type(error).__name__}: {words}", self.secrets, limit=300)
 
     async def _open(self) -> ClientSession:
+        import httpx2
+
         async with self._opening:
             if self._session is not None and self._holder is not None and not self._holder.done():
                 return self._session
@@ -161,6 +168,9 @@ class McpServerClient:
             return self._session
 
     async def _hold(self, http: httpx2.AsyncClient, ready: asyncio.Future[ClientSession], stop: asyncio.Event) -> None:
+        from mcp.client.session import ClientSession
+        from mcp.client.streamable_http import streamable_http_client
+
         try:
             async with (
                 streamable_http_client(self.server.url, http_client=http) as (read, write),
@@ -179,6 +189,8 @@ class McpServerClient:
                 ready.cancel()
 
     async def _notified(self, message: Any) -> None:
+        import mcp_types
+
         if isinstance(message, mcp_types.ToolListChangedNotification):
             self.broken = True
 
