@@ -3,14 +3,27 @@ other, "stop", help channels, a human when needed, a model per channel; as peopl
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import aiohttp
+
+from bot.app.runtime import EVENTS_PATH
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender, block_action
+from tests.fakes.faults import Fault
 from tests.fakes.model_api import FakeModel, Reply
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 
 MENTION = f"<@{BOT_USER_ID}>"
+
+
+async def started(
+    bot_factory: BotFactory, http: aiohttp.ClientSession, **settings: str
+) -> tuple[RunningBot, EventSender]:
+    """A bot with these settings, and deliveries signed for it."""
+    bot = await bot_factory(**settings)
+    return bot, EventSender(bot.url + EVENTS_PATH, http)
 
 
 def button(message: dict[str, Any], action_id: str) -> dict[str, Any]:
@@ -100,12 +113,10 @@ async def test_the_stop_following_button_mutes_the_thread(
 
 
 async def test_in_mention_mode_follow_ups_need_a_mention(
-    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
 ) -> None:
-    from bot.app.runtime import EVENTS_PATH
 
-    bot = await bot_factory(CHANNEL_MODES="C0TEAM001=mention")
-    events = EventSender(bot.url + EVENTS_PATH, http)
+    bot, events = await started(bot_factory, http, CHANNEL_MODES="C0TEAM001=mention")
     fake_model.script += [Reply(["Deploy to EU."])]
     thread = await asked_and_answered(fake_slack, events, channel="C0TEAM001")
     await events.message(fake_slack.post_as_person("C0TEAM001", "UALICE", "and for staging?", thread_ts=thread))
@@ -115,12 +126,10 @@ async def test_in_mention_mode_follow_ups_need_a_mention(
 
 
 async def test_a_help_channel_answers_new_questions_but_not_joins_or_other_bots(
-    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
 ) -> None:
-    from bot.app.runtime import EVENTS_PATH
 
-    bot = await bot_factory(CHANNEL_MODES="C0TEAM001=help")
-    events = EventSender(bot.url + EVENTS_PATH, http)
+    bot, events = await started(bot_factory, http, CHANNEL_MODES="C0TEAM001=help")
     fake_model.script += [Reply(["Use the VPN profile."])]
     join = fake_slack.post_as_person("C0TEAM001", "UBOB", "<@UBOB> has joined the channel", subtype="channel_join")
     other_bot = fake_slack.post_as_person("C0TEAM001", "UOTHER", "Build #42 failed", bot_id="BOTHER")
@@ -136,12 +145,10 @@ async def test_a_help_channel_answers_new_questions_but_not_joins_or_other_bots(
 
 
 async def test_get_a_human_pings_the_channels_group_once_and_only_for_the_asker(
-    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
 ) -> None:
-    from bot.app.runtime import EVENTS_PATH
 
-    bot = await bot_factory(ESCALATE_TO="C0TEAM001=S0ABC123")
-    events = EventSender(bot.url + EVENTS_PATH, http)
+    bot, events = await started(bot_factory, http, ESCALATE_TO="C0TEAM001=S0ABC123")
     fake_model.script += [Reply(["Try restarting it."])]
     thread = await asked_and_answered(fake_slack, events, "why is the <!here> staging worker stuck?", "C0TEAM001")
     answer = fake_slack.bot_messages("C0TEAM001", thread)[0]
@@ -168,12 +175,10 @@ async def test_get_a_human_pings_the_channels_group_once_and_only_for_the_asker(
 
 
 async def test_a_channels_model_reaches_the_model_request(
-    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
 ) -> None:
-    from bot.app.runtime import EVENTS_PATH
 
-    bot = await bot_factory(CHANNEL_MODELS="C0TEAM002=claude-4-5-sonnet")
-    events = EventSender(bot.url + EVENTS_PATH, http)
+    bot, events = await started(bot_factory, http, CHANNEL_MODELS="C0TEAM002=claude-4-5-sonnet")
     for channel in ("C0TEAM001", "C0TEAM002"):
         message = fake_slack.post_as_person(channel, "UALICE", f"{MENTION} hello")
         await events.mention(message)
@@ -187,15 +192,12 @@ async def test_a_channels_model_reaches_the_model_request(
 
 
 async def test_get_a_human_that_slack_fails_to_post_can_be_clicked_again(
-    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
 ) -> None:
     """Slack fails the escalation's post: the asker is told, and a second click calls the group in (the
     once-per-thread claim is not spent on a ping nobody saw)."""
-    from bot.app.runtime import EVENTS_PATH
-    from tests.fakes.faults import Fault
 
-    bot = await bot_factory(ESCALATE_TO="C0TEAM001=S0ABC123")
-    events = EventSender(bot.url + EVENTS_PATH, http)
+    bot, events = await started(bot_factory, http, ESCALATE_TO="C0TEAM001=S0ABC123")
     fake_model.script += [Reply(["Try restarting it."])]
     thread = await asked_and_answered(fake_slack, events, "why is the staging worker stuck?", "C0TEAM001")
     answer = fake_slack.bot_messages("C0TEAM001", thread)[0]
@@ -217,16 +219,11 @@ async def test_get_a_human_that_slack_fails_to_post_can_be_clicked_again(
 
 
 async def test_get_a_human_cut_short_by_shutdown_can_be_clicked_again(
-    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
 ) -> None:
     """The escalation's post is in flight when its task is cancelled (SIGTERM): the claim is given back."""
-    import asyncio
 
-    from bot.app.runtime import EVENTS_PATH
-    from tests.fakes.faults import Fault
-
-    bot = await bot_factory(ESCALATE_TO="C0TEAM001=S0ABC123")
-    events = EventSender(bot.url + EVENTS_PATH, http)
+    bot, events = await started(bot_factory, http, ESCALATE_TO="C0TEAM001=S0ABC123")
     fake_model.script += [Reply(["Try restarting it."])]
     thread = await asked_and_answered(fake_slack, events, "why is the staging worker stuck?", "C0TEAM001")
     answer = fake_slack.bot_messages("C0TEAM001", thread)[0]
@@ -261,11 +258,10 @@ async def test_the_log_the_bot_asked_for_shared_without_words_is_answered(
 
 
 async def test_two_processes_share_the_thread_its_mute_and_its_escalation(
-    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
 ) -> None:
     """With Redis, a follow-up delivered to the other process is answered once, a mute made in one keeps the
     other quiet, and the escalation happens once whichever process each click reaches."""
-    from bot.app.runtime import EVENTS_PATH
     from tests.redis_server import redis_server
 
     async with redis_server() as url:
