@@ -294,7 +294,7 @@ class Redactor:
                 text = shape.mask(text)
         if "://" in text and "@" in text:
             text = URL_PASSWORD.sub(lambda match: match.group(1) + "[password]@", text)
-        if "." in text[text.find("@") + 1 :] and "@" in text:  # an address has a dot after its `@`
+        if "@" in text and "." in text[text.index("@") + 1 :]:  # an address has a dot after its `@`
             text = _mask_emails(text)
         digits = _digit_count(text)
         if digits >= IBAN_DIGITS:
