@@ -295,14 +295,18 @@ class FakeSlack(FaultInjection):
     def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": self.url.replace("http://", "ws://").replace("/api/", "/socket")}
 
-    async def push_event(self, envelope: dict[str, Any]) -> str:
-        """Sends an Events API envelope over Socket Mode, as Slack does; returns its envelope id."""
-        return await self.push("events_api", envelope, f"env-{envelope['event_id']}")
+    async def push_event(self, envelope: dict[str, Any], retry_attempt: int = 0) -> str:
+        """Sends an Events API envelope over Socket Mode, as Slack does (again, with `retry_attempt`: Slack
+        redelivers an envelope that was not acknowledged); returns its envelope id."""
+        return await self.push("events_api", envelope, f"env-{envelope['event_id']}-{retry_attempt}", retry_attempt)
 
-    async def push(self, envelope_type: str, payload: dict[str, Any], envelope_id: str) -> str:
+    async def push(self, envelope_type: str, payload: dict[str, Any], envelope_id: str, retry_attempt: int = 0) -> str:
         """Sends a Socket Mode envelope (`events_api`, `interactive`, `slash_commands`); returns its id."""
         message = {"envelope_id": envelope_id, "type": envelope_type, "accepts_response_payload": True}
-        await self.sockets[-1].send_json({**message, "payload": payload, "retry_attempt": 0, "retry_reason": ""})
+        reason = "timeout" if retry_attempt else ""
+        await self.sockets[-1].send_json(
+            {**message, "payload": payload, "retry_attempt": retry_attempt, "retry_reason": reason}
+        )
         return envelope_id
 
     async def _respond(self, request: web.Request) -> web.Response:
