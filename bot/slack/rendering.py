@@ -61,9 +61,17 @@ class MessageSplitter:
         self.current = ""
         self.pending = ""
         self.messages = 0
+        # The first message was begun by something other than text (a task card): text continues it.
+        self._opened = False
 
     def add(self, text: str) -> None:
         self.pending += text
+
+    def open_first_message(self) -> None:
+        """Something other than text (a task card) begins the answer: the text after it is in its message."""
+        if self.messages == 0:
+            self.messages = 1
+            self._opened = True
 
     def add_paragraph(self, text: str) -> None:
         """Adds `text` as a paragraph of its own, after closing a code block left open: never glued on."""
@@ -120,7 +128,8 @@ class MessageSplitter:
         return segments
 
     def _emit(self, text: str) -> Segment:
-        starts = not self.current
+        starts = not self.current and not self._opened
+        self._opened = False
         if starts:
             self.messages += 1
         self.current += text
