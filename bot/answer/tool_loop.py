@@ -4,7 +4,7 @@ Each round streams the model's text as it comes; the calls it asks for are run o
 action may wait for its asker's approval), and each result goes back as a `role: "tool"` message,
 redacted like every other text the model is sent. The loop ends when the model answers without calling,
 after `MAX_TOOL_STEPS` rounds of calls (with an honest note) or at the answer's deadline. Each call shows
-as a task card (bot/slack/cards.py): yielded as a `CardText` when it starts (in progress) and when it ends
+as a task card (bot/slack/rendering.py): yielded as a `CardText` when it starts (in progress) and when it ends
 (complete or error, with a short output and its sources), whose text is the line shown wherever a card
 cannot be. An answer that used search ends with its sources.
 """
@@ -19,7 +19,7 @@ from typing import Any
 from bot import notices
 from bot.model.client import Answer, ModelClient, ModelRequest
 from bot.model.messages import ChatMessage
-from bot.slack.cards import COMPLETE, ERROR, IN_PROGRESS, OUTPUT_CHARS, CardText, TaskCard
+from bot.slack.rendering import COMPLETE, ERROR, IN_PROGRESS, OUTPUT_CHARS, CardText, TaskCard
 from bot.tools.base import Approver, Outcome, Source, Toolbox, call_title
 
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")

@@ -7,8 +7,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from bot.slack.cards import CardText
 from bot.slack.errors import SLACK_FAILURES
+from bot.slack.rendering import CardText
 from bot.slack.reply import SlackReply
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ The closing call carries the answer's metadata (bot/slack/answered.py): only a c
 Every event but NEXT_MESSAGE and CLOSE is a Slack call, and its transition is taken only after the call
 returned. Only `_apply` changes the state, and it refuses a move that is not in `TRANSITIONS`.
 
-A tool call shows as a task card (bot/slack/cards.py): a `task_update` chunk, placed among the text in the
+A tool call shows as a task card (bot/slack/rendering.py): a `task_update` chunk, placed among the text in the
 order it came, that starts the stream or is appended to it (APPENDED, the text unchanged). Where a card cannot
 be shown (Slack refuses chunks, which is then remembered for the process; a posted or adopted message), its
 text line is shown in its place; a card in progress has none, and is simply not shown.
@@ -49,9 +49,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.slack.answered import answer_metadata
-from bot.slack.cards import CardText, TaskCard
 from bot.slack.errors import SLACK_FAILURES, error_name, slack_error_code
-from bot.slack.rendering import MessageSplitter, Segment, to_mrkdwn
+from bot.slack.rendering import CardText, MessageSplitter, Segment, TaskCard, to_mrkdwn
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from bot.errors import ModelHTTPError, ToolError
 from bot.model.client import Answer, ModelClient
 from bot.model.messages import ChatMessage, ToolCall
 from bot.settings import Settings
-from bot.slack.cards import CardText
+from bot.slack.rendering import CardText
 from bot.tools.base import Decision, Source, Toolbox, ToolResult, ToolSpec
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Reply, ToolCalls, text_of, tool_messages
 from tests.settings_env import REQUIRED

@@ -14,9 +14,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.cards import CardText, TaskCard
 from bot.slack.errors import SLACK_FAILURES
-from bot.slack.rendering import MessageSplitter
+from bot.slack.rendering import CardText, MessageSplitter, TaskCard
 from bot.slack.reply import (
     TRANSITIONS,
     Event,
