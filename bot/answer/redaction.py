@@ -208,9 +208,10 @@ SECRETS: tuple[Shape, ...] = (
         ("PASS", "PWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "ACCESS_KEY", "PRIVATE_KEY"),
     ),
     _shape(rf"(?i)((?:\A|[^{WORD}])bearer[{SPACE}]+)[A-Za-z0-9._~+/-]{{8,}}=*", "[token]", ("bearer",)),
-    # HTTP Basic: base64 of `user:password`, not a word after "basic".
+    # HTTP Basic: base64 of `user:password`, not a word after "basic". The value is matched case-sensitively:
+    # under (?i) RE2 would take the long s (U+017F) and the Kelvin sign (U+212A) for letters of base64.
     _shape(
-        rf"(?i)((?:\A|[^{WORD}])basic[{SPACE}]+)[A-Za-z0-9+/]{{8,}}={{0,2}}",
+        rf"(?i)((?:\A|[^{WORD}])basic[{SPACE}]+)(?-i:[A-Za-z0-9+/]{{8,}}={{0,2}})",
         "[credentials]",
         ("basic",),
         ends=_ends_base64,

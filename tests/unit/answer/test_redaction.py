@@ -438,3 +438,13 @@ def test_a_secrets_name_in_other_cases_and_scripts_is_found_as_re2_folds_it() ->
 def test_digits_of_other_scripts_count_for_the_number_checks() -> None:
     arabic_indic = "".join(chr(0x0660 + int(digit)) for digit in "4155550100")
     assert Redactor().redact("call me at " + arabic_indic) == "call me at [phone number]"
+
+
+def test_letters_re2_folds_into_ascii_after_basic_are_no_credentials_and_break_nothing() -> None:
+    """RE2's (?i) reads the long s (U+017F) and the Kelvin sign (U+212A) as `s` and `k`, so they can make up
+    what looks like base64 after "basic": it is no base64, and a message holding it is still answered."""
+    for text in ("Basic \u017f\u017f\u017f\u017f\u017f\u017f\u017f\u017f", "basic K\u212aK\u212aK\u212aK\u212a"):
+        assert Redactor().redact("the header: " + text) == "the header: " + text
+    assert Redactor().redact("Basic dXNlcjpwYXNz and BASIC \u017f\u017f\u017f\u017f\u017f\u017f\u017f\u017f") == (
+        "Basic [credentials] and BASIC \u017f\u017f\u017f\u017f\u017f\u017f\u017f\u017f"
+    )
