@@ -174,6 +174,17 @@ async def test_each_kind_of_sensitive_value_is_masked_for_the_model_and_untouche
     )
 
 
+async def test_a_message_with_letters_re2_folds_into_ascii_after_basic_is_answered(
+    fake_slack: FakeSlack, fake_model: FakeModel, events: EventSender
+) -> None:
+    """`basic` before a long s: RE2's (?i) read it as base64, which then failed the whole answer."""
+    replies = await ask(fake_slack, events, "UALICE", "is this basic \u017f\u017f\u017f\u017f\u017f\u017f\u017f\u017f?")
+    assert fake_model.requests[0]["messages"][-1]["content"] == (
+        "Alice: is this basic \u017f\u017f\u017f\u017f\u017f\u017f\u017f\u017f?"
+    )
+    assert [reply.startswith("You said: Alice: is this basic") for reply in replies] == [True]
+
+
 async def test_redact_off_sends_the_text_as_written(
     fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
 ) -> None:
