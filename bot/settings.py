@@ -123,7 +123,11 @@ def shown_url(url: str) -> str:
     except ValueError:
         return "(a URL that cannot be read)"
     netloc = f"[redacted]@{host}" if "@" in parts.netloc else host
-    query = "&".join(f"{pair.partition('=')[0]}=[redacted]" for pair in filter(None, parts.query.split("&")))
+    # A pair's name is shown, its value masked; a pair with no `=` (`?KEY`) is all value.
+    query = "&".join(
+        f"{pair.partition('=')[0]}=[redacted]" if "=" in pair else "[redacted]"
+        for pair in filter(None, parts.query.split("&"))
+    )
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 

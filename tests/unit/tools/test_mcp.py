@@ -15,7 +15,7 @@ import pytest
 from bot.errors import ConfigurationError
 from bot.logs import configure_logging
 from bot.model.messages import ToolCall
-from bot.settings import Settings
+from bot.settings import Settings, shown_url
 from bot.tools.base import NoApprover, Toolbox
 from bot.tools.mcp import McpTools
 from tests.fakes.mcp_server import MCP_TOKEN, FakeMcp, running_mcp_server
@@ -254,3 +254,13 @@ def test_a_url_the_settings_refuse_is_named_without_its_key() -> None:
         settings({"orders": {"url": f"ftp://files.example/mcp?key={URL_KEY}"}})
     assert "url must be an http(s) URL" in str(refused.value)
     assert URL_KEY not in str(refused.value)
+
+
+def test_a_key_that_is_the_whole_query_is_not_shown() -> None:
+    """`https://host/mcp?KEY`: a query with no `=` is all value; shown as a name, it showed the key."""
+    with pytest.raises(ConfigurationError) as refused:
+        settings({"orders": {"url": f"ftp://files.example/mcp?{URL_KEY}"}})
+    assert URL_KEY not in str(refused.value)
+    assert shown_url(f"https://host.example/mcp?{URL_KEY}&format=json") == (
+        "https://host.example/mcp?[redacted]&format=[redacted]"
+    )
