@@ -368,6 +368,8 @@ def tool_line(status: str, title: str) -> str:
     return f"_{TOOL_STATUS_WORDS.get(status, TOOL_STATUS_WORDS['error'])} {inert_markup(title)}_"
 
 
+# A task card's output for a call the answer stopped before it ended (a failure, a restart).
+TOOL_CARD_UNFINISHED = "Stopped before it finished."
 # A task card's output for a call that did not run.
 TOOL_CARD_NOT_RUN = {
     "denied": "Not run: the person who asked refused it.",

@@ -22,7 +22,8 @@ returned. Only `_apply` changes the state, and it refuses a move that is not in 
 A tool call shows as a task card (bot/slack/rendering.py): a `task_update` chunk, placed among the text in the
 order it came, that starts the stream or is appended to it (APPENDED, the text unchanged). Where a card cannot
 be shown (Slack refuses chunks, which is then remembered for the process; a posted or adopted message), its
-text line is shown in its place; a card in progress has none, and is simply not shown.
+text line is shown in its place; a card in progress has none, and is simply not shown. A stream never stops
+with a card in progress: its end (whose append failed) or an error (a tool cut short) is appended first.
 
 Rules this module keeps (asserted in tests/unit/slack/test_reply.py, through every failure of every call):
 1. Every started stream is stopped: STREAMING is left only through a `chat.stopStream` call, whatever
@@ -48,9 +49,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot import notices
 from bot.slack.answered import answer_metadata
 from bot.slack.errors import SLACK_FAILURES, error_name, slack_error_code
-from bot.slack.rendering import CardText, MessageSplitter, Segment, TaskCard, to_mrkdwn
+from bot.slack.rendering import ERROR, CardText, MessageSplitter, Segment, TaskCard, to_mrkdwn
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +209,9 @@ class SlackReply:
         self._after_card = False
         # Where in what the current message shows each finished card stands, with its line.
         self._card_lines: list[tuple[int, str]] = []
+        # The cards the current stream shows in progress, each with the state it is to end in: its end, once
+        # known (an append of it failed), else an error. The stream's stop ends them: none spins on for ever.
+        self._open_cards: dict[str, TaskCard] = {}
 
     def add(self, text: str) -> None:
         """Accepts text from the model; the next `flush` or `finish` shows it."""
@@ -338,7 +343,8 @@ class SlackReply:
         self._apply(event)
         self.shown = shows
         if event is Event.UPDATED:
-            self._card_lines = []  # the update replaced the cards, with their lines in `shows`
+            # The update replaced the cards, with their lines in `shows`: none is left in progress.
+            self._card_lines, self._open_cards = [], {}
         self._last_call_landed = True
 
     # --- writing ----------------------------------------------------------------------------------
@@ -460,13 +466,37 @@ class SlackReply:
         except SLACK_FAILURES as error:
             logger.warning("a task card was not shown; showing its line instead", extra=_error(error))
             refusal = error if is_refusal(error) else None
+            if segment.card.id in self._open_cards:
+                self._open_cards[segment.card.id] = segment.card  # tried again when the stream stops
         if segment.line:
             await self._show_line(segment.line)
             self._learn_cards_refused(refusal)
 
     def _card_shown(self, segment: CardSegment) -> None:
-        if segment.card.final and segment.line:
+        card = segment.card
+        if card.final:
+            self._open_cards.pop(card.id, None)
+        else:
+            self._open_cards[card.id] = TaskCard(card.id, card.title, ERROR, notices.TOOL_CARD_UNFINISHED)
+        if card.final and segment.line:
             self._card_lines.append((len(self.shown), segment.line))
+
+    async def _end_open_cards(self) -> None:
+        """Before the stream stops: each card it shows in progress gets its end, or is marked as not finished
+        (a tool cut short by a failure or a restart). Best effort: the stop comes next whatever happens."""
+        cards, self._open_cards = list(self._open_cards.values()), {}
+        if not cards or self.state is not State.STREAMING:
+            return
+        try:
+            await self._call(
+                Event.APPENDED,
+                lambda: self.client.chat_appendStream(
+                    channel=self.target.channel, ts=self.message_ts[-1], chunks=[card.chunk() for card in cards]
+                ),
+                shows=self.shown,
+            )
+        except SLACK_FAILURES as error:
+            logger.warning("a task card's end was not shown", extra=_error(error))
 
     async def _show_line(self, line: str) -> None:
         """A card's line as text, in the card's place: it is its own paragraph, and the text after it starts
@@ -638,6 +668,7 @@ class SlackReply:
     async def _end_message(self) -> None:
         """Completes the current message, so that the next text starts a new one."""
         if self.state is State.STREAMING:
+            await self._end_open_cards()
             await self._stop()
         if self.state is State.UPDATING:
             self._apply(Event.NEXT_MESSAGE)
@@ -656,6 +687,7 @@ class SlackReply:
 
     async def _close_with(self, text: str, blocks: Blocks) -> None:
         if self.state is State.STREAMING:
+            await self._end_open_cards()
             await self._stop(text, blocks)
         elif self.state is State.NOTHING_POSTED and (text or blocks):
             await self._post(text, blocks)

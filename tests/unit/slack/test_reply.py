@@ -14,6 +14,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import notices
 from bot.slack.errors import SLACK_FAILURES
 from bot.slack.rendering import CardText, MessageSplitter, TaskCard
 from bot.slack.reply import (
@@ -499,3 +500,42 @@ async def test_a_repaired_stream_keeps_its_cards_as_lines(fake_slack: FakeSlack,
     await reply.finish(NOTE)
     [text] = fake_slack.bot_replies("C1", "1700000000.000001")
     assert text == PIECES[0] + LINE + PIECES[1] + "\n\n" + NOTE
+
+
+@pytest.mark.parametrize("failure", ["ratelimited", "server_error"])
+async def test_a_card_whose_end_was_not_shown_is_not_left_in_progress(
+    fake_slack: FakeSlack, client: AsyncWebClient, failure: str
+) -> None:
+    """The card in progress was shown; the append of its end failed, and its line stands in. The card must not
+    spin on for ever in the finished answer: the stream's stop ends it."""
+    reply = new_reply(client)
+    reply.add(PIECES[0])
+    await reply.flush()
+    reply.add_task(RUNNING)
+    await reply.flush()
+    fake_slack.faults["chat.appendStream"] = [
+        Fault(error="ratelimited") if failure == "ratelimited" else Fault(status=500)
+    ]
+    reply.add_task(DONE)
+    for piece in PIECES[1:]:
+        reply.add(piece)
+        await reply.flush()
+    await reply.finish(NOTE)
+    assert [card["status"] for card in cards_shown(fake_slack)] == ["complete"]
+    [message] = fake_slack.bot_messages("C1", "1700000000.000001")
+    assert message["visible"].count(LINE.strip()) == 1
+
+
+async def test_a_card_still_in_progress_when_the_answer_stops_is_marked_as_not_finished(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    """A restart (or the model failing) ends the answer while its tool runs: the card says so as it stops."""
+    reply = new_reply(client)
+    reply.add(PIECES[0])
+    await reply.flush()
+    reply.add_task(RUNNING)
+    await reply.flush()
+    await reply.finish(notices.RESTARTING)
+    [card] = cards_shown(fake_slack)
+    assert (card["status"], card["output"]) == ("error", notices.TOOL_CARD_UNFINISHED)
+    assert fake_slack.streaming_messages() == []
