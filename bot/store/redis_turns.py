@@ -2,9 +2,16 @@
 
 Each turn enters its thread's queue (a sorted set scored by the message's ts) the moment it arrives, with a
 lease: a key that expires unless the turn renews it. The turn whose entry comes first and whose lease is
-alive holds the thread. A turn that ends leaves the queue and publishes the thread's key, which wakes the
-waiting turns of every process at once (no polling). A process that dies stops renewing: its lease expires
-within `lease_seconds`, and the waiters, who also wake when the head's lease is due, skip it. If Redis
+alive holds the thread; once it does, its score drops to 0, so that an earlier message arriving late (a
+Slack retry, another process) waits for it instead of running beside it. A turn that ends leaves the queue
+and publishes the thread's key, which wakes the waiting turns of every process at once (no polling).
+
+A turn's entry is named by its message, and its lease holds the attempt's own token: another attempt at the
+same message (a question reclaimed from a process that died) takes its place in the queue, held or not,
+at once, and the dead attempt's leave or renewal can no longer touch it. A process that dies stops
+renewing: its leases expire within `lease_seconds`, and the waiters, who also wake when the head's lease is
+due, skip it. The lease outlasts the queue's reclaim of a dead process's questions (bot/work/consumer.py),
+so a thread's later question never goes ahead of an earlier one that is about to be reclaimed. If Redis
 fails before a turn holds its thread, the turn is kept in this process's own order instead (`ThreadLocks`),
 which every turn also holds once it comes first, so that a turn falling back waits for one holding through Redis.
 
@@ -32,37 +39,54 @@ from bot.store.thread_locks import ThreadLocks, turn_order
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Shorter than the queue's reclaim idle time (bot/work/consumer.py): a question reclaimed from a dead process
-# finds that process's turn of the thread lapsed already, and is answered within about 10 s, not 30.
-DEFAULT_LEASE_SECONDS = 9.0
+# Longer than a dead process's questions take to be reclaimed (bot/work/consumer.py: idle for 10 s, looked for
+# every 2 s): renewed every third of it, a dead turn's lease lapses 16 s after its process died at the
+# earliest, so its question is reclaimed (and takes its place) first. Only turns that are not queued questions
+# (a cache refresh after an edit, a catch-up) of a dead process hold their thread until their lease lapses.
+DEFAULT_LEASE_SECONDS = 24.0
 RECONNECT_SECONDS = 1.0
+# What RENEW says when another attempt at the same message has taken the turn's place.
+TAKEN_OVER = -1
 
-# KEYS: queue, lease. ARGV: token, score, lease in ms.
+# KEYS: queue, lease. ARGV: member, score, lease in ms, token. Takes the member's place if it has one (LT: a
+# held turn's 0 stays), and its lease, whoever had it.
 ENTER = """
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 """
-# KEYS: queue, lease. ARGV: lease in ms. 0 if the lease had lapsed (the process stalled past it).
+# KEYS: queue, lease. ARGV: lease in ms, token. 1 renewed; 0 lapsed (the process stalled past it); -1 taken
+# over by another attempt at the same message.
 RENEW = """
-local alive = redis.call('PEXPIRE', KEYS[2], ARGV[1])
+local holder = redis.call('GET', KEYS[2])
+if not holder then return 0 end
+if holder ~= ARGV[2] then return -1 end
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return alive
+return 1
 """
-# KEYS: queue. ARGV: lease key prefix. The first entry with a live lease, and its lease's ms left.
+# KEYS: queue. ARGV: lease key prefix, member, token. The first entry with a live lease, its lease's ms left
+# and its token; if that is this turn, it now holds the thread: its score drops to 0, before
+# every message's.
 HEAD = """
 while true do
   local first = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
   if not first then return {} end
   local left = redis.call('PTTL', ARGV[1] .. first)
-  if left ~= -2 then return {first, left} end
+  if left ~= -2 then
+    local holder = redis.call('GET', ARGV[1] .. first) or ''
+    if first == ARGV[2] and holder == ARGV[3] then redis.call('ZADD', KEYS[1], 'XX', 0, first) end
+    return {first, left, holder}
+  end
   redis.call('ZREM', KEYS[1], first)
 end
 """
-# KEYS: queue, lease. ARGV: token, channel, thread key.
+# KEYS: queue, lease. ARGV: member, channel, thread key, token. Leaves only if the place is still this turn's.
 LEAVE = """
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2])
+if redis.call('GET', KEYS[2]) == ARGV[4] then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('DEL', KEYS[2])
+end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 """
 
@@ -127,7 +151,9 @@ class RedisTurns:
                 await asyncio.wait([renewing])  # no renewal may land after the turn has left
             if entering:
                 try:
-                    await self.guard.run(lambda: self._leave(keys=turn.keys, args=[turn.token, self.channel, key]))
+                    await self.guard.run(
+                        lambda: self._leave(keys=turn.keys, args=[turn.member, self.channel, key, turn.token])
+                    )
                 except RedisError as error:
                     logger.warning("redis unavailable: the turn ends when its lease does", extra={"error": repr(error)})
 
@@ -140,12 +166,14 @@ class RedisTurns:
     async def _wait_until_first(self, turn: _Turn, wake: asyncio.Event) -> None:
         while True:
             wake.clear()
-            head: list[Any] = await self._call(lambda: self._head(keys=[turn.queue], args=[turn.queue + ":"]))
+            head: list[Any] = await self._call(
+                lambda: self._head(keys=[turn.queue], args=[turn.queue + ":", turn.member, turn.token])
+            )
             if not head:
                 await self._call(lambda: self._enter(keys=turn.keys, args=turn.args))  # its own lease had lapsed
                 continue
-            first, left_ms = str(head[0]), int(head[1])
-            if first == turn.token:
+            first, left_ms, holder = str(head[0]), int(head[1]), str(head[2])
+            if first == turn.member and holder == turn.token:
                 return
             # Woken by a turn that ends; else when the first one's lease is due (its process may have died).
             due = min(max(left_ms, 0) / 1000, self.lease_seconds) + 0.01
@@ -161,7 +189,11 @@ class RedisTurns:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             try:
-                if not await self.guard.run(lambda: self._renew(keys=turn.keys, args=[turn.lease_ms])):
+                renewed = await self.guard.run(lambda: self._renew(keys=turn.keys, args=[turn.lease_ms, turn.token]))
+                if renewed == TAKEN_OVER:
+                    logger.warning("a thread's turn was taken over by another attempt at its question")
+                    return
+                if not renewed:
                     logger.warning("a thread's turn lapsed (the process stalled); it queues again in its place")
                     await self.guard.run(lambda: self._enter(keys=turn.keys, args=turn.args))
             except RedisError as error:
@@ -214,9 +246,12 @@ async def _unless_cancelled(call: Awaitable[T]) -> T:
 
 
 class _Turn:
+    """One attempt at a message's turn: its place (`member`, the message) and this attempt's `token`."""
+
     def __init__(self, queue: str, token: str, order: int, lease_ms: int) -> None:
         self.queue = queue
         self.token = token
+        self.member = str(order)
         self.lease_ms = lease_ms
-        self.keys = [queue, f"{queue}:{token}"]
-        self.args: list[str | int] = [token, order, lease_ms]
+        self.keys = [queue, f"{queue}:{self.member}"]
+        self.args: list[str | int] = [self.member, order, lease_ms, token]
