@@ -193,6 +193,10 @@ class Answerer:
                 await self._answer(turn, identity)
                 if attempt is not None:
                     attempt.finished = True
+                    if attempt.adopt:
+                        # The earlier attempt's messages now show other text, older than what the thread's
+                        # cached copy is read on from: dropped within the turn, so the next one sees the rewrite.
+                        await self.threads.forget(question.channel, question.thread_ts)
 
     async def answer_with(
         self,

@@ -6,11 +6,11 @@ alive holds the thread; once it does, its score drops to 0, so that an earlier m
 Slack retry, another process) waits for it instead of running beside it. A turn that ends leaves the queue
 and publishes the thread's key, which wakes the waiting turns of every process at once (no polling).
 
-A turn's entry is named by its message, and its lease holds the attempt's own token: another attempt at the
-same message (a question reclaimed from a process that died) takes its place in the queue, held or not,
-at once, and the dead attempt's leave or renewal can no longer touch it. A process that dies stops
-renewing: its leases expire within `lease_seconds`, and the waiters, who also wake when the head's lease is
-due, skip it. The lease outlasts the queue's reclaim of a dead process's questions (bot/work/consumer.py),
+A turn renews its lease every eighth of it. Another attempt at the same message (a question reclaimed from
+a process that died) takes the place of one whose lease has missed two renewals, held or not, at once; an
+attempt beside a live one (a question queued again after Redis was emptied) waits behind it. A process that
+dies stops renewing: its leases expire within `lease_seconds`, and the waiters, who also wake when the head's
+lease is due, skip it. The lease outlasts the queue's reclaim of a dead process's questions (bot/work/consumer.py),
 so a thread's later question never goes ahead of an earlier one that is about to be reclaimed. If Redis
 fails before a turn holds its thread, the turn is kept in this process's own order instead (`ThreadLocks`),
 which every turn also holds once it comes first, so that a turn falling back waits for one holding through Redis.
@@ -40,53 +40,58 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Longer than a dead process's questions take to be reclaimed (bot/work/consumer.py: idle for 10 s, looked for
-# every 2 s): renewed every third of it, a dead turn's lease lapses 16 s after its process died at the
-# earliest, so its question is reclaimed (and takes its place) first. Only turns that are not queued questions
-# (a cache refresh after an edit, a catch-up) of a dead process hold their thread until their lease lapses.
+# every 2 s), so its question is reclaimed, and takes the dead turn's place, before the lease lapses. Only turns
+# that are not queued questions (a cache refresh after an edit, a catch-up) of a dead process hold their thread
+# until their lease lapses.
 DEFAULT_LEASE_SECONDS = 24.0
 RECONNECT_SECONDS = 1.0
-# What RENEW says when another attempt at the same message has taken the turn's place.
-TAKEN_OVER = -1
+# A live turn renews its lease this many times per lease; one that missed two renewals (its process died or
+# stalled) is stale, and another attempt at its message may take its place.
+RENEWALS = 8
 
-# KEYS: queue, lease. ARGV: member, score, lease in ms, token. Takes the member's place if it has one (LT: a
-# held turn's 0 stays), and its lease, whoever had it.
+# KEYS: queue, lease. ARGV: member, score, lease in ms, stale ms, the member's message prefix. Takes the place
+# of an earlier attempt at the same message whose lease has gone unrenewed (its process died), held or not.
 ENTER = """
-redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[3])
+local score = ARGV[2]
+for _, at in ipairs({'0', ARGV[2]}) do
+  for _, other in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], at, at)) do
+    if other ~= ARGV[1] and string.sub(other, 1, #ARGV[5]) == ARGV[5] then
+      if redis.call('PTTL', KEYS[1] .. ':' .. other) < tonumber(ARGV[4]) then
+        redis.call('ZREM', KEYS[1], other)
+        redis.call('DEL', KEYS[1] .. ':' .. other)
+        if at == '0' then score = '0' end
+      end
+    end
+  end
+end
+redis.call('ZADD', KEYS[1], score, ARGV[1])
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 """
-# KEYS: queue, lease. ARGV: lease in ms, token. 1 renewed; 0 lapsed (the process stalled past it); -1 taken
-# over by another attempt at the same message.
+# KEYS: queue, lease. ARGV: lease in ms. 0 if the lease had lapsed (the process stalled past it).
 RENEW = """
-local holder = redis.call('GET', KEYS[2])
-if not holder then return 0 end
-if holder ~= ARGV[2] then return -1 end
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
+local alive = redis.call('PEXPIRE', KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
+return alive
 """
-# KEYS: queue. ARGV: lease key prefix, member, token. The first entry with a live lease, its lease's ms left
-# and its token; if that is this turn, it now holds the thread: its score drops to 0, before
-# every message's.
+# KEYS: queue. ARGV: lease key prefix, member. The first entry with a live lease, and its lease's ms left; if
+# that is this turn, it now holds the thread: its score drops to 0, before every message's.
 HEAD = """
 while true do
   local first = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
   if not first then return {} end
   local left = redis.call('PTTL', ARGV[1] .. first)
   if left ~= -2 then
-    local holder = redis.call('GET', ARGV[1] .. first) or ''
-    if first == ARGV[2] and holder == ARGV[3] then redis.call('ZADD', KEYS[1], 'XX', 0, first) end
-    return {first, left, holder}
+    if first == ARGV[2] then redis.call('ZADD', KEYS[1], 'XX', 0, first) end
+    return {first, left}
   end
   redis.call('ZREM', KEYS[1], first)
 end
 """
-# KEYS: queue, lease. ARGV: member, channel, thread key, token. Leaves only if the place is still this turn's.
+# KEYS: queue, lease. ARGV: member, channel, thread key.
 LEAVE = """
-if redis.call('GET', KEYS[2]) == ARGV[4] then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  redis.call('DEL', KEYS[2])
-end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 """
 
@@ -151,9 +156,7 @@ class RedisTurns:
                 await asyncio.wait([renewing])  # no renewal may land after the turn has left
             if entering:
                 try:
-                    await self.guard.run(
-                        lambda: self._leave(keys=turn.keys, args=[turn.member, self.channel, key, turn.token])
-                    )
+                    await self.guard.run(lambda: self._leave(keys=turn.keys, args=[turn.member, self.channel, key]))
                 except RedisError as error:
                     logger.warning("redis unavailable: the turn ends when its lease does", extra={"error": repr(error)})
 
@@ -167,13 +170,13 @@ class RedisTurns:
         while True:
             wake.clear()
             head: list[Any] = await self._call(
-                lambda: self._head(keys=[turn.queue], args=[turn.queue + ":", turn.member, turn.token])
+                lambda: self._head(keys=[turn.queue], args=[turn.queue + ":", turn.member])
             )
             if not head:
                 await self._call(lambda: self._enter(keys=turn.keys, args=turn.args))  # its own lease had lapsed
                 continue
-            first, left_ms, holder = str(head[0]), int(head[1]), str(head[2])
-            if first == turn.member and holder == turn.token:
+            first, left_ms = str(head[0]), int(head[1])
+            if first == turn.member:
                 return
             # Woken by a turn that ends; else when the first one's lease is due (its process may have died).
             due = min(max(left_ms, 0) / 1000, self.lease_seconds) + 0.01
@@ -187,13 +190,9 @@ class RedisTurns:
     async def _keep_alive(self, turn: _Turn) -> None:
         outside_deadline()
         while True:
-            await asyncio.sleep(self.lease_seconds / 3)
+            await asyncio.sleep(self.lease_seconds / RENEWALS)
             try:
-                renewed = await self.guard.run(lambda: self._renew(keys=turn.keys, args=[turn.lease_ms, turn.token]))
-                if renewed == TAKEN_OVER:
-                    logger.warning("a thread's turn was taken over by another attempt at its question")
-                    return
-                if not renewed:
+                if not await self.guard.run(lambda: self._renew(keys=turn.keys, args=[turn.lease_ms])):
                     logger.warning("a thread's turn lapsed (the process stalled); it queues again in its place")
                     await self.guard.run(lambda: self._enter(keys=turn.keys, args=turn.args))
             except RedisError as error:
@@ -246,12 +245,12 @@ async def _unless_cancelled(call: Awaitable[T]) -> T:
 
 
 class _Turn:
-    """One attempt at a message's turn: its place (`member`, the message) and this attempt's `token`."""
+    """One attempt at a message's turn: `member` is the message's order and this attempt's token."""
 
     def __init__(self, queue: str, token: str, order: int, lease_ms: int) -> None:
         self.queue = queue
-        self.token = token
-        self.member = str(order)
+        self.member = f"{order}:{token}"
         self.lease_ms = lease_ms
         self.keys = [queue, f"{queue}:{self.member}"]
-        self.args: list[str | int] = [self.member, order, lease_ms, token]
+        stale_ms = lease_ms - 2 * lease_ms // RENEWALS
+        self.args: list[str | int] = [self.member, order, lease_ms, stale_ms, f"{order}:"]

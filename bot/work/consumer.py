@@ -30,7 +30,7 @@ from bot.slack.messages import BotIdentity
 from bot.store.base import Store
 from bot.store.deadline import outside_deadline
 from bot.store.queue import Entry, Queue, QueueReset
-from bot.store.redis_turns import DEFAULT_LEASE_SECONDS
+from bot.store.redis_turns import DEFAULT_LEASE_SECONDS, RENEWALS
 from bot.store.thread_locks import turn_order
 from bot.tasks import TaskTracker
 from bot.work.intake import Intake
@@ -46,8 +46,8 @@ BATCH = 10
 # After a failed read, the next one waits this long (the store's guard pauses Redis meanwhile anyway).
 RETRY_SECONDS = 1.0
 # After the queue was found emptied, answers in progress first hold their threads again (a turn's lease is
-# renewed every third of its length), so that a question queued again waits for its own answer in progress.
-QUEUE_AGAIN_SECONDS = DEFAULT_LEASE_SECONDS / 3 + 1.0
+# renewed every RENEWALS-th of its length), so that a question queued again waits for its own answer in progress.
+QUEUE_AGAIN_SECONDS = DEFAULT_LEASE_SECONDS / RENEWALS + 1.0
 REPLY_NOTE_SECONDS = 3600.0
 
 

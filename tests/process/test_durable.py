@@ -95,7 +95,7 @@ async def test_after_a_crash_a_later_question_of_the_thread_waits_for_the_earlie
     async with (
         controlled_redis_server() as server,
         bot_process(environ, server.url) as (dying, dying_url),
-        bot_process(environ, server.url) as (staying, staying_url),
+        bot_process(environ, server.url) as (_, staying_url),
         aiohttp.ClientSession() as http,
     ):
         assert (await EventSender(dying_url, http).mention(first)).status == 200
@@ -103,13 +103,16 @@ async def test_after_a_crash_a_later_question_of_the_thread_waits_for_the_earlie
         assert (await EventSender(staying_url, http).mention(second)).status == 200
         dying.kill()
         await fake_slack.wait_for(
-            lambda: len(fake_slack.bot_replies("C1", first["ts"])) == 2
-            and not fake_slack.streaming_messages()
-            and all(reply.startswith("You said") for reply in fake_slack.bot_replies("C1", first["ts"])),
+            lambda: (
+                len(fake_slack.bot_replies("C1", first["ts"])) == 2
+                and not fake_slack.streaming_messages()
+                and all(reply.startswith("You said") for reply in fake_slack.bot_replies("C1", first["ts"]))
+            ),
             within_seconds=40,
         )
     earlier, later = fake_slack.bot_replies("C1", first["ts"])
-    assert "first one" in earlier and "second one" in later
+    assert "first one" in earlier
+    assert "second one" in later
     seen = "\n".join(text_of(message) for message in fake_model.requests[-1]["messages"])
     assert "second one" in text_of(fake_model.requests[-1]["messages"][-1])
     assert earlier in seen, "the second answer was written without the first one's"

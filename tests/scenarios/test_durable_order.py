@@ -52,3 +52,30 @@ async def test_an_earlier_question_arriving_late_at_another_process_waits_for_th
         await first_bot.runtime.tasks.wait()
         await second_bot.runtime.tasks.wait()
         assert "Second answer." in "\n".join(text_of(message) for message in fake_model.requests[1]["messages"])
+
+
+async def test_a_follow_up_after_a_handed_back_answer_sees_the_whole_answer_not_the_cut_one(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """The answer taken over rewrites a message older than the thread's next question; that question is then
+    answered with the message's final text, not the first attempt's "Continuing in a moment…"."""
+    async with controlled_redis_server() as server:
+        leaving = await bot_factory(REDIS_URL=server.url)
+        fake_model.script += [
+            Reply([f"part {index} " for index in range(100)], delay=0.2),
+            Reply(["Whole answer."]),
+            Reply(["Follow-up answer."]),
+        ]
+        opening = fake_slack.post_as_person("C1", "UBOB", "the thread's topic")
+        question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} long one", thread_ts=opening["ts"])
+        await EventSender(leaving.url + EVENTS_PATH, http).mention(question)
+        await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.appendStream")) >= 1)
+        follow_up = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} and then?", thread_ts=opening["ts"])
+        await EventSender(leaving.url + EVENTS_PATH, http).mention(follow_up)
+        staying = await bot_factory(REDIS_URL=server.url)
+        await leaving.close()
+        await fake_slack.wait_for(lambda: len(fake_slack.bot_replies("C1", opening["ts"])) == 2)
+        await staying.runtime.tasks.wait()
+        seen = "\n".join(text_of(message) for message in fake_model.requests[-1]["messages"])
+        assert "Whole answer." in seen
+        assert "Continuing" not in seen
