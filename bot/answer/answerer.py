@@ -165,18 +165,7 @@ class Answerer:
         thread: one already answered is not answered again.
         """
         started = time.monotonic()
-        turn = Turn(
-            question,
-            {
-                "event_id": question.event_id,
-                "event_type": question.event_type,
-                "channel": question.channel,
-                "thread_ts": question.thread_ts,
-                "message_ts": question.ts,
-                "user": question.user_id,
-            },
-            attempt=attempt,
-        )
+        turn = Turn(question, _turn_log(question), attempt=attempt)
         key = thread_key(question.channel, question.thread_ts)
         with shared_deadline():
             async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
@@ -197,6 +186,23 @@ class Answerer:
                         # The earlier attempt's messages now show other text, older than what the thread's
                         # cached copy is read on from: dropped within the turn, so the next one sees the rewrite.
                         await self.threads.forget(question.channel, question.thread_ts)
+
+    async def give_up(self, question: Question, identity: BotIdentity, attempt: Attempt, tries: int) -> None:
+        """After `tries` failed attempts at a queued question: in its turn, the thread gets a final notice in
+        place of what the attempts left (marked as the question's reply, so nothing answers it again), unless it
+        shows an answer already. Logs one line."""
+        started = time.monotonic()
+        turn = Turn(question, _turn_log(question), claimed=True, attempt=attempt)
+        key = thread_key(question.channel, question.thread_ts)
+        with shared_deadline():
+            async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
+                turn.log.update(redelivered=True, tries=tries)
+                if await answered_in_thread(self.slack, question.channel, question.thread_ts, question.ts):
+                    turn.log["outcome"] = Outcome.ALREADY_ANSWERED
+                else:
+                    await self._reply(turn).finish(notices.could_not_answer(tries))
+                    turn.log["outcome"] = Outcome.GAVE_UP
+                attempt.finished = True
 
     async def answer_with(
         self,
@@ -515,6 +521,18 @@ class Answerer:
                 on_message=attempt.on_message if attempt else None,
             )
         return turn.reply
+
+
+def _turn_log(question: Question) -> dict[str, Any]:
+    """The fields of a turn's one log line that its question gives."""
+    return {
+        "event_id": question.event_id,
+        "event_type": question.event_type,
+        "channel": question.channel,
+        "thread_ts": question.thread_ts,
+        "message_ts": question.ts,
+        "user": question.user_id,
+    }
 
 
 def _replied(turn: Turn) -> bool:
