@@ -6,18 +6,23 @@ alive holds the thread; once it does, its score drops to 0, so that an earlier m
 Slack retry, another process) waits for it instead of running beside it. A turn that ends leaves the queue
 and publishes the thread's key, which wakes the waiting turns of every process at once (no polling).
 
-A turn renews its lease every eighth of it. Another attempt at the same message (a question reclaimed from
-a process that died) takes the place of one whose lease has missed two renewals, held or not, at once; an
-attempt beside a live one (a question queued again after Redis was emptied) waits behind it. A process that
-dies stops renewing: its leases expire within `lease_seconds`, and the waiters, who also wake when the head's
-lease is due, skip it. The lease outlasts the queue's reclaim of a dead process's questions (bot/work/consumer.py),
-so a thread's later question never goes ahead of an earlier one that is about to be reclaimed. If Redis
-fails before a turn holds its thread, the turn is kept in this process's own order instead (`ThreadLocks`),
-which every turn also holds once it comes first, so that a turn falling back waits for one holding through Redis.
+A turn renews its lease every eighth of it. Another attempt at the same message (a question reclaimed from a
+process that died, or handed back at shutdown) takes the place of one whose lease has missed two renewals,
+held or not, at once; an attempt beside a live one (a question queued again after Redis was emptied) waits
+behind it. A turn cut short by shutdown (its question handed back) does not leave: it makes its lease stale
+at once, for that next attempt, and lapses if none comes. A turn that enters again (its lease lapsed while its
+process stalled, or Redis restarted empty) keeps its place: a held turn still holds.
 
-States of one turn: entering → waiting (not first) → holding (first) → left. It renews its lease in every
-state between entering and leaving, so a turn holds its thread for as long as it lives, however long it
-waits for a model slot; it leaves on every exit, cancellation included.
+A process that dies stops renewing: its leases expire within `lease_seconds`, and the waiters, who also wake
+when the head's lease is due, skip it. The lease outlasts the queue's reclaim of a dead process's questions
+(bot/work/consumer.py), so a thread's later question never goes ahead of an earlier one about to be
+reclaimed. If Redis fails before a turn holds its thread, the turn is kept in this process's own order
+instead (`ThreadLocks`), which every turn also holds once it comes first, so that a turn falling back waits
+for one holding through Redis.
+
+States of one turn: entering → waiting (not first) → holding (first) → left (or, cancelled, stale). It renews
+its lease in every state between entering and leaving, so a turn holds its thread for as long as it lives,
+however long it waits for a model slot.
 """
 
 from __future__ import annotations
@@ -88,6 +93,11 @@ while true do
   redis.call('ZREM', KEYS[1], first)
 end
 """
+# KEYS: queue, lease. ARGV: the stale lease's ms. A turn cut short (shutdown: its question is handed back)
+# keeps its place as a stale one, which the next attempt at its message takes at once; it lapses if none comes.
+HAND_ON = """
+if redis.call('PTTL', KEYS[2]) > tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+"""
 # KEYS: queue, lease. ARGV: member, channel, thread key.
 LEAVE = """
 redis.call('ZREM', KEYS[1], ARGV[1])
@@ -117,6 +127,7 @@ class RedisTurns:
         self._renew = client.register_script(RENEW)
         self._head = client.register_script(HEAD)
         self._leave = client.register_script(LEAVE)
+        self._hand_on = client.register_script(HAND_ON)
         self._wakers: dict[str, set[asyncio.Event]] = {}
         self._subscribed = asyncio.Event()
         self._tried = asyncio.Event()  # the first subscription has succeeded or failed
@@ -146,6 +157,9 @@ class RedisTurns:
             # Redis fails mid-answer then waits for the one holding the thread through Redis.
             await in_process.enter_async_context(self.local.hold(key, ts))
             yield
+        except asyncio.CancelledError:
+            turn.handed_on = True
+            raise
         finally:
             await in_process.aclose()
             self._wakers[key].discard(wake)
@@ -156,7 +170,11 @@ class RedisTurns:
                 await asyncio.wait([renewing])  # no renewal may land after the turn has left
             if entering:
                 try:
-                    await self.guard.run(lambda: self._leave(keys=turn.keys, args=[turn.member, self.channel, key]))
+                    if turn.handed_on:
+                        await self.guard.run(lambda: self._hand_on(keys=turn.keys, args=[turn.stale_ms - 1]))
+                    else:
+                        leave = [turn.member, self.channel, key]
+                        await self.guard.run(lambda: self._leave(keys=turn.keys, args=leave))
                 except RedisError as error:
                     logger.warning("redis unavailable: the turn ends when its lease does", extra={"error": repr(error)})
 
@@ -177,6 +195,7 @@ class RedisTurns:
                 continue
             first, left_ms = str(head[0]), int(head[1])
             if first == turn.member:
+                turn.hold()
                 return
             # Woken by a turn that ends; else when the first one's lease is due (its process may have died).
             due = min(max(left_ms, 0) / 1000, self.lease_seconds) + 0.01
@@ -252,5 +271,10 @@ class _Turn:
         self.member = f"{order}:{token}"
         self.lease_ms = lease_ms
         self.keys = [queue, f"{queue}:{self.member}"]
-        stale_ms = lease_ms - 2 * lease_ms // RENEWALS
-        self.args: list[str | int] = [self.member, order, lease_ms, stale_ms, f"{order}:"]
+        self.stale_ms = lease_ms - 2 * lease_ms // RENEWALS
+        self.args: list[str | int] = [self.member, order, lease_ms, self.stale_ms, f"{order}:"]
+        self.handed_on = False
+
+    def hold(self) -> None:
+        """It holds its thread: entering again (after its lease lapsed, or Redis lost it) keeps it first."""
+        self.args[1] = 0

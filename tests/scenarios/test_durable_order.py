@@ -79,3 +79,40 @@ async def test_a_follow_up_after_a_handed_back_answer_sees_the_whole_answer_not_
         seen = "\n".join(text_of(message) for message in fake_model.requests[-1]["messages"])
         assert "Whole answer." in seen
         assert "Continuing" not in seen
+
+
+async def test_a_question_handed_back_at_shutdown_keeps_its_place_before_the_threads_next_question(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """The process answering a thread's first question stops (SIGTERM's path) while the second waits for its
+    turn in the other process: the first, handed back, is answered again before the second, which sees it."""
+    async with controlled_redis_server() as server:
+        leaving = await bot_factory(REDIS_URL=server.url)
+        staying = await bot_factory(REDIS_URL=server.url)
+        fake_model.script.append(Reply([f"part {index} " for index in range(100)], delay=0.2))
+        first = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} first one")
+        second = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} second one", thread_ts=first["ts"])
+        await EventSender(leaving.url + EVENTS_PATH, http).mention(first)
+        await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.appendStream")) >= 1)
+        turns = f"slackbot:turns:C1:{first['ts']}"
+        async with watching(server.url) as watch:
+            await EventSender(staying.url + EVENTS_PATH, http).mention(second)
+
+            async def both_in_line(client: redis.Redis) -> bool:
+                return int(await client.zcard(turns)) == 2
+
+            await watch.wait_for(both_in_line)
+        await leaving.close()
+        await fake_slack.wait_for(
+            lambda: (
+                len(fake_slack.bot_replies("C1", first["ts"])) == 2
+                and all(reply.startswith("You said") for reply in fake_slack.bot_replies("C1", first["ts"]))
+            ),
+            within_seconds=15,
+        )
+        await staying.runtime.tasks.wait()
+    earlier, later = fake_slack.bot_replies("C1", first["ts"])
+    assert "first one" in earlier
+    assert "second one" in later
+    assert "second one" in text_of(fake_model.requests[-1]["messages"][-1])
+    assert earlier in "\n".join(text_of(message) for message in fake_model.requests[-1]["messages"])
