@@ -39,6 +39,7 @@ from bot.slack.status import ThreadStatus
 from bot.slack.thread import NameDirectory, ThreadReader, compact, thread_key
 from bot.store.base import Store
 from bot.store.deadline import shared_deadline
+from bot.store.redis_turns import hand_on_when_cancelled
 from bot.tools.kit import ToolKit
 from bot.tools.search import action_token_of
 
@@ -167,6 +168,9 @@ class Answerer:
         started = time.monotonic()
         turn = Turn(question, _turn_log(question), attempt=attempt)
         key = thread_key(question.channel, question.thread_ts)
+        if attempt is not None and attempt.queued:
+            # Cut short unfinished by a hand-back, the turn keeps its thread's place for the next attempt.
+            hand_on_when_cancelled(lambda: attempt.handing_back and not attempt.finished and not _complete(turn))
         with shared_deadline():
             async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
                 if (attempt is None or not attempt.queued) and not await self._claim(question):
@@ -521,6 +525,11 @@ class Answerer:
                 on_message=attempt.on_message if attempt else None,
             )
         return turn.reply
+
+
+def _complete(turn: Turn) -> bool:
+    """Whether the turn's reply is in the thread for good (closed), whatever is left to do after it."""
+    return turn.reply is not None and turn.reply.state is State.CLOSED
 
 
 def _turn_log(question: Question) -> dict[str, Any]:

@@ -9,9 +9,10 @@ and publishes the thread's key, which wakes the waiting turns of every process a
 A turn renews its lease every eighth of it. Another attempt at the same message (a question reclaimed from a
 process that died, or handed back at shutdown) takes the place of one whose lease has missed two renewals,
 held or not, at once; an attempt beside a live one (a question queued again after Redis was emptied) waits
-behind it. A turn cut short by shutdown (its question handed back) does not leave: it makes its lease stale
-at once, for that next attempt, and lapses if none comes. A turn that enters again (its lease lapsed while its
-process stalled, or Redis restarted empty) keeps its place: a held turn still holds.
+behind it. A turn cut short by shutdown while its question is handed back unfinished
+(`hand_on_when_cancelled`) does not leave: it makes its lease stale at once, for that next attempt, and
+lapses if none comes. A turn that enters again (its lease lapsed while its process stalled, or Redis
+restarted empty) keeps its place: a held turn still holds.
 
 A process that dies stops renewing: its leases expire within `lease_seconds`, and the waiters, who also wake
 when the head's lease is due, skip it. The lease outlasts the queue's reclaim of a dead process's questions
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -106,6 +108,18 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 """
 
 
+_HANDING_ON: contextvars.ContextVar[Callable[[], bool]] = contextvars.ContextVar(
+    "turns_handed_on", default=lambda: False
+)
+
+
+def hand_on_when_cancelled(handing_on: Callable[[], bool]) -> None:
+    """For the task answering a queued question: when it is cancelled and `handing_on()` says its question is
+    being handed back unfinished, its turns keep their place (stale) for the question's next attempt instead of
+    leaving. Any other cancelled turn leaves at once."""
+    _HANDING_ON.set(handing_on)
+
+
 class RedisTurns:
     """Cross-process turns of threads; one pub/sub connection per process carries every wake-up."""
 
@@ -158,25 +172,40 @@ class RedisTurns:
             await in_process.enter_async_context(self.local.hold(key, ts))
             yield
         except asyncio.CancelledError:
-            turn.handed_on = True
+            turn.handed_on = _HANDING_ON.get()()
             raise
         finally:
             await in_process.aclose()
             self._wakers[key].discard(wake)
             if not self._wakers[key]:
                 del self._wakers[key]
-            if renewing is not None:
-                renewing.cancel()
-                await asyncio.wait([renewing])  # no renewal may land after the turn has left
-            if entering:
+            # The end runs to completion even when the turn is cancelled again meanwhile (a shutdown cancels a
+            # task that is just ending): otherwise its place stays in the queue until its lease lapses.
+            ending = asyncio.ensure_future(self._end(turn, key, renewing, entering))
+            cancelled = False
+            while not ending.done():
                 try:
-                    if turn.handed_on:
-                        await self.guard.run(lambda: self._hand_on(keys=turn.keys, args=[turn.stale_ms - 1]))
-                    else:
-                        leave = [turn.member, self.channel, key]
-                        await self.guard.run(lambda: self._leave(keys=turn.keys, args=leave))
-                except RedisError as error:
-                    logger.warning("redis unavailable: the turn ends when its lease does", extra={"error": repr(error)})
+                    await asyncio.shield(ending)
+                except asyncio.CancelledError:
+                    cancelled = True
+            if cancelled:
+                raise asyncio.CancelledError
+
+    async def _end(self, turn: _Turn, key: str, renewing: asyncio.Task[None] | None, entered: bool) -> None:
+        """Stops the renewals, then leaves the queue (or, handed on, makes the lease stale); bounded by the guard."""
+        if renewing is not None:
+            renewing.cancel()
+            await asyncio.wait([renewing])  # no renewal may land after the turn has left
+        if not entered:
+            return
+        try:
+            if turn.handed_on:
+                await self.guard.run(lambda: self._hand_on(keys=turn.keys, args=[turn.stale_ms - 1]))
+            else:
+                leave = [turn.member, self.channel, key]
+                await self.guard.run(lambda: self._leave(keys=turn.keys, args=leave))
+        except RedisError as error:
+            logger.warning("redis unavailable: the turn ends when its lease does", extra={"error": repr(error)})
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -211,9 +240,11 @@ class RedisTurns:
         while True:
             await asyncio.sleep(self.lease_seconds / RENEWALS)
             try:
-                if not await self.guard.run(lambda: self._renew(keys=turn.keys, args=[turn.lease_ms])):
+                # Through `_call`: a cancellation that redis-py swallows with the reply must still end the renewals,
+                # or the turn's leave waits for them for ever.
+                if not await self._call(lambda: self._renew(keys=turn.keys, args=[turn.lease_ms])):
                     logger.warning("a thread's turn lapsed (the process stalled); it queues again in its place")
-                    await self.guard.run(lambda: self._enter(keys=turn.keys, args=turn.args))
+                    await self._call(lambda: self._enter(keys=turn.keys, args=turn.args))
             except RedisError as error:
                 logger.warning("redis unavailable: the thread's turn may lapse", extra={"error": repr(error)})
 
