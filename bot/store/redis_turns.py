@@ -12,7 +12,8 @@ held or not, at once; an attempt beside a live one (a question queued again afte
 behind it. A turn cut short by shutdown while its question is handed back unfinished
 (`hand_on_when_cancelled`) does not leave: it makes its lease stale at once, for that next attempt, and
 lapses if none comes. A turn that enters again (its lease lapsed while its process stalled, or Redis
-restarted empty) keeps its place: a held turn still holds.
+restarted empty) keeps its place: a held turn still holds, and a waiting turn that finds its queue gone lets
+the holder enter again before it looks for the head.
 
 A process that dies stops renewing: its leases expire within `lease_seconds`, and the waiters, who also wake
 when the head's lease is due, skip it. The lease outlasts the queue's reclaim of a dead process's questions
@@ -220,7 +221,11 @@ class RedisTurns:
                 lambda: self._head(keys=[turn.queue], args=[turn.queue + ":", turn.member])
             )
             if not head:
-                await self._call(lambda: self._enter(keys=turn.keys, args=turn.args))  # its own lease had lapsed
+                # Its own place is gone too: its lease lapsed, or Redis lost the queue. It enters again, but lets
+                # a turn that holds the thread enter again first (within its next renewal, once the guard's pause
+                # after a failure is over), so that it does not run beside it.
+                await self._call(lambda: self._enter(keys=turn.keys, args=turn.args))
+                await asyncio.sleep(self.guard.pause_seconds + 2 * self.lease_seconds / RENEWALS)
                 continue
             first, left_ms = str(head[0]), int(head[1])
             if first == turn.member:
