@@ -280,6 +280,7 @@ def _figures(
         "model_latency_s": latency,
         "answered": answered,
         "duplicates": stats["duplicates"],
+        "duplicated_threads": stats.get("duplicated", []),
         "answers_with_wrong_text": stats["wrong_text"],
         "refused_deliveries": refused,
         "ack_ms": {"p50": percentile(acks, 0.5), "p99": percentile(acks, 0.99), "max": max(acks, default=0)},
