@@ -10,6 +10,8 @@
                                                      Slack's published per-method rate limits
     python -m bench durability                       crashes, deploys and a Redis restart mid-answer: every
                                                      question answered once, in order (bench/durability.py)
+    python -m bench tools                            answers with one MCP call each (a loopback MCP
+                                                     server), next to the same answers without tools
 
 Each run starts the fakes (`bench/fakes.py`), the bot (`python -m bot`) and the load generator
 (`bench/load.py`) as separate processes, waits for every answer, and reads the bot's CPU time and peak
@@ -40,6 +42,7 @@ from bench.durability import run_durability
 from bench.durability import save as save_durability
 from tests.bot_process import free_port
 from tests.fakes.events import SIGNING_SECRET
+from tests.fakes.mcp_server import MCP_TOKEN
 from tests.fakes.model_api import MODEL_ID, MODEL_KEY
 from tests.fakes.slack_api import BOT_TOKEN
 
@@ -126,11 +129,14 @@ async def run_once(
     slack_limits: float | None = None,
     follow_ups: bool = False,
     deadline: float = 60,
+    tool_call: bool = False,
     redis: bool = False,
 ) -> dict[str, Any]:
-    """`slack_limits` enforces Slack's published rate limits, their windows shortened that many times; `redis`
-    runs the bot with REDIS_URL, on a redis-server of its own (persistence off)."""
+    """`slack_limits` enforces Slack's published rate limits, their windows shortened that many times;
+    with `tool_call`, every answer calls a tool of a loopback MCP server once before it answers; `redis` runs
+    the bot with REDIS_URL, on a redis-server of its own (persistence off)."""
     limits = ["--slack-limits", str(slack_limits)] if slack_limits else []
+    limits += ["--tool-call"] if tool_call else []
     command = [sys.executable, "-m", "bot"]
     if profile:
         # py-spy samples the bot from outside; the collapsed stacks land next to the figures.
@@ -159,6 +165,9 @@ async def run_once(
             "INFERENCE_MODEL_ID": MODEL_ID,
             "PORT": str(port),
         }
+        if tool_call:
+            servers = {"orders": {"url": urls["mcp"], "headers": {"Authorization": f"Bearer {MCP_TOKEN}"}}}
+            bot_env["MCP_SERVERS"] = json.dumps(servers)
         if redis:
             redis_port = free_port()
             redis_server = await start(
@@ -199,6 +208,8 @@ async def run_once(
         cpu_us_per_piece=round(cpu * 1e6 / max(1, stats["answered"]) / max(1, chunks), 1),
         screenshot_kb=screenshot_kb,
         slack_errors=(RESULTS / "bot.log").read_text().count("outcome=slack_error"),
+        tool_calls_per_answer=1 if tool_call else 0,
+        task_cards=stats.get("task_cards", 0),
     )
     return figures
 
@@ -260,10 +271,10 @@ def _figures(
     cpu: float,
     rss: float,
 ) -> dict[str, Any]:
-    model_time = {
-        CONVERSATION.search(call["question"]).group(0): call["finished"] - call["started"]  # type: ignore[union-attr]
-        for call in stats["model"]
-    }
+    model_time: dict[str, float] = {}
+    for call in stats["model"]:  # an answer with a tool round asks the model twice: its time is both
+        conversation = CONVERSATION.search(call["question"]).group(0)  # type: ignore[union-attr]
+        model_time[conversation] = model_time.get(conversation, 0.0) + call["finished"] - call["started"]
     added = []
     for delivery in deliveries:
         finished = stats["finished_at"].get(delivery["key"])
@@ -457,6 +468,30 @@ def limits_summary(result: dict[str, Any]) -> str:
     )
 
 
+async def run_tools(count: int, rate: float, latency: float, chunks: int, runs: int) -> None:
+    """The same answers without tools and with one MCP call each, alternating `runs` times: the bot's CPU
+    and added time per tool round are the differences."""
+    results = []
+    for _ in range(runs):
+        for tool_call in (False, True):
+            result = await run_once(count, rate, latency, chunks, tool_call=tool_call)
+            print(("ONE MCP CALL " if tool_call else "NO TOOLS     ") + summary(result), flush=True)
+            results.append(result)
+    without = [result for result in results if not result["tool_calls_per_answer"]]
+    with_tool = [result for result in results if result["tool_calls_per_answer"]]
+    for index, (plain, tooled) in enumerate(zip(without, with_tool, strict=True), start=1):
+        cpu = tooled["cpu_ms_per_answer"] - plain["cpu_ms_per_answer"]
+        p50 = tooled["added_ms"]["p50"] - plain["added_ms"]["p50"]
+        p99 = tooled["added_ms"]["p99"] - plain["added_ms"]["p99"]
+        calls = tooled["slack_calls_per_answer"] - plain["slack_calls_per_answer"]
+        print(
+            f"run {index}: a tool round adds {cpu:.2f} ms of bot CPU, {p50:.0f} / {p99:.0f} ms added time p50 / p99, "
+            f"{calls:.2f} Slack calls ({tooled['task_cards']} task cards shown for {tooled['answered']} answers)",
+            flush=True,
+        )
+    save("tools", results)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -475,7 +510,11 @@ def main() -> None:
     limits.add_argument("--per-minute", default="10,20,30,60", help="question rates to try, comma-separated")
     limits.add_argument("--minutes", type=float, default=3, help="how long each rate is kept up, in Slack minutes")
     limits.add_argument("--time-scale", type=float, default=4, help="rate-limit windows are this many times shorter")
-    for command in (one, everything, capacity, limits):
+    tools = commands.add_parser("tools", help="answers with one MCP call each, next to the same without tools")
+    tools.add_argument("--count", type=int, default=200)
+    tools.add_argument("--rate", type=float, default=20, help="conversations per second")
+    tools.add_argument("--runs", type=int, default=2, help="alternating pairs of runs")
+    for command in (one, everything, capacity, limits, tools):
         command.add_argument("--latency", type=float, default=2.0, help="the model's own time per answer, s")
         command.add_argument("--chunks", type=int, default=SHORT, help="streamed pieces per answer")
     for command in (one, lengths, capacity, everything):
@@ -521,6 +560,8 @@ def main() -> None:
     elif arguments.command == "limits":
         rates = [int(rate) for rate in arguments.per_minute.split(",")]
         run(run_limits(rates, arguments.minutes, arguments.time_scale, arguments.latency, arguments.chunks))
+    elif arguments.command == "tools":
+        run(run_tools(arguments.count, arguments.rate, arguments.latency, arguments.chunks, arguments.runs))
     elif arguments.command == "lengths":
         from bench.plots import plot_lengths
 

@@ -7,19 +7,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import io
 import random
 import signal
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 from PIL import Image
 
-from tests.fakes.model_api import FakeModel, Reply
+from tests.fakes.mcp_server import running_mcp_server
+from tests.fakes.model_api import FakeModel, Reply, Script, ToolCalls
 from tests.fakes.rate_limits import PUBLISHED_RATE_LIMITS, RateLimit
 from tests.fakes.slack_api import FakeSlack
+
+# The MCP tool every answer calls once with `--tool-call` (the loopback server of tests/fakes/mcp_server.py).
+TOOL = "orders__order_status"
 
 
 def streamed_reply(latency_seconds: float, chunks: int) -> Reply:
@@ -57,9 +63,33 @@ def finished_at(message: dict[str, Any], expected: str) -> float:
     return float(message.get("changed_at", 0.0)) if message.get("visible") == expected else 0.0
 
 
-async def serve(latency_seconds: float, chunks: int, screenshot_kb: int, time_scale: float | None = None) -> None:
+def answer_after_one_tool_call(latency_seconds: float, chunks: int) -> Callable[[dict[str, Any]], Script]:
+    """The model calls the MCP tool once (a turn streamed at once), then answers as without tools."""
+
+    def script(request: dict[str, Any]) -> Script:
+        if any(message["role"] == "tool" for message in request["messages"]):
+            return streamed_reply(latency_seconds, chunks)
+        return ToolCalls([(TOOL, {"order": 7731})])
+
+    return script
+
+
+async def serve(
+    latency_seconds: float, chunks: int, screenshot_kb: int, time_scale: float | None = None, tool_call: bool = False
+) -> None:
+    with contextlib.ExitStack() as stack:
+        # The MCP server runs here, in a thread of the fakes' process: its CPU is not the bot's.
+        mcp_url = stack.enter_context(running_mcp_server()).url if tool_call else ""
+        await _serve(latency_seconds, chunks, screenshot_kb, time_scale, mcp_url)
+
+
+async def _serve(latency_seconds: float, chunks: int, screenshot_kb: int, time_scale: float | None, mcp: str) -> None:
     slack, model = FakeSlack(scaled_limits(time_scale) if time_scale else None), FakeModel()
-    model.default = lambda request: streamed_reply(latency_seconds, chunks)
+    model.default = (
+        answer_after_one_tool_call(latency_seconds, chunks)
+        if mcp
+        else (lambda request: streamed_reply(latency_seconds, chunks))
+    )
     await slack.start()
     await model.start()
     shared = slack.add_file("screenshot.png", screenshot(screenshot_kb * 1024), "image/png") if screenshot_kb else None
@@ -90,6 +120,7 @@ async def serve(latency_seconds: float, chunks: int, screenshot_kb: int, time_sc
                 "wrong_text": sum(1 for found in answers.values() if found[0].get("visible") != expected),
                 "finished_at": finished,
                 "model": [{"question": q, "started": s, "finished": f} for q, s, f in model.timings],
+                "task_cards": sum(len(m.get("tasks", {})) for found in answers.values() for m in found),
                 "model_peak_in_flight": model.peak_in_flight,
                 # File downloads count as Slack calls too: each is a request to Slack.
                 "slack_calls": dict(
@@ -111,7 +142,8 @@ async def serve(latency_seconds: float, chunks: int, screenshot_kb: int, time_sc
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     control_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    print(f"READY slack={slack.url} model={model.url} control={control_url}", flush=True)
+    ready = f"READY slack={slack.url} model={model.url} control={control_url}" + (f" mcp={mcp}" if mcp else "")
+    print(ready, flush=True)
 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -128,8 +160,11 @@ def main() -> None:
     parser.add_argument("--screenshot-kb", type=int, default=0)
     parser.add_argument("--slack-limits", type=float, default=None, metavar="TIME_SCALE",
                         help="enforce Slack's published rate limits, windows shortened by TIME_SCALE")  # fmt: skip
+    parser.add_argument("--tool-call", action="store_true", help="serve an MCP server; every answer calls it once")
     arguments = parser.parse_args()
-    asyncio.run(serve(arguments.latency, arguments.chunks, arguments.screenshot_kb, arguments.slack_limits))
+    asyncio.run(
+        serve(arguments.latency, arguments.chunks, arguments.screenshot_kb, arguments.slack_limits, arguments.tool_call)
+    )
 
 
 if __name__ == "__main__":

@@ -375,16 +375,32 @@ def tool_line(status: str, title: str) -> str:
     return f"_{TOOL_STATUS_WORDS.get(status, TOOL_STATUS_WORDS['error'])} {inert_markup(title)}_"
 
 
+# A task card's output for a call that did not run.
+TOOL_CARD_NOT_RUN = {
+    "denied": "Not run: the person who asked refused it.",
+    "expired": "Not run: nobody approved it in time.",
+}
+
+
+def search_found(count: int) -> str:
+    """A search's task card output."""
+    return f"Found {count} message{'' if count == 1 else 's'} everyone here may see."
+
+
 LABEL_BRACKETS = str.maketrans("[]", "()")
+# An answer lists this many sources at most (a few searches find dozens): the rest are counted.
+FOOTER_SOURCES = 10
 
 
 def sources_footer(sources: list[tuple[str, str]]) -> str:
     """The end of an answer that used search: each source as a link, so people can check."""
     # Markdown, as the answer is: Slack renders it streamed, and the bot turns it into mrkdwn when posted.
     links = []
-    for url, title in sources:
+    for url, title in sources[:FOOTER_SOURCES]:
         label = inert_markup(title.translate(LABEL_BRACKETS))[:80] or "message"
         links.append(f"- [{label}]({url.replace(')', '%29')})")
+    if len(sources) > FOOTER_SOURCES:
+        links.append(f"- _and {len(sources) - FOOTER_SOURCES} more_")
     return "**Sources**\n" + "\n".join(links)
 
 

@@ -18,9 +18,13 @@ REDACTED = "[redacted]"
 FRAGMENT_CHARS = 8
 SHORTEST_SECRET = 4
 
-# Cheap to look for; the shapes below are searched for only in text that has one of these. (Every
-# pattern here runs on RE2, in time linear in the text: bot/linear_regex.py.)
-TOKEN_HINTS = linear_regex.compile(r"(?i)xox|xapp-|sk-|inf-|bearer |basic |://")
+# Cheap to look for (in the case-folded text, as RE2's (?i) reads it); the shapes below are searched for
+# only in text that has one of these. Every pattern here runs on RE2, in time linear in the text
+# (bot/linear_regex.py), and is called only where it may match: a log line has a dozen fields, and each
+# RE2 call lets go of the GIL, which a busy thread then holds for up to 5 ms.
+TOKEN_HINTS = ("xox", "xapp-", "sk-", "inf-", "bearer ", "basic ", "://")
+# Text up to this long is looked through for a piece of a secret in plain code, not by RE2.
+SHORT_TEXT = 160
 # user:password in a URL (redis://:password@host), between `://` and `@`, which stay.
 URL_CREDENTIALS = linear_regex.compile(rf"://[^/{SPACE}:@]*:[^/{SPACE}@]+@")
 # Group 1, kept: the start of the text or a character that is not a word character (Python's `\b`).
@@ -75,7 +79,8 @@ def safe_text(text: str, secrets: Iterable[str] = (), *, limit: int | None = Non
     """`text` with every secret and credential-shaped string masked, then cut to `limit` characters."""
     text = linear_regex.encodable(text)
     masked = _mask_secrets(text, tuple(secret for secret in secrets if len(secret) >= SHORTEST_SECRET))
-    if TOKEN_HINTS.search(masked):
+    folded = masked.casefold()
+    if any(hint in folded for hint in TOKEN_HINTS):
         masked = URL_CREDENTIALS.sub("://" + REDACTED + "@", masked)
         masked = AUTHORIZATION.sub(_masked_authorization, masked)
         masked = TOKEN.sub(lambda match: match.group(1) + REDACTED, masked)
@@ -114,6 +119,8 @@ def _mask_secrets(text: str, secrets: tuple[str, ...]) -> str:
     if not secrets:
         return text
     whole, pieces, piece_set = _secret_patterns(secrets)
+    if len(text) <= SHORT_TEXT and not _holds_secret(text, secrets, piece_set):
+        return text
     if whole is not None:
         text = whole.sub(REDACTED, text)
     if pieces is None:
@@ -130,6 +137,13 @@ def _mask_secrets(text: str, secrets: tuple[str, ...]) -> str:
     for start, end in reversed(spans):
         text = text[:start] + REDACTED + text[end:]
     return text
+
+
+def _holds_secret(text: str, secrets: tuple[str, ...], piece_set: frozenset[str]) -> bool:
+    """Whether the patterns of `_secret_patterns` would find anything: a secret whole, or a piece of one."""
+    if any(secret in text for secret in secrets):
+        return True
+    return any(text[start : start + FRAGMENT_CHARS] in piece_set for start in range(len(text) - FRAGMENT_CHARS + 1))
 
 
 @functools.lru_cache(maxsize=16)

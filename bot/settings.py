@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Literal, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from bot import linear_regex
 from bot.errors import ConfigurationError
@@ -74,12 +74,57 @@ class McpServer:
     """One MCP server the bot's answers may use, spoken to over Streamable HTTP.
 
     `approval`: which of its tools wait for the asker's Approve: `writes` (those not marked read-only),
-    `always` or `never`. Header values are secrets (`Settings.secrets`)."""
+    `always` or `never`. Header values are secrets, and so is what a URL may carry (`url_secrets`): the
+    URL is shown only as `shown_url`."""
 
     name: str
-    url: str
+    url: str = dataclasses.field(repr=False)
     headers: tuple[tuple[str, str], ...] = dataclasses.field(default=(), repr=False)
     approval: str = "writes"
+
+    @property
+    def secrets(self) -> list[str]:
+        return [*(value for _, value in self.headers), *url_secrets(self.url)]
+
+    @property
+    def shown_url(self) -> str:
+        return shown_url(self.url)
+
+
+# A bare value is hunted for in every text only from this length on (shorter ones, `?format=json`, would
+# mask ordinary words); a `name=value` pair and a `user@` are masked whole at any length.
+URL_VALUE_CHARS = 8
+
+
+def url_secrets(url: str) -> list[str]:
+    """What a URL may carry that is a key: its password, a user name with no password
+    (`https://KEY@host`), and every query value (`?key=…`), each as written and decoded."""
+    try:
+        parts = urlsplit(url)
+        password, username = parts.password, parts.username
+    except ValueError:
+        return [url]
+    found: list[str] = []
+    if password:
+        found.append(password)
+    elif username:
+        found += [f"{username}@", username if len(username) >= URL_VALUE_CHARS else ""]
+    for pair in filter(None, parts.query.split("&")):
+        value = pair.partition("=")[2]
+        found += [pair, *(text for text in (value, unquote_plus(value)) if len(text) >= URL_VALUE_CHARS)]
+    return [secret for secret in dict.fromkeys(found) if secret]
+
+
+def shown_url(url: str) -> str:
+    """The URL as logs, `check` and notices show it: user name, password and every query value masked."""
+    try:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return "(a URL that cannot be read)"
+    netloc = f"[redacted]@{host}" if "@" in parts.netloc else host
+    query = "&".join(f"{pair.partition('=')[0]}=[redacted]" for pair in filter(None, parts.query.split("&")))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +188,7 @@ class Settings:
         if self.redis_url:
             password = urlsplit(self.redis_url).password
             candidates.append(password)
-        candidates.extend(value for server in self.mcp_servers for _, value in server.headers)
+        candidates.extend(secret for server in self.mcp_servers for secret in server.secrets)
         return [value for value in candidates if value]
 
     @staticmethod
@@ -488,7 +533,7 @@ class _Reader:
             return None
         url = entry["url"].strip()
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-            self.problem(f"{where}: url must be an http(s) URL, not {url!r}.")
+            self.problem(f"{where}: url must be an http(s) URL, not {shown_url(url)!r}.")
             return None
         headers = entry.get("headers") or {}
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):

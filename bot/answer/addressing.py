@@ -172,7 +172,8 @@ class ThreadState:
 
 def words_of(text: str, bot_user_id: str) -> str:
     """The message as words: the bot's mention, emoji, punctuation and case taken out."""
-    text = USER_MENTION.sub(lambda match: "" if match.group(1) == bot_user_id else match.group(0), text)
+    if "<@" in text:  # RE2, called only where it may match (bot/slack/messages.py)
+        text = USER_MENTION.sub(lambda match: "" if match.group(1) == bot_user_id else match.group(0), text)
     text = SLACK_ESCAPES.sub(lambda match: UNESCAPED[match.group(1)], text)
     text = TEXT_EMOJI.sub(" ", EMOJI_CODE.sub(" ", text.lower()))
     kept = "".join(
@@ -184,7 +185,7 @@ def words_of(text: str, bot_user_id: str) -> str:
 
 
 def mentions_someone_else(text: str, bot_user_id: str) -> bool:
-    people = {match.group(1) for match in USER_MENTION.finditer(text)}
+    people = {match.group(1) for match in USER_MENTION.finditer(text)} if "<@" in text else set()
     return bool(people - {bot_user_id}) or GROUP_MENTION.search(text) is not None
 
 

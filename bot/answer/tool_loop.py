@@ -4,7 +4,9 @@ Each round streams the model's text as it comes; the calls it asks for are run o
 action may wait for its asker's approval), and each result goes back as a `role: "tool"` message,
 redacted like every other text the model is sent. The loop ends when the model answers without calling,
 after `MAX_TOOL_STEPS` rounds of calls (with an honest note) or at the answer's deadline. Each call shows
-as one line of text in the answer; an answer that used search ends with its sources.
+as a task card (bot/slack/rendering.py): yielded as a `CardText` when it starts (in progress) and when it ends
+(complete or error, with a short output and its sources), whose text is the line shown wherever a card
+cannot be. An answer that used search ends with its sources.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 from bot import notices
 from bot.model.client import Answer, ModelClient, ModelRequest
 from bot.model.messages import ChatMessage
-from bot.tools.base import Approver, Outcome, Source, Toolbox
+from bot.slack.rendering import COMPLETE, ERROR, IN_PROGRESS, OUTPUT_CHARS, CardText, TaskCard
+from bot.tools.base import Approver, Outcome, Source, Toolbox, call_title
 
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 # Calls run per round: a model asking for thousands at once would flood the thread with lines, the
@@ -90,12 +93,14 @@ async def tool_rounds(
                 if remaining <= 0:
                     yield _line(shown, notices.TOOL_DEADLINE)
                     return
+                card = f"tool-{len(run.outcomes) + 1}"  # the model's call ids may repeat across rounds
+                yield CardText("", TaskCard(card, call_title(call, toolbox.spec(call.name)), IN_PROGRESS))
                 outcome = await toolbox.run(call, approver, within_seconds=remaining)
                 deadline += outcome.waited_seconds  # the asker's time to decide is not the answer's
                 run.outcomes.append(outcome)
                 line = _line(shown, notices.tool_line(outcome.status, outcome.title))
                 shown = line[-2:]
-                yield line
+                yield CardText(line, _card(card, outcome, redact))
                 said = outcome.text
                 if position == len(calls) and asked > len(calls):
                     said += f"\n[Only the first {len(calls)} of the {asked} calls asked for at once were run.]"
@@ -109,6 +114,17 @@ async def tool_rounds(
     finally:
         if totals:
             answer.usage = {**answer.usage, **totals}
+
+
+def _card(card: str, outcome: Outcome, redact: Callable[[str], str]) -> TaskCard:
+    """The call's card once it ended: what it found in a few words, redacted as the model's copy is."""
+    status = COMPLETE if outcome.status == "complete" else ERROR
+    said = notices.TOOL_CARD_NOT_RUN.get(outcome.status)
+    if said is None:
+        said = outcome.summary or next((line for line in outcome.text.splitlines() if line.strip()), "")
+        said = redact(said[: OUTPUT_CHARS * 2])
+    sources = tuple((source.url, source.title) for source in outcome.sources)
+    return TaskCard(card, outcome.title, status, said, sources)
 
 
 def _line(shown: str, line: str) -> str:

@@ -388,7 +388,7 @@ async def _check_mcp(settings: Settings, report: Report) -> None:
             report.failed(
                 name,
                 f"could not list its tools ({tools.problems[server.name]})",
-                f"check that {server.url} is up and speaks MCP over Streamable HTTP, and that its headers "
+                f"check that {server.shown_url} is up and speaks MCP over Streamable HTTP, and that its headers "
                 "(a bearer token) in MCP_SERVERS are current; until then only its own tools are missing.",
             )
             continue

@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.files.download import BudgetFull, ByteBudget, Downloader, DownloadFailed
 from bot.files.kinds import Kind, kind_of
-from bot.files.workers import BUSY, FileParsers, Job, parse
+from bot.files.workers import BUSY, FileParsers, Job, Parsed, parse
 from bot.slack.messages import SlackFile
 from bot.slack.thread import files_key
 from bot.store.base import Store
@@ -110,14 +110,20 @@ def plan(files: Iterable[SlackFile], limits: FileLimits) -> tuple[list[SlackFile
     return to_read, decided
 
 
+def content_of(file: SlackFile, parsed: Parsed) -> FileContent:
+    """What a parse made of the file (an unforeseen error's type is the log's, not the conversation's)."""
+    return FileContent(
+        file.id, file.name, kind_of(file).value, parsed.text, parsed.image, parsed.not_read, parsed.detail
+    )
+
+
 def job_for(file: SlackFile, limits: FileLimits) -> Job:
     return Job(kind_of(file).value, file.name, limits.max_pdf_pages, limits.max_text_chars)
 
 
 def extract(file: SlackFile, data: bytes, limits: FileLimits) -> FileContent:
     """The file's text or image, parsed here: only for trusted bytes (tests, `check`); the bot uses workers."""
-    parsed = parse(job_for(file, limits), data)
-    return FileContent(file.id, file.name, kind_of(file).value, **asdict(parsed))
+    return content_of(file, parse(job_for(file, limits), data))
 
 
 @dataclass
@@ -182,8 +188,7 @@ class FileReader:
         held(len(data))
         stats.downloaded += 1
         stats.downloaded_bytes += len(data)
-        parsed = await self.parsers.parse(job_for(file, self.limits), data)
-        return FileContent(file.id, file.name, kind_of(file).value, **asdict(parsed))
+        return content_of(file, await self.parsers.parse(job_for(file, self.limits), data))
 
 
 def files_of(raw_message: Mapping[str, Any]) -> list[SlackFile]:

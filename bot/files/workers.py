@@ -92,6 +92,9 @@ class Parsed:
     image: str = ""
     not_read: str = ""
     detail: str = ""
+    # The type of an error no reader foresaw (a bug, or a file unlike any tried), for the bot's log. Never its
+    # message, which may quote the file.
+    error: str = ""
 
 
 def parse(job: Job, data: bytes) -> Parsed:
@@ -109,6 +112,10 @@ def parse(job: Job, data: bytes) -> Parsed:
         return Parsed(not_read=IMAGE_TOO_LARGE, detail=str(error))
     except (NotAnImage, UnreadablePdf) as error:
         return Parsed(not_read=UNREADABLE, detail=str(error))
+    except MemoryError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a file no reader foresaw is unreadable, and its error reported
+        return Parsed(not_read=UNREADABLE, error=type(error).__name__)
 
 
 class State(Enum):
@@ -149,6 +156,9 @@ class Worker:
             str(limits.cpu_seconds),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            # What a C library or a warning writes there may quote the file, and would land raw in the bot's
+            # log. A worker reports its failures in its answers (`Parsed.error`) and by its exit code.
+            stderr=asyncio.subprocess.DEVNULL,
             cwd=PACKAGE_ROOT,
             env=worker_environment(os.environ),
         )
@@ -250,6 +260,8 @@ class FileParsers:
             async with asyncio.timeout(self.limits.wall_seconds):
                 answer = await worker.run(job, data)
             parsed = _checked(answer)
+            if parsed.error:
+                logger.warning("file reader failed", extra={"kind": job.kind, "error": parsed.error})
         except TimeoutError:
             detail = "it took too long"
         except (asyncio.IncompleteReadError, ConnectionError, WorkerDied, ValueError) as error:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from bot.slack.errors import SLACK_FAILURES
+from bot.slack.rendering import CardText
 from bot.slack.reply import SlackReply
 
 logger = logging.getLogger(__name__)
@@ -19,7 +20,8 @@ class LiveAnswer:
     The first text goes out as soon as it arrives; after that, text gathers for `interval_seconds`
     (Slack advises about one update per second per message) and goes out as one larger append. Text is
     handed to the reply the moment it arrives, so none is held here: what arrives after the last paced
-    send goes out with the reply's closing call.
+    send goes out with the reply's closing call. A tool call's card (a `CardText`) is paced with the text,
+    in its place among it.
     """
 
     def __init__(self, reply: SlackReply, interval_seconds: float) -> None:
@@ -32,7 +34,10 @@ class LiveAnswer:
 
         async def read() -> None:
             async for text in deltas:
-                self.reply.add(text)
+                if isinstance(text, CardText):
+                    self.reply.add_task(text)
+                else:
+                    self.reply.add(text)
                 arrived.set()
 
         reader = asyncio.create_task(read())

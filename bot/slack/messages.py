@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -78,7 +79,9 @@ def is_direct_message(channel: str) -> bool:
 
 
 def mentions_bot(text: str, bot_user_id: str) -> bool:
-    return any(match.group(1) == bot_user_id for match in USER_MENTION.finditer(text))
+    # Each pattern here runs only where the text holds what its match starts with: an RE2 call lets go of
+    # the GIL, and getting it back may wait for another thread's turn (bot/safe_text.py).
+    return f"<@{bot_user_id}" in text and any(match.group(1) == bot_user_id for match in USER_MENTION.finditer(text))
 
 
 def user_ids_in(messages: Iterable[ThreadMessage]) -> set[str]:
@@ -87,7 +90,7 @@ def user_ids_in(messages: Iterable[ThreadMessage]) -> set[str]:
     for message in messages:
         if message.by_a_person:
             ids.add(message.author_id)
-        if message.markup:
+        if message.markup and "<@" in message.text:
             ids.update(USER_MENTION.findall(message.text))
     return ids
 
@@ -104,9 +107,16 @@ def plain_text(text: str, bot_user_id: str, names: Mapping[str, str]) -> str:
             return ESCAPED[match.group(2)]
         return _markup(match.group(1), names) or match.group(0)
 
-    if bot_user_id:
-        text = _without_mention(text, linear_regex.compile(rf"<@{linear_regex.escape(bot_user_id)}(?:\|[^>]*)?>"))
-    return _without_blank_edges(MARKUP.sub(translate, text))
+    if bot_user_id and f"<@{bot_user_id}" in text:
+        text = _without_mention(text, _mention_of(bot_user_id))
+    if "<" in text or "&" in text:
+        text = MARKUP.sub(translate, text)
+    return _without_blank_edges(text)
+
+
+@functools.lru_cache(maxsize=16)
+def _mention_of(user_id: str) -> Pattern:
+    return linear_regex.compile(rf"<@{linear_regex.escape(user_id)}(?:\|[^>]*)?>")
 
 
 def _without_blank_edges(text: str) -> str:

@@ -3,12 +3,21 @@
 Slack renders standard Markdown itself in `markdown_text` and `markdown` blocks, so answers are sent as
 Markdown. Only the plain `text` of a message (notifications, and clients that cannot show blocks) needs
 Slack's own mrkdwn, which `to_mrkdwn` produces.
+
+Task cards (`TaskCard`, at the end) are how a streamed answer shows each tool call, as Slack shows an
+agent's work: a `task_update` chunk on `chat.startStream` / `chat.appendStream`, with an `id` that stays
+the same for one call (the same `id` sent again updates the card in place), a `title`, a status
+(`in_progress`, then `complete` or `error`), a short `output`, and the `sources` (URLs) the call used.
+Where a card cannot be shown (Slack refuses chunks, or the answer is posted rather than streamed), its
+text line stands in: a `CardText` is that line, carrying its card for a reply that can show it, so any
+other reader of the answer's text (the terminal chat) simply shows the line.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from bot import linear_regex
 from bot.linear_regex import SPACE, Match
@@ -61,9 +70,17 @@ class MessageSplitter:
         self.current = ""
         self.pending = ""
         self.messages = 0
+        # The first message was begun by something other than text (a task card): text continues it.
+        self._opened = False
 
     def add(self, text: str) -> None:
         self.pending += text
+
+    def open_first_message(self) -> None:
+        """Something other than text (a task card) begins the answer: the text after it is in its message."""
+        if self.messages == 0:
+            self.messages = 1
+            self._opened = True
 
     def add_paragraph(self, text: str) -> None:
         """Adds `text` as a paragraph of its own, after closing a code block left open: never glued on."""
@@ -120,7 +137,8 @@ class MessageSplitter:
         return segments
 
     def _emit(self, text: str) -> Segment:
-        starts = not self.current
+        starts = not self.current and not self._opened
+        self._opened = False
         if starts:
             self.messages += 1
         self.current += text
@@ -263,3 +281,62 @@ def _span(match: Match) -> str:
 def _label(text: str) -> str:
     plain = (BOLD.sub(_span, text) if "**" in text or "__" in text else text).replace("|", "¦")
     return escape(plain)
+
+
+# --- task cards ---------------------------------------------------------------------------------------
+IN_PROGRESS = "in_progress"
+COMPLETE = "complete"
+ERROR = "error"
+STATUSES = frozenset({"pending", IN_PROGRESS, COMPLETE, ERROR})
+# Slack's task card shows a title and up to 256 characters of output; a search may use 20 messages.
+TITLE_CHARS = 150
+OUTPUT_CHARS = 256
+SOURCES_PER_CARD = 10
+SOURCE_TEXT_CHARS = 80
+
+
+@dataclass(frozen=True)
+class TaskCard:
+    id: str
+    title: str
+    status: str
+    output: str = ""
+    # (url, text) of each source, in order.
+    sources: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def final(self) -> bool:
+        return self.status in (COMPLETE, ERROR)
+
+    def chunk(self) -> dict[str, Any]:
+        """The `task_update` chunk, cut to what Slack shows."""
+        chunk: dict[str, Any] = {
+            "type": "task_update",
+            "id": self.id,
+            "title": _shortened(self.title, TITLE_CHARS),
+            "status": self.status if self.status in STATUSES else ERROR,
+        }
+        if self.output:
+            chunk["output"] = _shortened(self.output, OUTPUT_CHARS)
+        if self.sources:
+            chunk["sources"] = [
+                {"type": "url", "url": url, "text": _shortened(text, SOURCE_TEXT_CHARS) or url}
+                for url, text in self.sources[:SOURCES_PER_CARD]
+            ]
+        return chunk
+
+
+class CardText(str):
+    """The text line that stands in for `card` where it cannot be shown ("" for a card in progress)."""
+
+    card: TaskCard
+
+    def __new__(cls, line: str, card: TaskCard) -> CardText:
+        text = super().__new__(cls, line)
+        text.card = card
+        return text
+
+
+def _shortened(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

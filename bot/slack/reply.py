@@ -19,6 +19,11 @@ The closing call carries the answer's metadata (bot/slack/answered.py): only a c
 Every event but NEXT_MESSAGE and CLOSE is a Slack call, and its transition is taken only after the call
 returned. Only `_apply` changes the state, and it refuses a move that is not in `TRANSITIONS`.
 
+A tool call shows as a task card (bot/slack/rendering.py): a `task_update` chunk, placed among the text in the
+order it came, that starts the stream or is appended to it (APPENDED, the text unchanged). Where a card cannot
+be shown (Slack refuses chunks, which is then remembered for the process; a posted or adopted message), its
+text line is shown in its place; a card in progress has none, and is simply not shown.
+
 Rules this module keeps (asserted in tests/unit/slack/test_reply.py, through every failure of every call):
 1. Every started stream is stopped: STREAMING is left only through a `chat.stopStream` call, whatever
    happened before it (a refused or lost append, a failed call, a shutdown).
@@ -45,7 +50,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.slack.answered import answer_metadata
 from bot.slack.errors import SLACK_FAILURES, error_name, slack_error_code
-from bot.slack.rendering import MessageSplitter, Segment, to_mrkdwn
+from bot.slack.rendering import CardText, MessageSplitter, Segment, TaskCard, to_mrkdwn
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +67,8 @@ CHANNEL_REFUSALS = frozenset({"not_allowed", "no_permission"})
 EVERYWHERE = "*"
 # A post whose answer is lost is looked for in the thread and made again, up to this many times in all.
 POST_ATTEMPTS = 3
+# A refusal of a card that says nothing about chunks: the same card's line is tried, cards stay on.
+NOT_ABOUT_CHUNKS = frozenset({"ratelimited", "message_not_in_streaming_state", "message_not_found"})
 
 
 class State(enum.Enum):
@@ -117,6 +124,8 @@ class SlackCapabilities:
 
     streaming: bool = True
     refused: dict[str, set[str]] = field(default_factory=dict)
+    # False once Slack refused a task card in a stream that took text: cards are then text lines.
+    task_cards: bool = True
 
     def allows(self, method: str, channel: str) -> bool:
         if method == "chat.startStream" and not self.streaming:
@@ -130,6 +139,16 @@ class SlackCapabilities:
             self.refused.setdefault(method, set()).add(EVERYWHERE)
         elif code in CHANNEL_REFUSALS:
             self.refused.setdefault(method, set()).add(channel)
+
+
+@dataclass(frozen=True)
+class CardSegment:
+    """A task card's place among the text, with the line that stands in for it where it cannot be shown."""
+
+    card: TaskCard
+    line: str
+    text = ""
+    starts_message = False
 
 
 @dataclass(frozen=True)
@@ -174,7 +193,7 @@ class SlackReply:
         self.target = target
         self.capabilities = capabilities
         self.splitter = splitter or MessageSplitter()
-        self.queue: list[Segment] = []
+        self.queue: list[Segment | CardSegment] = []
         self.shown = ""
         self.state = State.NOTHING_POSTED
         self.message_ts: list[str] = []
@@ -184,11 +203,39 @@ class SlackReply:
         self.adopt = list(adopt)
         self.on_message = on_message
         self._marking = False
+        # The text after a card starts a paragraph of its own.
+        self._after_card = False
+        # Where in what the current message shows each finished card stands, with its line.
+        self._card_lines: list[tuple[int, str]] = []
 
     def add(self, text: str) -> None:
         """Accepts text from the model; the next `flush` or `finish` shows it."""
         self.has_text = self.has_text or bool(text.strip())
-        self.splitter.add(text)
+        if self._after_card and text.strip():
+            self._after_card = False
+            self.splitter.add_paragraph(text)
+        else:
+            self.splitter.add(text)
+
+    def add_task(self, line: CardText) -> None:
+        """Accepts a tool call's card, after the text accepted so far: shown as a card where it can be,
+        else as its line (the line alone, as text, where this message cannot take cards at all)."""
+        if not self._takes_cards():
+            if line:
+                self.add(line)
+            return
+        self.queue += self.splitter.take(final=True)
+        self.queue.append(CardSegment(line.card, str(line)))
+        self.splitter.open_first_message()
+        self._after_card = True
+
+    def _takes_cards(self) -> bool:
+        if not self.capabilities.task_cards:
+            return False
+        if self.state is State.STREAMING:
+            return True
+        starting = self.state is State.NOTHING_POSTED and not self.adopt
+        return starting and self.capabilities.allows("chat.startStream", self.target.channel)
 
     async def flush(self) -> None:
         """Shows what can be shown now (near Slack's limit, text waits for a good place to cut)."""
@@ -213,8 +260,10 @@ class SlackReply:
         if note:
             self.splitter.add_paragraph(note)
         self.queue += self.splitter.take(final=True)
+        # The last piece of text goes with the closing call; a card last in line is shown before it.
+        keep = 1 if self.queue and not isinstance(self.queue[-1], CardSegment) else 0
         try:
-            await self._write_queue(keep=1)
+            await self._write_queue(keep=keep)
             if self.queue and self.queue[0].starts_message:
                 await self._end_message()
             self._marking = complete
@@ -288,6 +337,8 @@ class SlackReply:
                 self.on_message(self.message_ts[-1])
         self._apply(event)
         self.shown = shows
+        if event is Event.UPDATED:
+            self._card_lines = []  # the update replaced the cards, with their lines in `shows`
         self._last_call_landed = True
 
     # --- writing ----------------------------------------------------------------------------------
@@ -308,7 +359,10 @@ class SlackReply:
         if self.queue:
             self.queue.pop(0)
 
-    async def _write(self, segment: Segment) -> None:
+    async def _write(self, segment: Segment | CardSegment) -> None:
+        if isinstance(segment, CardSegment):
+            await self._show_card(segment)
+            return
         if segment.starts_message:
             await self._end_message()
         if self.state is State.NOTHING_POSTED:
@@ -347,6 +401,88 @@ class SlackReply:
                     logger.warning("streaming refused; posting and updating instead", extra=_error(error))
                     self.capabilities.learn("chat.startStream", channel, error)
         await self._post(text)
+
+    async def _show_card(self, segment: CardSegment) -> None:
+        cards = self.capabilities.task_cards
+        if cards and self.state is State.NOTHING_POSTED and not self.adopt:
+            await self._start_with_card(segment)
+        elif cards and self.state is State.STREAMING:
+            await self._append_card(segment)
+        elif segment.line:
+            await self._show_line(segment.line)
+
+    async def _start_with_card(self, segment: CardSegment) -> None:
+        """Starts the stream with the card. Refused, the stream is started with the card's line instead: if
+        that works, it was the card Slack refused (remembered); if not, streaming itself (posted instead)."""
+        channel = self.target.channel
+        refusal: SlackApiError | None = None
+        if self.capabilities.allows("chat.startStream", channel):
+            try:
+                await self._call(
+                    Event.STREAM_STARTED,
+                    lambda: self.client.chat_startStream(
+                        channel=channel,
+                        thread_ts=self.target.thread_ts,
+                        chunks=[segment.card.chunk()],
+                        recipient_user_id=self.target.recipient_user_id,
+                        recipient_team_id=self.target.recipient_team_id,
+                    ),
+                    shows="",
+                )
+                self._card_shown(segment)
+                return
+            except SLACK_FAILURES as error:
+                if is_refusal(error):
+                    logger.warning("a stream's start with a task card was refused", extra=_error(error))
+                    self.capabilities.learn("chat.startStream", channel, error)
+                    refusal = error
+                else:
+                    logger.warning("a stream's start was lost; looking for it in the thread", extra=_error(error))
+                    if await self._found_in_thread(Event.STREAM_STARTED, ""):
+                        return
+        if segment.line:
+            await self._show_line(segment.line)
+            self._learn_cards_refused(refusal)
+
+    async def _append_card(self, segment: CardSegment) -> None:
+        """Appends the card; where that fails, its line is appended instead (a lost card may have landed:
+        then both show, which is better than neither)."""
+        try:
+            await self._call(
+                Event.APPENDED,
+                lambda: self.client.chat_appendStream(
+                    channel=self.target.channel, ts=self.message_ts[-1], chunks=[segment.card.chunk()]
+                ),
+                shows=self.shown,
+            )
+            self._card_shown(segment)
+            return
+        except SLACK_FAILURES as error:
+            logger.warning("a task card was not shown; showing its line instead", extra=_error(error))
+            refusal = error if is_refusal(error) else None
+        if segment.line:
+            await self._show_line(segment.line)
+            self._learn_cards_refused(refusal)
+
+    def _card_shown(self, segment: CardSegment) -> None:
+        if segment.card.final and segment.line:
+            self._card_lines.append((len(self.shown), segment.line))
+
+    async def _show_line(self, line: str) -> None:
+        """A card's line as text, in the card's place: it is its own paragraph, and the text after it starts
+        another (Markdown shows the blank lines between them as one break)."""
+        if self.state is State.NOTHING_POSTED:
+            await self._start(line)
+        else:
+            await self._append(line)
+
+    def _learn_cards_refused(self, refusal: SlackApiError | None) -> None:
+        """A card refused by a stream that then took its line as text: Slack refuses the chunks themselves."""
+        if refusal is None or self.state is not State.STREAMING or slack_error_code(refusal) in NOT_ABOUT_CHUNKS:
+            return
+        if self.capabilities.task_cards:
+            logger.warning("Slack refuses task cards; tool calls are shown as text lines", extra=_error(refusal))
+        self.capabilities.task_cards = False
 
     async def _adopt(self, ts: str, text: str) -> bool:
         """Takes over an earlier attempt's message: its stream stopped (it may be stopped already), its text
@@ -430,10 +566,12 @@ class SlackReply:
                 # Whether or not a lost append landed, setting the whole text shows it exactly once.
                 logger.warning("stream append failed; stopping the stream and updating instead", extra=_error(error))
                 await self._stop()
-        await self._update(self.shown + text)
+        await self._update(text)
 
-    async def _update(self, text: str, blocks: Blocks = ()) -> None:
-        """Sets the message's whole text: repeating it is harmless, so a lost update is tried once more."""
+    async def _update(self, added: str, blocks: Blocks = ()) -> None:
+        """Sets the message's whole text, what it shows and `added`: repeating it is harmless, so a lost update
+        is tried once more. A streamed message's task cards are replaced with it: their lines take their place."""
+        text = self._with_card_lines(self.shown + added)
         fallback, message_blocks = _markdown_message(text, blocks)
         metadata = self._metadata()
 
@@ -477,7 +615,15 @@ class SlackReply:
         if self.state is State.STREAMING:
             self._apply(Event.STOP_FAILED)
         if text or blocks or self._metadata():
-            await self._update(self.shown + text, blocks)
+            await self._update(text, blocks)
+
+    def _with_card_lines(self, text: str) -> str:
+        """`text` (the message's) with the lines of the cards it showed in their places (until an update
+        that replaced them landed)."""
+        for at, line in reversed(self._card_lines):
+            # The text after a card starts its own paragraph already, where any came before it.
+            text = text[:at] + (line.rstrip("\n") if text[at:].startswith("\n") else line) + text[at:]
+        return text
 
     async def _stop_bare(self) -> None:
         try:
@@ -495,7 +641,7 @@ class SlackReply:
             await self._stop()
         if self.state is State.UPDATING:
             self._apply(Event.NEXT_MESSAGE)
-            self.shown = ""
+            self.shown, self._card_lines = "", []
 
     async def _close(self, text: str, blocks: Blocks) -> None:
         """The closing call: the last text and the blocks, with the stream's stop or the last update.
@@ -514,7 +660,7 @@ class SlackReply:
         elif self.state is State.NOTHING_POSTED and (text or blocks):
             await self._post(text, blocks)
         elif self.state is State.UPDATING and (text or blocks or self._metadata()):
-            await self._update(self.shown + text, blocks)
+            await self._update(text, blocks)
 
     async def _give_up(self) -> None:
         """After a failure nothing got around: stop an open stream all the same, and close."""

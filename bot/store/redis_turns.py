@@ -56,6 +56,9 @@ RECONNECT_SECONDS = 1.0
 # A live turn renews its lease this many times per lease; one that missed two renewals (its process died or
 # stalled) is stale, and another attempt at its message may take its place.
 RENEWALS = 8
+# Shutdown cancels the wake-up listener up to this many times, waiting this long after each (see close).
+CLOSE_ATTEMPTS = 5
+CLOSE_ATTEMPT_SECONDS = 0.5
 
 # KEYS: queue, lease. ARGV: member, score, lease in ms, stale ms, the member's message prefix. Takes the place
 # of an earlier attempt at the same message whose lease has gone unrenewed (its process died), held or not.
@@ -147,6 +150,7 @@ class RedisTurns:
         self._subscribed = asyncio.Event()
         self._tried = asyncio.Event()  # the first subscription has succeeded or failed
         self._listener: asyncio.Task[None] | None = None
+        self._closed = False
 
     @contextlib.asynccontextmanager
     async def hold(self, key: str, ts: str) -> AsyncIterator[None]:
@@ -209,10 +213,19 @@ class RedisTurns:
             logger.warning("redis unavailable: the turn ends when its lease does", extra={"error": repr(error)})
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+        """Stops the wake-up listener. redis-py can swallow a cancellation (Python 3.11's `asyncio.wait_for`,
+        when a reply comes as the cancellation does) and go back to waiting for the next message, which may
+        never come: shutdown would wait for ever. So the listener is cancelled until it ends, within reason."""
+        self._closed = True
+        listener = self._listener
+        if listener is None:
+            return
+        for _ in range(CLOSE_ATTEMPTS):
+            listener.cancel()
+            await asyncio.wait([listener], timeout=CLOSE_ATTEMPT_SECONDS)
+            if listener.done():
+                return
+        logger.warning("redis wake-ups did not stop; left behind at shutdown")
 
     async def _wait_until_first(self, turn: _Turn, wake: asyncio.Event) -> None:
         while True:
@@ -265,7 +278,7 @@ class RedisTurns:
     async def _listen(self) -> None:
         """Runs for the life of the store; a lost connection is reopened, and meanwhile leases time the waits."""
         outside_deadline()
-        while True:
+        while not self._closed:
             pubsub = self.client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)

@@ -54,6 +54,8 @@ class ToolResult:
     text: str
     is_error: bool = False
     sources: tuple[Source, ...] = ()
+    # What the call found, in a few words for its task card ("3 messages"); else the result's first line.
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,12 +120,18 @@ class Outcome:
     sources: tuple[Source, ...] = ()
     # Time spent waiting for the asker's decision: it does not count against the answer's deadline.
     waited_seconds: float = 0.0
+    summary: str = ""
 
     @property
     def title(self) -> str:
-        if self.spec is None:
-            return _short(self.call.name)
-        return f"{_short(self.spec.remote_name)} ({_short(self.spec.server)})"
+        return call_title(self.call, self.spec)
+
+
+def call_title(call: ToolCall, spec: ToolSpec | None) -> str:
+    """What the answer names a call by: its tool and server (`order_status (orders)`)."""
+    if spec is None:
+        return _short(call.name)
+    return f"{_short(spec.remote_name)} ({_short(spec.server)})"
 
 
 REFUSALS = {
@@ -219,7 +227,8 @@ class Toolbox:
             text = f"{text[: self.result_chars]}\n[… {cut} more characters left out]"
         if result.is_error:
             return Outcome(call, tool.spec, f"The tool reported an error: {text}", "error", result.sources)
-        return Outcome(call, tool.spec, text, "complete", result.sources)
+        summary = safe_text(result.summary, self.secrets, limit=200)
+        return Outcome(call, tool.spec, text, "complete", result.sources, summary=summary)
 
 
 def _short(name: str) -> str:

@@ -5,7 +5,8 @@ One session per server is held open between calls (`McpServerClient`); a server 
 redeployed in between is reached again on a fresh one. A server down at start, or failing since, only
 takes its own tools away: it is logged, named by `python -m bot check`, and listed again before a later
 answer (at most every `RETRY_SECONDS`).
-Header values (a bearer token) are secrets: masked in every error and never logged.
+Header values (a bearer token), and a key in a server's URL, are secrets: masked in every error and never
+logged; the URL is shown only with them masked (`McpServer.shown_url`).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class McpServerClient:
 
     def __init__(self, server: McpServer, secrets: Sequence[str] = ()) -> None:
         self.server = server
-        self.secrets = (*secrets, *(value for _, value in server.headers))
+        self.secrets = (*secrets, *server.secrets)
         # Set when a call could not reach the server, or it said its tools changed: listed again soon.
         self.broken = False
         # One HTTP client per server, kept: making one loads the CA store (some 30 ms of CPU) each time.

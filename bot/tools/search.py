@@ -19,6 +19,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import notices
 from bot.errors import ToolError
 from bot.slack.access import Audience, ConversationAccess, Verdict
 from bot.slack.errors import SLACK_FAILURES, error_name
@@ -106,7 +107,7 @@ class SlackSearch:
             lines.append(f"- {author} in #{channel} on {date}: {hit.get('content') or ''} ({permalink})")
             if permalink:
                 sources.append(Source(permalink, f"#{channel}, {author}, {date}"))
-        return ToolResult("\n".join(lines), sources=tuple(sources))
+        return ToolResult("\n".join(lines), sources=tuple(sources), summary=notices.search_found(len(allowed)))
 
 
 def _date(ts: object) -> str:

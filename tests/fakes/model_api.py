@@ -129,7 +129,8 @@ class FakeModel:
         self.peak_in_flight = 0
         # A text-only model refuses requests with image parts, as Heroku's gpt-oss-120b would.
         self.accepts_images = True
-        # (first user message, started, finished) per request, on the shared monotonic clock.
+        # (last user message, started, finished) per request, on the shared monotonic clock: a tool round's
+        # request is named by the question, not by the tool results it ends with.
         self.timings: list[tuple[str, float, float]] = []
         # The client's address of each request: a repeated one is a connection kept alive and reused.
         self.peers: list[object] = []
@@ -189,7 +190,8 @@ class FakeModel:
             return await self._play(request, script, _wants_usage(body))
         finally:
             self.in_flight -= 1
-            self.timings.append((text_of(body["messages"][-1]), started, time.monotonic()))
+            asked = [message for message in body["messages"] if message["role"] == "user"] or body["messages"]
+            self.timings.append((text_of(asked[-1]), started, time.monotonic()))
 
     async def _play(self, request: web.Request, script: Script, wants_usage: bool) -> web.StreamResponse:
         if isinstance(script, WholeReply):

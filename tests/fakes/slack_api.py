@@ -46,8 +46,11 @@ POSTING_METHODS = frozenset(
 )
 # Bookkeeping of the fake that Slack itself would not return.
 FAKE_ONLY_FIELDS = frozenset(
-    {"visible", "revisions", "streaming", "markdown_text", "finished_at", "changed_at", "metadata"}
+    {"visible", "revisions", "streaming", "markdown_text", "finished_at", "changed_at", "metadata", "chunks", "tasks"}
 )
+# What a `task_update` chunk must and may hold.
+TASK_FIELDS = frozenset({"type", "id", "title", "status", "details", "output", "sources"})
+TASK_STATUSES = frozenset({"pending", "in_progress", "complete", "error"})
 
 
 class ApiError(Exception):
@@ -117,6 +120,9 @@ class FakeSlack(FaultInjection):
         # answers by `channel_types` unless `search_ignores_channel_types` (a fault: a hit the bot must drop).
         self.search_hits: list[dict[str, Any]] = []
         self.search_ignores_channel_types = False
+        # A fault: every call carrying `chunks` is refused with this error (a workspace or client that
+        # takes streamed text but not task cards).
+        self.refuses_chunks: str | None = None
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self.url = ""
@@ -222,6 +228,10 @@ class FakeSlack(FaultInjection):
     def bot_messages(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         return [message for message in self.thread(channel, thread_ts) if message.get("user") == BOT_USER_ID]
 
+    def task_cards(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """The task cards the thread shows (each in its last state), in the order they appeared."""
+        return [task for message in self.bot_messages(channel, thread_ts) for task in message.get("tasks", {}).values()]
+
     def streaming_messages(self) -> list[dict[str, Any]]:
         """Bot messages still streaming anywhere: a stream the bot started and never stopped."""
         return [m for messages in self.messages.values() for m in messages if m.get("streaming")]
@@ -295,14 +305,18 @@ class FakeSlack(FaultInjection):
     def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": self.url.replace("http://", "ws://").replace("/api/", "/socket")}
 
-    async def push_event(self, envelope: dict[str, Any]) -> str:
-        """Sends an Events API envelope over Socket Mode, as Slack does; returns its envelope id."""
-        return await self.push("events_api", envelope, f"env-{envelope['event_id']}")
+    async def push_event(self, envelope: dict[str, Any], retry_attempt: int = 0) -> str:
+        """Sends an Events API envelope over Socket Mode, as Slack does (again, with `retry_attempt`: Slack
+        redelivers an envelope that was not acknowledged); returns its envelope id."""
+        return await self.push("events_api", envelope, f"env-{envelope['event_id']}-{retry_attempt}", retry_attempt)
 
-    async def push(self, envelope_type: str, payload: dict[str, Any], envelope_id: str) -> str:
+    async def push(self, envelope_type: str, payload: dict[str, Any], envelope_id: str, retry_attempt: int = 0) -> str:
         """Sends a Socket Mode envelope (`events_api`, `interactive`, `slash_commands`); returns its id."""
         message = {"envelope_id": envelope_id, "type": envelope_type, "accepts_response_payload": True}
-        await self.sockets[-1].send_json({**message, "payload": payload, "retry_attempt": 0, "retry_reason": ""})
+        reason = "timeout" if retry_attempt else ""
+        await self.sockets[-1].send_json(
+            {**message, "payload": payload, "retry_attempt": retry_attempt, "retry_reason": reason}
+        )
         return envelope_id
 
     async def _respond(self, request: web.Request) -> web.Response:
@@ -386,6 +400,7 @@ class FakeSlack(FaultInjection):
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         message = self._find(str(params["channel"]), str(params["ts"]))
         self._set_content(message, params)
+        message.pop("tasks", None)  # the message's blocks are replaced, its task cards with them
         return {"channel": params["channel"], "ts": message["ts"]}
 
     def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -400,6 +415,9 @@ class FakeSlack(FaultInjection):
         channel = str(params["channel"])
         if channel[0] in "CG" and not (params.get("recipient_user_id") and params.get("recipient_team_id")):
             raise ApiError("invalid_arguments")
+        self._check_chunks(params)
+        if not params.get("markdown_text") and not params.get("chunks"):
+            raise ApiError("invalid_arguments")
         message = self._new_bot_message(channel, str(params["thread_ts"]))
         message["streaming"] = True
         message["visible"] = message["text"] = ""
@@ -411,6 +429,7 @@ class FakeSlack(FaultInjection):
         message = self._find(str(params["channel"]), str(params["ts"]))
         if not message.get("streaming"):
             raise ApiError("message_not_in_streaming_state")
+        self._check_chunks(params)
         self._stream_append(message, params)
         return {"channel": params["channel"], "ts": message["ts"]}
 
@@ -418,6 +437,7 @@ class FakeSlack(FaultInjection):
         message = self._find(str(params["channel"]), str(params["ts"]))
         if not message.get("streaming"):
             raise ApiError("message_not_in_streaming_state")
+        self._check_chunks(params)
         self._stream_append(message, params)
         message["streaming"] = False
         self._set_metadata(message, params)
@@ -428,7 +448,26 @@ class FakeSlack(FaultInjection):
         message["finished_at"] = time.monotonic()
         return {"channel": params["channel"], "ts": message["ts"]}
 
+    def _check_chunks(self, params: dict[str, Any]) -> None:
+        """Chunks as Slack takes them: `task_update` with an id, a title and a known status."""
+        chunks = params.get("chunks")
+        if not chunks:
+            return
+        if self.refuses_chunks:
+            raise ApiError(self.refuses_chunks)
+        for chunk in chunks:
+            if chunk.get("type") != "task_update":
+                raise ApiError("invalid_chunks")
+            if set(chunk) - TASK_FIELDS or not chunk.get("id") or not chunk.get("title"):
+                raise ApiError("invalid_chunks")
+            if chunk.get("status") not in TASK_STATUSES:
+                raise ApiError("invalid_chunks")
+
     def _stream_append(self, message: dict[str, Any], params: dict[str, Any]) -> None:
+        """Text is appended; each task card is kept by its id, updated in place, in the order first seen."""
+        for chunk in params.get("chunks") or []:
+            message.setdefault("chunks", []).append(chunk)
+            message.setdefault("tasks", {})[chunk["id"]] = chunk
         text = str(params.get("markdown_text") or "")
         check_length(text, MARKDOWN_TEXT_LIMIT)
         message["visible"] += text

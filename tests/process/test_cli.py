@@ -351,11 +351,13 @@ async def test_check_names_an_mcp_server_that_is_down_with_the_fix(
     with running_mcp_server() as mcp:
         servers = {
             "orders": {"url": mcp.url, "headers": {"Authorization": f"Bearer {MCP_TOKEN}"}},
-            "billing": {"url": f"http://127.0.0.1:{closed}/mcp", "headers": {"Authorization": f"Bearer {MCP_TOKEN}"}},
+            # Some hosted servers take their key in the URL: never shown, the fix names the URL masked.
+            "billing": {"url": f"http://127.0.0.1:{closed}/mcp?key=billing-key-{MCP_TOKEN}"},
         }
         code, text = await check({**environ, "MCP_SERVERS": json.dumps(servers)})
     assert code == 1
     assert "✓ mcp orders: 6 tools, 1 of them run only once the asker approves" in text
     assert "✗ mcp billing: could not list its tools" in text
+    assert f"check that http://127.0.0.1:{closed}/mcp?key=[redacted] is up" in text
     assert "only its own tools are missing" in text
     assert MCP_TOKEN not in text

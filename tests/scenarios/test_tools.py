@@ -1,8 +1,9 @@
 """Tools end to end: the real app, the fake Slack and model, and a real MCP server on loopback.
 
-A read-only MCP tool answers a question; an action waits for its asker's Approve (anyone else's click is
-refused privately); Slack search is offered only with an action token, searches public channels, and
-drops every hit that someone in the thread may not read."""
+A read-only MCP tool answers a question, and shows in the streamed answer as a task card (its line of
+text where Slack refuses cards or the answer is posted); an action waits for its asker's Approve (anyone
+else's click is refused privately); Slack search is offered only with an action token, searches public
+channels only (in the asker's DM too), and drops every hit that someone in the thread may not read."""
 
 from __future__ import annotations
 
@@ -36,9 +37,15 @@ async def ask(fake_slack: FakeSlack, events: EventSender, text: str, **extra: An
     return question
 
 
+def chunk_calls(fake_slack: FakeSlack) -> list[list[dict[str, Any]]]:
+    """The chunks of every Slack call that carried any, in order."""
+    return [call.params["chunks"] for call in fake_slack.calls if call.params.get("chunks")]
+
+
 async def test_a_read_only_tool_answers_the_question(
     mcp_server: FakeMcp, fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
 ) -> None:
+    """The call shows as one task card, in progress and then complete with what it found; the text is the answer."""
     bot = await bot_factory(MCP_SERVERS=servers(mcp_server))
     events = EventSender(bot.url + "/slack/events", http)
     fake_model.script += [
@@ -53,8 +60,74 @@ async def test_a_read_only_tool_answers_the_question(
     assert "orders__order_status" in offered
     assert "search_slack" not in offered  # the event brought no action token
     assert tool_messages(fake_model.requests[1])[0]["content"] == "Order 7731 shipped on Monday."
+    assert reply == "Order 7731 shipped on Monday."  # the card stands for the call: no line of text
+    [card] = fake_slack.task_cards("C1", question["ts"])
+    assert card["title"] == "order_status (orders)"
+    assert card["status"] == "complete"
+    assert card["output"] == "Order 7731 shipped on Monday."
+    sent = [chunk for chunks in chunk_calls(fake_slack) for chunk in chunks]
+    assert [(chunk["id"], chunk["status"]) for chunk in sent] == [(card["id"], "in_progress"), (card["id"], "complete")]
+
+
+async def test_a_tool_that_fails_shows_an_error_card_without_the_servers_secret(
+    mcp_server: FakeMcp, fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+) -> None:
+    bot = await bot_factory(MCP_SERVERS=servers(mcp_server))
+    events = EventSender(bot.url + "/slack/events", http)
+    fake_model.script += [ToolCalls([("orders__broken", {})]), Reply(["The orders database is down."])]
+    question = await ask(fake_slack, events, "is the orders database up?")
+    [reply] = await fake_slack.wait_for_replies("C1", question["ts"])
+    await bot.runtime.tasks.wait()
+    [card] = fake_slack.task_cards("C1", question["ts"])
+    assert card["status"] == "error"
+    assert card["title"] == "broken (orders)"
+    assert "database down" in card["output"]
+    assert MCP_TOKEN not in json.dumps(chunk_calls(fake_slack))
+    assert reply == "The orders database is down."
+
+
+async def test_where_slack_refuses_task_cards_the_line_stands_in_and_that_is_remembered(
+    mcp_server: FakeMcp, fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+) -> None:
+    """Refused on the first card, the answer shows the call's line; later answers send no cards at all."""
+    bot = await bot_factory(MCP_SERVERS=servers(mcp_server))
+    events = EventSender(bot.url + "/slack/events", http)
+    fake_slack.refuses_chunks = "invalid_arguments"
+    for order in (7731, 7732):
+        fake_model.script += [ToolCalls([("orders__order_status", {"order": order})]), Reply([f"Order {order}: sent."])]
+    first = await ask(fake_slack, events, "status of 7731?")
+    [reply] = await fake_slack.wait_for_replies("C1", first["ts"])
+    assert reply.startswith("_:white_check_mark: Used order_status (orders)_\n\n")
+    assert reply.endswith("Order 7731: sent.")
+    refused = len([call for call in fake_slack.calls if call.params.get("chunks")])
+    assert refused >= 1
+    second = await ask(fake_slack, events, "and 7732?")
+    [reply] = await fake_slack.wait_for_replies("C1", second["ts"])
+    await bot.runtime.tasks.wait()
     assert "Used order_status (orders)" in reply
-    assert reply.rstrip().endswith("Order 7731 shipped on Monday.")
+    assert reply.endswith("Order 7732: sent.")
+    assert len([call for call in fake_slack.calls if call.params.get("chunks")]) == refused
+    assert fake_slack.task_cards("C1", first["ts"]) == fake_slack.task_cards("C1", second["ts"]) == []
+
+
+async def test_a_posted_answer_shows_each_call_as_its_line(
+    mcp_server: FakeMcp, fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
+) -> None:
+    bot = await bot_factory(MCP_SERVERS=servers(mcp_server), SLACK_STREAMING="false")
+    events = EventSender(bot.url + "/slack/events", http)
+    fake_model.script += [
+        ToolCalls([("orders__order_status", {"order": 7731}), ("orders__broken", {})], text="Let me look."),
+        Reply(["It shipped."]),
+    ]
+    question = await ask(fake_slack, events, "status of 7731?")
+    await fake_slack.wait_for_replies("C1", question["ts"])
+    await bot.runtime.tasks.wait()
+    [reply] = fake_slack.bot_replies("C1", question["ts"])
+    assert reply == (
+        "Let me look.\n\n_:white_check_mark: Used order_status (orders)_\n\n"
+        "_:warning: Could not use broken (orders)_\n\nIt shipped."
+    )
+    assert chunk_calls(fake_slack) == []
 
 
 async def approval_request(fake_slack: FakeSlack, question: dict[str, Any]) -> dict[str, Any]:
@@ -170,6 +243,41 @@ async def test_search_is_public_only_and_drops_what_the_thread_may_not_see(
     assert "**Sources**" in reply
     assert "https://test.slack.com/archives/C2/p1764000000000100" in reply
     assert "GSECRET" not in reply
+    [card] = fake_slack.task_cards("C1", question["ts"])
+    assert card["title"] == "search_slack (Slack)"
+    assert card["output"] == "Found 1 message everyone here may see."
+    assert [source["url"] for source in card["sources"]] == ["https://test.slack.com/archives/C2/p1764000000000100"]
+    assert "GSECRET" not in json.dumps(chunk_calls(fake_slack))
+    assert "layoffs" not in json.dumps(chunk_calls(fake_slack))
+
+
+async def test_search_in_the_askers_own_dm_stays_public(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot: RunningBot, events: EventSender
+) -> None:
+    """Private, IM and MPIM search take user-token scopes (Slack's Real-time Search API): with the bot's
+    token, search is public even where only the asker reads the answer."""
+    fake_slack.private_channels["GSECRET"] = {"UALICE"}
+    fake_slack.search_hits = [
+        {
+            "author_name": "Alice",
+            "author_user_id": "UALICE",
+            "channel_id": "GSECRET",
+            "channel_name": "secret",
+            "message_ts": "1764000000.000200",
+            "content": "My own private note about the freeze.",
+            "permalink": "https://test.slack.com/archives/GSECRET/p1764000000000200",
+        }
+    ]
+    fake_model.script += [ToolCalls([("search_slack", {"query": "freeze"})]), Reply(["Nothing public on that."])]
+    dm = fake_slack.dm_channel("UALICE")
+    token = {"assistant_thread": {"action_token": ACTION_TOKEN}}
+    question = fake_slack.post_as_person(dm, "UALICE", "what about the freeze?", **token)
+    await events.message(question, channel_type="im")
+    [reply] = await fake_slack.wait_for_replies(dm, question["ts"])
+    [search] = fake_slack.calls_to("assistant.search.context")
+    assert search.params["channel_types"] == "public_channel"
+    assert "private note" not in tool_messages(fake_model.requests[1])[0]["content"]
+    assert reply == "Nothing public on that."
 
 
 async def test_where_the_workspace_lacks_search_it_is_not_offered_again(
@@ -179,8 +287,9 @@ async def test_where_the_workspace_lacks_search_it_is_not_offered_again(
     fake_model.script += [ToolCalls([("search_slack", {"query": "freeze"})]), Reply(["I could not search."])]
     token = {"assistant_thread": {"action_token": ACTION_TOKEN}}
     first = await ask(fake_slack, events, "what about the freeze?", **token)
-    [reply] = await fake_slack.wait_for_replies("C1", first["ts"])
-    assert "Could not use search_slack" in reply
+    await fake_slack.wait_for_replies("C1", first["ts"])
+    [card] = fake_slack.task_cards("C1", first["ts"])
+    assert (card["title"], card["status"]) == ("search_slack (Slack)", "error")
     assert "not_allowed" in tool_messages(fake_model.requests[1])[0]["content"]
     second = await ask(fake_slack, events, "and the deploys?", **token)
     await fake_slack.wait_for_replies("C1", second["ts"])

@@ -112,3 +112,13 @@ def test_a_file_name_or_catchup_argument_in_a_code_span_pings_no_one() -> None:
                 assert sequence not in notice
                 assert sequence not in to_mrkdwn(notice)
             assert outside.replace("<", "").replace(">", "") in notice.replace(WORD_JOINER, "")
+
+
+def test_an_answer_lists_its_first_sources_and_counts_the_rest() -> None:
+    """Three searches may find 60 messages: the answer ends with ten links and a count, not sixty lines."""
+    sources = [(f"https://test.slack.com/archives/C2/p{index}", f"#deploys, Dana, {index}") for index in range(25)]
+    footer = notices.sources_footer(sources)
+    assert footer.count("https://") == notices.FOOTER_SOURCES
+    assert footer.splitlines()[-1] == "- _and 15 more_"
+    assert "p9)" in footer
+    assert "p10)" not in footer

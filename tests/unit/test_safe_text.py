@@ -44,10 +44,12 @@ def test_the_cut_never_splits_a_mask() -> None:
     [KEY[:12], KEY[10:30], KEY[-9:], KEY[:9] + "****" + KEY[-9:]],
     ids=["prefix", "middle", "suffix", "both-ends"],
 )
-def test_any_piece_of_eight_or_more_characters_of_a_secret_is_masked(echo: str) -> None:
-    safe = safe_text(f"the service echoed {echo}!", ["not-this-one-at-all", KEY])
+@pytest.mark.parametrize("before", ["", "a long error text " * 20], ids=["short", "long"])
+def test_any_piece_of_eight_or_more_characters_of_a_secret_is_masked(echo: str, before: str) -> None:
+    """Short text is looked through in plain code and long text by RE2: both find every piece."""
+    safe = safe_text(f"{before}the service echoed {echo}!", ["not-this-one-at-all", KEY])
     assert leaks(safe, KEY) == []
-    assert safe.startswith(f"the service echoed {REDACTED}")
+    assert safe.startswith(f"{before}the service echoed {REDACTED}")
     assert safe.endswith(f"{REDACTED}!")
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 
+import phonenumbers
 import pytest
+import stdnum
+from phonenumbers import PhoneMetadata
 
+from bot.answer import redaction
 from bot.answer.asking import model_request
 from bot.answer.redaction import Redactor, private_names
 from bot.model.messages import ChatMessage
@@ -400,3 +406,35 @@ def test_operator_patterns_read_digits_words_and_spaces_as_python_does() -> None
     assert redactor.redact("1\u20032-x") == "[redacted]"
     assert redactor.redact("a\\d ad") == "[redacted] ad"
     assert redactor.redact("ézz !zz") == "ézz [redacted]"
+
+
+def test_the_fewest_digits_each_number_check_needs_are_those_of_the_registries() -> None:
+    """Text with fewer digits skips a check: the counts must be what stdnum's and libphonenumber's data say."""
+    iban_registry = (Path(stdnum.__file__).parent / "iban.dat").read_text().splitlines()
+    digits_in_bban = [
+        sum(int(count) for count, kind in re.findall(r"(\d+)!([nac])", line.split('bban="')[1]) if kind == "n")
+        for line in iban_registry
+        if 'bban="' in line
+    ]
+    assert 2 + min(digits_in_bban) == redaction.IBAN_DIGITS
+    regions = [PhoneMetadata.metadata_for_region(region) for region in phonenumbers.SUPPORTED_REGIONS]
+    assert (
+        min(
+            min(length for length in region.general_desc.possible_length if length > 0) + len(str(region.country_code))
+            for region in regions
+            if region is not None and region.general_desc.possible_length
+        )
+        == redaction.PHONE_DIGITS
+    )
+
+
+def test_a_secrets_name_in_other_cases_and_scripts_is_found_as_re2_folds_it() -> None:
+    """RE2's (?i) matches the long s (U+017F) for `s`: the quick check for a name looks in case-folded text."""
+    name = "AWS_\u017fECRET_ACCESS_KEY="
+    assert Redactor().redact(name + "A" * 40) == name + "[AWS secret key]"
+    assert Redactor().redact("Authorization: BEARER abcdefgh12345678") == "Authorization: BEARER [token]"
+
+
+def test_digits_of_other_scripts_count_for_the_number_checks() -> None:
+    arabic_indic = "".join(chr(0x0660 + int(digit)) for digit in "4155550100")
+    assert Redactor().redact("call me at " + arabic_indic) == "call me at [phone number]"

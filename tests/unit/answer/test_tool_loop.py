@@ -17,6 +17,7 @@ from bot.errors import ModelHTTPError, ToolError
 from bot.model.client import Answer, ModelClient
 from bot.model.messages import ChatMessage, ToolCall
 from bot.settings import Settings
+from bot.slack.rendering import CardText
 from bot.tools.base import Decision, Source, Toolbox, ToolResult, ToolSpec
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Reply, ToolCalls, text_of, tool_messages
 from tests.settings_env import REQUIRED
@@ -272,3 +273,56 @@ async def test_a_400_about_one_answers_tool_history_does_not_turn_tools_off_for_
     await run_ask(model, Toolbox([FakeTool("status")]))
     assert len(fake_model.requests) == 3
     assert fake_model.requests[-1].get("tools"), "tools were turned off for the model by one answer's 400"
+
+
+async def run_ask_items(model: ModelClient, toolbox: Toolbox, approver: Approving | None = None) -> list[str]:
+    """What the loop yields, each item as it came (task cards among the text)."""
+    items: list[str] = []
+
+    async def consume(stream: AsyncIterator[str]) -> None:
+        async for text in stream:
+            items.append(text)
+
+    await ask(model, MESSAGES, settings(), consume, Answer(), toolbox=toolbox, approver=approver, run=ToolRun())
+    return items
+
+
+async def test_each_call_is_a_task_card_in_progress_then_done_with_its_output_and_sources(
+    model: ModelClient, fake_model: FakeModel
+) -> None:
+    """A card per call, its id the same from start to end and new for every call, also when a model repeats
+    call ids across rounds; its output is the result's first line, redacted as the model's copy is."""
+    status = FakeTool("status", "Shipped to ana@example.com on Monday.\nMore lines.")
+    fake_model.script += [
+        ToolCalls([("orders__status", {"order": 1})]),
+        ToolCalls([("orders__status", {"order": 2})]),  # the fake model names this call as the one before
+        Reply(["Both shipped."]),
+    ]
+    items = await run_ask_items(model, Toolbox([status]))
+    cards = [item.card for item in items if isinstance(item, CardText)]
+    assert [(card.id, card.status) for card in cards] == [
+        ("tool-1", "in_progress"),
+        ("tool-1", "complete"),
+        ("tool-2", "in_progress"),
+        ("tool-2", "complete"),
+    ]
+    done = cards[1]
+    assert done.title == "status (orders)"
+    assert done.output.startswith("Shipped to ")
+    assert "ana@example.com" not in done.output
+    assert done.sources == (("https://example.slack.com/archives/C1/p1", "a message"),)
+    lines = [str(item) for item in items if isinstance(item, CardText)]
+    assert lines[0] == ""  # a card in progress has no line
+    assert "Used status (orders)" in lines[1]  # the line that stands in for the card
+
+
+async def test_a_failed_or_refused_call_is_an_error_card_that_says_why(
+    model: ModelClient, fake_model: FakeModel
+) -> None:
+    broken, action = FakeTool("broken", "fail"), FakeTool("restart", read_only=False)
+    fake_model.script += [ToolCalls([("orders__broken", {}), ("orders__restart", {})]), Reply(["Sorry."])]
+    items = await run_ask_items(model, Toolbox([broken, action]), Approving(Decision.DENIED))
+    failed, refused = [item.card for item in items if isinstance(item, CardText) and item.card.final]
+    assert (failed.status, failed.output) == ("error", "The tool failed: the server said: internal error")
+    assert (refused.status, refused.output) == ("error", "Not run: the person who asked refused it.")
+    assert action.calls == []

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.files import workers
 from bot.files.workers import BUSY, IMAGE_TOO_LARGE, TOO_COMPLEX, FileParsers, Job, Parsed, ParseLimits, State, Worker
 from tests.files_data import ENDLESS_PAGES, endless_pdf, pdf, screenshot, shared_stream_pdf
 
@@ -242,3 +243,33 @@ async def test_a_progressive_jpeg_too_large_to_decode_in_a_worker_is_named_too_l
     assert parsed.not_read == IMAGE_TOO_LARGE
     assert parsed.detail.startswith("8,000 x 6,000 pixels; I read a progressive JPEG up to ")
     assert (await parsers.parse(job, progressive_jpeg(6000, 4000))).image.startswith("data:image/")
+
+
+def test_an_error_no_reader_foresaw_makes_the_file_unreadable_and_names_only_its_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The message may quote the file: the bot's log gets the error's type, the thread the usual notice."""
+
+    def failing(data: bytes) -> str:
+        raise KeyError("card 4111 1111 1111 1111")
+
+    monkeypatch.setattr(workers, "decode_text", failing)
+    assert workers.parse(TEXT, b"anything") == Parsed(not_read=workers.UNREADABLE, error="KeyError")
+
+
+async def test_what_a_worker_writes_to_stderr_never_reaches_the_bots_log(
+    parsers: FileParsers, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A worker that crashes prints a traceback, which may quote the file: it must not land raw in the log."""
+    assert await parsers.parse(TEXT, b"first") == Parsed(text="first")
+    [worker] = parsers.workers
+    stdin = worker.process.stdin
+    assert stdin is not None
+    # Python's traceback quotes the bad size: `invalid literal for int() with base 10: '4111 ...'`.
+    header = b'{"kind": "text", "name": "a.txt", "max_pdf_pages": 1, "max_text_chars": 1, "size": "4111 1111"}'
+    stdin.write(workers.LENGTH.pack(len(header)) + header)
+    await stdin.drain()
+    assert await worker.process.wait() != 0
+    captured = capfd.readouterr()
+    assert "4111" not in captured.err + captured.out
+    assert await parsers.parse(TEXT, b"next") == Parsed(text="next")

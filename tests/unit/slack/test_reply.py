@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.errors import SLACK_FAILURES
-from bot.slack.rendering import MessageSplitter
+from bot.slack.rendering import CardText, MessageSplitter, TaskCard
 from bot.slack.reply import (
     TRANSITIONS,
     Event,
@@ -359,3 +359,143 @@ async def test_only_the_call_that_completes_an_answer_marks_it_and_a_handed_on_r
     again = reply_for_question(client, [], [])
     await write_answer(again)
     assert [call.method for call in fake_slack.calls if call.params.get("metadata")] == ["chat.stopStream"]
+
+
+# --- task cards -----------------------------------------------------------------------------------------
+
+LINE = "\n\n_:white_check_mark: Used order_status (orders)_\n\n"
+RUNNING = CardText("", TaskCard("tool-1", "order_status (orders)", "in_progress"))
+DONE = CardText(LINE, TaskCard("tool-1", "order_status (orders)", "complete", "Shipped.", (("https://x/1", "#a"),)))
+
+
+async def write_answer_with_card(reply: SlackReply, *, text_first: bool) -> None:
+    """A tool call's card in progress, then complete, among the pieces (or before any: it starts the stream)."""
+    pieces = list(PIECES)
+    if text_first:
+        reply.add(pieces.pop(0))
+        await reply.flush()
+    reply.add_task(RUNNING)
+    await reply.flush()
+    reply.add_task(DONE)
+    for piece in pieces:
+        reply.add(piece)
+        await reply.flush()
+    await reply.finish(NOTE, blocks=BUTTONS)
+
+
+def cards_shown(fake_slack: FakeSlack) -> list[dict[str, Any]]:
+    return fake_slack.task_cards("C1", "1700000000.000001")
+
+
+@pytest.mark.parametrize("text_first", [True, False], ids=["card_after_text", "card_first"])
+@pytest.mark.parametrize("method", ["chat.startStream", "chat.appendStream", "chat.stopStream", "chat.update"])
+@pytest.mark.parametrize("failure", list(FAILURES))
+@pytest.mark.parametrize("times", [1, 50], ids=["once", "always"])
+async def test_a_card_through_every_failure_keeps_the_rules_and_is_shown_as_a_card_or_its_line(
+    fake_slack: FakeSlack, client: AsyncWebClient, method: str, failure: str, times: int, text_first: bool
+) -> None:
+    """Every stream stopped; the model's text shown exactly once; the call's outcome shown, as a card or as its
+    line (a lost card may have landed, so both may show), its line at most once."""
+    fake_slack.faults[method] = [FAILURES[failure]] * times
+    reply = new_reply(client)
+    try:
+        await write_answer_with_card(reply, text_first=text_first)
+    except SLACK_FAILURES:
+        complete = False
+    else:
+        complete = True
+    messages = fake_slack.bot_messages("C1", "1700000000.000001")
+    shown = "".join(message["visible"] for message in messages)
+    assert shown.count(LINE.strip()) <= 1
+    without_line = shown.replace(LINE.strip(), "")
+    stoppable = not (method == "chat.stopStream" and times > 1)
+    assert not stoppable or fake_slack.streaming_messages() == []
+    expected = "".join(PIECES) + NOTE
+    if complete:
+        assert squeezed(without_line) == squeezed(expected)
+        done = [card for card in cards_shown(fake_slack) if card["status"] == "complete"]
+        assert done or LINE.strip() in shown, "the call's outcome is shown"
+    else:
+        assert squeezed(expected).startswith(squeezed(without_line))
+    assert reply.state is State.CLOSED
+
+
+async def test_a_card_is_sent_in_its_place_among_the_text_and_updated_in_place(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    reply = new_reply(client)
+    await write_answer_with_card(reply, text_first=True)
+    calls = [(call.method, call.params.get("markdown_text"), call.params.get("chunks")) for call in fake_slack.calls]
+    assert calls[0] == ("chat.startStream", PIECES[0], None)
+    assert calls[1] == ("chat.appendStream", None, [RUNNING.card.chunk()])
+    assert calls[2] == ("chat.appendStream", None, [DONE.card.chunk()])
+    [message] = fake_slack.bot_messages("C1", "1700000000.000001")
+    assert message["visible"].startswith(PIECES[0] + "\n\n" + PIECES[1])  # the text after a card: a new paragraph
+    assert cards_shown(fake_slack) == [DONE.card.chunk()]
+    assert DONE.card.chunk()["sources"] == [{"type": "url", "url": "https://x/1", "text": "#a"}]
+
+
+async def test_a_card_first_starts_the_stream_and_the_text_continues_its_message(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    reply = new_reply(client)
+    await write_answer_with_card(reply, text_first=False)
+    [message] = fake_slack.bot_messages("C1", "1700000000.000001")
+    first = fake_slack.calls[0]
+    assert (first.method, first.params["chunks"]) == ("chat.startStream", [RUNNING.card.chunk()])
+    assert message["visible"] == "".join(PIECES) + "\n\n" + NOTE
+    assert cards_shown(fake_slack) == [DONE.card.chunk()]
+
+
+@pytest.mark.parametrize("text_first", [True, False], ids=["card_after_text", "card_first"])
+async def test_cards_refused_by_a_stream_that_takes_text_become_lines_for_the_process(
+    fake_slack: FakeSlack, client: AsyncWebClient, text_first: bool
+) -> None:
+    fake_slack.refuses_chunks = "invalid_arguments"
+    capabilities = SlackCapabilities()
+    target = ReplyTarget("C1", "1700000000.000001", "UALICE", "T0001")
+    reply = SlackReply(client, target, capabilities)
+    await write_answer_with_card(reply, text_first=text_first)
+    [message] = fake_slack.bot_messages("C1", "1700000000.000001")
+    assert LINE.strip() in message["visible"]
+    assert squeezed(message["visible"].replace(LINE.strip(), "")) == squeezed("".join(PIECES) + NOTE)
+    assert capabilities.task_cards is False
+    tried = len([call for call in fake_slack.calls if call.params.get("chunks")])
+    later = SlackReply(client, ReplyTarget("C1", "1700000000.000009", "UALICE", "T0001"), capabilities)
+    await write_answer_with_card(later, text_first=text_first)
+    assert len([call for call in fake_slack.calls if call.params.get("chunks")]) == tried
+    assert LINE.strip() in fake_slack.bot_replies("C1", "1700000000.000009")[0]
+
+
+async def test_a_card_refused_for_another_reason_leaves_cards_on(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    """A stream that refuses the card's line too (the stream itself is refused): cards are not blamed."""
+    fake_slack.faults["chat.appendStream"] = [Fault(error="not_allowed")] * 50
+    capabilities = SlackCapabilities()
+    reply = SlackReply(client, ReplyTarget("C1", "1700000000.000001", "UALICE", "T0001"), capabilities)
+    await write_answer_with_card(reply, text_first=True)
+    assert capabilities.task_cards is True
+    assert LINE.strip() in fake_slack.bot_replies("C1", "1700000000.000001")[0]
+
+
+async def test_a_posted_answer_takes_the_line_and_never_a_card(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    reply = new_reply(client, streaming=False)
+    await write_answer_with_card(reply, text_first=True)
+    assert [call for call in fake_slack.calls if call.params.get("chunks")] == []
+    [text] = fake_slack.bot_replies("C1", "1700000000.000001")
+    assert text == PIECES[0] + LINE + "".join(PIECES[1:]) + "\n\n" + NOTE
+
+
+async def test_a_repaired_stream_keeps_its_cards_as_lines(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    """A stream whose later append is lost is set whole with chat.update, which replaces its cards: the
+    finished card's line takes its place."""
+    reply = new_reply(client)
+    reply.add(PIECES[0])
+    await reply.flush()
+    reply.add_task(DONE)
+    await reply.flush()
+    fake_slack.faults["chat.appendStream"] = [Fault(status=500)]
+    reply.add(PIECES[1])
+    await reply.flush()
+    await reply.finish(NOTE)
+    [text] = fake_slack.bot_replies("C1", "1700000000.000001")
+    assert text == PIECES[0] + LINE + PIECES[1] + "\n\n" + NOTE

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from bot.errors import ConfigurationError
+from bot.logs import configure_logging
 from bot.model.messages import ToolCall
 from bot.settings import Settings
 from bot.tools.base import NoApprover, Toolbox
@@ -203,3 +207,50 @@ async def test_an_action_is_never_tried_twice_even_where_it_needs_no_approval() 
         tool = mcp_types.Tool(name="t", input_schema={"type": "object"}, annotations=hints)
         await McpTool(client, tool).call({})
     assert asked == [False, True, False]
+
+
+URL_KEY = "url-key-0123456789abcdef"
+
+
+async def test_a_key_in_a_servers_url_is_never_logged_or_shown(mcp_server: FakeMcp) -> None:
+    """A key in the query (`?key=…`), a password or a user name before the host: masked in the servers'
+    problems (an HTTP error names the URL whole), in every log line, and kept out of the settings' repr."""
+    port = closed_port()
+    config = settings(
+        {
+            "orders": {"url": f"{mcp_server.url}?key={URL_KEY}&format=json"},  # no bearer token: a 401 naming the URL
+            "billing": {"url": f"http://admin:pw-{URL_KEY}@127.0.0.1:{port}/mcp"},
+            "stock": {"url": f"http://{URL_KEY}@127.0.0.1:{port}/mcp"},
+        }
+    )
+    assert URL_KEY not in repr(config)
+    assert f"pw-{URL_KEY}" in config.secrets
+    log = io.StringIO()
+    configure_logging("DEBUG", config.secrets, log)
+    try:
+        tools, _ = await toolbox_for(config)
+        # What a library's error or log line may say: the URL whole (httpx names it in an HTTPStatusError).
+        named = [tools.clients[index].describe(RuntimeError(f"for url {server.url}")) for index, server in
+                 enumerate(config.mcp_servers)]  # fmt: skip
+        for server in config.mcp_servers:
+            logging.getLogger("mcp").warning("HTTP Request: POST %s", server.url)
+    finally:
+        logging.getLogger().handlers.clear()
+    assert set(tools.problems) == {"orders", "billing", "stock"}
+    shown = json.dumps([tools.problems, named]) + log.getvalue()
+    assert "MCP server unavailable" in log.getvalue()
+    assert log.getvalue().count("HTTP Request: POST http://") == 3
+    assert URL_KEY not in shown
+    assert "pw-url-key" not in shown
+    assert [server.shown_url for server in config.mcp_servers] == [
+        f"{mcp_server.url}?key=[redacted]&format=[redacted]",
+        f"http://[redacted]@127.0.0.1:{port}/mcp",
+        f"http://[redacted]@127.0.0.1:{port}/mcp",
+    ]
+
+
+def test_a_url_the_settings_refuse_is_named_without_its_key() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        settings({"orders": {"url": f"ftp://files.example/mcp?key={URL_KEY}"}})
+    assert "url must be an http(s) URL" in str(refused.value)
+    assert URL_KEY not in str(refused.value)
