@@ -8,6 +8,8 @@
                                                      the lengths and the capacity of 300-piece answers
     python -m bench limits                           questions a minute one workspace sustains under
                                                      Slack's published per-method rate limits
+    python -m bench durability                       crashes, deploys and a Redis restart mid-answer: every
+                                                     question answered once, in order (bench/durability.py)
     python -m bench tools                            answers with one MCP call each (a loopback MCP
                                                      server), next to the same answers without tools
 
@@ -34,6 +36,10 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from bench.durability import SITUATIONS as DURABILITY_SITUATIONS
+from bench.durability import Options as DurabilityOptions
+from bench.durability import run_durability
+from bench.durability import save as save_durability
 from tests.bot_process import free_port
 from tests.fakes.events import SIGNING_SECRET
 from tests.fakes.mcp_server import MCP_TOKEN
@@ -124,9 +130,11 @@ async def run_once(
     follow_ups: bool = False,
     deadline: float = 60,
     tool_call: bool = False,
+    redis: bool = False,
 ) -> dict[str, Any]:
     """`slack_limits` enforces Slack's published rate limits, their windows shortened that many times;
-    with `tool_call`, every answer calls a tool of a loopback MCP server once before it answers."""
+    with `tool_call`, every answer calls a tool of a loopback MCP server once before it answers; `redis` runs
+    the bot with REDIS_URL, on a redis-server of its own (persistence off)."""
     limits = ["--slack-limits", str(slack_limits)] if slack_limits else []
     limits += ["--tool-call"] if tool_call else []
     command = [sys.executable, "-m", "bot"]
@@ -138,6 +146,7 @@ async def run_once(
         "--screenshot-kb", str(screenshot_kb), *limits, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     bot: asyncio.subprocess.Process | None = None
+    redis_server: asyncio.subprocess.Process | None = None
     RESULTS.mkdir(parents=True, exist_ok=True)
     bot_log = (RESULTS / "bot.log").open("w")
     try:
@@ -159,6 +168,14 @@ async def run_once(
         if tool_call:
             servers = {"orders": {"url": urls["mcp"], "headers": {"Authorization": f"Bearer {MCP_TOKEN}"}}}
             bot_env["MCP_SERVERS"] = json.dumps(servers)
+        if redis:
+            redis_port = free_port()
+            redis_server = await start(
+                "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                stdout=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            await _wait_redis(redis_port)
+            bot_env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
         bot = await start(*command, env=bot_env, stdout=bot_log)
         async with aiohttp.ClientSession() as http:
             await _wait_healthy(http, f"http://127.0.0.1:{port}/health", bot)
@@ -181,7 +198,7 @@ async def run_once(
                 os.kill(bot_pid, signal.SIGTERM)
                 await asyncio.wait_for(bot.wait(), timeout=60)  # py-spy writes the profile as the bot ends
     finally:
-        for process in (bot, fakes):
+        for process in (bot, fakes, redis_server):
             if process is not None:
                 await stop(process)
         bot_log.close()
@@ -203,6 +220,20 @@ def _child_pid(pid: int) -> int:
     if not children:
         raise RuntimeError("py-spy started no bot; see bench/results/bot.log")
     return int(children[0])
+
+
+async def _wait_redis(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            await writer.wait_closed()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start") from None
+            await asyncio.sleep(0.1)
 
 
 async def _wait_healthy(http: aiohttp.ClientSession, url: str, process: asyncio.subprocess.Process) -> None:
@@ -260,6 +291,7 @@ def _figures(
         "model_latency_s": latency,
         "answered": answered,
         "duplicates": stats["duplicates"],
+        "duplicated_threads": stats.get("duplicated", []),
         "answers_with_wrong_text": stats["wrong_text"],
         "refused_deliveries": refused,
         "ack_ms": {"p50": percentile(acks, 0.5), "p99": percentile(acks, 0.99), "max": max(acks, default=0)},
@@ -468,6 +500,7 @@ def main() -> None:
     one.add_argument("--rate", type=float, default=100, help="conversations per second; 0 for a burst")
     one.add_argument("--profile", action="store_true", help="sample the bot with py-spy (bench/results/profile.txt)")
     one.add_argument("--screenshot-kb", type=int, default=0, help="each question carries a screenshot this large")
+    one.add_argument("--redis", action="store_true", help="with REDIS_URL: durable intake and the question queue")
     lengths = commands.add_parser("lengths", help="answers of 20, 50, 300 and 1,000 pieces, with plots")
     capacity = commands.add_parser("capacity", help="the capacity point for one answer length, and overload")
     capacity.add_argument("--start-rate", type=float, default=20, help="the first arrival rate tried, per second")
@@ -488,17 +521,42 @@ def main() -> None:
         command.add_argument(
             "--piece-rate", type=float, default=None, help="pieces streamed per second (sets --latency from --chunks)"
         )
+    durability = commands.add_parser("durability", help="crashes, deploys and Redis restarts in the middle of answers")
+    durability.add_argument("--situation", choices=DURABILITY_SITUATIONS, action="append", help="run only this one")
+    durability.add_argument("--answer-seconds", default="4,8", help="each answer streams between these, s")
+    durability.add_argument("--fault-at", type=float, default=2.5, help="the fault, s after the first question")
+    durability.add_argument("--retry-factor", type=float, default=10, help="Slack retries this many times sooner")
+    durability.add_argument("--kill-after", type=float, default=30, help="SIGKILL this long after SIGTERM, s")
+    durability.add_argument("--without-redis", action="store_true", help="the same, without Redis")
     arguments = parser.parse_args()
     piece_rate = getattr(arguments, "piece_rate", None) or PIECE_RATE
     if arguments.command == "run":
         latency = latency_for(arguments.chunks, arguments.piece_rate) if arguments.piece_rate else arguments.latency
         result = run(
             run_once(
-                arguments.count, arguments.rate, latency, arguments.chunks, arguments.profile, arguments.screenshot_kb
+                arguments.count,
+                arguments.rate,
+                latency,
+                arguments.chunks,
+                arguments.profile,
+                arguments.screenshot_kb,
+                redis=arguments.redis,
             )
         )
+        result["redis"] = arguments.redis
         print(summary(result))
         save("run", [result])
+    elif arguments.command == "durability":
+        low, high = (float(value) for value in arguments.answer_seconds.split(","))
+        options = DurabilityOptions(
+            answer_seconds=(low, high),
+            fault_at=arguments.fault_at,
+            retry_factor=arguments.retry_factor,
+            kill_after=arguments.kill_after,
+            redis=not arguments.without_redis,
+        )
+        results = run(run_durability(arguments.situation or list(DURABILITY_SITUATIONS), options))
+        save_durability(results, options)
     elif arguments.command == "limits":
         rates = [int(rate) for rate in arguments.per_minute.split(",")]
         run(run_limits(rates, arguments.minutes, arguments.time_scale, arguments.latency, arguments.chunks))

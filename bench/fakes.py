@@ -127,6 +127,12 @@ async def _serve(latency_seconds: float, chunks: int, screenshot_kb: int, time_s
                     Counter([*(call.method for call in slack.calls), *("file download" for _ in slack.downloads)])
                 ),
                 "downloads": len(slack.downloads),
+                # A few threads answered more than once, as the fake holds them, to see what happened.
+                "duplicated": [
+                    [{k: m.get(k) for k in ("ts", "metadata", "streaming", "revisions")} for m in found]
+                    for found in list(answers.values())
+                    if len(found) > 1
+                ][:3],
             }
         )
 

@@ -26,6 +26,7 @@ class Outcome(StrEnum):
     SLACK_ERROR = "slack_error"
     STOPPED_BY_SHUTDOWN = "stopped_by_shutdown"
     HANDED_BACK = "handed_back"
+    GAVE_UP = "gave_up"
     ALREADY_ANSWERED = "already_answered"
     CANNOT_READ = "cannot_read"
     NOTHING_TO_SUMMARIZE = "nothing_to_summarize"

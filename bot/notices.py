@@ -23,6 +23,13 @@ TRY_AGAIN = "Please try again in a moment."
 RESTARTING = ":arrows_counterclockwise: I'm restarting and couldn't finish this answer. Please ask again in a minute."
 # Under an answer cut short by a restart while another process takes it over and rewrites this message.
 CONTINUING = "_Continuing in a moment…_"
+
+
+# In place of an answer that failed every time it was tried (bot/work/consumer.py MAX_ATTEMPTS).
+def could_not_answer(tries: int) -> str:
+    return f":warning: Sorry, I couldn't answer this: it failed all {tries} times I tried. {IF_IT_PERSISTS}"
+
+
 WAITING_STATUS = "is waiting for its turn…"
 THINKING_STATUS = "is thinking…"
 EMPTY_ANSWER = "_The model returned an empty answer. Try rephrasing your question._"

@@ -39,6 +39,7 @@ from bot.slack.status import ThreadStatus
 from bot.slack.thread import NameDirectory, ThreadReader, compact, thread_key
 from bot.store.base import Store
 from bot.store.deadline import shared_deadline
+from bot.store.redis_turns import hand_on_when_cancelled
 from bot.tools.kit import ToolKit
 from bot.tools.search import action_token_of
 
@@ -165,19 +166,11 @@ class Answerer:
         thread: one already answered is not answered again.
         """
         started = time.monotonic()
-        turn = Turn(
-            question,
-            {
-                "event_id": question.event_id,
-                "event_type": question.event_type,
-                "channel": question.channel,
-                "thread_ts": question.thread_ts,
-                "message_ts": question.ts,
-                "user": question.user_id,
-            },
-            attempt=attempt,
-        )
+        turn = Turn(question, _turn_log(question), attempt=attempt)
         key = thread_key(question.channel, question.thread_ts)
+        if attempt is not None and attempt.queued:
+            # Cut short unfinished by a hand-back, the turn keeps its thread's place for the next attempt.
+            hand_on_when_cancelled(lambda: attempt.handing_back and not attempt.finished and not _complete(turn))
         with shared_deadline():
             async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
                 if (attempt is None or not attempt.queued) and not await self._claim(question):
@@ -193,6 +186,27 @@ class Answerer:
                 await self._answer(turn, identity)
                 if attempt is not None:
                     attempt.finished = True
+                    if attempt.adopt:
+                        # The earlier attempt's messages now show other text, older than what the thread's
+                        # cached copy is read on from: dropped within the turn, so the next one sees the rewrite.
+                        await self.threads.forget(question.channel, question.thread_ts)
+
+    async def give_up(self, question: Question, identity: BotIdentity, attempt: Attempt, tries: int) -> None:
+        """After `tries` failed attempts at a queued question: in its turn, the thread gets a final notice in
+        place of what the attempts left (marked as the question's reply, so nothing answers it again), unless it
+        shows an answer already. Logs one line."""
+        started = time.monotonic()
+        turn = Turn(question, _turn_log(question), claimed=True, attempt=attempt)
+        key = thread_key(question.channel, question.thread_ts)
+        with shared_deadline():
+            async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
+                turn.log.update(redelivered=True, tries=tries)
+                if await answered_in_thread(self.slack, question.channel, question.thread_ts, question.ts):
+                    turn.log["outcome"] = Outcome.ALREADY_ANSWERED
+                else:
+                    await self._reply(turn).finish(notices.could_not_answer(tries))
+                    turn.log["outcome"] = Outcome.GAVE_UP
+                attempt.finished = True
 
     async def answer_with(
         self,
@@ -511,6 +525,23 @@ class Answerer:
                 on_message=attempt.on_message if attempt else None,
             )
         return turn.reply
+
+
+def _complete(turn: Turn) -> bool:
+    """Whether the turn's reply is in the thread for good (closed), whatever is left to do after it."""
+    return turn.reply is not None and turn.reply.state is State.CLOSED
+
+
+def _turn_log(question: Question) -> dict[str, Any]:
+    """The fields of a turn's one log line that its question gives."""
+    return {
+        "event_id": question.event_id,
+        "event_type": question.event_type,
+        "channel": question.channel,
+        "thread_ts": question.thread_ts,
+        "message_ts": question.ts,
+        "user": question.user_id,
+    }
 
 
 def _replied(turn: Turn) -> bool:

@@ -22,11 +22,13 @@ from bot.errors import StoreUnavailable
 
 @dataclass(frozen=True)
 class Entry:
-    """One queued question: `payload` as it was put; `redelivered` once another consumer had it before."""
+    """One queued question: `payload` as it was put; `redelivered` once another consumer had it before;
+    `deliveries`: how many times it was delivered to a consumer, this time included (the stream's count)."""
 
     id: str
     payload: str
     redelivered: bool = False
+    deliveries: int = 1
 
 
 class QueueReset(StoreUnavailable):
@@ -49,7 +51,8 @@ class Queue(Protocol):
         ...
 
     async def reclaim(self, consumer: str, min_idle_seconds: float, count: int) -> list[Entry]:
-        """Entries whose consumer has not renewed them for `min_idle_seconds` (it died), now `consumer`'s."""
+        """Entries whose consumer has not renewed them for `min_idle_seconds` (it died, or its attempt failed),
+        now `consumer`'s, each with its count of deliveries."""
         ...
 
     async def renew(self, consumer: str, ids: Sequence[str]) -> list[str]:
@@ -126,7 +129,9 @@ class MemoryQueue:
         idle = [pending for pending in self._pending.values() if now - pending.since >= min_idle_seconds]
         reclaimed = []
         for pending in idle[:count]:
-            entry = Entry(pending.entry.id, pending.entry.payload, redelivered=True)
+            entry = Entry(
+                pending.entry.id, pending.entry.payload, redelivered=True, deliveries=pending.entry.deliveries + 1
+            )
             self._pending[entry.id] = _Pending(entry, consumer, now)
             reclaimed.append(entry)
         return reclaimed

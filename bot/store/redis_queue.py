@@ -4,7 +4,8 @@
     take       XREADGROUP >: new entries, each delivered to one consumer
     renew      XCLAIM JUSTID of the consumer's own entries (checked with XPENDING): a live long answer
                keeps its entry, since reclaiming needs it idle
-    reclaim    XAUTOCLAIM of entries idle for `min_idle_seconds`: their consumer died
+    reclaim    XAUTOCLAIM of entries idle for `min_idle_seconds` (their consumer died, or its attempt failed),
+               with each one's times-delivered from XPENDING
     done       XACK and XDEL
     hand_back  XACK, XDEL and a new XADD in one script, if the consumer still holds the entry
 
@@ -15,6 +16,7 @@ through the store's RedisGuard; the blocking read has a guard of its own that al
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -61,6 +63,15 @@ if #pending == 0 or pending[1][2] ~= ARGV[2] then return false end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
 redis.call('XDEL', KEYS[1], ARGV[3])
 return redis.call('XADD', KEYS[1], '*', 'job', ARGV[4])
+"""
+# KEYS: stream. ARGV: group, ids... Each entry's times-delivered (0 if no longer pending).
+DELIVERIES = """
+local counts = {}
+for i = 2, #ARGV do
+  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  counts[i - 1] = pending[1] and pending[1][4] or 0
+end
+return counts
 """
 DONE = """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
@@ -109,6 +120,7 @@ class RedisQueue:
         self._renew = client.register_script(RENEW)
         self._hand_back = client.register_script(HAND_BACK)
         self._done = client.register_script(DONE)
+        self._deliveries = client.register_script(DELIVERIES)
         self._group_made = False
 
     async def put(self, key: str, payload: str, ttl_seconds: float) -> bool:
@@ -148,7 +160,15 @@ class RedisQueue:
             if _no_group(error):
                 return []  # `take` makes the group again and says so
             raise
-        return [_entry(item, redelivered=True) for item in reply[1] if item and item[1]]
+        entries = [_entry(item, redelivered=True) for item in reply[1] if item and item[1]]
+        if not entries:
+            return []
+        ids = [entry.id for entry in entries]
+        counts: Any = await self._run(lambda: self._deliveries(keys=[self.stream], args=[GROUP, *ids]))
+        return [
+            dataclasses.replace(entry, deliveries=max(2, int(count)))
+            for entry, count in zip(entries, counts, strict=True)
+        ]
 
     async def renew(self, consumer: str, ids: Sequence[str]) -> list[str]:
         if not ids:

@@ -2,21 +2,36 @@
 
 Each turn enters its thread's queue (a sorted set scored by the message's ts) the moment it arrives, with a
 lease: a key that expires unless the turn renews it. The turn whose entry comes first and whose lease is
-alive holds the thread. A turn that ends leaves the queue and publishes the thread's key, which wakes the
-waiting turns of every process at once (no polling). A process that dies stops renewing: its lease expires
-within `lease_seconds`, and the waiters, who also wake when the head's lease is due, skip it. If Redis
-fails before a turn holds its thread, the turn is kept in this process's own order instead (`ThreadLocks`),
-which every turn also holds once it comes first, so that a turn falling back waits for one holding through Redis.
+alive holds the thread; once it does, its score drops to 0, so that an earlier message arriving late (a
+Slack retry, another process) waits for it instead of running beside it. A turn that ends leaves the queue
+and publishes the thread's key, which wakes the waiting turns of every process at once (no polling).
 
-States of one turn: entering → waiting (not first) → holding (first) → left. It renews its lease in every
-state between entering and leaving, so a turn holds its thread for as long as it lives, however long it
-waits for a model slot; it leaves on every exit, cancellation included.
+A turn renews its lease every eighth of it. Another attempt at the same message (a question reclaimed from a
+process that died, or handed back at shutdown) takes the place of one whose lease has missed two renewals,
+held or not, at once; an attempt beside a live one (a question queued again after Redis was emptied) waits
+behind it. A turn cut short by shutdown while its question is handed back unfinished
+(`hand_on_when_cancelled`) does not leave: it makes its lease stale at once, for that next attempt, and
+lapses if none comes. A turn that enters again (its lease lapsed while its process stalled, or Redis
+restarted empty) keeps its place: a held turn still holds, and a waiting turn that finds its queue gone lets
+the holder enter again before it looks for the head.
+
+A process that dies stops renewing: its leases expire within `lease_seconds`, and the waiters, who also wake
+when the head's lease is due, skip it. The lease outlasts the queue's reclaim of a dead process's questions
+(bot/work/consumer.py), so a thread's later question never goes ahead of an earlier one about to be
+reclaimed. If Redis fails before a turn holds its thread, the turn is kept in this process's own order
+instead (`ThreadLocks`), which every turn also holds once it comes first, so that a turn falling back waits
+for one holding through Redis.
+
+States of one turn: entering → waiting (not first) → holding (first) → left (or, cancelled, stale). It renews
+its lease in every state between entering and leaving, so a turn holds its thread for as long as it lives,
+however long it waits for a model slot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,17 +47,35 @@ from bot.store.thread_locks import ThreadLocks, turn_order
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Shorter than the queue's reclaim idle time (bot/work/consumer.py): a question reclaimed from a dead process
-# finds that process's turn of the thread lapsed already, and is answered within about 10 s, not 30.
-DEFAULT_LEASE_SECONDS = 9.0
+# Longer than a dead process's questions take to be reclaimed (bot/work/consumer.py: idle for 10 s, looked for
+# every 2 s), so its question is reclaimed, and takes the dead turn's place, before the lease lapses. Only turns
+# that are not queued questions (a cache refresh after an edit, a catch-up) of a dead process hold their thread
+# until their lease lapses.
+DEFAULT_LEASE_SECONDS = 24.0
 RECONNECT_SECONDS = 1.0
+# A live turn renews its lease this many times per lease; one that missed two renewals (its process died or
+# stalled) is stale, and another attempt at its message may take its place.
+RENEWALS = 8
 # Shutdown cancels the wake-up listener up to this many times, waiting this long after each (see close).
 CLOSE_ATTEMPTS = 5
 CLOSE_ATTEMPT_SECONDS = 0.5
 
-# KEYS: queue, lease. ARGV: token, score, lease in ms.
+# KEYS: queue, lease. ARGV: member, score, lease in ms, stale ms, the member's message prefix. Takes the place
+# of an earlier attempt at the same message whose lease has gone unrenewed (its process died), held or not.
 ENTER = """
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local score = ARGV[2]
+for _, at in ipairs({'0', ARGV[2]}) do
+  for _, other in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], at, at)) do
+    if other ~= ARGV[1] and string.sub(other, 1, #ARGV[5]) == ARGV[5] then
+      if redis.call('PTTL', KEYS[1] .. ':' .. other) < tonumber(ARGV[4]) then
+        redis.call('ZREM', KEYS[1], other)
+        redis.call('DEL', KEYS[1] .. ':' .. other)
+        if at == '0' then score = '0' end
+      end
+    end
+  end
+end
+redis.call('ZADD', KEYS[1], score, ARGV[1])
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 """
@@ -52,22 +85,43 @@ local alive = redis.call('PEXPIRE', KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return alive
 """
-# KEYS: queue. ARGV: lease key prefix. The first entry with a live lease, and its lease's ms left.
+# KEYS: queue. ARGV: lease key prefix, member. The first entry with a live lease, and its lease's ms left; if
+# that is this turn, it now holds the thread: its score drops to 0, before every message's.
 HEAD = """
 while true do
   local first = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
   if not first then return {} end
   local left = redis.call('PTTL', ARGV[1] .. first)
-  if left ~= -2 then return {first, left} end
+  if left ~= -2 then
+    if first == ARGV[2] then redis.call('ZADD', KEYS[1], 'XX', 0, first) end
+    return {first, left}
+  end
   redis.call('ZREM', KEYS[1], first)
 end
 """
-# KEYS: queue, lease. ARGV: token, channel, thread key.
+# KEYS: queue, lease. ARGV: the stale lease's ms. A turn cut short (shutdown: its question is handed back)
+# keeps its place as a stale one, which the next attempt at its message takes at once; it lapses if none comes.
+HAND_ON = """
+if redis.call('PTTL', KEYS[2]) > tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+"""
+# KEYS: queue, lease. ARGV: member, channel, thread key.
 LEAVE = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 """
+
+
+_HANDING_ON: contextvars.ContextVar[Callable[[], bool]] = contextvars.ContextVar(
+    "turns_handed_on", default=lambda: False
+)
+
+
+def hand_on_when_cancelled(handing_on: Callable[[], bool]) -> None:
+    """For the task answering a queued question: when it is cancelled and `handing_on()` says its question is
+    being handed back unfinished, its turns keep their place (stale) for the question's next attempt instead of
+    leaving. Any other cancelled turn leaves at once."""
+    _HANDING_ON.set(handing_on)
 
 
 class RedisTurns:
@@ -91,6 +145,7 @@ class RedisTurns:
         self._renew = client.register_script(RENEW)
         self._head = client.register_script(HEAD)
         self._leave = client.register_script(LEAVE)
+        self._hand_on = client.register_script(HAND_ON)
         self._wakers: dict[str, set[asyncio.Event]] = {}
         self._subscribed = asyncio.Event()
         self._tried = asyncio.Event()  # the first subscription has succeeded or failed
@@ -121,19 +176,41 @@ class RedisTurns:
             # Redis fails mid-answer then waits for the one holding the thread through Redis.
             await in_process.enter_async_context(self.local.hold(key, ts))
             yield
+        except asyncio.CancelledError:
+            turn.handed_on = _HANDING_ON.get()()
+            raise
         finally:
             await in_process.aclose()
             self._wakers[key].discard(wake)
             if not self._wakers[key]:
                 del self._wakers[key]
-            if renewing is not None:
-                renewing.cancel()
-                await asyncio.wait([renewing])  # no renewal may land after the turn has left
-            if entering:
+            # The end runs to completion even when the turn is cancelled again meanwhile (a shutdown cancels a
+            # task that is just ending): otherwise its place stays in the queue until its lease lapses.
+            ending = asyncio.ensure_future(self._end(turn, key, renewing, entering))
+            cancelled = False
+            while not ending.done():
                 try:
-                    await self.guard.run(lambda: self._leave(keys=turn.keys, args=[turn.token, self.channel, key]))
-                except RedisError as error:
-                    logger.warning("redis unavailable: the turn ends when its lease does", extra={"error": repr(error)})
+                    await asyncio.shield(ending)
+                except asyncio.CancelledError:
+                    cancelled = True
+            if cancelled:
+                raise asyncio.CancelledError
+
+    async def _end(self, turn: _Turn, key: str, renewing: asyncio.Task[None] | None, entered: bool) -> None:
+        """Stops the renewals, then leaves the queue (or, handed on, makes the lease stale); bounded by the guard."""
+        if renewing is not None:
+            renewing.cancel()
+            await asyncio.wait([renewing])  # no renewal may land after the turn has left
+        if not entered:
+            return
+        try:
+            if turn.handed_on:
+                await self.guard.run(lambda: self._hand_on(keys=turn.keys, args=[turn.stale_ms - 1]))
+            else:
+                leave = [turn.member, self.channel, key]
+                await self.guard.run(lambda: self._leave(keys=turn.keys, args=leave))
+        except RedisError as error:
+            logger.warning("redis unavailable: the turn ends when its lease does", extra={"error": repr(error)})
 
     async def close(self) -> None:
         """Stops the wake-up listener. redis-py can swallow a cancellation (Python 3.11's `asyncio.wait_for`,
@@ -153,12 +230,19 @@ class RedisTurns:
     async def _wait_until_first(self, turn: _Turn, wake: asyncio.Event) -> None:
         while True:
             wake.clear()
-            head: list[Any] = await self._call(lambda: self._head(keys=[turn.queue], args=[turn.queue + ":"]))
+            head: list[Any] = await self._call(
+                lambda: self._head(keys=[turn.queue], args=[turn.queue + ":", turn.member])
+            )
             if not head:
-                await self._call(lambda: self._enter(keys=turn.keys, args=turn.args))  # its own lease had lapsed
+                # Its own place is gone too: its lease lapsed, or Redis lost the queue. It enters again, but lets
+                # a turn that holds the thread enter again first (within its next renewal, once the guard's pause
+                # after a failure is over), so that it does not run beside it.
+                await self._call(lambda: self._enter(keys=turn.keys, args=turn.args))
+                await asyncio.sleep(self.guard.pause_seconds + 2 * self.lease_seconds / RENEWALS)
                 continue
             first, left_ms = str(head[0]), int(head[1])
-            if first == turn.token:
+            if first == turn.member:
+                turn.hold()
                 return
             # Woken by a turn that ends; else when the first one's lease is due (its process may have died).
             due = min(max(left_ms, 0) / 1000, self.lease_seconds) + 0.01
@@ -172,11 +256,13 @@ class RedisTurns:
     async def _keep_alive(self, turn: _Turn) -> None:
         outside_deadline()
         while True:
-            await asyncio.sleep(self.lease_seconds / 3)
+            await asyncio.sleep(self.lease_seconds / RENEWALS)
             try:
-                if not await self.guard.run(lambda: self._renew(keys=turn.keys, args=[turn.lease_ms])):
+                # Through `_call`: a cancellation that redis-py swallows with the reply must still end the renewals,
+                # or the turn's leave waits for them for ever.
+                if not await self._call(lambda: self._renew(keys=turn.keys, args=[turn.lease_ms])):
                     logger.warning("a thread's turn lapsed (the process stalled); it queues again in its place")
-                    await self.guard.run(lambda: self._enter(keys=turn.keys, args=turn.args))
+                    await self._call(lambda: self._enter(keys=turn.keys, args=turn.args))
             except RedisError as error:
                 logger.warning("redis unavailable: the thread's turn may lapse", extra={"error": repr(error)})
 
@@ -227,9 +313,17 @@ async def _unless_cancelled(call: Awaitable[T]) -> T:
 
 
 class _Turn:
+    """One attempt at a message's turn: `member` is the message's order and this attempt's token."""
+
     def __init__(self, queue: str, token: str, order: int, lease_ms: int) -> None:
         self.queue = queue
-        self.token = token
+        self.member = f"{order}:{token}"
         self.lease_ms = lease_ms
-        self.keys = [queue, f"{queue}:{token}"]
-        self.args: list[str | int] = [token, order, lease_ms]
+        self.keys = [queue, f"{queue}:{self.member}"]
+        self.stale_ms = lease_ms - 2 * lease_ms // RENEWALS
+        self.args: list[str | int] = [self.member, order, lease_ms, self.stale_ms, f"{order}:"]
+        self.handed_on = False
+
+    def hold(self) -> None:
+        """It holds its thread: entering again (after its lease lapsed, or Redis lost it) keeps it first."""
+        self.args[1] = 0

@@ -4,6 +4,9 @@
     upkeep    every UPKEEP_SECONDS: renews the entries being answered (so a live long answer is never
               taken from it) and reclaims those idle for RECLAIM_IDLE_SECONDS (their process died)
     done      after the answer or a final notice is posted (or the thread showed one): XACK
+    retry     an attempt that ends without either (an unexpected error, Slack failing for good) leaves its entry
+              pending: reclaimed once idle, by any process, and answered again in the same message; the
+              delivery after MAX_ATTEMPTS posts the final "could not answer" notice instead
     stop      on SIGTERM: stops taking, stops each answer in progress with a short note and hands its entry
               back at once, naming its messages, so that a live process answers it in full in the same message
 
@@ -30,7 +33,8 @@ from bot.slack.messages import BotIdentity
 from bot.store.base import Store
 from bot.store.deadline import outside_deadline
 from bot.store.queue import Entry, Queue, QueueReset
-from bot.store.redis_turns import DEFAULT_LEASE_SECONDS
+from bot.store.redis_guard import PAUSE_SECONDS
+from bot.store.redis_turns import DEFAULT_LEASE_SECONDS, RENEWALS
 from bot.store.thread_locks import turn_order
 from bot.tasks import TaskTracker
 from bot.work.intake import Intake
@@ -46,9 +50,13 @@ BATCH = 10
 # After a failed read, the next one waits this long (the store's guard pauses Redis meanwhile anyway).
 RETRY_SECONDS = 1.0
 # After the queue was found emptied, answers in progress first hold their threads again (a turn's lease is
-# renewed every third of its length), so that a question queued again waits for its own answer in progress.
-QUEUE_AGAIN_SECONDS = DEFAULT_LEASE_SECONDS / 3 + 1.0
+# renewed every RENEWALS-th of its length, once the store's pause after Redis failed is over), so that a
+# question queued again waits for its own answer in progress.
+QUEUE_AGAIN_SECONDS = PAUSE_SECONDS + DEFAULT_LEASE_SECONDS / RENEWALS + 1.0
 REPLY_NOTE_SECONDS = 3600.0
+# Attempts at one question (the stream's delivery count, crashes of the process answering it included); the
+# delivery after the last one posts the final notice instead.
+MAX_ATTEMPTS = 3
 
 
 def consumer_name() -> str:
@@ -64,6 +72,8 @@ class Answers(Protocol):
     """What the consumer needs of bot.answer.answerer.Answerer."""
 
     async def answer(self, question: Question, identity: BotIdentity, attempt: Attempt | None = None) -> None: ...
+
+    async def give_up(self, question: Question, identity: BotIdentity, attempt: Attempt, tries: int) -> None: ...
 
 
 @dataclass
@@ -221,14 +231,24 @@ class Consumer:
             work.attempt.adopt = tuple(json.loads(note)) if note else ()
         work.life.apply(Event.STARTED)
         try:
-            await self.answerer.answer(job.question, job.identity, work.attempt)
+            if work.entry.deliveries > MAX_ATTEMPTS:
+                await self.answerer.give_up(job.question, job.identity, work.attempt, work.entry.deliveries - 1)
+            else:
+                await self.answerer.answer(job.question, job.identity, work.attempt)
         except asyncio.CancelledError:
             if work.attempt.finished:
                 await self._done(work)
             elif not work.attempt.handing_back:
                 work.life.apply(Event.ABANDONED)
             raise  # `stop` hands it back, in order with the others
-        await self._done(work)
+        except Exception:  # any bug in one answer: its question is tried again, MAX_ATTEMPTS times at most
+            logger.exception("an answer failed; its question is tried again", extra=_tries(work))
+        if work.attempt.finished or work.entry.deliveries > MAX_ATTEMPTS:
+            await self._done(work)
+        else:
+            # Neither the answer nor a final notice is in the thread: left pending, reclaimed once idle.
+            work.life.apply(Event.FAILED)
+            logger.warning("a question was not answered; it is tried again", extra=_tries(work))
 
     def _message_posted(self, work: _Work, ts: str) -> None:
         work.messages.append(ts)
@@ -270,6 +290,10 @@ class Consumer:
         self._side.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("queue task crashed", exc_info=task.exception(), extra={"task": task.get_name()})
+
+
+def _tries(work: _Work) -> dict[str, object]:
+    return {"entry": work.entry.id, "key": work.job.key, "delivery": work.entry.deliveries}
 
 
 def _cancelling() -> bool:

@@ -3,7 +3,8 @@
     RECEIVED ──PUT──▶ QUEUED ──TAKEN──▶ CLAIMED ──STARTED──▶ ANSWERING ──POSTED──▶ ANSWERED (XACK)
        │                ▲                  │                     │
        │                │                  └──────HANDED────────┼──▶ HANDED_BACK (a new entry: QUEUED again)
-       │                └───────────RECLAIMED (the consumer died)┴──ABANDONED──▶ LOST (still pending)
+       │                └───────────RECLAIMED (the consumer died)┼──ABANDONED──▶ LOST (still pending)
+       │                                                         └──FAILED──▶ FAILED (still pending, tried again)
        ├──ALREADY_QUEUED──▶ DUPLICATE
        ├──UNAVAILABLE──▶ REFUSED      (Slack gets a non-2xx and retries)
        └──LAST_RETRY──▶ IN_MEMORY     (Slack's last retry, answered by this process without Redis)
@@ -18,7 +19,9 @@ Rules this module keeps (tests/unit/work/):
 2. An entry is acknowledged to the queue (XACK) only in ANSWERED: the thread shows its answer or a final
    notice (or, for a redelivery, already did).
 3. An entry leaves its consumer only as HANDED_BACK (a new entry, naming the messages it left, that any live
-   consumer takes at once) or LOST (its consumer stopped: another one reclaims it once it is idle).
+   consumer takes at once), LOST (its consumer stopped: another one reclaims it once it is idle) or FAILED
+   (the attempt ended without an answer or a final notice: reclaimed once idle, like LOST). Its delivery
+   count bounds the attempts: the last one posts the final notice, which is ANSWERED.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class State(enum.Enum):
     ANSWERED = "answered"
     HANDED_BACK = "handed back"
     LOST = "lost"
+    FAILED = "failed"
 
 
 class Event(enum.Enum):
@@ -50,6 +54,7 @@ class Event(enum.Enum):
     POSTED = "posted"
     HANDED = "handed back"
     ABANDONED = "abandoned"
+    FAILED = "failed"
 
 
 TRANSITIONS: dict[tuple[State, Event], State] = {
@@ -65,6 +70,7 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.ANSWERING, Event.POSTED): State.ANSWERED,
     (State.ANSWERING, Event.HANDED): State.HANDED_BACK,
     (State.ANSWERING, Event.ABANDONED): State.LOST,
+    (State.ANSWERING, Event.FAILED): State.FAILED,
 }
 
 ACKNOWLEDGED = frozenset({State.QUEUED, State.DUPLICATE, State.IN_MEMORY})

@@ -12,7 +12,7 @@ import aiohttp
 
 from tests.bot_process import BotProcess, free_port
 from tests.fakes.events import EventSender
-from tests.fakes.model_api import FakeModel, Reply
+from tests.fakes.model_api import FakeModel, Reply, text_of
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.redis_server import controlled_redis_server
 
@@ -82,3 +82,37 @@ async def test_sigkill_mid_answer_is_reclaimed_by_the_live_process_and_answered_
     assert not answer.get("streaming"), "the dead process's stream is stopped and its text replaced"
     assert answer["metadata"]["event_payload"] == {"question_ts": question["ts"]}
     assert took < 16, f"reclaimed and answered {took:.1f} s after the kill"
+
+
+async def test_after_a_crash_a_later_question_of_the_thread_waits_for_the_earlier_one_to_be_answered_again(
+    fake_slack: FakeSlack, fake_model: FakeModel, environ: dict[str, str]
+) -> None:
+    """The process answering a thread's first question is killed while the second waits for its turn in the
+    other process: the first is reclaimed and answered before the second, whose answer sees it."""
+    fake_model.script.append(LONG)
+    first = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> first one")
+    second = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> second one", thread_ts=first["ts"])
+    async with (
+        controlled_redis_server() as server,
+        bot_process(environ, server.url) as (dying, dying_url),
+        bot_process(environ, server.url) as (_, staying_url),
+        aiohttp.ClientSession() as http,
+    ):
+        assert (await EventSender(dying_url, http).mention(first)).status == 200
+        await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.appendStream")) >= 1)
+        assert (await EventSender(staying_url, http).mention(second)).status == 200
+        dying.kill()
+        await fake_slack.wait_for(
+            lambda: (
+                len(fake_slack.bot_replies("C1", first["ts"])) == 2
+                and not fake_slack.streaming_messages()
+                and all(reply.startswith("You said") for reply in fake_slack.bot_replies("C1", first["ts"]))
+            ),
+            within_seconds=40,
+        )
+    earlier, later = fake_slack.bot_replies("C1", first["ts"])
+    assert "first one" in earlier
+    assert "second one" in later
+    seen = "\n".join(text_of(message) for message in fake_model.requests[-1]["messages"])
+    assert "second one" in text_of(fake_model.requests[-1]["messages"][-1])
+    assert earlier in seen, "the second answer was written without the first one's"

@@ -264,3 +264,26 @@ async def test_a_shutdown_frees_the_thread_for_the_other_process(
         assert notices.RESTARTING not in replies
         assert [reply.rsplit(": ", 1)[-1] for reply in replies] == ["Q0", "Q1", "Q2"]
         never.set()
+
+
+async def test_after_redis_lost_the_turns_a_waiting_turn_lets_the_one_holding_the_thread_enter_again_first() -> None:
+    """Redis restarts empty while one turn holds the thread and another waits: the waiter, woken and finding
+    the queue gone, enters again but does not take the thread; the holder's next renewal puts it back first."""
+    async with redis_server() as url, watching(url) as watch, two_stores(url, lease_seconds=2.4) as (one, other):
+        holding = Holder(one, "1.0")
+        await holding.entered.wait()
+        waiting = Holder(other, "2.0")
+        await watch.wait_for(queued(2))
+        await watch.client.flushall()
+        await watch.client.publish("slackbot:turns", THREAD)  # wakes the waiter at once, before any renewal
+
+        async def holder_back_first(client: redis.Redis) -> bool:
+            first = await client.zrange("slackbot:turns:" + THREAD, 0, 0, withscores=True)
+            return bool(first) and first[0][0].startswith("1000000:") and first[0][1] == 0
+
+        await watch.wait_for(holder_back_first)
+        assert not waiting.entered.is_set(), "the waiting turn took the thread from the one holding it"
+        await holding.finish()
+        await waiting.entered.wait()
+        await waiting.finish()
+        await watch.wait_for(nothing_left)

@@ -20,10 +20,11 @@ def test_an_entry_is_acknowledged_to_the_queue_only_after_it_was_answering() -> 
     assert into_answered == [(State.ANSWERING, Event.POSTED)]
 
 
-def test_an_entry_leaves_its_consumer_only_handed_back_or_lost() -> None:
-    """Rule 3: from CLAIMED or ANSWERING, the only ends besides ANSWERED are HANDED_BACK and LOST."""
+def test_an_entry_leaves_its_consumer_only_handed_back_lost_or_failed() -> None:
+    """Rule 3: from CLAIMED or ANSWERING, the only ends besides ANSWERED are HANDED_BACK, LOST and FAILED (the
+    last two still pending, for another attempt)."""
     ends = {state for (state_from, _), state in TRANSITIONS.items() if state_from in (State.CLAIMED, State.ANSWERING)}
-    assert ends == {State.ANSWERING, State.ANSWERED, State.HANDED_BACK, State.LOST}
+    assert ends == {State.ANSWERING, State.ANSWERED, State.HANDED_BACK, State.LOST, State.FAILED}
 
 
 def test_a_move_not_in_the_table_is_refused_naming_state_and_event() -> None:
