@@ -18,6 +18,10 @@ import aiohttp
 from tests.fakes.events import EventSender
 from tests.fakes.slack_api import BOT_USER_ID
 
+# Older than every message the fake Slack posts (1700000000.…), as a question is older than its answer: a
+# redelivered question's thread is searched for its answer from the question's ts on.
+QUESTION_TS = "1600000000.{:06d}"
+
 
 def conversation(index: int, file: dict[str, Any] | None = None) -> dict[str, Any]:
     message = {
@@ -25,7 +29,7 @@ def conversation(index: int, file: dict[str, Any] | None = None) -> dict[str, An
         "channel": f"C{index % 200:05d}",
         "user": "UALICE",
         "text": f"<@{BOT_USER_ID}> question conv-{index}",
-        "ts": f"1800000000.{index:06d}",
+        "ts": QUESTION_TS.format(index),
         "team": "T0001",
     }
     if file is not None:
@@ -39,9 +43,9 @@ def follow_up(index: int) -> tuple[dict[str, Any], dict[str, Any]]:
         **conversation(index),
         "user": "UBOB",
         "text": f"context conv-{index}",
-        "ts": f"1800000000.{2 * index:06d}",
+        "ts": QUESTION_TS.format(2 * index),
     }
-    question = {**conversation(index), "ts": f"1800000000.{2 * index + 1:06d}", "thread_ts": opening["ts"]}
+    question = {**conversation(index), "ts": QUESTION_TS.format(2 * index + 1), "thread_ts": opening["ts"]}
     return opening, question
 
 

@@ -36,6 +36,10 @@ DEFAULT_SUMMARY_PROMPT = (
 )
 
 # Where Slack shows each credential; the settings' hints, the warning on a failed signature and `check` say it.
+# Connections one process opens to Redis at most: the wake-up listener and the queue's blocking read hold one
+# each, every other call borrows one for its round trip.
+DEFAULT_REDIS_MAX_CONNECTIONS = 20
+MIN_REDIS_CONNECTIONS = 4
 SIGNING_SECRET_WHERE = "Basic Information → App Credentials → Signing Secret"
 HEROKU_HINT = "On Heroku: `heroku config:set -a $APP_NAME {name}=...`; locally: put it in .env."
 INFERENCE_HINT = (
@@ -142,6 +146,7 @@ class Settings:
     inference_model_id: str
     port: int = 3000
     redis_url: str | None = dataclasses.field(default=None, repr=False)
+    redis_max_connections: int = DEFAULT_REDIS_MAX_CONNECTIONS
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     temperature: float = 0.5
     max_tokens: int = 2048
@@ -255,6 +260,13 @@ class Settings:
             ),
             port=reader.number("PORT", int, 3000, minimum=1, maximum=65535),
             redis_url=reader.optional("REDIS_URL"),
+            redis_max_connections=reader.number(
+                "REDIS_MAX_CONNECTIONS",
+                int,
+                DEFAULT_REDIS_MAX_CONNECTIONS,
+                minimum=MIN_REDIS_CONNECTIONS,
+                maximum=65_000,
+            ),
             system_prompt=reader.optional("SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
             temperature=reader.number("MODEL_TEMPERATURE", float, 0.5, minimum=0, maximum=2),
             max_tokens=reader.number("MODEL_MAX_TOKENS", int, 2048, minimum=1, maximum=200_000),

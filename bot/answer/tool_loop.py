@@ -19,7 +19,7 @@ from typing import Any
 from bot import notices
 from bot.model.client import Answer, ModelClient, ModelRequest
 from bot.model.messages import ChatMessage
-from bot.slack.rendering import COMPLETE, ERROR, IN_PROGRESS, OUTPUT_CHARS, CardText, TaskCard
+from bot.slack.rendering import COMPLETE, ERROR, IN_PROGRESS, CardText, TaskCard
 from bot.tools.base import Approver, Outcome, Source, Toolbox, call_title
 
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -122,7 +122,9 @@ def _card(card: str, outcome: Outcome, redact: Callable[[str], str]) -> TaskCard
     said = notices.TOOL_CARD_NOT_RUN.get(outcome.status)
     if said is None:
         said = outcome.summary or next((line for line in outcome.text.splitlines() if line.strip()), "")
-        said = redact(said[: OUTPUT_CHARS * 2])
+        # Whole, with its spaces as the card shows them (a number split over two lines is one on the card), and
+        # only then cut: cut first, a secret across the cut would be shown in part. At most the capped result.
+        said = redact(" ".join(said.split()))
     sources = tuple((source.url, source.title) for source in outcome.sources)
     return TaskCard(card, outcome.title, status, said, sources)
 

@@ -26,7 +26,7 @@ from bot.settings import SIGNING_SECRET_WHERE, Part, Settings
 from bot.slack.client import close_slack_client, open_slack_client
 from bot.slack.errors import SLACK_FAILURES, slack_error_code
 from bot.store.redis_queue import RedisQueue
-from bot.store.redis_store import RedisStore
+from bot.store.redis_store import RedisHealth, RedisStore
 from bot.tools.mcp import McpTools
 
 # The bot scopes manifest.yml asks for; a token without them fails in ways that are hard to trace later.
@@ -326,11 +326,7 @@ async def _check_redis(settings: Settings, report: Report) -> None:
     if not settings.redis_url:
         report.skipped("redis", "REDIS_URL not set: one process, state kept in memory")
         return
-    store = RedisStore.from_url(
-        settings.redis_url,
-        max_threads=settings.thread_cache_max_entries,
-        max_thread_bytes=settings.thread_cache_max_bytes,
-    )
+    store = RedisStore.from_settings(settings)
     try:
         health = await store.health()
         persistence = await RedisQueue(store.client).persistence()
@@ -348,8 +344,18 @@ async def _check_redis(settings: Settings, report: Report) -> None:
     report.passed(
         "redis",
         f"answered PING in {health.latency_ms:.0f} ms; maxmemory-policy {policy}, {size}; "
-        f"thread cache at most {_megabytes(health.thread_cache_bytes)}; {persistence.describe()}",
+        f"thread cache at most {_megabytes(health.thread_cache_bytes)}; {persistence.describe()}; "
+        f"{_clients(health)}",
     )
+    if health.maxclients and health.connected_clients + health.max_connections > health.maxclients:
+        report.warned(
+            "redis",
+            f"Redis allows {health.maxclients} clients and {health.connected_clients} are connected: a process "
+            f"opening its {health.max_connections} (REDIS_MAX_CONNECTIONS) would be refused some, and its "
+            "answers would then fall back to one process's memory",
+            "keep the number of processes times REDIS_MAX_CONNECTIONS under the plan's connection limit "
+            "(`heroku redis:info -a $APP_NAME` shows it), or choose a larger plan.",
+        )
     if not persistence.kept:
         # A Redis that refuses CONFIG (many managed ones) may still take snapshots: say so, not that it has none.
         unknown = persistence.snapshots is None
@@ -370,6 +376,14 @@ async def _check_redis(settings: Settings, report: Report) -> None:
             "`heroku redis:maxmemory -a $APP_NAME --policy noeviction` (Heroku's default); the bot keeps its "
             "thread cache within a quarter of maxmemory itself.",
         )
+
+
+def _clients(health: RedisHealth) -> str:
+    allowed = f" of {health.maxclients} allowed" if health.maxclients else ""
+    return (
+        f"{health.connected_clients} clients connected{allowed}, this process opening at most "
+        f"{health.max_connections} (REDIS_MAX_CONNECTIONS)"
+    )
 
 
 async def _check_mcp(settings: Settings, report: Report) -> None:

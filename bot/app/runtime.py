@@ -70,11 +70,7 @@ class Runtime:
         model = open_model_client(settings)
         store: Store
         if settings.redis_url:
-            store = RedisStore.from_url(
-                settings.redis_url,
-                max_threads=settings.thread_cache_max_entries,
-                max_thread_bytes=settings.thread_cache_max_bytes,
-            )
+            store = RedisStore.from_settings(settings)
         else:
             store = MemoryStore(settings.thread_cache_max_entries, settings.thread_cache_max_bytes)
         tasks = TaskTracker()

@@ -82,7 +82,7 @@ async def print_usage(settings: Settings, out: TextIO) -> int:
     if not settings.redis_url:
         print(PER_PROCESS, file=out)
         return 0
-    store = RedisStore.from_url(settings.redis_url)
+    store = RedisStore.from_settings(settings)
     try:
         report = await Usage(store, settings).report()
     finally:

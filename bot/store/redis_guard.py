@@ -6,7 +6,9 @@ nothing answers) the dozen calls on an answer's path would wait a minute in sequ
 - each call gets at most `CALL_TIMEOUT_SECONDS`;
 - the calls made for one answer share one deadline between them (bot/store/deadline.py);
 - after a failure, the process does not try Redis again for `PAUSE_SECONDS`: calls fail at once (a call cut
-  short by its answer's deadline, not by its own timeout, is no such failure).
+  short by its answer's deadline, not by its own timeout, is no such failure; nor is one that found every
+  connection of the process's pool busy for `POOL_WAIT_SECONDS`: that is this process's load, not Redis
+  failing, and a stalled Redis is noticed by the calls holding those connections).
 A call that fails raises RedisError, as redis-py's own failures do; its caller falls back (claims to the
 process's memory, turns to in-process order, the cache to Slack).
 """
@@ -17,8 +19,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -29,6 +32,29 @@ T = TypeVar("T")
 
 CALL_TIMEOUT_SECONDS = 1.0
 PAUSE_SECONDS = 5.0
+# A call waits this long for one of the pool's connections, within its own CALL_TIMEOUT_SECONDS.
+POOL_WAIT_SECONDS = CALL_TIMEOUT_SECONDS / 2
+
+
+class ConnectionsBusy(RedisConnectionError):
+    """Every connection of the pool stayed in use for POOL_WAIT_SECONDS."""
+
+
+class WaitingPool(BlockingConnectionPool):
+    """At most `max_connections` connections (a Redis plan limits them): a call finding them all in use waits
+    for one, rather than failing at once as redis-py's default pool does; after POOL_WAIT_SECONDS it fails
+    with ConnectionsBusy."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(timeout=POOL_WAIT_SECONDS, **options)
+
+    async def get_connection(self, *args: Any, **options: Any) -> Any:
+        try:
+            return await super().get_connection(*args, **options)  # type: ignore[no-untyped-call]
+        except RedisConnectionError as error:
+            if isinstance(error.__cause__, TimeoutError):
+                raise ConnectionsBusy(f"all {self.max_connections} connections busy") from error
+            raise
 
 
 class RedisGuard:
@@ -68,6 +94,8 @@ class RedisGuard:
         except OSError as error:
             self._pause()
             raise RedisConnectionError(type(error).__name__) from error
+        except ConnectionsBusy:
+            raise
         except (RedisConnectionError, RedisTimeoutError):
             self._pause()
             raise

@@ -15,11 +15,13 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from bot.errors import StoreUnavailable
+from bot.settings import DEFAULT_REDIS_MAX_CONNECTIONS as DEFAULT_MAX_CONNECTIONS
+from bot.settings import Settings
 from bot.store.base import KEY_PREFIX, Budget, Reservation
 from bot.store.memory import MemoryStore
 from bot.store.redis_budgets import RedisBudgets
 from bot.store.redis_cache import RedisThreadCache
-from bot.store.redis_guard import RedisGuard
+from bot.store.redis_guard import RedisGuard, WaitingPool
 from bot.store.redis_turns import DEFAULT_LEASE_SECONDS, RedisTurns
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,11 @@ class RedisHealth:
     maxmemory_policy: str
     maxmemory: int
     thread_cache_bytes: int
+    # Clients connected now (this check among them), and how many Redis allows (0 if it does not say).
+    connected_clients: int
+    maxclients: int
+    # Connections this process opens at most (REDIS_MAX_CONNECTIONS).
+    max_connections: int
 
 
 class RedisStore:
@@ -68,12 +75,37 @@ class RedisStore:
         self.budgets = RedisBudgets(client, KEY_PREFIX, self.guard)
 
     @classmethod
-    def from_url(cls, url: str, *, max_threads: int = 1000, max_thread_bytes: int = 32 * 1024 * 1024) -> RedisStore:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_threads: int = 1000,
+        max_thread_bytes: int = 32 * 1024 * 1024,
+    ) -> RedisStore:
+        """A store on at most `max_connections` connections (bot/store/redis_guard.py's WaitingPool)."""
         # Heroku Key-Value Store serves rediss:// with a self-signed certificate; Heroku documents
         # connecting without certificate verification.
         options = {"ssl_cert_reqs": None} if urlsplit(url).scheme == "rediss" else {}
-        client = redis.from_url(url, decode_responses=True, health_check_interval=30, **options)
-        return cls(client, max_threads=max_threads, max_thread_bytes=max_thread_bytes)
+        pool = WaitingPool.from_url(
+            url,
+            max_connections=max_connections,
+            decode_responses=True,
+            health_check_interval=30,
+            **options,
+        )
+        return cls(redis.Redis.from_pool(pool), max_threads=max_threads, max_thread_bytes=max_thread_bytes)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RedisStore:
+        if not settings.redis_url:
+            raise ValueError("REDIS_URL is not set")
+        return cls.from_url(
+            settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            max_threads=settings.thread_cache_max_entries,
+            max_thread_bytes=settings.thread_cache_max_bytes,
+        )
 
     async def claim(self, key: str, ttl_seconds: float) -> bool:
         if not await self.local.claim(key, ttl_seconds):
@@ -190,13 +222,15 @@ class RedisStore:
         return await self.guard.run(send)
 
     async def health(self) -> RedisHealth:
-        """PING's time, the eviction policy and memory limit, and the thread cache's budget; StoreUnavailable
+        """PING's time, the eviction policy and memory limit, the thread cache's budget, the clients connected and
+        allowed; StoreUnavailable
         (naming the failure's type) when Redis cannot be reached."""
         started = time.monotonic()
         try:
             await self.client.ping()
             latency_ms = (time.monotonic() - started) * 1000
             memory = await self.client.info("memory")
+            clients = await self.client.info("clients")
             budget = await self.threads.budget()
         except (RedisError, OSError) as error:
             raise StoreUnavailable(type(error).__name__) from error
@@ -205,6 +239,9 @@ class RedisStore:
             maxmemory_policy=str(memory.get("maxmemory_policy", "unknown")),
             maxmemory=int(memory.get("maxmemory", 0)),
             thread_cache_bytes=budget,
+            connected_clients=int(clients.get("connected_clients", 0)),
+            maxclients=int(clients.get("maxclients", 0)),
+            max_connections=int(getattr(self.client.connection_pool, "max_connections", 0)),
         )
 
     async def close(self) -> None:

@@ -30,6 +30,8 @@ RESULT_CHARS = 8000
 # Redaction runs over this much more than is kept (a secret straddling the cut is still found whole),
 # never over the whole of a flood: 10 MB of token-shaped text takes seconds of CPU to redact.
 REDACT_MARGIN_CHARS = 4096
+# A result's summary, as its card shows it at most.
+SUMMARY_CHARS = 256
 # A tool's name as shown and logged: the model names the calls, a server its tools, at any length.
 NAME_CHARS = 100
 # What chat-completions accepts as a function name.
@@ -227,7 +229,8 @@ class Toolbox:
             text = f"{text[: self.result_chars]}\n[… {cut} more characters left out]"
         if result.is_error:
             return Outcome(call, tool.spec, f"The tool reported an error: {text}", "error", result.sources)
-        summary = safe_text(result.summary, self.secrets, limit=200)
+        # Not cut here: the card cuts it once it is redacted (bot/answer/tool_loop.py).
+        summary = safe_text(result.summary[: SUMMARY_CHARS + REDACT_MARGIN_CHARS], self.secrets)
         return Outcome(call, tool.spec, text, "complete", result.sources, summary=summary)
 
 

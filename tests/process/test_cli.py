@@ -97,7 +97,17 @@ async def test_check_pings_redis_and_reports_its_eviction_policy_and_persistence
     assert "✓ redis: answered PING" in text
     assert "maxmemory-policy noeviction, maxmemory 100.0 MB; thread cache at most 25.0 MB" in text
     assert "persistence on (append-only file)" in text
+    assert "of 10000 allowed, this process opening at most 20 (REDIS_MAX_CONNECTIONS)" in text
     assert "! redis" not in text
+
+
+async def test_check_warns_when_redis_allows_fewer_clients_than_a_process_opens(environ: dict[str, str]) -> None:
+    """A small plan's connection limit: a busy process would be refused connections, and fall back."""
+    async with redis_server("--maxclients", "12") as url:
+        code, text = await check({**environ, "REDIS_URL": url, "REDIS_MAX_CONNECTIONS": "12"})
+    assert code == 0, "it works; it is a warning"
+    assert "! redis: Redis allows 12 clients and 1 are connected: a process opening its 12" in text
+    assert "keep the number of processes times REDIS_MAX_CONNECTIONS under the plan's connection limit" in text
 
 
 async def test_check_warns_when_redis_keeps_nothing_through_a_restart(environ: dict[str, str]) -> None:

@@ -316,6 +316,33 @@ async def test_each_call_is_a_task_card_in_progress_then_done_with_its_output_an
     assert "Used status (orders)" in lines[1]  # the line that stands in for the card
 
 
+@pytest.mark.parametrize(
+    ("result", "summary"),
+    [
+        # Past the first 512 characters as the tool wrote them, within the card's 256 once spaces are collapsed.
+        ("Paid with" + " " * 500 + "card 4111 1111 1111 1111 on Monday.", ""),
+        # Across the first 200 characters of a summary.
+        ("Paid.", "Paid with" + " " * 190 + "card 4111 1111 1111 1111 on Monday."),
+        # Split over two lines of a summary, one number on the card.
+        ("Paid.", "Paid with card 4111 1111\n1111 1111 on Monday."),
+    ],
+)
+async def test_a_card_number_in_a_cards_output_is_masked_wherever_it_falls(
+    model: ModelClient, fake_model: FakeModel, result: str, summary: str
+) -> None:
+    class Summarized(FakeTool):
+        async def call(self, arguments: dict[str, Any]) -> ToolResult:
+            return ToolResult(result, summary=summary)
+
+    fake_model.script += [ToolCalls([("orders__status", {})]), Reply(["Paid."])]
+    items = await run_ask_items(model, Toolbox([Summarized("status")]))
+    done = next(item.card for item in items if isinstance(item, CardText) and item.card.final)
+    shown = done.chunk()["output"]
+    assert shown.startswith("Paid with card ")
+    assert "4111" not in shown
+    assert "1111 1111" not in shown
+
+
 async def test_a_failed_or_refused_call_is_an_error_card_that_says_why(
     model: ModelClient, fake_model: FakeModel
 ) -> None:

@@ -151,3 +151,28 @@ async def test_redis_failing_mid_answer_does_not_let_the_threads_next_turn_run_a
         assert order == ["start 1.0", "end 1.0", "start 2.0", "end 2.0"]
         await turns.close()
         await client.aclose()
+
+
+async def test_a_call_that_finds_every_connection_busy_fails_alone_and_does_not_pause_redis() -> None:
+    """The process's own load (its pool all in use) is not Redis failing: the next call, once a connection is
+    free, goes to Redis rather than falling back for the next few seconds."""
+    from bot.store.redis_store import RedisStore
+    from tests.redis_server import redis_server
+
+    async with redis_server() as url:
+        store = RedisStore.from_url(url, max_connections=4)
+        try:
+            # Four calls hold the four connections for a second (a blocking pop on an empty list).
+            holding = [asyncio.create_task(store.client.blpop([f"empty:{n}"], timeout=1)) for n in range(4)]
+            await asyncio.sleep(0.1)
+            assert await store.claim("event:1", 60), "claimed in this process, with a warning"
+            await asyncio.gather(*holding)
+            assert not store.guard.paused
+            other = RedisStore.from_url(url)
+            try:
+                assert await store.claim("event:2", 60)
+                assert not await other.claim("event:2", 60), "this one reached Redis"
+            finally:
+                await other.close()
+        finally:
+            await store.close()

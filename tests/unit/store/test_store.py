@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import redis.asyncio as redis
 
 from bot.answer.answerer import CLAIM_TTL_SECONDS
@@ -43,6 +45,21 @@ async def test_a_claim_released_in_one_redis_process_is_free_in_another() -> Non
         finally:
             await one.close()
             await two.close()
+
+
+async def test_calls_beyond_the_connection_limit_wait_for_a_connection_instead_of_failing() -> None:
+    """A busy process has more calls in flight than connections: each waits its turn and reaches Redis (a
+    failing call would fall back to claims in this process only, which another process does not see)."""
+    async with redis_server() as url:
+        busy, other = RedisStore.from_url(url, max_connections=4), RedisStore.from_url(url)
+        try:
+            keys = [f"event:{n}" for n in range(60)]
+            assert all(await asyncio.gather(*(busy.claim(key, 60) for key in keys)))
+            assert int((await busy.client.info("clients"))["connected_clients"]) <= 4
+            assert not any(await asyncio.gather(*(other.claim(key, 60) for key in keys))), "all were in Redis"
+        finally:
+            await busy.close()
+            await other.close()
 
 
 async def test_a_claim_another_redis_process_holds_stays_refused_when_redis_fails() -> None:
