@@ -17,8 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.errors import StoreUnavailable
-
 
 @dataclass(frozen=True)
 class Entry:
@@ -29,10 +27,6 @@ class Entry:
     payload: str
     redelivered: bool = False
     deliveries: int = 1
-
-
-class QueueReset(StoreUnavailable):
-    """The queue came back empty (Redis restarted without its data): what was queued before is gone."""
 
 
 class Queue(Protocol):
@@ -46,8 +40,13 @@ class Queue(Protocol):
         ...
 
     async def take(self, consumer: str, count: int, block_seconds: float) -> list[Entry]:
-        """New entries for `consumer`, waiting up to `block_seconds` for one. Raises QueueReset when the queue
-        was found emptied (and is then ready again), StoreUnavailable when it cannot be read."""
+        """New entries for `consumer`, waiting up to `block_seconds` for one. Raises StoreUnavailable when it
+        cannot be read."""
+        ...
+
+    async def emptied(self) -> bool:
+        """Whether the queue was emptied (Redis restarted without its data) since this process last put or
+        asked: what it put before is gone. True once per emptying. Raises StoreUnavailable."""
         ...
 
     async def reclaim(self, consumer: str, min_idle_seconds: float, count: int) -> list[Entry]:
@@ -110,6 +109,9 @@ class MemoryQueue:
         self._new.append(Entry(f"{next(self._ids)}-0", payload))
         async with self._arrived:
             self._arrived.notify_all()
+
+    async def emptied(self) -> bool:
+        return False  # it lives as long as the process
 
     async def take(self, consumer: str, count: int, block_seconds: float) -> list[Entry]:
         if not self._new:

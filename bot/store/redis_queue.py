@@ -9,15 +9,19 @@
     done       XACK and XDEL
     hand_back  XACK, XDEL and a new XADD in one script, if the consumer still holds the entry
 
-A stream found without its group (Redis restarted empty) gets the group again, from the stream's start, and
-`take` raises QueueReset once so that the processes queue again what they acknowledged. Every call goes
-through the store's RedisGuard; the blocking read has a guard of its own that allows for its wait.
+Redis restarted empty is told by the queue's epoch: a key, set once (SET NX) by whichever process finds it
+missing, and read with every `put`. A process whose puts saw one epoch and then finds another (`emptied`,
+asked every few seconds) knows that what it queued before is gone, and queues it again; every process learns
+this for itself, not only the first to notice. A stream found without its group gets the group again, from the
+stream's start. Every call goes through the store's RedisGuard; the blocking read has a guard of its own that
+allows for its wait.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,7 +31,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from bot.errors import StoreUnavailable
 from bot.store.base import KEY_PREFIX
-from bot.store.queue import Entry, QueueReset
+from bot.store.queue import Entry
 from bot.store.redis_guard import RedisGuard
 
 logger = logging.getLogger(__name__)
@@ -36,12 +40,20 @@ T = TypeVar("T")
 GROUP = "answerers"
 FIELD = "job"
 
-# KEYS: the question's key, the stream. ARGV: payload, key's ttl in s.
+# KEYS: the question's key, the stream, the epoch. ARGV: payload, key's ttl in s, a new epoch should there be
+# none. Returns the new entry's id (false if the key was put before) and the epoch.
 PUT = """
+redis.call('SET', KEYS[3], ARGV[3], 'NX')
+local epoch = redis.call('GET', KEYS[3])
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
-  return redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
+  return {redis.call('XADD', KEYS[2], '*', 'job', ARGV[1]), epoch}
 end
-return false
+return {false, epoch}
+"""
+# KEYS: the epoch. ARGV: a new epoch should there be none. Returns the epoch.
+EPOCH = """
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
 """
 # KEYS: stream. ARGV: group, consumer, ids... Returns the ids the consumer no longer holds.
 RENEW = """
@@ -116,17 +128,36 @@ class RedisQueue:
         self.read_guard = RedisGuard(call_timeout_seconds=longest_block + self.guard.call_timeout_seconds)
         self.stream = prefix + "questions"
         self.key_prefix = prefix + "queued:"
+        self.epoch_key = prefix + "queue-epoch"
         self._put = client.register_script(PUT)
+        self._epoch_script = client.register_script(EPOCH)
         self._renew = client.register_script(RENEW)
         self._hand_back = client.register_script(HAND_BACK)
         self._done = client.register_script(DONE)
         self._deliveries = client.register_script(DELIVERIES)
         self._group_made = False
+        # The epoch this process's puts were recorded under (None before the first); and whether a put found a
+        # new one before `emptied` was asked.
+        self._epoch: str | None = None
+        self._epoch_changed = False
 
     async def put(self, key: str, payload: str, ttl_seconds: float) -> bool:
-        keys = [self.key_prefix + key, self.stream]
-        result = await self._run(lambda: self._put(keys=keys, args=[payload, max(1, int(ttl_seconds))]))
-        return result is not None
+        keys = [self.key_prefix + key, self.stream, self.epoch_key]
+        args: list[str | int] = [payload, max(1, int(ttl_seconds)), _new_epoch()]
+        entry_id, epoch = await self._run(lambda: self._put(keys=keys, args=args))
+        self._saw_epoch(str(epoch))
+        return entry_id is not None
+
+    async def emptied(self) -> bool:
+        epoch = await self._run(lambda: self._epoch_script(keys=[self.epoch_key], args=[_new_epoch()]))
+        self._saw_epoch(str(epoch))
+        changed, self._epoch_changed = self._epoch_changed, False
+        return changed
+
+    def _saw_epoch(self, epoch: str) -> None:
+        if self._epoch is not None and epoch != self._epoch:
+            self._epoch_changed = True
+        self._epoch = epoch
 
     async def put_again(self, payload: str) -> None:
         await self._run(lambda: self.client.xadd(self.stream, {FIELD: payload}))
@@ -144,9 +175,9 @@ class RedisQueue:
         except StoreUnavailable as error:
             if not _no_group(error):
                 raise
+            logger.warning("the question queue's group was gone (Redis lost its data); made again")
             await self._make_group()
-            logger.warning("the question queue was emptied (Redis lost its data); queuing again what is known")
-            raise QueueReset("the queue's group was gone") from error
+            return []
         return [_entry(item) for _, items in reply or [] for item in items]
 
     async def reclaim(self, consumer: str, min_idle_seconds: float, count: int) -> list[Entry]:
@@ -158,7 +189,7 @@ class RedisQueue:
             )
         except StoreUnavailable as error:
             if _no_group(error):
-                return []  # `take` makes the group again and says so
+                return []  # `take` makes the group again
             raise
         entries = [_entry(item, redelivered=True) for item in reply[1] if item and item[1]]
         if not entries:
@@ -228,6 +259,10 @@ class RedisQueue:
             return await (guard or self.guard).run(call)
         except RedisError as error:
             raise StoreUnavailable(type(error).__name__) from error
+
+
+def _new_epoch() -> str:
+    return uuid.uuid4().hex
 
 
 def _no_group(error: StoreUnavailable) -> bool:

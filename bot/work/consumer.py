@@ -2,7 +2,9 @@
 
     take      new entries (XREADGROUP), each answered in a task of its own, in its thread's turn
     upkeep    every UPKEEP_SECONDS: renews the entries being answered (so a live long answer is never
-              taken from it) and reclaims those idle for RECLAIM_IDLE_SECONDS (their process died)
+              taken from it), reclaims those idle for RECLAIM_IDLE_SECONDS (their process died), and asks
+              whether the queue was emptied (Redis restarted without its data): then what this process
+              acknowledged and no one answered is queued again (bot/work/intake.py)
     done      after the answer or a final notice is posted (or the thread showed one): XACK
     retry     an attempt that ends without either (an unexpected error, Slack failing for good) leaves its entry
               pending: reclaimed once idle, by any process, and answered again in the same message; the
@@ -32,7 +34,7 @@ from bot.errors import StoreUnavailable
 from bot.slack.messages import BotIdentity
 from bot.store.base import Store
 from bot.store.deadline import outside_deadline
-from bot.store.queue import Entry, Queue, QueueReset
+from bot.store.queue import Entry, Queue
 from bot.store.redis_guard import PAUSE_SECONDS
 from bot.store.redis_turns import DEFAULT_LEASE_SECONDS, RENEWALS
 from bot.store.thread_locks import turn_order
@@ -154,9 +156,6 @@ class Consumer:
         while not self._stopping:
             try:
                 entries = await self.queue.take(self.name, BATCH, self.block_seconds)
-            except QueueReset:
-                self._side_task(self._queue_again_later(), "queue: queue again")
-                continue
             except StoreUnavailable as error:
                 if not failing:
                     logger.warning("the question queue cannot be read; trying again", extra={"error": str(error)})
@@ -188,6 +187,9 @@ class Consumer:
                     if entry.id not in self._work:
                         logger.info("answering a question whose process stopped", extra={"entry": entry.id})
                         self._begin(entry, Event.RECLAIMED)
+                if await self.queue.emptied():
+                    logger.warning("the question queue was emptied (Redis lost its data); queuing again what is known")
+                    self._side_task(self._queue_again_later(), "queue: queue again")
                 failing = False
             except StoreUnavailable as error:
                 if _cancelling():

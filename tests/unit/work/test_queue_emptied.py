@@ -46,3 +46,38 @@ async def test_a_question_lost_with_redis_is_queued_again_by_the_process_that_ac
         finally:
             await client.aclose()
     assert answers.attempts == [("1700000000.000001", False, ()), ("1700000000.000002", True, ())]
+
+
+async def test_every_process_queues_again_what_it_acknowledged_not_only_the_first_to_notice() -> None:
+    """Two processes acknowledged a question each; Redis loses everything. The first to read the queue again
+    finds its group gone and makes it anew; the other must still learn that the queue was emptied."""
+    async with controlled_redis_server() as server:
+        clients = [redis.from_url(server.url, decode_responses=True) for _ in range(2)]
+        try:
+            queues = [RedisQueue(client) for client in clients]
+            intakes = [Intake(queue) for queue in queues]
+            answers = Answers()
+            answers.release.set()
+            options = {"block_seconds": 0.05, "queue_again_seconds": 0.05, "upkeep_seconds": 0.05}
+            readers = [
+                Consumer(queue, answers, intake, MemoryStore(), TaskTracker(), name=name, **options)  # type: ignore[arg-type]
+                for queue, intake, name in zip(queues, intakes, "ab", strict=True)
+            ]
+            await queues[0].take("warm-up", 1, 0.01)  # the group, as a running bot has it
+            await intakes[0].accept(question("1700000000.000001"), IDENTITY, 0)
+            await intakes[1].accept(question("1700000000.000002"), IDENTITY, 0)
+            await clients[0].flushall()
+
+            readers[0].start()
+            async with asyncio.timeout(10):
+                await answers.started.wait()
+            answers.started.clear()
+            readers[1].start()
+            async with asyncio.timeout(10):
+                await answers.started.wait()
+            for reader in readers:
+                await reader.stop(within_seconds=1)
+        finally:
+            for client in clients:
+                await client.aclose()
+    assert sorted(answers.attempts) == [("1700000000.000001", True, ()), ("1700000000.000002", True, ())]
