@@ -1,6 +1,7 @@
 """The Slack thread assistant: answer in Slack (serve), check the setup, try the model (chat), or show token usage.
 
-`python -m bot` starts the bot; `python -m bot check` checks the setup; `python -m bot chat` talks to the model in
+`python -m bot` starts the bot; `python -m bot worker` answers the questions web processes queue in Redis (with
+WEB_ANSWERS=false there); `python -m bot check` checks the setup; `python -m bot chat` talks to the model in
 the terminal; `python -m bot usage` shows who used how many tokens, today and in the last 7 days.
 
 Settings come from the environment and from `.env`.
@@ -17,7 +18,7 @@ from dotenv import load_dotenv
 
 from bot.app.chat import Screen, chat, stdin_lines
 from bot.app.check import run_checks
-from bot.app.server import serve
+from bot.app.server import serve, work
 from bot.errors import ConfigurationError
 from bot.features.usage_view import print_usage
 from bot.logs import configure_logging
@@ -34,9 +35,9 @@ def main() -> int:
         "command",
         nargs="?",
         default="serve",
-        choices=("serve", "check", "chat", "usage"),
-        help="serve (default): answer in Slack; check: test every setting and connection; chat: talk in the terminal; "
-        "usage: tokens used, today and in the last 7 days",
+        choices=("serve", "worker", "check", "chat", "usage"),
+        help="serve (default): answer in Slack; worker: answer the questions queued in Redis; check: test every "
+        "setting and connection; chat: talk in the terminal; usage: tokens used, today and in the last 7 days",
     )
     command = parser.parse_args().command
     # Only the working directory's .env: python-dotenv would otherwise search upwards from this file.
@@ -47,6 +48,8 @@ def main() -> int:
         # `chat` talks to the model only: it needs no Slack settings; `usage` reads Redis only.
         parts: tuple[Part, ...] = ("model",) if command == "chat" else () if command == "usage" else ("slack", "model")
         settings = Settings.from_env(os.environ, parts)
+        if command == "worker" and not settings.redis_url:
+            raise ConfigurationError(["A worker answers the questions web processes queue in Redis: set REDIS_URL."])
     except ConfigurationError as error:
         print(f"The bot cannot start; fix these settings and start it again:\n{error}", file=sys.stderr)
         return EXIT_CONFIGURATION
@@ -64,7 +67,7 @@ def main() -> int:
         configure_logging(settings.log_level, settings.secrets, sys.stderr)
         return asyncio.run(print_usage(settings, sys.stdout))
     configure_logging(settings.log_level, settings.secrets)
-    asyncio.run(serve(settings))
+    asyncio.run(work(settings) if command == "worker" else serve(settings))
     return 0
 
 

@@ -147,6 +147,8 @@ class Settings:
     port: int = 3000
     redis_url: str | None = dataclasses.field(default=None, repr=False)
     redis_max_connections: int = DEFAULT_REDIS_MAX_CONNECTIONS
+    # False: the web process only records questions; `python -m bot worker` processes answer them.
+    web_answers: bool = True
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     temperature: float = 0.5
     max_tokens: int = 2048
@@ -267,6 +269,7 @@ class Settings:
                 minimum=MIN_REDIS_CONNECTIONS,
                 maximum=65_000,
             ),
+            web_answers=reader.flag("WEB_ANSWERS", True),
             system_prompt=reader.optional("SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
             temperature=reader.number("MODEL_TEMPERATURE", float, 0.5, minimum=0, maximum=2),
             max_tokens=reader.number("MODEL_MAX_TOKENS", int, 2048, minimum=1, maximum=200_000),
@@ -322,6 +325,11 @@ class Settings:
             mcp_servers=reader.mcp_servers("MCP_SERVERS"),
             max_tool_steps=reader.number("MAX_TOOL_STEPS", int, 8, minimum=1, maximum=50),
         )
+        if not settings.web_answers and not settings.redis_url:
+            reader.problem(
+                "WEB_ANSWERS=false needs REDIS_URL: the web process queues questions there for `python -m bot worker` "
+                "to answer. Set REDIS_URL, or unset WEB_ANSWERS."
+            )
         if settings.redact_patterns and settings.redact != "strict":
             reader.problem(
                 "REDACT_PATTERNS is only used with REDACT=strict: set REDACT=strict, or unset REDACT_PATTERNS."

@@ -64,8 +64,9 @@ class Runtime:
     consumer: Consumer | None = None
 
     @classmethod
-    async def start(cls, settings: Settings) -> Runtime:
-        """Opens the shared connections; call from inside the running event loop."""
+    async def start(cls, settings: Settings, *, worker: bool = False) -> Runtime:
+        """Opens the shared connections; call from inside the running event loop. A `worker` answers queued
+        questions only; a web process answers them too unless WEB_ANSWERS is false."""
         slack = open_slack_client(settings)
         model = open_model_client(settings)
         store: Store
@@ -99,7 +100,7 @@ class Runtime:
             files=files,
             tools=ToolKit(settings, slack, access, desk, mcp),
         )
-        durable = _durable_work(store, answerer, tasks)
+        durable = _durable_work(store, answerer, tasks, answering=worker or settings.web_answers)
         slack_app = build_slack_app(
             settings,
             slack,
@@ -174,9 +175,9 @@ class Runtime:
         return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
-def _durable_work(store: Store, answerer: Answerer, tasks: TaskTracker) -> Consumer | None:
+def _durable_work(store: Store, answerer: Answerer, tasks: TaskTracker, *, answering: bool) -> Consumer | None:
     """The question queue in Redis and this process's reader of it; none without REDIS_URL."""
     if not isinstance(store, RedisStore):
         return None
     queue = RedisQueue(store.client, store.guard)
-    return Consumer(queue, answerer, Intake(queue), store, tasks)
+    return Consumer(queue, answerer, Intake(queue), store, tasks, answering=answering)

@@ -1,4 +1,5 @@
-"""Runs the bot until SIGTERM or SIGINT: HTTP on $PORT, or Socket Mode when an app token is set."""
+"""Runs the bot until SIGTERM or SIGINT: HTTP on $PORT, or Socket Mode when an app token is set; or, as a
+worker process, answers the questions queued in Redis."""
 
 from __future__ import annotations
 
@@ -19,10 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 async def serve(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signal_number, stop.set)
+    stop = _stop_on_signals()
     runtime = await Runtime.start(settings)
     try:
         if settings.socket_mode:
@@ -33,6 +31,27 @@ async def serve(settings: Settings) -> None:
         # Heroku sends SIGKILL 30 s after SIGTERM: bot.shutdown budgets the steps to fit.
         await runtime.close(grace_seconds=settings.shutdown_grace_seconds)
         logger.info("stopped")
+
+
+async def work(settings: Settings) -> None:
+    """`python -m bot worker`: answers the questions web processes queue (REDIS_URL), until SIGTERM."""
+    stop = _stop_on_signals()
+    runtime = await Runtime.start(settings, worker=True)
+    try:
+        logger.info("answering queued questions", extra={"version": __version__, "mode": "worker"})
+        await stop.wait()
+        _log_stopping(runtime)
+    finally:
+        await runtime.close(grace_seconds=settings.shutdown_grace_seconds)
+        logger.info("stopped")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
+    return stop
 
 
 async def _serve_http(runtime: Runtime, stop: asyncio.Event) -> None:

@@ -386,17 +386,7 @@ class SlackReply:
             return
         if self.capabilities.allows("chat.startStream", channel):
             try:
-                await self._call(
-                    Event.STREAM_STARTED,
-                    lambda: self.client.chat_startStream(
-                        channel=channel,
-                        thread_ts=self.target.thread_ts,
-                        markdown_text=text,
-                        recipient_user_id=self.target.recipient_user_id,
-                        recipient_team_id=self.target.recipient_team_id,
-                    ),
-                    shows=text,
-                )
+                await self._start_stream(text, markdown_text=text)
                 return
             except SLACK_FAILURES as error:
                 if not is_refusal(error):
@@ -407,6 +397,21 @@ class SlackReply:
                     logger.warning("streaming refused; posting and updating instead", extra=_error(error))
                     self.capabilities.learn("chat.startStream", channel, error)
         await self._post(text)
+
+    async def _start_stream(self, shows: str, **content: Any) -> None:
+        """chat.startStream in the thread, for its recipient, with `content` (its text or chunks) that shows as
+        `shows` in the message."""
+        await self._call(
+            Event.STREAM_STARTED,
+            lambda: self.client.chat_startStream(
+                channel=self.target.channel,
+                thread_ts=self.target.thread_ts,
+                recipient_user_id=self.target.recipient_user_id,
+                recipient_team_id=self.target.recipient_team_id,
+                **content,
+            ),
+            shows=shows,
+        )
 
     async def _show_card(self, segment: CardSegment) -> None:
         cards = self.capabilities.task_cards
@@ -424,17 +429,7 @@ class SlackReply:
         refusal: SlackApiError | None = None
         if self.capabilities.allows("chat.startStream", channel):
             try:
-                await self._call(
-                    Event.STREAM_STARTED,
-                    lambda: self.client.chat_startStream(
-                        channel=channel,
-                        thread_ts=self.target.thread_ts,
-                        chunks=[segment.card.chunk()],
-                        recipient_user_id=self.target.recipient_user_id,
-                        recipient_team_id=self.target.recipient_team_id,
-                    ),
-                    shows="",
-                )
+                await self._start_stream("", chunks=[segment.card.chunk()])
                 self._card_shown(segment)
                 return
             except SLACK_FAILURES as error:

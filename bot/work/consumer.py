@@ -12,6 +12,9 @@
     stop      on SIGTERM: stops taking, stops each answer in progress with a short note and hands its entry
               back at once, naming its messages, so that a live process answers it in full in the same message
 
+A web process that only records questions (WEB_ANSWERS=false; worker processes answer them) runs the upkeep's
+last part alone: it still queues again what it acknowledged if the queue is emptied.
+
 Each entry's life follows bot/work/lifecycle.py. The messages an answer has posted are also kept in the store
 as they appear, so that a process that dies without handing back leaves them for the one that reclaims it.
 """
@@ -101,6 +104,7 @@ class Consumer:
         upkeep_seconds: float = UPKEEP_SECONDS,
         block_seconds: float = TAKE_BLOCK_SECONDS,
         queue_again_seconds: float = QUEUE_AGAIN_SECONDS,
+        answering: bool = True,
     ) -> None:
         self.queue = queue
         self.answerer = answerer
@@ -112,6 +116,7 @@ class Consumer:
         self.upkeep_seconds = upkeep_seconds
         self.block_seconds = block_seconds
         self.queue_again_seconds = queue_again_seconds
+        self.answering = answering
         self._work: dict[str, tuple[_Work, asyncio.Task[None]]] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._side: set[asyncio.Task[Any]] = set()
@@ -122,10 +127,9 @@ class Consumer:
         return len(self._work)
 
     def start(self) -> None:
-        self._loops = [
-            asyncio.create_task(self._take_loop(), name="queue: take"),
-            asyncio.create_task(self._upkeep_loop(), name="queue: renew and reclaim"),
-        ]
+        self._loops = [asyncio.create_task(self._upkeep_loop(), name="queue: renew and reclaim")]
+        if self.answering:
+            self._loops.append(asyncio.create_task(self._take_loop(), name="queue: take"))
 
     async def stop(self, within_seconds: float) -> None:
         """Stops taking; hands every unfinished answer back (bot/work/lifecycle.py rule 3)."""
@@ -175,18 +179,8 @@ class Consumer:
         while not self._stopping:
             await asyncio.sleep(self.upkeep_seconds)
             try:
-                lost = await self.queue.renew(self.name, list(self._work))
-                for entry_id in lost:
-                    if entry_id in self._work:
-                        logger.warning("an answer's entry was taken over by another process", extra={"entry": entry_id})
-                reclaimed = await self.queue.reclaim(self.name, self.reclaim_idle_seconds, BATCH)
-                if self._stopping or _cancelling():
-                    await self._give_back(reclaimed)
-                    raise asyncio.CancelledError
-                for entry in reclaimed:
-                    if entry.id not in self._work:
-                        logger.info("answering a question whose process stopped", extra={"entry": entry.id})
-                        self._begin(entry, Event.RECLAIMED)
+                if self.answering:
+                    await self._renew_and_reclaim()
                 if await self.queue.emptied():
                     logger.warning("the question queue was emptied (Redis lost its data); queuing again what is known")
                     self._side_task(self._queue_again_later(), "queue: queue again")
@@ -195,8 +189,23 @@ class Consumer:
                 if _cancelling():
                     raise asyncio.CancelledError from error
                 if not failing:  # once per outage
-                    logger.warning("could not renew or reclaim queued questions", extra={"error": str(error)})
+                    logger.warning("could not look after the queued questions", extra={"error": str(error)})
                 failing = True
+
+    async def _renew_and_reclaim(self) -> None:
+        """Keeps this process's entries, and takes those whose process stopped."""
+        lost = await self.queue.renew(self.name, list(self._work))
+        for entry_id in lost:
+            if entry_id in self._work:
+                logger.warning("an answer's entry was taken over by another process", extra={"entry": entry_id})
+        reclaimed = await self.queue.reclaim(self.name, self.reclaim_idle_seconds, BATCH)
+        if self._stopping or _cancelling():
+            await self._give_back(reclaimed)
+            raise asyncio.CancelledError
+        for entry in reclaimed:
+            if entry.id not in self._work:
+                logger.info("answering a question whose process stopped", extra={"entry": entry.id})
+                self._begin(entry, Event.RECLAIMED)
 
     async def _give_back(self, entries: Sequence[Entry]) -> None:
         """Entries that came with a read the stop interrupted (redis-py may swallow a cancellation that comes

@@ -34,7 +34,11 @@ def test_manifest_subscribes_to_mentions_and_messages_with_history_scopes() -> N
 
 
 def test_procfile_starts_the_package() -> None:
-    assert (ROOT / "Procfile").read_text().strip() == "web: python -m bot"
+    """The web process first (what Heroku scales to one); a worker type that answers only, off by default."""
+    assert (ROOT / "Procfile").read_text().splitlines() == ["web: python -m bot", "worker: python -m bot worker"]
+    formation = json.loads((ROOT / "app.json").read_text())["formation"]
+    assert formation["web"]["quantity"] == 1
+    assert formation["worker"]["quantity"] == 0
 
 
 def test_app_json_offers_every_setting_a_deployer_sets() -> None:

@@ -32,7 +32,7 @@ def test_readme_names_the_test_command_ci_runs() -> None:
 
 
 def test_readme_start_command_runs_what_the_procfile_runs() -> None:
-    procfile = (ROOT / "Procfile").read_text().strip().removeprefix("web: ")
+    procfile = (ROOT / "Procfile").read_text().splitlines()[0].removeprefix("web: ")
     command = f"python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && .venv/bin/{procfile}"
     assert command in [line.strip() for line in README.read_text().splitlines()]
 
