@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from bench.durability import NEEDS_REDIS as DURABILITY_NEEDS_REDIS
 from bench.durability import SITUATIONS as DURABILITY_SITUATIONS
 from bench.durability import Options as DurabilityOptions
 from bench.durability import run_durability
@@ -559,7 +560,10 @@ def main() -> None:
             kill_after=arguments.kill_after,
             redis=not arguments.without_redis,
         )
-        results = run(run_durability(arguments.situation or list(DURABILITY_SITUATIONS), options))
+        situations = arguments.situation or [
+            situation for situation in DURABILITY_SITUATIONS if options.redis or situation not in DURABILITY_NEEDS_REDIS
+        ]
+        results = run(run_durability(situations, options))
         save_durability(results, options)
     elif arguments.command == "limits":
         rates = [int(rate) for rate in arguments.per_minute.split(",")]

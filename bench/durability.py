@@ -55,13 +55,23 @@ SLACK_RETRY_SECONDS = (1.0, 60.0, 300.0)
 QUESTION = re.compile(r"q(\d+)-(\d+)")
 ANSWER = re.compile(r"ANSWER-(q\d+-\d+) r(\d+): ")
 ASK_AGAIN = re.compile(r"ask again", re.IGNORECASE)
-SITUATIONS = ("one_of_two_killed", "sigterm_then_new", "rolling_deploy", "redis_restarted_empty", "only_one_killed")
+SITUATIONS = (
+    "one_of_two_killed",
+    "sigterm_then_new",
+    "rolling_deploy",
+    "redis_restarted_empty",
+    "only_one_killed",
+    "worker_restarted",
+)
+# A worker answers from Redis: without it there is nothing to run.
+NEEDS_REDIS = frozenset({"worker_restarted"})
 TITLES = {
     "one_of_two_killed": "one of two processes killed (SIGKILL)",
     "sigterm_then_new": "SIGTERM, new process 5 s later",
     "rolling_deploy": "rolling deploy with preboot",
     "redis_restarted_empty": "Redis restarted empty",
     "only_one_killed": "the only process killed, back 10 s later",
+    "worker_restarted": "web queues, its worker restarted (SIGTERM, new one 5 s later)",
 }
 
 
@@ -247,27 +257,41 @@ class Processes:
             self.redis.terminate()
             await self.redis.wait()
 
-    async def start_bot(self) -> Bot:
-        """A new process, listening, and in the router's rotation."""
-        name = f"web.{next(self._names)}"
+    async def start_bot(self, *, web_answers: bool = True) -> Bot:
+        """A new web process, listening, and in the router's rotation."""
         port = free_port()
+        bot = await self._start("web", {"PORT": str(port), "WEB_ANSWERS": str(web_answers).lower()}, port)
+        await self._wait_healthy(bot)
+        self.router.backends.append(bot.url + "/slack/events")
+        return bot
+
+    async def start_worker(self) -> Bot:
+        """A new `python -m bot worker`, answering once its log says so."""
+        bot = await self._start("worker", {}, None, "worker")
+        async with asyncio.timeout(30):
+            while "answering queued questions" not in bot.log.read_text():
+                if bot.process.returncode is not None:
+                    raise RuntimeError(f"{bot.name} did not start; see {bot.log}")
+                await asyncio.sleep(0.1)
+        return bot
+
+    async def _start(self, role: str, settings: dict[str, str], port: int | None, *arguments: str) -> Bot:
+        name = f"{role}.{next(self._names)}"
         LOGS.mkdir(parents=True, exist_ok=True)
         log = LOGS / f"{self.situation}-{name}.log"
         env = {
             "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-            **self.environ, "PORT": str(port), "DYNO": name,
+            **self.environ, **settings, "DYNO": name,
         }  # fmt: skip
         if "REDIS_URL" in env:
             env["REDIS_URL"] = f"redis://127.0.0.1:{self.redis_port}/0"
         with log.open("w") as output:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", cwd=LOGS, env=env, stdout=output, stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
+                sys.executable, "-m", "bot", *arguments, cwd=LOGS, env=env, stdout=output,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        bot = Bot(name, process, f"http://127.0.0.1:{port}", log)
+        bot = Bot(name, process, f"http://127.0.0.1:{port}" if port else "", log)
         self.bots.append(bot)
-        await self._wait_healthy(bot)
-        self.router.backends.append(bot.url + "/slack/events")
         return bot
 
     def kill(self, bot: Bot) -> None:
@@ -348,12 +372,38 @@ async def only_one_killed(processes: Processes, options: Options) -> None:
     await processes.start_bot()
 
 
-FAULTS: dict[str, tuple[int, Callable[[Processes, Options], Awaitable[None]]]] = {
-    "one_of_two_killed": (2, one_of_two_killed),
-    "sigterm_then_new": (1, sigterm_then_new),
-    "rolling_deploy": (1, rolling_deploy),
-    "redis_restarted_empty": (2, redis_restarted_empty),
-    "only_one_killed": (1, only_one_killed),
+async def worker_restarted(processes: Processes, options: Options) -> None:
+    """Heroku restarts worker dynos without preboot: the old one stops, a new one starts."""
+    await asyncio.sleep(options.fault_at)
+    processes.terminate(processes.bots[1], options.kill_after)
+    await asyncio.sleep(5.0)
+    await processes.start_worker()
+
+
+async def one_web(processes: Processes) -> None:
+    await processes.start_bot()
+
+
+async def two_web(processes: Processes) -> None:
+    await processes.start_bot()
+    await processes.start_bot()
+
+
+async def web_and_worker(processes: Processes) -> None:
+    """A web process that only queues (WEB_ANSWERS=false), and one worker."""
+    await processes.start_bot(web_answers=not processes.environ.get("REDIS_URL"))
+    await processes.start_worker()
+
+
+Start = Callable[[Processes], Awaitable[None]]
+Fault = Callable[[Processes, Options], Awaitable[None]]
+FAULTS: dict[str, tuple[Start, Fault]] = {
+    "one_of_two_killed": (two_web, one_of_two_killed),
+    "sigterm_then_new": (one_web, sigterm_then_new),
+    "rolling_deploy": (one_web, rolling_deploy),
+    "redis_restarted_empty": (two_web, redis_restarted_empty),
+    "only_one_killed": (one_web, only_one_killed),
+    "worker_restarted": (web_and_worker, worker_restarted),
 }
 
 
@@ -415,12 +465,11 @@ async def run_situation(situation: str, options: Options, http: aiohttp.ClientSe
     router = Router(http)
     processes = Processes(situation, environ, router, http)
     deliveries = SlackDeliveries(router, options)
-    count, fault = FAULTS[situation]
+    start, fault = FAULTS[situation]
     started = time.monotonic()
     try:
         await processes.start_redis()
-        for _ in range(count):
-            await processes.start_bot()
+        await start(processes)
         faulting = asyncio.create_task(fault(processes, options))
         asked = await ask_all(slack, deliveries, options)
         await faulting
