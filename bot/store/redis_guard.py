@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -43,10 +45,15 @@ class ConnectionsBusy(RedisConnectionError):
 class WaitingPool(BlockingConnectionPool):
     """At most `max_connections` connections (a Redis plan limits them): a call finding them all in use waits
     for one, rather than failing at once as redis-py's default pool does; after POOL_WAIT_SECONDS it fails
-    with ConnectionsBusy."""
+    with ConnectionsBusy.
+
+    A call whose connection Redis dropped (a restart, a failover, an idle timeout) is sent again once, at
+    once, on a new connection: failing, it would pause Redis for everyone, once per stale connection. Not
+    after a timeout: a stalled Redis would only be waited for twice."""
 
     def __init__(self, **options: Any) -> None:
-        super().__init__(timeout=POOL_WAIT_SECONDS, **options)
+        retry = Retry(NoBackoff(), retries=1, supported_errors=(RedisConnectionError,))
+        super().__init__(timeout=POOL_WAIT_SECONDS, retry=retry, **options)
 
     async def get_connection(self, *args: Any, **options: Any) -> Any:
         try:

@@ -176,3 +176,23 @@ async def test_a_call_that_finds_every_connection_busy_fails_alone_and_does_not_
                 await other.close()
         finally:
             await store.close()
+
+
+async def test_connections_redis_dropped_are_made_again_within_the_call_without_pausing_redis() -> None:
+    """A Redis restart or failover drops every open connection. The next call on each reconnects at once;
+    failing instead, each would pause Redis for every answer for 5 s, one stale connection after another."""
+    from bot.store.redis_store import RedisStore
+    from tests.redis_server import redis_server
+
+    async with redis_server() as url:
+        store, admin = RedisStore.from_url(url, max_connections=4), redis.from_url(url)
+        try:
+            # Four connections open and idle in the pool, then Redis drops them all.
+            await asyncio.gather(*(store.client.blpop([f"empty:{n}"], timeout=0.1) for n in range(4)))
+            await admin.client_kill_filter(_type="normal", skipme=True)
+            assert all(await asyncio.gather(*(store.claim(f"event:{n}", 60) for n in range(4))))
+            assert not store.guard.paused
+            assert await admin.exists(*(f"slackbot:event:{n}" for n in range(4))) == 4, "claimed in Redis"
+        finally:
+            await store.close()
+            await admin.aclose()
