@@ -178,8 +178,8 @@ async def run_once(
             await _wait_redis(redis_port)
             bot_env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
             # This redis-server allows 10,000 clients. At 100 questions a second (twelve times the 30,000 events an
-            # hour Slack sends an app) one busy process keeps 50 to 100 connections in use; the default 20 fits
-            # Heroku's smallest plan, and makes such a load wait for connections.
+            # hour Slack sends an app from one workspace) one busy process keeps 50 to 100 connections in use; the
+            # default 20 fits Heroku's smallest plan, and makes such a load wait for connections.
             bot_env["REDIS_MAX_CONNECTIONS"] = "100"
         bot = await start(*command, env=bot_env, stdout=bot_log)
         async with aiohttp.ClientSession() as http:
