@@ -133,6 +133,16 @@ class WorkerDied(Exception):
         self.detail = detail
 
 
+class WorkerNotStarted(Exception):
+    """A worker ended, or hung, before it said it was ready; `exit_code` is its exit code (negative: the signal
+    that ended it, SIGKILL when it hung)."""
+
+    def __init__(self, detail: str, exit_code: int | None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.exit_code = exit_code
+
+
 class Worker:
     """One worker process and its state; only FileParsers moves it between states."""
 
@@ -243,7 +253,10 @@ class FileParsers:
             while True:
                 try:
                     worker = await self._idle_worker()
-                except (OSError, WorkerDied, EOFError, TimeoutError, ValueError) as error:
+                except WorkerNotStarted as error:
+                    logger.error("file reader did not start", extra={"error": error.detail, "exit": error.exit_code})
+                    return Parsed(not_read=BUSY)
+                except OSError as error:  # no process at all (out of process slots, no executable)
                     logger.error("file reader did not start", extra={"error": repr(error)})
                     return Parsed(not_read=BUSY)
                 parsed = await self._parse_in(worker, job, data)
@@ -300,6 +313,15 @@ class FileParsers:
         try:
             async with asyncio.timeout(self.limits.start_seconds):
                 await worker.ready()
+        except (WorkerDied, EOFError, ConnectionError, ValueError) as error:
+            # It closed its pipe, or answered nonsense, before saying it was ready: its exit code says why.
+            await worker.ended()
+            await self._drop(worker)
+            detail = error.detail if isinstance(error, WorkerDied) else worker.why_it_died()
+            raise WorkerNotStarted(detail, worker.process.returncode) from error
+        except TimeoutError as error:
+            await self._drop(worker)
+            raise WorkerNotStarted("it took too long to start", worker.process.returncode) from error
         except BaseException:
             await self._drop(worker)
             raise

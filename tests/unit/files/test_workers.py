@@ -273,3 +273,21 @@ async def test_what_a_worker_writes_to_stderr_never_reaches_the_bots_log(
     captured = capfd.readouterr()
     assert "4111" not in captured.err + captured.out
     assert await parsers.parse(TEXT, b"next") == Parsed(text="next")
+
+
+async def test_a_reader_that_dies_before_it_is_ready_is_logged_with_its_exit_code(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A broken install (a library that fails to load): the operator needs its exit code, not an
+    IncompleteReadError."""
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(broken))
+    parsers = FileParsers()
+    try:
+        assert await parsers.parse(TEXT, b"port 8080 in use") == Parsed(not_read=BUSY)
+    finally:
+        await parsers.close()
+    [record] = [record for record in caplog.records if record.getMessage() == "file reader did not start"]
+    assert record.__dict__["exit"] == 3
