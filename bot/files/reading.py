@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.files.download import BudgetFull, ByteBudget, Downloader, DownloadFailed
 from bot.files.kinds import Kind, kind_of
-from bot.files.workers import BUSY, FileParsers, Job, Parsed, parse
+from bot.files.workers import BUSY, FileParsers, Job, Parsed
 from bot.slack.messages import SlackFile
 from bot.slack.thread import files_key
 from bot.store.base import Store
@@ -119,11 +119,6 @@ def content_of(file: SlackFile, parsed: Parsed) -> FileContent:
 
 def job_for(file: SlackFile, limits: FileLimits) -> Job:
     return Job(kind_of(file).value, file.name, limits.max_pdf_pages, limits.max_text_chars)
-
-
-def extract(file: SlackFile, data: bytes, limits: FileLimits) -> FileContent:
-    """The file's text or image, parsed here: only for trusted bytes (tests, `check`); the bot uses workers."""
-    return content_of(file, parse(job_for(file, limits), data))
 
 
 @dataclass

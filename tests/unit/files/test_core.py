@@ -15,7 +15,8 @@ from bot.files.images import MAX_LONG_EDGE, ImageTooLarge, NotAnImage, model_tak
 from bot.files.kinds import Kind, kind_of
 from bot.files.links import links_in
 from bot.files.pdf import UnreadablePdf, pdf_text
-from bot.files.reading import FileContent, FileLimits, extract, plan
+from bot.files.reading import FileContent, FileLimits, content_of, job_for, plan
+from bot.files.workers import parse
 from bot.slack.messages import SlackFile
 from tests.files_data import noisy_png, pdf, png
 
@@ -219,7 +220,8 @@ def test_the_token_goes_only_to_slack() -> None:
 
 def test_a_huge_text_is_cut_when_read_so_the_cache_holds_no_more_than_can_be_sent() -> None:
     limits = FileLimits(max_bytes=10**8, images_accepted=True, max_images=1, max_pdf_pages=1, max_text_chars=2000)
-    content = extract(slack_file("huge.log"), b"START" + b"x" * 100_000 + b"END", limits)
+    file = slack_file("huge.log")
+    content = content_of(file, parse(job_for(file, limits), b"START" + b"x" * 100_000 + b"END"))
     assert len(content.text) <= 2000
     assert content.text.startswith("START")
     assert content.text.endswith("END")
