@@ -22,7 +22,7 @@ SHORTEST_SECRET = 4
 # only in text that has one of these. Every pattern here runs on RE2, in time linear in the text
 # (bot/linear_regex.py), and is called only where it may match: a log line has a dozen fields, and each
 # RE2 call lets go of the GIL, which a busy thread then holds for up to 5 ms.
-TOKEN_HINTS = ("xox", "xapp-", "sk-", "inf-", "bearer ", "basic ", "://")
+TOKEN_HINTS = ("xox", "xapp-", "sk-", "inf-", "bearer", "basic", "://")
 # Text up to this long is looked through for a piece of a secret in plain code, not by RE2.
 SHORT_TEXT = 160
 # user:password in a URL (redis://:password@host), between `://` and `@`, which stay.
@@ -38,8 +38,9 @@ TOKEN = linear_regex.compile(
     r")"
 )
 # Authorization: Bearer <anything>, Basic <base64>; the scheme (group 1 or 2) kept.
+# After the scheme, spaces and tabs (a header typed by hand, a log's alignment).
 AUTHORIZATION = linear_regex.compile(
-    rf"(?i)((?:\A|[^{WORD}])(?:Bearer )+)[^{SPACE}]+|((?:\A|[^{WORD}])Basic )[A-Za-z0-9+/=]{{8,}}"
+    rf"(?i)((?:\A|[^{WORD}])(?:Bearer[ \t]+)+)[^{SPACE}]+|((?:\A|[^{WORD}])Basic[ \t]+)[A-Za-z0-9+/=]{{8,}}"
 )
 
 

@@ -76,6 +76,13 @@ def test_authorization_headers_and_url_passwords_are_masked() -> None:
     assert safe == f"sent Authorization: Bearer {REDACTED} to redis://{REDACTED}@host:6379/0"
 
 
+@pytest.mark.parametrize("gap", ["\t", "  ", " \t "])
+def test_authorization_credentials_after_tabs_or_several_spaces_are_masked(gap: str) -> None:
+    safe = safe_text(f"Authorization: Bearer{gap}abc.def.ghi and Basic{gap}dXNlcjpodW50ZXIy")
+    assert "abc.def.ghi" not in safe
+    assert "dXNlcjpodW50ZXIy" not in safe
+
+
 def test_basic_credentials_are_masked_but_slacks_basic_information_page_is_named() -> None:
     """The signing-secret warning says where Slack shows it; `Basic ` before a plain word is no credential."""
     safe = safe_text("Authorization: Basic c29tZW9uZTpodW50ZXIy or Basic dXNlcjpwYXNz; see Basic Information")
@@ -139,6 +146,7 @@ ADVERSARIAL = {
     "Slack prefixes": "xoxb-" * 30_000,
     "URL credentials": "://a:" * 30_000,
     "Bearer words": "Bearer " * 21_000,
+    "Bearer tabs": "Bearer\t" * 21_000,
     "Basic words": "Basic " * 25_000,
     "mentions": "<@U" * 50_000,
     "here": "@here" * 30_000,
