@@ -71,6 +71,8 @@ EVERYWHERE = "*"
 POST_ATTEMPTS = 3
 # A refusal of a card that says nothing about chunks: the same card's line is tried, cards stay on.
 NOT_ABOUT_CHUNKS = frozenset({"ratelimited", "message_not_in_streaming_state", "message_not_found"})
+# Task cards refused in a row (none taken between) before they are taken for refused by this Slack.
+CARD_REFUSALS = 3
 
 
 class State(enum.Enum):
@@ -126,8 +128,10 @@ class SlackCapabilities:
 
     streaming: bool = True
     refused: dict[str, set[str]] = field(default_factory=dict)
-    # False once Slack refused a task card in a stream that took text: cards are then text lines.
+    # False once Slack refused CARD_REFUSALS task cards in a row, each in a stream that took text: cards are then
+    # text lines. One refused card (what it holds) while others are taken leaves them on.
     task_cards: bool = True
+    cards_refused_in_a_row: int = 0
 
     def allows(self, method: str, channel: str) -> bool:
         if method == "chat.startStream" and not self.streaming:
@@ -468,6 +472,7 @@ class SlackReply:
             self._learn_cards_refused(refusal)
 
     def _card_shown(self, segment: CardSegment) -> None:
+        self.capabilities.cards_refused_in_a_row = 0
         card = segment.card
         if card.final:
             self._open_cards.pop(card.id, None)
@@ -504,6 +509,9 @@ class SlackReply:
     def _learn_cards_refused(self, refusal: SlackApiError | None) -> None:
         """A card refused by a stream that then took its line as text: Slack refuses the chunks themselves."""
         if refusal is None or self.state is not State.STREAMING or slack_error_code(refusal) in NOT_ABOUT_CHUNKS:
+            return
+        self.capabilities.cards_refused_in_a_row += 1
+        if self.capabilities.cards_refused_in_a_row < CARD_REFUSALS:
             return
         if self.capabilities.task_cards:
             logger.warning("Slack refuses task cards; tool calls are shown as text lines", extra=_error(refusal))

@@ -123,6 +123,8 @@ class FakeSlack(FaultInjection):
         # A fault: every call carrying `chunks` is refused with this error (a workspace or client that
         # takes streamed text but not task cards).
         self.refuses_chunks: str | None = None
+        # A fault: a chunk this says True for is refused with `invalid_arguments` (what one card holds).
+        self.refuses_chunk: Callable[[dict[str, Any]], bool] | None = None
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self.url = ""
@@ -455,6 +457,8 @@ class FakeSlack(FaultInjection):
             return
         if self.refuses_chunks:
             raise ApiError(self.refuses_chunks)
+        if self.refuses_chunk is not None and any(self.refuses_chunk(chunk) for chunk in chunks):
+            raise ApiError("invalid_arguments")
         for chunk in chunks:
             if chunk.get("type") != "task_update":
                 raise ApiError("invalid_chunks")

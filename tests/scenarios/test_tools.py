@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.slack.reply import CARD_REFUSALS
 from bot.tools.approval import ACTION_ID
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender, block_action
@@ -89,23 +90,26 @@ async def test_a_tool_that_fails_shows_an_error_card_without_the_servers_secret(
 async def test_where_slack_refuses_task_cards_the_line_stands_in_and_that_is_remembered(
     mcp_server: FakeMcp, fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: Any
 ) -> None:
-    """Refused on the first card, the answer shows the call's line; later answers send no cards at all."""
+    """Refused on every card, each answer shows the call's line; after a few answers in a row, later answers
+    send no cards at all."""
     bot = await bot_factory(MCP_SERVERS=servers(mcp_server))
     events = EventSender(bot.url + "/slack/events", http)
     fake_slack.refuses_chunks = "invalid_arguments"
-    for order in (7731, 7732):
+    orders = [7731 + n for n in range(CARD_REFUSALS + 1)]
+    for order in orders:
         fake_model.script += [ToolCalls([("orders__order_status", {"order": order})]), Reply([f"Order {order}: sent."])]
-    first = await ask(fake_slack, events, "status of 7731?")
-    [reply] = await fake_slack.wait_for_replies("C1", first["ts"])
-    assert reply.startswith("_:white_check_mark: Used order_status (orders)_\n\n")
-    assert reply.endswith("Order 7731: sent.")
+    for order in orders[:-1]:
+        first = await ask(fake_slack, events, f"status of {order}?")
+        [reply] = await fake_slack.wait_for_replies("C1", first["ts"])
+        assert reply.startswith("_:white_check_mark: Used order_status (orders)_\n\n")
+        assert reply.endswith(f"Order {order}: sent.")
     refused = len([call for call in fake_slack.calls if call.params.get("chunks")])
-    assert refused >= 1
-    second = await ask(fake_slack, events, "and 7732?")
+    assert refused >= CARD_REFUSALS
+    second = await ask(fake_slack, events, f"and {orders[-1]}?")
     [reply] = await fake_slack.wait_for_replies("C1", second["ts"])
     await bot.runtime.tasks.wait()
     assert "Used order_status (orders)" in reply
-    assert reply.endswith("Order 7732: sent.")
+    assert reply.endswith(f"Order {orders[-1]}: sent.")
     assert len([call for call in fake_slack.calls if call.params.get("chunks")]) == refused
     assert fake_slack.task_cards("C1", first["ts"]) == fake_slack.task_cards("C1", second["ts"]) == []
 

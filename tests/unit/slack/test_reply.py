@@ -18,6 +18,7 @@ from bot import notices
 from bot.slack.errors import SLACK_FAILURES
 from bot.slack.rendering import CardText, MessageSplitter, TaskCard
 from bot.slack.reply import (
+    CARD_REFUSALS,
     TRANSITIONS,
     Event,
     IllegalTransition,
@@ -452,11 +453,13 @@ async def test_a_card_first_starts_the_stream_and_the_text_continues_its_message
 async def test_cards_refused_by_a_stream_that_takes_text_become_lines_for_the_process(
     fake_slack: FakeSlack, client: AsyncWebClient, text_first: bool
 ) -> None:
+    """Refused in CARD_REFUSALS answers in a row: Slack refuses cards as such, not one card."""
     fake_slack.refuses_chunks = "invalid_arguments"
     capabilities = SlackCapabilities()
-    target = ReplyTarget("C1", "1700000000.000001", "UALICE", "T0001")
-    reply = SlackReply(client, target, capabilities)
-    await write_answer_with_card(reply, text_first=text_first)
+    for answer in range(1, CARD_REFUSALS + 1):
+        assert capabilities.task_cards is True
+        target = ReplyTarget("C1", f"1700000000.00000{answer}", "UALICE", "T0001")
+        await write_answer_with_card(SlackReply(client, target, capabilities), text_first=text_first)
     [message] = fake_slack.bot_messages("C1", "1700000000.000001")
     assert LINE.strip() in message["visible"]
     assert squeezed(message["visible"].replace(LINE.strip(), "")) == squeezed("".join(PIECES) + NOTE)
@@ -466,6 +469,31 @@ async def test_cards_refused_by_a_stream_that_takes_text_become_lines_for_the_pr
     await write_answer_with_card(later, text_first=text_first)
     assert len([call for call in fake_slack.calls if call.params.get("chunks")]) == tried
     assert LINE.strip() in fake_slack.bot_replies("C1", "1700000000.000009")[0]
+
+
+async def test_one_card_slack_refuses_does_not_turn_cards_off_for_everyone(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    """A card Slack refuses for what it holds (a tool's odd source URL, say) while the next card is taken: the
+    card is a line this once, and cards stay on for the next answers."""
+    refused: list[dict[str, Any]] = []
+
+    def refuse_the_first_end(chunk: dict[str, Any]) -> bool:
+        if chunk.get("status") == "complete" and not refused:
+            refused.append(chunk)
+            return True
+        return False
+
+    fake_slack.refuses_chunk = refuse_the_first_end
+    capabilities = SlackCapabilities()
+    reply = SlackReply(client, ReplyTarget("C1", "1700000000.000001", "UALICE", "T0001"), capabilities)
+    await write_answer_with_card(reply, text_first=True)
+    assert refused
+    assert LINE.strip() in fake_slack.bot_replies("C1", "1700000000.000001")[0], "the refused card's line"
+    assert capabilities.task_cards is True
+    later = SlackReply(client, ReplyTarget("C1", "1700000000.000009", "UALICE", "T0001"), capabilities)
+    await write_answer_with_card(later, text_first=True)
+    assert fake_slack.task_cards("C1", "1700000000.000009") == [DONE.card.chunk()]
 
 
 async def test_a_card_refused_for_another_reason_leaves_cards_on(fake_slack: FakeSlack, client: AsyncWebClient) -> None:
