@@ -39,7 +39,7 @@ from bot.slack.status import ThreadStatus
 from bot.slack.thread import NameDirectory, ThreadReader, compact, thread_key
 from bot.store.base import Store
 from bot.store.deadline import shared_deadline
-from bot.store.redis_turns import hand_on_when_cancelled
+from bot.store.redis_turns import hand_on_when
 from bot.tools.kit import ToolKit
 from bot.tools.search import action_token_of
 
@@ -169,8 +169,10 @@ class Answerer:
         turn = Turn(question, _turn_log(question), attempt=attempt)
         key = thread_key(question.channel, question.thread_ts)
         if attempt is not None and attempt.queued:
-            # Cut short unfinished by a hand-back, the turn keeps its thread's place for the next attempt.
-            hand_on_when_cancelled(lambda: attempt.handing_back and not attempt.finished and not _complete(turn))
+            # Ended unfinished (handed back at shutdown, or failed: the queue tries it again), the turn keeps its
+            # thread's place for the question's next attempt (which finds the answer in the thread, if it was
+            # posted before the attempt could say so).
+            hand_on_when(lambda: not attempt.finished)
         with shared_deadline():
             async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
                 if (attempt is None or not attempt.queued) and not await self._claim(question):
@@ -525,11 +527,6 @@ class Answerer:
                 on_message=attempt.on_message if attempt else None,
             )
         return turn.reply
-
-
-def _complete(turn: Turn) -> bool:
-    """Whether the turn's reply is in the thread for good (closed), whatever is left to do after it."""
-    return turn.reply is not None and turn.reply.state is State.CLOSED
 
 
 def _turn_log(question: Question) -> dict[str, Any]:

@@ -9,11 +9,11 @@ and publishes the thread's key, which wakes the waiting turns of every process a
 A turn renews its lease every eighth of it. Another attempt at the same message (a question reclaimed from a
 process that died, or handed back at shutdown) takes the place of one whose lease has missed two renewals,
 held or not, at once; an attempt beside a live one (a question queued again after Redis was emptied) waits
-behind it. A turn cut short by shutdown while its question is handed back unfinished
-(`hand_on_when_cancelled`) does not leave: it makes its lease stale at once, for that next attempt, and
-lapses if none comes. A turn that enters again (its lease lapsed while its process stalled, or Redis
-restarted empty) keeps its place: a held turn still holds, and a waiting turn that finds its queue gone lets
-the holder enter again before it looks for the head.
+behind it. A turn whose question will be attempted again (`hand_on_when`: handed back unfinished at
+shutdown, or its attempt failed and the question is retried) does not leave: it makes its lease stale at
+once, for that next attempt, and lapses if none comes. A turn that enters again (its lease lapsed while its
+process stalled, or Redis restarted empty) keeps its place: a held turn still holds, and a waiting turn that
+finds its queue gone lets the holder enter again before it looks for the head.
 
 A process that dies stops renewing: its leases expire within `lease_seconds`, and the waiters, who also wake
 when the head's lease is due, skip it. The lease outlasts the queue's reclaim of a dead process's questions
@@ -99,8 +99,8 @@ while true do
   redis.call('ZREM', KEYS[1], first)
 end
 """
-# KEYS: queue, lease. ARGV: the stale lease's ms. A turn cut short (shutdown: its question is handed back)
-# keeps its place as a stale one, which the next attempt at its message takes at once; it lapses if none comes.
+# KEYS: queue, lease. ARGV: the stale lease's ms. A turn whose question will be attempted again keeps its
+# place as a stale one, which the next attempt at its message takes at once; it lapses if none comes.
 HAND_ON = """
 if redis.call('PTTL', KEYS[2]) > tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
 """
@@ -117,10 +117,10 @@ _HANDING_ON: contextvars.ContextVar[Callable[[], bool]] = contextvars.ContextVar
 )
 
 
-def hand_on_when_cancelled(handing_on: Callable[[], bool]) -> None:
-    """For the task answering a queued question: when it is cancelled and `handing_on()` says its question is
-    being handed back unfinished, its turns keep their place (stale) for the question's next attempt instead of
-    leaving. Any other cancelled turn leaves at once."""
+def hand_on_when(handing_on: Callable[[], bool]) -> None:
+    """For the task answering a queued question: when its turn ends (cancelled or not) and `handing_on()` says
+    the question will be attempted again (handed back unfinished, or its attempt failed), its turns keep their
+    place (stale) for that next attempt instead of leaving. Any other turn leaves at once."""
     _HANDING_ON.set(handing_on)
 
 
@@ -176,10 +176,8 @@ class RedisTurns:
             # Redis fails mid-answer then waits for the one holding the thread through Redis.
             await in_process.enter_async_context(self.local.hold(key, ts))
             yield
-        except asyncio.CancelledError:
-            turn.handed_on = _HANDING_ON.get()()
-            raise
         finally:
+            turn.handed_on = _HANDING_ON.get()()
             await in_process.aclose()
             self._wakers[key].discard(wake)
             if not self._wakers[key]:

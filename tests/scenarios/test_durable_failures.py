@@ -14,7 +14,7 @@ from bot.work.consumer import MAX_ATTEMPTS, Answers
 from tests.conftest import BotFactory, RunningBot
 from tests.fakes.events import EventSender
 from tests.fakes.faults import Fault
-from tests.fakes.model_api import FakeModel, Reply
+from tests.fakes.model_api import FakeModel, Reply, text_of
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.redis_server import controlled_redis_server, watching
 
@@ -95,3 +95,34 @@ async def test_slack_failing_mid_answer_leaves_the_question_to_be_answered_again
         assert not answer.get("streaming")
         assert answer["metadata"]["event_payload"] == {"question_ts": question["ts"]}
         assert len(fake_model.requests) == 2
+
+
+async def test_a_question_whose_attempt_failed_keeps_its_place_before_the_threads_next_question(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """Slack fails the first answer half-way; the thread's next question, asked meanwhile, waits for the first
+    one's second attempt rather than going ahead: its model request sees the whole first answer."""
+    async with controlled_redis_server() as server:
+        bot = await bot_factory(REDIS_URL=server.url)
+        quick_reclaim(bot)
+        fake_slack.faults["chat.appendStream"] = [Fault(error="internal_error")]
+        fake_slack.faults["chat.update"] = [Fault(error="message_not_found")]
+        pieces = [f"part {index} " for index in range(6)]
+        fake_model.script += [Reply(pieces, delay=0.3)]
+        fake_model.default = lambda request: (
+            Reply(["Second."]) if "second one" in text_of(request["messages"][-1]) else Reply(pieces)
+        )
+        events = EventSender(bot.url + EVENTS_PATH, http)
+        first = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} first one")
+        assert (await events.mention(first)).status == 200
+        await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("chat.startStream")))
+        second = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} second one", thread_ts=first["ts"])
+        assert (await events.mention(second)).status == 200
+        async with watching(server.url) as watch:
+            await fake_slack.wait_for(lambda: "Second." in fake_slack.bot_replies("C1", first["ts"]), within_seconds=30)
+            await watch.wait_for(emptied)
+        await bot.runtime.tasks.wait()
+        assert fake_slack.bot_replies("C1", first["ts"]) == ["".join(pieces), "Second."]
+        [asked_second] = [r for r in fake_model.requests if "second one" in text_of(r["messages"][-1])]
+        seen_by_second = "\n".join(text_of(message) for message in asked_second["messages"])
+        assert "".join(pieces).strip() in seen_by_second, "the second answer was written after the first"
