@@ -7,6 +7,7 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aiohttp
 
@@ -32,25 +33,37 @@ async def bot_process(environ: dict[str, str], redis_url: str) -> AsyncIterator[
         await process.finish()
 
 
-async def test_sigterm_mid_answer_hands_it_to_the_live_process_which_answers_in_full_in_the_same_message(
+@asynccontextmanager
+async def answering_a_long_question(
     fake_slack: FakeSlack, fake_model: FakeModel, environ: dict[str, str]
-) -> None:
+) -> AsyncIterator[tuple[BotProcess, str, dict[str, Any]]]:
+    """One process on a Redis of its own, streaming a long answer (the model's next answer is short and whole):
+    the process, Redis's URL, and the question."""
     fake_model.script += [LONG, WHOLE]
     question = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> long one")
     async with (
         controlled_redis_server() as server,
-        bot_process(environ, server.url) as (leaving, url),
+        bot_process(environ, server.url) as (answering, url),
         aiohttp.ClientSession() as http,
     ):
         assert (await EventSender(url, http).mention(question)).status == 200
         await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.appendStream")) >= 1)
-        async with bot_process(environ, server.url) as (staying, _):
-            leaving.process.send_signal(signal.SIGTERM)
-            assert await leaving.finish(within_seconds=15) == 0
-            await fake_slack.wait_for(
-                lambda: fake_slack.bot_replies("C1", question["ts"]) == ["Whole answer."], within_seconds=15
-            )
-            await staying.wait_for_line("outcome=answered")
+        yield answering, server.url, question
+
+
+async def test_sigterm_mid_answer_hands_it_to_the_live_process_which_answers_in_full_in_the_same_message(
+    fake_slack: FakeSlack, fake_model: FakeModel, environ: dict[str, str]
+) -> None:
+    async with (
+        answering_a_long_question(fake_slack, fake_model, environ) as (leaving, redis_url, question),
+        bot_process(environ, redis_url) as (staying, _),
+    ):
+        leaving.process.send_signal(signal.SIGTERM)
+        assert await leaving.finish(within_seconds=15) == 0
+        await fake_slack.wait_for(
+            lambda: fake_slack.bot_replies("C1", question["ts"]) == ["Whole answer."], within_seconds=15
+        )
+        await staying.wait_for_line("outcome=answered")
     [answer] = fake_slack.bot_messages("C1", question["ts"])
     assert not answer.get("streaming")
     assert not any("ask again" in text for text in answer["revisions"])
@@ -61,23 +74,17 @@ async def test_sigterm_mid_answer_hands_it_to_the_live_process_which_answers_in_
 async def test_sigkill_mid_answer_is_reclaimed_by_the_live_process_and_answered_within_15_seconds(
     fake_slack: FakeSlack, fake_model: FakeModel, environ: dict[str, str]
 ) -> None:
-    fake_model.script += [LONG, WHOLE]
-    question = fake_slack.post_as_person("C1", "UALICE", f"<@{BOT_USER_ID}> long one")
     async with (
-        controlled_redis_server() as server,
-        bot_process(environ, server.url) as (dying, url),
-        aiohttp.ClientSession() as http,
+        answering_a_long_question(fake_slack, fake_model, environ) as (dying, redis_url, question),
+        bot_process(environ, redis_url) as (staying, _),
     ):
-        assert (await EventSender(url, http).mention(question)).status == 200
-        await fake_slack.wait_for(lambda: len(fake_slack.calls_to("chat.appendStream")) >= 1)
-        async with bot_process(environ, server.url) as (staying, _):
-            dying.kill()
-            killed = time.monotonic()
-            await fake_slack.wait_for(
-                lambda: fake_slack.bot_replies("C1", question["ts"]) == ["Whole answer."], within_seconds=25
-            )
-            took = time.monotonic() - killed
-            await staying.wait_for_line("outcome=answered")
+        dying.kill()
+        killed = time.monotonic()
+        await fake_slack.wait_for(
+            lambda: fake_slack.bot_replies("C1", question["ts"]) == ["Whole answer."], within_seconds=25
+        )
+        took = time.monotonic() - killed
+        await staying.wait_for_line("outcome=answered")
     [answer] = fake_slack.bot_messages("C1", question["ts"])
     assert not answer.get("streaming"), "the dead process's stream is stopped and its text replaced"
     assert answer["metadata"]["event_payload"] == {"question_ts": question["ts"]}
