@@ -149,10 +149,17 @@ class RedisQueue:
         return entry_id is not None
 
     async def emptied(self) -> bool:
-        epoch = await self._run(lambda: self._epoch_script(keys=[self.epoch_key], args=[_new_epoch()]))
-        self._saw_epoch(str(epoch))
+        await self._read_epoch()
         changed, self._epoch_changed = self._epoch_changed, False
         return changed
+
+    async def _read_epoch(self) -> None:
+        epoch = await self._run(lambda: self._epoch_script(keys=[self.epoch_key], args=[_new_epoch()]))
+        self._saw_epoch(str(epoch))
+
+    @property
+    def epoch(self) -> str | None:
+        return self._epoch
 
     def _saw_epoch(self, epoch: str) -> None:
         if self._epoch is not None and epoch != self._epoch:
@@ -163,6 +170,10 @@ class RedisQueue:
         await self._run(lambda: self.client.xadd(self.stream, {FIELD: payload}))
 
     async def take(self, consumer: str, count: int, block_seconds: float) -> list[Entry]:
+        if self._epoch is None:
+            # The epoch its entries are taken under, before the first: a process that never puts (a worker)
+            # and took its first entries before its first `emptied` must still learn that Redis lost them.
+            await self._read_epoch()
         if not self._group_made:
             await self._make_group()
         try:
