@@ -149,13 +149,10 @@ class RedisQueue:
         return entry_id is not None
 
     async def emptied(self) -> bool:
-        await self._read_epoch()
-        changed, self._epoch_changed = self._epoch_changed, False
-        return changed
-
-    async def _read_epoch(self) -> None:
         epoch = await self._run(lambda: self._epoch_script(keys=[self.epoch_key], args=[_new_epoch()]))
         self._saw_epoch(str(epoch))
+        changed, self._epoch_changed = self._epoch_changed, False
+        return changed
 
     @property
     def epoch(self) -> str | None:
@@ -170,10 +167,6 @@ class RedisQueue:
         await self._run(lambda: self.client.xadd(self.stream, {FIELD: payload}))
 
     async def take(self, consumer: str, count: int, block_seconds: float) -> list[Entry]:
-        if self._epoch is None:
-            # The epoch its entries are taken under, before the first: a process that never puts (a worker)
-            # and took its first entries before its first `emptied` must still learn that Redis lost them.
-            await self._read_epoch()
         if not self._group_made:
             await self._make_group()
         try:

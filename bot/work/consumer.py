@@ -176,11 +176,16 @@ class Consumer:
     async def _upkeep_loop(self) -> None:
         outside_deadline()
         failing = False
+        first = True
         while not self._stopping:
-            await asyncio.sleep(self.upkeep_seconds)
+            # The first time at once: the epoch that the first entries are taken under, so that a process that
+            # never puts (a worker) learns that Redis lost them even if that happens in its first seconds.
+            if not first:
+                await asyncio.sleep(self.upkeep_seconds)
             try:
-                if self.answering:
+                if self.answering and not first:
                     await self._renew_and_reclaim()
+                first = False
                 if await self.queue.emptied():
                     logger.warning("the question queue was emptied (Redis lost its data); queuing again what is known")
                     self._look_in_threads_first()

@@ -104,18 +104,3 @@ async def test_only_what_redis_lost_is_queued_again_not_what_was_queued_after() 
         "1700000000.000002",
         "1700000000.000001",
     ]
-
-
-async def test_a_process_that_only_takes_learns_that_redis_lost_what_it_took() -> None:
-    """A worker never puts: the epoch its first entries were taken under is read before it takes them."""
-    async with controlled_redis_server() as server:
-        client = redis.from_url(server.url, decode_responses=True)
-        try:
-            queue = RedisQueue(client)
-            await Intake(RedisQueue(client)).accept(question("1700000000.000001"), IDENTITY, 0)
-            assert len(await queue.take("worker", 10, 0.01)) == 1
-            await client.flushall()
-            assert await queue.emptied()
-            assert not await queue.emptied(), "once per emptying"
-        finally:
-            await client.aclose()
