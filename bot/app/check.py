@@ -112,6 +112,8 @@ def _check_settings(environ: Mapping[str, str], report: Report) -> Settings | No
 
 
 NOT_CONFIGURED = "fix the settings above to check it"
+# A live reader takes a question within seconds (bot/work/consumer.py): one unread this long has no reader.
+WORKER_SEEN_SECONDS = 30.0
 
 
 def _settings_of_part(environ: Mapping[str, str], part: Part) -> Settings | None:
@@ -329,7 +331,10 @@ async def _check_redis(settings: Settings, report: Report) -> None:
     store = RedisStore.from_settings(settings)
     try:
         health = await store.health()
-        persistence = await RedisQueue(store.client).persistence()
+        queue = RedisQueue(store.client)
+        persistence = await queue.persistence()
+        readers = await queue.readers(WORKER_SEEN_SECONDS)
+        unread, oldest = await queue.unread()
     except StoreUnavailable as error:
         report.failed(
             "redis",
@@ -345,8 +350,23 @@ async def _check_redis(settings: Settings, report: Report) -> None:
         "redis",
         f"answered PING in {health.latency_ms:.0f} ms; maxmemory-policy {policy}, {size}; "
         f"thread cache at most {_megabytes(health.thread_cache_bytes)}; {persistence.describe()}; "
-        f"{_clients(health)}",
+        f"{_clients(health)}{_readers(readers, settings.web_answers)}",
     )
+    if unread and oldest >= WORKER_SEEN_SECONDS:
+        # Acknowledged to Slack, so nothing in Slack says so: the asker sees no answer and no notice.
+        who = "no worker is reading it (WEB_ANSWERS=false)" if not settings.web_answers else "no process is reading it"
+        fix = (
+            "start a worker: `heroku ps:scale -a $APP_NAME worker=1` (the Procfile's `python -m bot worker`), or "
+            "unset WEB_ANSWERS so that web processes answer."
+            if not settings.web_answers
+            else "look at the logs for `the question queue cannot be read`; restart: `heroku ps:restart -a $APP_NAME`."
+        )
+        report.warned(
+            "redis",
+            f"{unread} question{'s' if unread > 1 else ''} waiting unanswered in the queue, the oldest for "
+            f"{oldest:.0f} s: {who}",
+            fix,
+        )
     if health.maxclients and health.connected_clients + health.max_connections > health.maxclients:
         report.warned(
             "redis",
@@ -376,6 +396,14 @@ async def _check_redis(settings: Settings, report: Report) -> None:
             "`heroku redis:maxmemory -a $APP_NAME --policy noeviction` (Heroku's default); the bot keeps its "
             "thread cache within a quarter of maxmemory itself.",
         )
+
+
+def _readers(readers: int, web_answers: bool) -> str:
+    if not readers:
+        return ""
+    if web_answers:
+        return f"; {readers} process{'es' if readers > 1 else ''} reading the question queue"
+    return f"; {readers} worker{'s' if readers > 1 else ''} reading the question queue"
 
 
 def _clients(health: RedisHealth) -> str:

@@ -49,6 +49,12 @@ class Queue(Protocol):
         asked: what it put before is gone. True once per emptying. Raises StoreUnavailable."""
         ...
 
+    @property
+    def epoch(self) -> str | None:
+        """The queue's data as the last call found it (a new one after each emptying), None if it does not
+        say: what was put under another epoch is gone, what was put under this one is not."""
+        ...
+
     async def reclaim(self, consumer: str, min_idle_seconds: float, count: int) -> list[Entry]:
         """Entries whose consumer has not renewed them for `min_idle_seconds` (it died, or its attempt failed),
         now `consumer`'s, each with its count of deliveries."""
@@ -112,6 +118,10 @@ class MemoryQueue:
 
     async def emptied(self) -> bool:
         return False  # it lives as long as the process
+
+    @property
+    def epoch(self) -> str | None:
+        return None
 
     async def take(self, consumer: str, count: int, block_seconds: float) -> list[Entry]:
         if not self._new:

@@ -154,6 +154,10 @@ class RedisQueue:
         changed, self._epoch_changed = self._epoch_changed, False
         return changed
 
+    @property
+    def epoch(self) -> str | None:
+        return self._epoch
+
     def _saw_epoch(self, epoch: str) -> None:
         if self._epoch is not None and epoch != self._epoch:
             self._epoch_changed = True
@@ -244,6 +248,36 @@ class RedisQueue:
                 raise
         info = await self._run(lambda: self.client.info("persistence"))
         return Persistence(aof=bool(int(info.get("aof_enabled", 0))), snapshots=None)
+
+    async def readers(self, within_seconds: float) -> int:
+        """For `check`: the consumers that took an entry (Redis 7.2 and later: or tried to) within
+        `within_seconds`."""
+        try:
+            consumers: Any = await self._run(lambda: self.client.xinfo_consumers(self.stream, GROUP))
+        except StoreUnavailable as error:
+            if isinstance(error.__cause__, ResponseError):
+                return 0  # no queue yet, or no group: no one has read it
+            raise
+        return sum(1 for consumer in consumers if int(consumer.get("idle", 0)) <= within_seconds * 1000)
+
+    async def unread(self) -> tuple[int, float]:
+        """For `check`: the entries no consumer has taken yet, and how long ago the oldest was put (0 if none)."""
+        try:
+            groups: Any = await self._run(lambda: self.client.xinfo_groups(self.stream))
+        except StoreUnavailable as error:
+            if isinstance(error.__cause__, ResponseError):
+                return 0, 0.0  # no queue yet
+            raise
+        group = next((group for group in groups if group.get("name") == GROUP), None)
+        after = str(group.get("last-delivered-id", "0-0")) if group else "0-0"
+        first: Any = await self._run(lambda: self.client.xrange(self.stream, f"({after}", "+", count=1))
+        if not first:
+            return 0, 0.0
+        lag = group.get("lag") if group else None
+        count = int(lag) if lag is not None else int(await self._run(lambda: self.client.xlen(self.stream)))
+        now: Any = await self._run(lambda: self.client.time())
+        put_ms = int(str(first[0][0]).split("-")[0])
+        return count, max(0.0, (int(now[0]) * 1000 + int(now[1]) // 1000 - put_ms) / 1000)
 
     async def _make_group(self) -> None:
         try:

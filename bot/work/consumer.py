@@ -176,13 +176,19 @@ class Consumer:
     async def _upkeep_loop(self) -> None:
         outside_deadline()
         failing = False
+        first = True
         while not self._stopping:
-            await asyncio.sleep(self.upkeep_seconds)
+            # The first time at once: the epoch that the first entries are taken under, so that a process that
+            # never puts (a worker) learns that Redis lost them even if that happens in its first seconds.
+            if not first:
+                await asyncio.sleep(self.upkeep_seconds)
             try:
-                if self.answering:
+                if self.answering and not first:
                     await self._renew_and_reclaim()
+                first = False
                 if await self.queue.emptied():
                     logger.warning("the question queue was emptied (Redis lost its data); queuing again what is known")
+                    self._look_in_threads_first()
                     self._side_task(self._queue_again_later(), "queue: queue again")
                 failing = False
             except StoreUnavailable as error:
@@ -191,6 +197,13 @@ class Consumer:
                 if not failing:  # once per outage
                     logger.warning("could not look after the queued questions", extra={"error": str(error)})
                 failing = True
+
+    def _look_in_threads_first(self) -> None:
+        """The questions being answered here may now be queued again by the processes that acknowledged them
+        (their entries were lost), and such a copy may take its thread's turn first (one still waiting for its
+        turn ties with its copy) and answer: each one looks in its thread before it answers."""
+        for work, _ in self._work.values():
+            work.attempt.check_thread = True
 
     async def _renew_and_reclaim(self) -> None:
         """Keeps this process's entries, and takes those whose process stopped."""

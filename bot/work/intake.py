@@ -38,9 +38,10 @@ class Intake:
     def __init__(self, queue: Queue, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.queue = queue
         self.clock = clock
-        # Key → (the job's payload, when its claim would expire). The payload as JSON, not the Job: the event's
-        # parsed dicts cost four to five times its text (10,000 short questions: 46 MB as Jobs, 13 MB as JSON).
-        self._ledger: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        # Key → (the job's payload, when its claim would expire, the queue's epoch it was put under). The payload
+        # as JSON, not the Job: the event's parsed dicts cost four to five times its text (10,000 short
+        # questions: 46 MB as Jobs, 13 MB as JSON).
+        self._ledger: OrderedDict[str, tuple[str, float, str | None]] = OrderedDict()
         self._chars = 0
 
     @property
@@ -79,11 +80,13 @@ class Intake:
 
     async def queue_again(self, in_flight: Collection[str]) -> int:
         """After the queue was found emptied: queues again every question this process acknowledged and has
-        not seen answered, except those it is answering now. Returns how many."""
+        not seen answered, except those it is answering now and those put since the emptying (they are still
+        queued, and a copy would be a second attempt beside the first). Returns how many."""
         self._expire()
+        now = self.queue.epoch
         again = 0
-        for key, (payload, _) in list(self._ledger.items()):
-            if key in in_flight:
+        for key, (payload, _, epoch) in list(self._ledger.items()):
+            if key in in_flight or (epoch is not None and epoch == now):
                 continue
             try:
                 await self.queue.put_again(Job.from_payload(payload).again().payload())
@@ -98,7 +101,8 @@ class Intake:
     def _remember(self, key: str, payload: str) -> None:
         self._expire()
         self._forget(key)
-        self._ledger[key] = (payload, self.clock() + CLAIM_TTL_SECONDS)
+        # Read as `put` returns: the epoch that put saw.
+        self._ledger[key] = (payload, self.clock() + CLAIM_TTL_SECONDS, self.queue.epoch)
         self._chars += len(payload)
         while len(self._ledger) > MAX_LEDGER or self._chars > MAX_LEDGER_CHARS:
             self._forget(next(iter(self._ledger)))

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import io
 import signal
+import time
 from pathlib import Path
 
 import pytest
+import redis.asyncio as redis
 
 from bot.app.check import REQUIRED_SCOPES, SEARCH_SCOPES, run_checks
+from bot.store.redis_queue import RedisQueue
+from bot.store.redis_store import RedisStore
 from tests.bot_process import ROOT, BotProcess
 from tests.fakes.model_api import MODEL_KEY, FakeModel, Hang, Reply, WholeReply, gateway_page
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlack
@@ -108,6 +112,41 @@ async def test_check_warns_when_redis_allows_fewer_clients_than_a_process_opens(
     assert code == 0, "it works; it is a warning"
     assert "! redis: Redis allows 12 clients and 1 are connected: a process opening its 12" in text
     assert "keep the number of processes times REDIS_MAX_CONNECTIONS under the plan's connection limit" in text
+
+
+async def test_check_warns_when_web_processes_only_queue_and_no_worker_reads_the_queue(
+    environ: dict[str, str],
+) -> None:
+    """WEB_ANSWERS=false with the worker scaled to 0 (as app.json creates it): every question is acknowledged
+    and waits unanswered, with nothing in Slack to say so."""
+    async with redis_server() as url:
+        client = redis.from_url(url)
+        try:
+            # Two questions queued a minute ago (a stream entry's id is the time it was put).
+            minute_ago = int(time.time() * 1000) - 60_000
+            await client.xgroup_create("slackbot:questions", "answerers", id="0", mkstream=True)
+            for n in range(2):
+                await client.xadd("slackbot:questions", {"job": "{}"}, id=f"{minute_ago}-{n}")
+        finally:
+            await client.aclose()
+        code, text = await check({**environ, "REDIS_URL": url, "WEB_ANSWERS": "false"})
+    assert code == 0, "a worker may be starting; it is a warning"
+    assert "! redis: 2 questions waiting unanswered in the queue, the oldest for 60 s: no worker is reading it" in text
+    assert "heroku ps:scale -a $APP_NAME worker=1" in text
+
+
+async def test_check_counts_the_workers_reading_the_queue(environ: dict[str, str]) -> None:
+    async with redis_server() as url:
+        store = RedisStore.from_url(url)
+        try:
+            queue = RedisQueue(store.client)
+            await queue.put("C1:1", "{}", 60)
+            await queue.take("worker.1", 1, 0.01)
+            _, text = await check({**environ, "REDIS_URL": url, "WEB_ANSWERS": "false"})
+        finally:
+            await store.close()
+    assert "; 1 worker reading the question queue" in text
+    assert "waiting unanswered" not in text
 
 
 async def test_check_warns_when_redis_keeps_nothing_through_a_restart(environ: dict[str, str]) -> None:

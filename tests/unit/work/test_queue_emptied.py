@@ -12,6 +12,7 @@ from bot.store.redis_queue import RedisQueue
 from bot.tasks import TaskTracker
 from bot.work.consumer import Consumer
 from bot.work.intake import Intake
+from bot.work.job import Job
 from tests.redis_server import controlled_redis_server
 from tests.unit.work.test_consumer import Answers
 from tests.unit.work.test_intake import IDENTITY, question
@@ -81,3 +82,25 @@ async def test_every_process_queues_again_what_it_acknowledged_not_only_the_firs
             for client in clients:
                 await client.aclose()
     assert sorted(answers.attempts) == [("1700000000.000001", True, ()), ("1700000000.000002", True, ())]
+
+
+async def test_only_what_redis_lost_is_queued_again_not_what_was_queued_after() -> None:
+    """A question acknowledged after Redis came back empty is still queued: a copy of it would be a second
+    attempt beside the first, and the first (which does not look in the thread) may then answer it again."""
+    async with controlled_redis_server() as server:
+        client = redis.from_url(server.url, decode_responses=True)
+        try:
+            queue = RedisQueue(client)
+            intake = Intake(queue)
+            await intake.accept(question("1700000000.000001"), IDENTITY, 0)
+            await client.flushall()
+            await intake.accept(question("1700000000.000002"), IDENTITY, 0)
+            assert await queue.emptied()
+            assert await intake.queue_again(()) == 1
+            entries = await queue.take("c", 10, 0.01)
+        finally:
+            await client.aclose()
+    assert [Job.from_payload(entry.payload).question.ts for entry in entries] == [
+        "1700000000.000002",
+        "1700000000.000001",
+    ]
