@@ -44,6 +44,14 @@ def quick_reclaim(bot: RunningBot) -> None:
     consumer.upkeep_seconds = 0.1
 
 
+def fail_an_answer_half_way(fake_slack: FakeSlack) -> list[str]:
+    """An append fails, and so does the update that would repair it: the answer stops half shown. Returns the
+    pieces of an answer to stream (slowly, for the first attempt), so that the failure comes within it."""
+    fake_slack.faults["chat.appendStream"] = [Fault(error="internal_error")]
+    fake_slack.faults["chat.update"] = [Fault(error="message_not_found")]
+    return [f"part {index} " for index in range(6)]
+
+
 async def emptied(client: redis.Redis) -> bool:
     return int(await client.xlen(STREAM)) == 0
 
@@ -79,9 +87,7 @@ async def test_slack_failing_mid_answer_leaves_the_question_to_be_answered_again
     async with controlled_redis_server() as server:
         bot = await bot_factory(REDIS_URL=server.url)
         quick_reclaim(bot)
-        fake_slack.faults["chat.appendStream"] = [Fault(error="internal_error")]
-        fake_slack.faults["chat.update"] = [Fault(error="message_not_found")]
-        pieces = [f"part {index} " for index in range(6)]
+        pieces = fail_an_answer_half_way(fake_slack)
         fake_model.script += [Reply(pieces, delay=0.3), Reply(pieces)]
         question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi there")
         async with watching(server.url) as watch:
@@ -105,9 +111,7 @@ async def test_a_question_whose_attempt_failed_keeps_its_place_before_the_thread
     async with controlled_redis_server() as server:
         bot = await bot_factory(REDIS_URL=server.url)
         quick_reclaim(bot)
-        fake_slack.faults["chat.appendStream"] = [Fault(error="internal_error")]
-        fake_slack.faults["chat.update"] = [Fault(error="message_not_found")]
-        pieces = [f"part {index} " for index in range(6)]
+        pieces = fail_an_answer_half_way(fake_slack)
         fake_model.script += [Reply(pieces, delay=0.3)]
         fake_model.default = lambda request: (
             Reply(["Second."]) if "second one" in text_of(request["messages"][-1]) else Reply(pieces)
