@@ -45,6 +45,9 @@ AUTHORIZATION = linear_regex.compile(
     rf"(?i)((?:\A|[^{WORD}])(?:Bearer[ \t]+)+)[^{SPACE}]+|((?:\A|[^{WORD}])Basic[ \t]+)[A-Za-z0-9+/=]{{8,}}"
 )
 
+# How far before a scheme `Authorization:` is looked for, and what may stand between them.
+HEADER_LOOKBACK = 24
+QUOTES_AND_SPACES = " \t\"'"
 
 # Slack's control sequences (<!here>, <!channel>, <@U123>, <#C123|name>, <!subteam^S1>) and a bare
 # @here, @channel or @everyone (not after a word character or `@`, not before a word character): in a
@@ -102,6 +105,8 @@ def _masked_authorization(match: Match) -> str:
     user:password."""
     scheme = match.group(1) or match.group(2)
     value = match.group(0)[len(scheme) :]
+    if _in_a_header(match):
+        return scheme + REDACTED
     if match.group(2):
         # Basic's alphabet is base64's: a word ends at `/`, `+` or `=`, and a credential decodes to user:password.
         if _starts_with_a_word(value) and not _is_user_and_password(value):
@@ -109,6 +114,13 @@ def _masked_authorization(match: Match) -> str:
     elif _starts_with_a_word(value, whole=True):
         return match.group(0)
     return scheme + REDACTED
+
+
+def _in_a_header(match: Match) -> bool:
+    """After `Authorization:` (or `"Authorization": "`, `authorization=`), whatever follows the scheme is one."""
+    start = match.start()
+    before = match.string[max(0, start - HEADER_LOOKBACK) : start + 1].casefold().rstrip(QUOTES_AND_SPACES)
+    return before[-1:] in (":", "=") and before[:-1].rstrip(QUOTES_AND_SPACES).endswith("authorization")
 
 
 def _starts_with_a_word(value: str, *, whole: bool = False) -> bool:

@@ -105,6 +105,11 @@ def test_a_word_after_bearer_or_basic_is_prose_not_a_credential(prose: str) -> N
 
 
 def test_credentials_that_start_like_words_are_still_masked() -> None:
+    """A value that decodes to user:password, or one that is sent as an Authorization header, is masked whatever
+    it looks like."""
+    assert safe_text("Authorization: Bearer abc") == f"Authorization: Bearer {REDACTED}"
+    assert safe_text('"Authorization": "Basic settings"') == f'"Authorization": "Basic {REDACTED}"'
+    assert safe_text("-H 'authorization:\tbearer x'") == f"-H 'authorization:\tbearer {REDACTED}"
     safe = safe_text("Bearer abc.def.ghi or Bearer token-4f9a2c or Basic dXNlcjpwYXNz or basic YWRtaW46czNjcjN0IQ==")
     assert safe == f"Bearer {REDACTED} or Bearer {REDACTED} or Basic {REDACTED} or basic {REDACTED}"
 
