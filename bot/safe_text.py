@@ -7,6 +7,8 @@ of a key, or a cut may have ended one), and anything shaped like a credential wh
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 from collections.abc import Iterable
 
@@ -22,7 +24,7 @@ SHORTEST_SECRET = 4
 # only in text that has one of these. Every pattern here runs on RE2, in time linear in the text
 # (bot/linear_regex.py), and is called only where it may match: a log line has a dozen fields, and each
 # RE2 call lets go of the GIL, which a busy thread then holds for up to 5 ms.
-TOKEN_HINTS = ("xox", "xapp-", "sk-", "inf-", "bearer", "basic", "://")
+TOKEN_HINTS = ("xox", "xapp-", "sk-", "inf-", "bearer ", "bearer\t", "basic ", "basic\t", "://")
 # Text up to this long is looked through for a piece of a secret in plain code, not by RE2.
 SHORT_TEXT = 160
 # user:password in a URL (redis://:password@host), between `://` and `@`, which stay.
@@ -43,6 +45,9 @@ AUTHORIZATION = linear_regex.compile(
     rf"(?i)((?:\A|[^{WORD}])(?:Bearer[ \t]+)+)[^{SPACE}]+|((?:\A|[^{WORD}])Basic[ \t]+)[A-Za-z0-9+/=]{{8,}}"
 )
 
+# How far before a scheme `Authorization:` is looked for, and what may stand between them.
+HEADER_LOOKBACK = 24
+QUOTES_AND_SPACES = " \t\"'"
 
 # Slack's control sequences (<!here>, <!channel>, <@U123>, <#C123|name>, <!subteam^S1>) and a bare
 # @here, @channel or @everyone (not after a word character or `@`, not before a word character): in a
@@ -95,25 +100,50 @@ def safe_text(text: str, secrets: Iterable[str] = (), *, limit: int | None = Non
 
 
 def _masked_authorization(match: Match) -> str:
-    """Bearer <anything>, Basic <base64> masked; not Basic before a capitalised word (Slack's "Basic
-    Information" page, which hints name)."""
+    """Bearer <anything>, Basic <base64> masked; not a word after either ("invalid Bearer token", "a basic
+    understanding", Slack's "Basic Information/App Credentials" page, which hints name), unless it is base64 of
+    user:password."""
     scheme = match.group(1) or match.group(2)
     value = match.group(0)[len(scheme) :]
-    if match.group(2) and _is_capitalised_word(value):
+    if _in_a_header(match):
+        return scheme + REDACTED
+    if match.group(2):
+        # Basic's alphabet is base64's: a word ends at `/`, `+` or `=`, and a credential decodes to user:password.
+        if _starts_with_a_word(value) and not _is_user_and_password(value):
+            return match.group(0)
+    elif _starts_with_a_word(value, whole=True):
         return match.group(0)
     return scheme + REDACTED
 
 
-def _is_capitalised_word(value: str) -> bool:
-    """`Information`, `Information/…`: a capital, lower-case letters, then the end or a non-word character."""
-    if not value[:1].isupper() or not value[:1].isascii():
+def _in_a_header(match: Match) -> bool:
+    """After `Authorization:` (or `"Authorization": "`, `authorization=`), whatever follows the scheme is one."""
+    start = match.start()
+    before = match.string[max(0, start - HEADER_LOOKBACK) : start + 1].casefold().rstrip(QUOTES_AND_SPACES)
+    return before[-1:] in (":", "=") and before[:-1].rstrip(QUOTES_AND_SPACES).endswith("authorization")
+
+
+def _starts_with_a_word(value: str, *, whole: bool = False) -> bool:
+    """`understanding`, `Information`, `Information/…`: ASCII letters, lower-case after the first, then the end
+    or a character that is not a word character; `whole`: no word character after that either (`token,`, not
+    `abc.def.ghi`): a credential mixes cases and digits."""
+    if not value[:1].isascii() or not value[:1].isalpha():
         return False
     rest = value[1:]
     lower = len(rest) - len(rest.lstrip("abcdefghijklmnopqrstuvwxyz"))
-    if lower == 0:
+    after = rest[lower:] if whole else rest[lower : lower + 1]
+    return lower > 0 and not any(is_word(character) for character in after)
+
+
+def _is_user_and_password(value: str) -> bool:
+    """Whether `value` is base64 of `user:password`, as HTTP Basic sends it."""
+    if len(value) % 4:
         return False
-    after = rest[lower : lower + 1]
-    return not after or not (after.isalnum() or after == "_")
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return ":" in decoded
 
 
 def _mask_secrets(text: str, secrets: tuple[str, ...]) -> str:

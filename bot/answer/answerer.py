@@ -170,9 +170,10 @@ class Answerer:
         key = thread_key(question.channel, question.thread_ts)
         if attempt is not None and attempt.queued:
             # Ended unfinished (handed back at shutdown, or failed: the queue tries it again), the turn keeps its
-            # thread's place for the question's next attempt (which finds the answer in the thread, if it was
-            # posted before the attempt could say so).
-            hand_on_when(lambda: not attempt.finished)
+            # thread's place for the question's next attempt. Not once the answer is in the thread: a shutdown
+            # then marks the question done (see `_hand_on`, which runs after the turn has ended), and no next
+            # attempt would come to take the place.
+            hand_on_when(lambda: not attempt.finished and not _complete(turn))
         with shared_deadline():
             async with self._handled(turn, started), self.store.thread_lock(key, question.ts):
                 if (attempt is None or not attempt.queued) and not await self._claim(question):
@@ -500,7 +501,7 @@ class Answerer:
         reply = turn.reply
         attempt = turn.attempt
         assert attempt is not None
-        if reply is not None and reply.state is State.CLOSED:
+        if reply is not None and reply.complete:
             turn.log["reply_complete"] = True
             attempt.finished = True
             return
@@ -527,6 +528,12 @@ class Answerer:
                 on_message=attempt.on_message if attempt else None,
             )
         return turn.reply
+
+
+def _complete(turn: Turn) -> bool:
+    """Whether the thread shows the turn's answer (or final notice) for good; a reply closed because Slack
+    failed it is cut, not complete."""
+    return turn.reply is not None and turn.reply.complete
 
 
 def _turn_log(question: Question) -> dict[str, Any]:

@@ -205,6 +205,8 @@ class SlackReply:
         self.message_ts: list[str] = []
         self.slack_calls = 0
         self.has_text = False
+        # Closed by `finish` as the question's answer (or final notice): CLOSED after a failure is not complete.
+        self.complete = False
         self._last_call_landed = False
         self.adopt = list(adopt)
         self.on_message = on_message
@@ -280,14 +282,18 @@ class SlackReply:
                 await self._once(self._close(self.queue[0].text if self.queue else "", blocks))
             except asyncio.CancelledError:
                 if self._last_call_landed:
-                    self._apply(Event.CLOSE)
+                    self._closed(complete)
                 raise
-            self._apply(Event.CLOSE)
+            self._closed(complete)
         except SLACK_FAILURES:
             await self._give_up()
             raise
         if complete:
             await self._remove_unused_adopted()
+
+    def _closed(self, complete: bool) -> None:
+        self._apply(Event.CLOSE)
+        self.complete = complete
 
     async def _remove_unused_adopted(self) -> None:
         """An earlier attempt's messages this answer did not need (it ran over more messages than this one):

@@ -130,3 +130,30 @@ async def test_a_question_whose_attempt_failed_keeps_its_place_before_the_thread
         [asked_second] = [r for r in fake_model.requests if "second one" in text_of(r["messages"][-1])]
         seen_by_second = "\n".join(text_of(message) for message in asked_second["messages"])
         assert "".join(pieces).strip() in seen_by_second, "the second answer was written after the first"
+
+
+async def test_a_shutdown_just_after_slack_failed_an_answer_hands_the_question_on_rather_than_leave_it_cut(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """Slack fails the answer half-way (its message closed, cut), and SIGTERM comes while the process still takes
+    its 👀 back: the question is handed on, not marked answered, and a live process answers it in full in the
+    message the first attempt left."""
+    async with controlled_redis_server() as server:
+        leaving = await bot_factory(REDIS_URL=server.url)
+        fake_slack.refused_methods.add("assistant.threads.setStatus")
+        fake_slack.faults["chat.appendStream"] = [Fault(error="internal_error")]
+        fake_slack.faults["chat.update"] = [Fault(error="message_not_found")]
+        fake_slack.faults["reactions.remove"] = [Fault(hang=True)]
+        pieces = [f"part {index} " for index in range(6)]
+        fake_model.script += [Reply(pieces, delay=0.3), Reply(pieces)]
+        question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} hi there")
+        assert (await EventSender(leaving.url + EVENTS_PATH, http).mention(question)).status == 200
+        await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("reactions.remove")))
+        staying = await bot_factory(REDIS_URL=server.url)
+        await leaving.close()
+        await fake_slack.wait_for(
+            lambda: fake_slack.bot_replies("C1", question["ts"]) == ["".join(pieces)], within_seconds=15
+        )
+        await staying.runtime.tasks.wait()
+        [answer] = fake_slack.bot_messages("C1", question["ts"])
+        assert answer["metadata"]["event_payload"] == {"question_ts": question["ts"]}

@@ -12,6 +12,7 @@ import redis.asyncio as redis
 from bot.app.runtime import EVENTS_PATH
 from tests.conftest import BotFactory
 from tests.fakes.events import EventSender
+from tests.fakes.faults import Fault
 from tests.fakes.model_api import FakeModel, Reply, text_of
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.redis_server import controlled_redis_server, watching
@@ -116,3 +117,26 @@ async def test_a_question_handed_back_at_shutdown_keeps_its_place_before_the_thr
     assert "second one" in later
     assert "second one" in text_of(fake_model.requests[-1]["messages"][-1])
     assert earlier in "\n".join(text_of(message) for message in fake_model.requests[-1]["messages"])
+
+
+async def test_an_answer_complete_when_its_process_stops_leaves_its_threads_turn_at_once(
+    fake_slack: FakeSlack, fake_model: FakeModel, bot_factory: BotFactory, http: aiohttp.ClientSession
+) -> None:
+    """SIGTERM comes once the answer is in the thread, while the process still takes its 👀 back: the answer is
+    not attempted again, so its turn leaves the thread's queue rather than keeping the thread's place (the
+    thread's next question, at a live process, would wait about 18 s for an attempt that never comes)."""
+    async with controlled_redis_server() as server:
+        bot = await bot_factory(REDIS_URL=server.url)
+        fake_slack.refused_methods.add("assistant.threads.setStatus")
+        fake_slack.faults["reactions.remove"] = [Fault(hang=True)]
+        fake_model.script += [Reply(["Whole answer."])]
+        question = fake_slack.post_as_person("C1", "UALICE", f"{MENTION} one question")
+        assert (await EventSender(bot.url + EVENTS_PATH, http).mention(question)).status == 200
+        await fake_slack.wait_for(lambda: bool(fake_slack.calls_to("reactions.remove")))
+        await bot.close()
+        assert fake_slack.bot_replies("C1", question["ts"]) == ["Whole answer."]
+        client = redis.from_url(server.url, decode_responses=True)
+        try:
+            assert await client.zrange(f"slackbot:turns:C1:{question['ts']}", 0, -1) == []
+        finally:
+            await client.aclose()

@@ -89,6 +89,31 @@ def test_basic_credentials_are_masked_but_slacks_basic_information_page_is_named
     assert safe == f"Authorization: Basic {REDACTED} or Basic {REDACTED}; see Basic Information"
 
 
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "a basic understanding of the basic  settings",
+        "the Bearer\tof bad news",
+        "401: invalid Bearer token, send a Bearer token. Basic authentication is off",
+        "see Basic Information/App Credentials",
+    ],
+)
+def test_a_word_after_bearer_or_basic_is_prose_not_a_credential(prose: str) -> None:
+    """A tool's result the model reads, a service's error the thread shows: "Bearer [redacted]" hid what was
+    wrong ("invalid Bearer token") and "basic [redacted]" mangled ordinary sentences."""
+    assert safe_text(prose) == prose
+
+
+def test_credentials_that_start_like_words_are_still_masked() -> None:
+    """A value that decodes to user:password, or one that is sent as an Authorization header, is masked whatever
+    it looks like."""
+    assert safe_text("Authorization: Bearer abc") == f"Authorization: Bearer {REDACTED}"
+    assert safe_text('"Authorization": "Basic settings"') == f'"Authorization": "Basic {REDACTED}"'
+    assert safe_text("-H 'authorization:\tbearer x'") == f"-H 'authorization:\tbearer {REDACTED}"
+    safe = safe_text("Bearer abc.def.ghi or Bearer token-4f9a2c or Basic dXNlcjpwYXNz or basic YWRtaW46czNjcjN0IQ==")
+    assert safe == f"Bearer {REDACTED} or Bearer {REDACTED} or Basic {REDACTED} or basic {REDACTED}"
+
+
 def test_ordinary_text_is_kept() -> None:
     text = "The model `claude-4-5-haiku` is unknown; task-sk-list and risk-assessment stay, 1 inf-norm."
     assert safe_text(text, [KEY, TOKEN]) == text
