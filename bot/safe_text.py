@@ -45,6 +45,8 @@ AUTHORIZATION = linear_regex.compile(
     rf"(?i)((?:\A|[^{WORD}])(?:Bearer[ \t]+)+)[^{SPACE}]+|((?:\A|[^{WORD}])Basic[ \t]+)[A-Za-z0-9+/=]{{8,}}"
 )
 
+# Longer runs of letters after Bearer or Basic are taken for a token, not a word of prose.
+LONGEST_WORD = 20
 # How far before a scheme `Authorization:` is looked for, and what may stand between them.
 HEADER_LOOKBACK = 24
 QUOTES_AND_SPACES = " \t\"'"
@@ -131,6 +133,8 @@ def _starts_with_a_word(value: str, *, whole: bool = False) -> bool:
         return False
     rest = value[1:]
     lower = len(rest) - len(rest.lstrip("abcdefghijklmnopqrstuvwxyz"))
+    if lower + 1 > LONGEST_WORD:
+        return False  # no word of prose: letters a token may be made of
     after = rest[lower:] if whole else rest[lower : lower + 1]
     return lower > 0 and not any(is_word(character) for character in after)
 

@@ -112,6 +112,8 @@ def test_credentials_that_start_like_words_are_still_masked() -> None:
     assert safe_text("-H 'authorization:\tbearer x'") == f"-H 'authorization:\tbearer {REDACTED}"
     safe = safe_text("Bearer abc.def.ghi or Bearer token-4f9a2c or Basic dXNlcjpwYXNz or basic YWRtaW46czNjcjN0IQ==")
     assert safe == f"Bearer {REDACTED} or Bearer {REDACTED} or Basic {REDACTED} or basic {REDACTED}"
+    # A run of letters no word of prose is as long as: a token of letters only.
+    assert safe_text("Bearer qwzxkvbnmplokijuhygtfr") == f"Bearer {REDACTED}"
 
 
 def test_ordinary_text_is_kept() -> None:
